@@ -1,0 +1,122 @@
+// Emits a Llama-family decoder from a `Decoder` description, in the order of the math:
+// embed → per layer (norm, attention, residual, norm, MLP, residual) → norm → head.
+import { DataType, type onnx } from '../onnx/proto';
+import type { TensorSpec } from '../onnx/writeModel';
+import type { Decoder, Weight } from '../model/decoder';
+import { GraphBuilder } from './graph';
+import { rmsNorm } from './norm';
+import { ropeTables, type RopeTables } from './rope';
+import { attentionBias } from './causalMask';
+import { attention } from './attention';
+import { mlp } from './mlp';
+
+export interface BuildOptions {
+  /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
+  kvCache: boolean;
+  /** `logits` [B, S, V], or `nll` [B, S]: −log p(labels) per position, so the vocab never leaves the runtime. */
+  head: 'logits' | 'nll';
+  /** Per-layer mask inputs `mask.{i}.attn` [H·d] and `mask.{i}.mlp` [I] (the masked evaluation graph). */
+  masks: boolean;
+}
+
+export interface BuiltGraph {
+  model: onnx.IModelProto;
+  tensors: TensorSpec[];
+}
+
+/** Names of the standard decoder I/O (Optimum / transformers.js / onnxruntime-genai conventions). */
+export const IO = {
+  inputIds: 'input_ids',
+  attentionMask: 'attention_mask',
+  positionIds: 'position_ids',
+  labels: 'labels',
+  logits: 'logits',
+  nll: 'nll',
+  pastKey: (i: number) => `past_key_values.${i}.key`,
+  pastValue: (i: number) => `past_key_values.${i}.value`,
+  presentKey: (i: number) => `present.${i}.key`,
+  presentValue: (i: number) => `present.${i}.value`,
+  attnMask: (i: number) => `mask.${i}.attn`,
+  mlpMask: (i: number) => `mask.${i}.mlp`,
+};
+
+const B = 'batch_size';
+const S = 'sequence_length';
+
+export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
+  const g = new GraphBuilder();
+  const c = d.config;
+  const weight = (name: string, w: Weight) => g.initializer(name, w.shape, () => w.read());
+
+  const inputIds = g.input(IO.inputIds, DataType.INT64, [B, S]);
+  const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
+  const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
+  const labels = opts.head === 'nll' ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
+
+  let h = g.op('Gather', [weight('model.embed_tokens.weight', d.embed), inputIds], { axis: 0 }, 'embed');
+  const bias = attentionBias(g, inputIds, attentionMask);
+  const ropeByPairs = new Map<string, RopeTables>();
+
+  d.layers.forEach((s, i) => {
+    const w = d.layerWeights[i];
+    const p = `model.layers.${i}`;
+    const key = s.ropePairs.join(',');
+    let rope = ropeByPairs.get(key);
+    if (!rope) {
+      rope = ropeTables(g, positionIds, s.ropePairs, c.ropeTheta, c.headDim, `rope${ropeByPairs.size}`);
+      ropeByPairs.set(key, rope);
+    }
+    const qkv = s.heads * s.headDim;
+    const past = opts.kvCache
+      ? {
+          key: g.input(IO.pastKey(i), DataType.FLOAT, [B, s.kvHeads, 'past_sequence_length', s.headDim]),
+          value: g.input(IO.pastValue(i), DataType.FLOAT, [B, s.kvHeads, 'past_sequence_length', s.headDim]),
+        }
+      : undefined;
+    const attnMask = opts.masks ? g.input(IO.attnMask(i), DataType.FLOAT, [qkv]) : undefined;
+    const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
+
+    const x1 = rmsNorm(g, h, weight(`${p}.input_layernorm.weight`, w.inputNorm), c.normEps, `l${i}_input_norm`);
+    const att = attention(g, s, {
+      x: x1,
+      bias,
+      rope,
+      q: weight(`${p}.self_attn.q_proj.weight`, w.q),
+      k: weight(`${p}.self_attn.k_proj.weight`, w.k),
+      v: weight(`${p}.self_attn.v_proj.weight`, w.v),
+      o: weight(`${p}.self_attn.o_proj.weight`, w.o),
+      qBias: w.qBias && weight(`${p}.self_attn.q_proj.bias`, w.qBias),
+      kBias: w.kBias && weight(`${p}.self_attn.k_proj.bias`, w.kBias),
+      vBias: w.vBias && weight(`${p}.self_attn.v_proj.bias`, w.vBias),
+      oBias: w.oBias && weight(`${p}.self_attn.o_proj.bias`, w.oBias),
+      channelMask: attnMask,
+      past,
+    }, `l${i}_attn`);
+    if (opts.kvCache) {
+      g.output(att.present.key, IO.presentKey(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
+      g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
+    }
+    h = g.op('Add', [h, att.out], {}, `l${i}_attn_residual`);
+    const x2 = rmsNorm(g, h, weight(`${p}.post_attention_layernorm.weight`, w.postNorm), c.normEps, `l${i}_post_norm`);
+    const m = mlp(g, {
+      x: x2,
+      gate: weight(`${p}.mlp.gate_proj.weight`, w.gate),
+      up: weight(`${p}.mlp.up_proj.weight`, w.up),
+      down: weight(`${p}.mlp.down_proj.weight`, w.down),
+      downBias: w.downBias && weight(`${p}.mlp.down_proj.bias`, w.downBias),
+      channelMask: mlpMask,
+    }, `l${i}_mlp`);
+    h = g.op('Add', [h, m.out], {}, `l${i}_mlp_residual`);
+  });
+
+  const final = rmsNorm(g, h, weight('model.norm.weight', d.finalNorm), c.normEps, 'final_norm');
+  const logits = g.op('MatMul', [final, weight('lm_head.weight', d.lmHead)], {}, 'lm_head');
+  if (opts.head === 'logits') {
+    g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
+  } else {
+    const logp = g.op('LogSoftmax', [logits], { axis: -1 }, 'logp');
+    const picked = g.op('GatherElements', [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')], { axis: 2 }, 'picked');
+    g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [B, S]);
+  }
+  return { model: g.model('decoder', `Llama-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
+}

@@ -1,0 +1,109 @@
+// A small ONNX graph emitter: unique value names, constants, initializers, and the model proto around them.
+import { onnx, DataType } from '../onnx/proto';
+import type { TensorSpec } from '../onnx/writeModel';
+
+export const OPSET = 17;
+
+type Attr = number | number[] | string | { float: number } | { floats: number[] };
+export type Dim = number | string;
+
+function attribute(name: string, v: Attr): onnx.IAttributeProto {
+  const T = onnx.AttributeProto.AttributeType;
+  if (typeof v === 'number') return { name, type: T.INT, i: v };
+  if (typeof v === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(v) };
+  if (Array.isArray(v)) return { name, type: T.INTS, ints: v };
+  if ('float' in v) return { name, type: T.FLOAT, f: v.float };
+  return { name, type: T.FLOATS, floats: v.floats };
+}
+
+function valueInfo(name: string, elemType: DataType, dims: Dim[]): onnx.IValueInfoProto {
+  return {
+    name,
+    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+  };
+}
+
+export class GraphBuilder {
+  private readonly nodes: onnx.INodeProto[] = [];
+  private readonly inputs: onnx.IValueInfoProto[] = [];
+  private readonly outputs: onnx.IValueInfoProto[] = [];
+  readonly tensors: TensorSpec[] = [];
+  private readonly constants = new Map<string, string>();
+  private counter = 0;
+  private usesContrib = false;
+
+  /** Emits one node and returns its output name(s). `name` prefixes the outputs to keep graphs readable. */
+  op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, name = type, domain = ''): string {
+    return this.opN(type, inputs, 1, attrs, name, domain)[0];
+  }
+
+  opN(type: string, inputs: string[], nOutputs: number, attrs: Record<string, Attr> = {}, name = type, domain = ''): string[] {
+    const id = this.counter++;
+    const outputs = Array.from({ length: nOutputs }, (_, i) => `${name}_${id}${nOutputs > 1 ? `_${i}` : ''}`);
+    if (domain === 'com.microsoft') this.usesContrib = true;
+    this.nodes.push({
+      opType: type,
+      domain,
+      name: `${name}_${id}`,
+      input: inputs,
+      output: outputs,
+      attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
+    });
+    return outputs;
+  }
+
+  /** Renames the value `from` to `to` (for graph outputs with standard names) via an Identity. */
+  rename(from: string, to: string): string {
+    this.nodes.push({ opType: 'Identity', name: `${to}_identity`, input: [from], output: [to] });
+    return to;
+  }
+
+  input(name: string, elemType: DataType, dims: Dim[]): string {
+    this.inputs.push(valueInfo(name, elemType, dims));
+    return name;
+  }
+
+  output(value: string, name: string, elemType: DataType, dims: Dim[]): void {
+    this.rename(value, name);
+    this.outputs.push(valueInfo(name, elemType, dims));
+  }
+
+  initializer(name: string, dims: number[], values: TensorSpec['values'], dataType: DataType = DataType.FLOAT): string {
+    this.tensors.push({ name, dims, dataType, values });
+    return name;
+  }
+
+  /** An int64 constant, shared between all users of the same values. */
+  ints(values: number[], scalar = false): string {
+    const key = `i64:${scalar}:${values.join(',')}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = this.initializer(`const_i64_${this.constants.size}`, scalar ? [] : [values.length], BigInt64Array.from(values.map(BigInt)), DataType.INT64);
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  floats(values: number[], scalar = false): string {
+    const key = `f32:${scalar}:${values.join(',')}`;
+    let name = this.constants.get(key);
+    if (!name) {
+      name = this.initializer(`const_f32_${this.constants.size}`, scalar ? [] : [values.length], Float32Array.from(values));
+      this.constants.set(key, name);
+    }
+    return name;
+  }
+
+  model(graphName: string, docString: string): onnx.IModelProto {
+    const opsetImport: onnx.IOperatorSetIdProto[] = [{ domain: '', version: OPSET }];
+    if (this.usesContrib) opsetImport.push({ domain: 'com.microsoft', version: 1 });
+    return {
+      irVersion: 8,
+      producerName: 'subnet-search',
+      producerVersion: '0.1.0',
+      opsetImport,
+      docString,
+      graph: { name: graphName, node: this.nodes, input: this.inputs, output: this.outputs, initializer: [] },
+    };
+  }
+}

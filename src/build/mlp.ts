@@ -1,0 +1,25 @@
+import type { GraphBuilder } from './graph';
+
+export interface MlpInputs {
+  x: string; // post-norm hidden [B, S, D]
+  gate: string; up: string; down: string;
+  downBias?: string;
+  /** `[I]` channel mask on the down_proj input (what pruning an MLP channel removes). */
+  channelMask?: string;
+}
+
+export interface MlpOutputs {
+  out: string;
+  /** The down_proj input `[B, S, I]`, for activation statistics. */
+  downInput: string;
+}
+
+/** SwiGLU: down(silu(gate·x) ⊙ up·x). */
+export function mlp(g: GraphBuilder, m: MlpInputs, name: string): MlpOutputs {
+  const gate = g.op('MatMul', [m.x, m.gate], {}, `${name}_gate`);
+  const act = g.op('Mul', [gate, g.op('Sigmoid', [gate], {}, `${name}_sigmoid`)], {}, `${name}_silu`);
+  let downInput = g.op('Mul', [act, g.op('MatMul', [m.x, m.up], {}, `${name}_up`)], {}, `${name}_act`);
+  if (m.channelMask) downInput = g.op('Mul', [downInput, m.channelMask], {}, `${name}_act_masked`);
+  const down = g.op('MatMul', [downInput, m.down], {}, `${name}_down`);
+  return { out: m.downBias ? g.op('Add', [down, m.downBias], {}, `${name}_down_b`) : down, downInput };
+}

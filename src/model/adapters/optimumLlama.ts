@@ -1,0 +1,170 @@
+// Adapter for Llama-family decoders exported by torch.onnx / Optimum: standard ops, initializers named after the
+// Hugging Face modules (`model.layers.{i}.self_attn.q_proj.weight` ...), KV cache as `past_key_values.{i}.key|value`.
+import * as path from 'node:path';
+import type { OnnxFile } from '../../onnx/modelFile';
+import { onnx, bytesPerElement, DataType } from '../../onnx/proto';
+import { readFloatTensor, tensorDims } from '../../onnx/tensorData';
+import { UserError } from '../../util/errors';
+import { GraphIndex, intAttr, intsAttr } from './graphIndex';
+import { transpose2d } from '../transpose';
+import type { Decoder, DecoderConfig, LayerWeights, Weight } from '../decoder';
+import { denseLayerShape } from '../decoder';
+import type { ConfigHints } from '../hfConfig';
+
+export const ADAPTER_NAME = 'torch.onnx / Optimum Llama';
+
+const LINEARS = {
+  q: 'self_attn.q_proj',
+  k: 'self_attn.k_proj',
+  v: 'self_attn.v_proj',
+  o: 'self_attn.o_proj',
+  gate: 'mlp.gate_proj',
+  up: 'mlp.up_proj',
+  down: 'mlp.down_proj',
+} as const;
+type LinearRole = keyof typeof LINEARS;
+
+/** Fused contrib ops of other exporters (onnxruntime.transformers, the genai builder) this adapter cannot read. */
+const FUSED_OPS = ['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'EmbedLayerNormalization', 'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization', 'MatMulNBits', 'RotaryEmbedding', 'FastGelu', 'QAttention'];
+
+function isTransposeSwap(node: onnx.INodeProto): boolean {
+  const perm = intsAttr(node, 'perm');
+  return node.opType === 'Transpose' && (!perm || (perm.length === 2 && perm[0] === 1 && perm[1] === 0));
+}
+
+/**
+ * How the graph multiplies by this weight: `in-out` when it is a MatMul right operand as stored, `out-in` when the
+ * graph transposes it first (Gemm transB=1, or Transpose → MatMul), `unknown` when it is not used by a product.
+ */
+function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'unknown' {
+  for (const u of index.usesOf(name)) {
+    if (u.node.opType === 'MatMul' && u.input === 1) return 'in-out';
+    if (u.node.opType === 'Gemm' && u.input === 1) return intAttr(u.node, 'transB', 0) ? 'out-in' : 'in-out';
+    if (isTransposeSwap(u.node)) {
+      const out = u.node.output?.[0] ?? '';
+      if (index.usesOf(out).some((v) => (v.node.opType === 'MatMul' || v.node.opType === 'Gemm') && v.input === 1)) return 'out-in';
+    }
+  }
+  return 'unknown';
+}
+
+function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): Weight {
+  const dims = tensorDims(t);
+  const shape = transposed ? [dims[1], dims[0]] : dims;
+  return {
+    name: t.name ?? '',
+    shape,
+    storedBytesPerElement: bytesPerElement(t.dataType ?? DataType.FLOAT),
+    read: () => {
+      const data = readFloatTensor(t, file.dir);
+      return transposed ? transpose2d(data, dims[0], dims[1]) : data;
+    },
+  };
+}
+
+export function looksLikeOptimumLlama(index: GraphIndex): boolean {
+  return index.initializers.has('model.layers.0.self_attn.q_proj.weight') || index.initializers.has('model.embed_tokens.weight');
+}
+
+export function unsupportedFusedOps(index: GraphIndex): string[] {
+  const ops = index.opTypes();
+  return [...ops.keys()].filter((k) => FUSED_OPS.includes(k.split('.').pop() ?? ''));
+}
+
+export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: ConfigHints): Decoder {
+  const fileName = path.basename(file.path);
+  const get = (name: string) => index.initializers.get(name);
+  const need = (name: string, what: string) => {
+    const t = get(name);
+    if (!t) throw new UserError(`${what} not found; looked for initializer '${name}' in ${fileName}`);
+    return t;
+  };
+
+  const embedT = need('model.embed_tokens.weight', 'token embedding');
+  const [vocab, hidden] = tensorDims(embedT);
+  const embed = tensorWeight(file, embedT, false);
+
+  const layerIds = new Set<number>();
+  for (const name of index.initializers.keys()) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) layerIds.add(Number(m[1]));
+  }
+  const layers = layerIds.size;
+  for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
+
+  // Head geometry: the KV cache inputs carry kv heads and head dim as concrete dims; config.json the rest.
+  const pastDims = index.inputDims('past_key_values.0.key');
+  const graphKvHeads = pastDims?.[1];
+  const graphHeadDim = pastDims?.[3];
+
+  const linear = (i: number, role: LinearRole): Weight => {
+    const name = `model.layers.${i}.${LINEARS[role]}.weight`;
+    const t = need(name, `layer ${i}: ${LINEARS[role].split('.')[1]} weight`);
+    const o = orientation(index, name);
+    if (o === 'unknown') throw new UserError(`layer ${i}: ${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
+    return tensorWeight(file, t, o === 'out-in');
+  };
+  const vector = (name: string, what: string) => tensorWeight(file, need(name, what), false);
+  const optional = (name: string) => {
+    const t = get(name);
+    return t ? tensorWeight(file, t, false) : undefined;
+  };
+
+  const layerWeights: LayerWeights[] = [];
+  for (let i = 0; i < layers; i++) {
+    const p = `model.layers.${i}`;
+    layerWeights.push({
+      inputNorm: vector(`${p}.input_layernorm.weight`, `layer ${i}: input_layernorm weight`),
+      q: linear(i, 'q'),
+      k: linear(i, 'k'),
+      v: linear(i, 'v'),
+      o: linear(i, 'o'),
+      postNorm: vector(`${p}.post_attention_layernorm.weight`, `layer ${i}: post_attention_layernorm weight`),
+      gate: linear(i, 'gate'),
+      up: linear(i, 'up'),
+      down: linear(i, 'down'),
+      qBias: optional(`${p}.self_attn.q_proj.bias`),
+      kBias: optional(`${p}.self_attn.k_proj.bias`),
+      vBias: optional(`${p}.self_attn.v_proj.bias`),
+      oBias: optional(`${p}.self_attn.o_proj.bias`),
+      downBias: optional(`${p}.mlp.down_proj.bias`),
+    });
+    for (const k of Object.keys(layerWeights[i]) as (keyof LayerWeights)[]) if (!layerWeights[i][k]) delete layerWeights[i][k];
+  }
+
+  const finalNorm = vector('model.norm.weight', 'final norm');
+  const lmT = get('lm_head.weight');
+  let lmHead: Weight;
+  if (lmT) {
+    const o = orientation(index, 'lm_head.weight');
+    lmHead = tensorWeight(file, lmT, o === 'out-in');
+  } else {
+    // Tied and stored once: the graph multiplies by the (transposed) embedding.
+    lmHead = tensorWeight(file, embedT, true);
+  }
+
+  const qOut = layerWeights[0]?.q.shape[1] ?? 0;
+  const kOut = layerWeights[0]?.k.shape[1] ?? 0;
+  const headDim = graphHeadDim ?? hints.headDim;
+  if (!headDim) {
+    throw new UserError(`${fileName}: cannot tell the head dimension: no config.json beside the model and no concrete head size in past_key_values.0.key`);
+  }
+  const config: DecoderConfig = {
+    family: 'llama',
+    layers,
+    hidden,
+    heads: qOut / headDim,
+    kvHeads: graphKvHeads ?? kOut / headDim,
+    headDim,
+    intermediate: layerWeights[0]?.gate.shape[1] ?? 0,
+    vocab,
+    ropeTheta: hints.ropeTheta ?? 10000,
+    normEps: hints.normEps ?? 1e-5,
+    tiedEmbeddings: hints.tiedEmbeddings ?? !lmT,
+    maxPositions: hints.maxPositions ?? 2048,
+    bosTokenId: hints.bosTokenId ?? 1,
+    eosTokenId: hints.eosTokenId ?? 2,
+  };
+  return { config, layers: Array.from({ length: layers }, () => denseLayerShape(config)), embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter: ADAPTER_NAME } };
+}

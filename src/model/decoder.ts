@@ -1,0 +1,85 @@
+// The typed description of a recognised decoder: what every other layer of the engine works from.
+// Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
+
+export interface DecoderConfig {
+  family: 'llama';
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  vocab: number;
+  ropeTheta: number;
+  normEps: number;
+  tiedEmbeddings: boolean;
+  maxPositions: number;
+  bosTokenId: number;
+  eosTokenId: number;
+}
+
+/**
+ * The shape of one layer. Pruning changes these per layer: heads, head dims (in rotate-half pairs) and the MLP
+ * width. `ropePairs[j]` is the original frequency index of the j-th kept rotary pair (paper-spec §1.7), so a
+ * layer with pruned head dims keeps its original frequencies; `attnScale` stays 1/√(original head dim).
+ */
+export interface LayerShape {
+  heads: number;
+  kvHeads: number;
+  headDim: number;
+  intermediate: number;
+  ropePairs: number[];
+  attnScale: number;
+}
+
+/** A weight read on demand, so a large model is never held in memory all at once. */
+export interface Weight {
+  name: string;
+  shape: number[];
+  /** Bytes per element in the source file (4 for fp32, 2 for fp16 ...). */
+  storedBytesPerElement: number;
+  read(): Float32Array;
+}
+
+export interface LayerWeights {
+  inputNorm: Weight;
+  q: Weight;
+  k: Weight;
+  v: Weight;
+  o: Weight;
+  postNorm: Weight;
+  gate: Weight;
+  up: Weight;
+  down: Weight;
+  qBias?: Weight;
+  kBias?: Weight;
+  vBias?: Weight;
+  oBias?: Weight;
+  downBias?: Weight;
+}
+
+export interface Decoder {
+  config: DecoderConfig;
+  layers: LayerShape[];
+  embed: Weight;
+  layerWeights: LayerWeights[];
+  finalNorm: Weight;
+  /** `[hidden, vocab]`. For tied embeddings without a separate copy, the transposed embedding. */
+  lmHead: Weight;
+  source: { path: string; format: 'onnx' | 'llama2c'; adapter: string };
+}
+
+export function denseLayerShape(c: DecoderConfig): LayerShape {
+  return {
+    heads: c.heads,
+    kvHeads: c.kvHeads,
+    headDim: c.headDim,
+    intermediate: c.intermediate,
+    ropePairs: Array.from({ length: c.headDim / 2 }, (_, i) => i),
+    attnScale: 1 / Math.sqrt(c.headDim),
+  };
+}
+
+export function memoryWeight(name: string, shape: number[], data: Float32Array): Weight {
+  return { name, shape, storedBytesPerElement: 4, read: () => data };
+}

@@ -1,0 +1,64 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { UserError } from '../util/errors';
+import type { DecoderConfig } from './decoder';
+
+/** Config numbers found in the JSON files beside a model; any may be missing. */
+export type ConfigHints = Partial<DecoderConfig> & { file?: string; modelType?: string };
+
+function readJson(file: string): Record<string, unknown> | undefined {
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  } catch (e) {
+    throw new UserError(`${file}: not valid JSON (${e instanceof Error ? e.message : e})`);
+  }
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const firstNum = (v: unknown): number | undefined => (Array.isArray(v) ? num(v[0]) : num(v));
+
+/** Reads `config.json` (Hugging Face) or else `genai_config.json` (onnxruntime-genai) from the model's folder. */
+export function readConfigHints(modelDir: string): ConfigHints {
+  const hf = readJson(path.join(modelDir, 'config.json'));
+  if (hf) {
+    const heads = num(hf.num_attention_heads);
+    const hidden = num(hf.hidden_size);
+    return {
+      file: path.join(modelDir, 'config.json'),
+      modelType: typeof hf.model_type === 'string' ? hf.model_type : undefined,
+      layers: num(hf.num_hidden_layers),
+      hidden,
+      heads,
+      kvHeads: num(hf.num_key_value_heads) ?? heads,
+      headDim: num(hf.head_dim) ?? (hidden && heads ? hidden / heads : undefined),
+      intermediate: num(hf.intermediate_size),
+      vocab: num(hf.vocab_size),
+      ropeTheta: num(hf.rope_theta),
+      normEps: num(hf.rms_norm_eps),
+      tiedEmbeddings: typeof hf.tie_word_embeddings === 'boolean' ? hf.tie_word_embeddings : undefined,
+      maxPositions: num(hf.max_position_embeddings),
+      bosTokenId: num(hf.bos_token_id),
+      eosTokenId: firstNum(hf.eos_token_id),
+    };
+  }
+  const genai = readJson(path.join(modelDir, 'genai_config.json'));
+  const m = genai?.model as Record<string, unknown> | undefined;
+  const dec = m?.decoder as Record<string, unknown> | undefined;
+  if (m && dec) {
+    return {
+      file: path.join(modelDir, 'genai_config.json'),
+      modelType: typeof m.type === 'string' ? m.type : undefined,
+      layers: num(dec.num_hidden_layers),
+      hidden: num(dec.hidden_size),
+      heads: num(dec.num_attention_heads),
+      kvHeads: num(dec.num_key_value_heads),
+      headDim: num(dec.head_size),
+      vocab: num(m.vocab_size),
+      maxPositions: num(m.context_length),
+      bosTokenId: num(m.bos_token_id),
+      eosTokenId: firstNum(m.eos_token_id),
+    };
+  }
+  return {};
+}

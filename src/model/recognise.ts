@@ -1,0 +1,41 @@
+import * as path from 'node:path';
+import { readOnnxFile } from '../onnx/modelFile';
+import { UserError } from '../util/errors';
+import { GraphIndex } from './adapters/graphIndex';
+import { looksLikeOptimumLlama, readOptimumLlama, unsupportedFusedOps } from './adapters/optimumLlama';
+import type { Decoder } from './decoder';
+import { readConfigHints } from './hfConfig';
+import { readLlama2c } from './llama2c';
+import { checkConfigAgainstGraph, checkWeightShapes } from './validate';
+
+/** Recognises a decoder LLM from an `.onnx` file (plus `config.json` beside it) or a llama2.c `.bin` checkpoint. */
+export function loadDecoder(file: string): Decoder {
+  if (file.toLowerCase().endsWith('.bin')) {
+    const d = readLlama2c(file);
+    checkWeightShapes(d);
+    return d;
+  }
+  const onnxFile = readOnnxFile(file);
+  const name = path.basename(file);
+  const index = new GraphIndex(onnxFile.model.graph!);
+  const fused = unsupportedFusedOps(index);
+  if (!looksLikeOptimumLlama(index)) {
+    const ops = [...index.opTypes().entries()].map(([k, v]) => `${k}×${v}`).join(', ');
+    const why = fused.length
+      ? `it uses fused runtime ops (${fused.join(', ')}) of an exporter this version does not read`
+      : 'no token embedding and no per-layer attention/MLP weights were found';
+    throw new UserError(
+      `${name} is not a recognised decoder LLM: ${why}. Found ${index.graph.node?.length ?? 0} nodes (${ops}) and ` +
+        `${index.initializers.size} initializers. Supported: Llama-family decoders exported by torch.onnx / Optimum ` +
+        `(initializers named like model.layers.0.self_attn.q_proj.weight), and llama2.c .bin checkpoints.`,
+    );
+  }
+  if (fused.length) {
+    throw new UserError(`${name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`);
+  }
+  const hints = readConfigHints(onnxFile.dir);
+  const d = readOptimumLlama(onnxFile, index, hints);
+  checkConfigAgainstGraph(d, hints);
+  checkWeightShapes(d);
+  return d;
+}

@@ -1,0 +1,64 @@
+import * as path from 'node:path';
+import { UserError } from '../util/errors';
+import type { Decoder, DecoderConfig } from './decoder';
+import type { ConfigHints } from './hfConfig';
+
+const HF_KEYS: Partial<Record<keyof DecoderConfig, string>> = {
+  layers: 'num_hidden_layers',
+  hidden: 'hidden_size',
+  heads: 'num_attention_heads',
+  kvHeads: 'num_key_value_heads',
+  headDim: 'head_dim',
+  intermediate: 'intermediate_size',
+  vocab: 'vocab_size',
+};
+
+/** Refuses a config file whose numbers contradict the weights actually found in the graph. */
+export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
+  if (!hints.file) return;
+  const file = path.basename(hints.file);
+  const model = path.basename(d.source.path);
+  for (const [key, hfKey] of Object.entries(HF_KEYS) as [keyof DecoderConfig, string][]) {
+    const said = hints[key];
+    const found = d.config[key];
+    if (said !== undefined && said !== found) {
+      throw new UserError(
+        `${file} says ${hfKey} = ${said}, but the weights in ${model} give ${found}; ` +
+          `the config does not belong to this model (fix or remove ${file})`,
+      );
+    }
+  }
+  if (hints.modelType && !['llama', 'mistral', 'qwen2', 'tinyllama'].includes(hints.modelType)) {
+    throw new UserError(`${file}: model_type '${hints.modelType}' is not a supported Llama-family decoder`);
+  }
+}
+
+/** Every layer's weights must have the shapes its layer shape implies. */
+export function checkWeightShapes(d: Decoder): void {
+  const { hidden, vocab } = d.config;
+  const fail = (what: string, got: number[], want: number[]) => {
+    throw new UserError(`${what} has shape [${got}], expected [${want}] (from hidden ${hidden}, heads, head dim and MLP width) in ${path.basename(d.source.path)}`);
+  };
+  const expect = (what: string, got: number[], want: number[]) => {
+    if (got.length !== want.length || got.some((g, i) => g !== want[i])) fail(what, got, want);
+  };
+  expect('token embedding', d.embed.shape, [vocab, hidden]);
+  expect('lm_head', d.lmHead.shape, [hidden, vocab]);
+  expect('final norm', d.finalNorm.shape, [hidden]);
+  d.layerWeights.forEach((w, i) => {
+    const s = d.layers[i];
+    const q = s.heads * s.headDim;
+    const kv = s.kvHeads * s.headDim;
+    if (s.heads % s.kvHeads !== 0) throw new UserError(`layer ${i}: ${s.heads} query heads are not a multiple of ${s.kvHeads} KV heads`);
+    if (s.headDim % 2 !== 0) throw new UserError(`layer ${i}: head dim ${s.headDim} is odd; rotary embeddings need pairs`);
+    expect(`layer ${i}: input_layernorm`, w.inputNorm.shape, [hidden]);
+    expect(`layer ${i}: q_proj`, w.q.shape, [hidden, q]);
+    expect(`layer ${i}: k_proj`, w.k.shape, [hidden, kv]);
+    expect(`layer ${i}: v_proj`, w.v.shape, [hidden, kv]);
+    expect(`layer ${i}: o_proj`, w.o.shape, [q, hidden]);
+    expect(`layer ${i}: post_attention_layernorm`, w.postNorm.shape, [hidden]);
+    expect(`layer ${i}: gate_proj`, w.gate.shape, [hidden, s.intermediate]);
+    expect(`layer ${i}: up_proj`, w.up.shape, [hidden, s.intermediate]);
+    expect(`layer ${i}: down_proj`, w.down.shape, [s.intermediate, hidden]);
+  });
+}

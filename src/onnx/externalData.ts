@@ -1,0 +1,66 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { onnx } from './proto';
+import { UserError } from '../util/errors';
+
+export interface ExternalDataRef {
+  file: string;
+  offset: number;
+  length: number | undefined;
+}
+
+export function isExternal(t: onnx.ITensorProto): boolean {
+  return t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL;
+}
+
+/**
+ * Where a tensor's external data lives. The location must stay inside the model's folder: an absolute path or
+ * one that climbs out with `..` could make a downloaded model read any file on the user's machine.
+ */
+export function externalDataRef(t: onnx.ITensorProto, modelDir: string): ExternalDataRef {
+  const kv = new Map((t.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+  const location = kv.get('location');
+  if (!location) throw new UserError(`tensor ${t.name}: external data without a 'location' entry`);
+  const normal = path.posix.normalize(location.replace(/\\/g, '/'));
+  if (path.isAbsolute(location) || path.win32.isAbsolute(location) || normal.startsWith('../') || normal === '..') {
+    throw new UserError(
+      `tensor ${t.name}: external data location '${location}' is outside the model's folder; ` +
+        `only paths relative to the folder of the .onnx file, without '..', are accepted`,
+    );
+  }
+  const file = path.join(modelDir, normal);
+  const offset = kv.has('offset') ? Number(kv.get('offset')) : 0;
+  const length = kv.has('length') ? Number(kv.get('length')) : undefined;
+  if (!Number.isFinite(offset) || offset < 0 || (length !== undefined && (!Number.isFinite(length) || length < 0))) {
+    throw new UserError(`tensor ${t.name}: invalid external data offset/length (${kv.get('offset')}, ${kv.get('length')})`);
+  }
+  return { file, offset, length };
+}
+
+/** Reads one tensor's bytes from its external file, without reading the rest of the file. */
+export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expectedBytes: number): Buffer {
+  const ref = externalDataRef(t, modelDir);
+  if (!fs.existsSync(ref.file)) {
+    throw new UserError(
+      `tensor ${t.name}: external data file '${path.basename(ref.file)}' not found beside the model (looked in ${modelDir}); ` +
+        `copy the .onnx_data file next to the .onnx file`,
+    );
+  }
+  const length = ref.length ?? expectedBytes;
+  const size = fs.statSync(ref.file).size;
+  if (ref.offset + length > size) {
+    throw new UserError(
+      `tensor ${t.name}: external data file '${path.basename(ref.file)}' is too short ` +
+        `(needs bytes ${ref.offset}..${ref.offset + length}, file has ${size}); it may be truncated`,
+    );
+  }
+  const buf = Buffer.alloc(length);
+  const fd = fs.openSync(ref.file, 'r');
+  try {
+    let done = 0;
+    while (done < length) done += fs.readSync(fd, buf, done, length - done, ref.offset + done);
+  } finally {
+    fs.closeSync(fd);
+  }
+  return buf;
+}

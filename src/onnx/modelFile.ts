@@ -1,0 +1,44 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { onnx, toNumber } from './proto';
+import { UserError } from '../util/errors';
+
+/** A decoded ONNX model and where it lives (external data is resolved relative to `dir`). */
+export interface OnnxFile {
+  path: string;
+  dir: string;
+  model: onnx.ModelProto;
+}
+
+/**
+ * Reads and decodes an ONNX file. Tensors stored as external data stay on disk: they are read one at a time by
+ * `readTensorBytes`, so only the protobuf itself (at most 2 GB by the format's own limit) is held in memory.
+ */
+export function readOnnxFile(file: string): OnnxFile {
+  const abs = path.resolve(file);
+  if (!fs.existsSync(abs)) throw new UserError(`${file}: file not found`);
+  if (!fs.statSync(abs).isFile()) throw new UserError(`${file}: not a file`);
+  const bytes = fs.readFileSync(abs);
+  let model: onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    const why = e instanceof Error ? e.message : String(e);
+    throw new UserError(
+      `${path.basename(file)}: not a readable ONNX model (protobuf decoding failed: ${why}). ` +
+        `The file may be truncated (${bytes.length} bytes) or not an ONNX file at all.`,
+    );
+  }
+  if (toNumber(model.irVersion) <= 0 || !model.graph || (model.graph.node ?? []).length === 0) {
+    throw new UserError(
+      `${path.basename(file)}: not an ONNX model (no IR version or no graph nodes found). ` +
+        `The file may be truncated or not an ONNX file at all.`,
+    );
+  }
+  return { path: abs, dir: path.dirname(abs), model };
+}
+
+/** Encodes a model without touching its tensors' storage (raw or external). */
+export function encodeModel(model: onnx.IModelProto): Uint8Array {
+  return onnx.ModelProto.encode(model).finish();
+}

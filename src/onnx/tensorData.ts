@@ -1,0 +1,78 @@
+import { onnx, DataType, dataTypeName, toNumber, bytesPerElement } from './proto';
+import { isExternal, readExternalBytes } from './externalData';
+import { UserError } from '../util/errors';
+
+export function tensorDims(t: onnx.ITensorProto): number[] {
+  return (t.dims ?? []).map((d) => toNumber(d));
+}
+
+export function elementCount(dims: readonly number[]): number {
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Bytes the tensor occupies in its stored type (the model file's cost of it). */
+export function storedBytes(t: onnx.ITensorProto): number {
+  return Math.ceil(elementCount(tensorDims(t)) * bytesPerElement(t.dataType ?? DataType.FLOAT));
+}
+
+function rawBytes(t: onnx.ITensorProto, modelDir: string): Uint8Array | undefined {
+  if (isExternal(t)) return readExternalBytes(t, modelDir, storedBytes(t));
+  if (t.rawData && t.rawData.length > 0) return t.rawData;
+  return undefined;
+}
+
+function halfToFloat(h: number): number {
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h >> 10) & 0x1f;
+  const f = h & 0x3ff;
+  if (e === 0) return s * 2 ** -14 * (f / 1024);
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * 2 ** (e - 15) * (1 + f / 1024);
+}
+
+/**
+ * A floating-point tensor as float32, whatever its stored float type (float32, float16, bfloat16, double).
+ * Integer (quantized) tensors are refused: weights must be dequantized before compression.
+ */
+export function readFloatTensor(t: onnx.ITensorProto, modelDir: string): Float32Array {
+  const n = elementCount(tensorDims(t));
+  const type = t.dataType ?? DataType.FLOAT;
+  const raw = rawBytes(t, modelDir);
+  const view = raw ? new DataView(raw.buffer, raw.byteOffset, raw.byteLength) : undefined;
+  const out = new Float32Array(n);
+  const need = Math.ceil(n * bytesPerElement(type));
+  if (raw && raw.byteLength < need) {
+    throw new UserError(`tensor ${t.name}: holds ${raw.byteLength} bytes, its shape [${tensorDims(t)}] needs ${need}`);
+  }
+  switch (type) {
+    case DataType.FLOAT:
+      // Little-endian hosts only (x64, arm64): the bytes are the float32 values as stored.
+      if (raw) new Uint8Array(out.buffer).set(raw.subarray(0, n * 4));
+      else out.set(t.floatData ?? []);
+      break;
+    case DataType.DOUBLE:
+      if (view) for (let i = 0; i < n; i++) out[i] = view.getFloat64(i * 8, true);
+      else out.set(t.doubleData ?? []);
+      break;
+    case DataType.FLOAT16:
+      for (let i = 0; i < n; i++) out[i] = halfToFloat(view ? view.getUint16(i * 2, true) : (t.int32Data ?? [])[i]);
+      break;
+    case DataType.BFLOAT16: {
+      const f = new DataView(new ArrayBuffer(4));
+      for (let i = 0; i < n; i++) {
+        f.setUint32(0, (view ? view.getUint16(i * 2, true) : (t.int32Data ?? [])[i]) << 16, false);
+        out[i] = f.getFloat32(0, false);
+      }
+      break;
+    }
+    default:
+      throw new UserError(
+        `tensor ${t.name}: stored as ${dataTypeName[type] ?? type}, not a float type; quantized input weights are not ` +
+          `supported — compress the float (fp32/fp16/bf16) model and quantize afterwards`,
+      );
+  }
+  if (!raw && n > 0 && type === DataType.FLOAT && (t.floatData ?? []).length !== n) {
+    throw new UserError(`tensor ${t.name}: holds ${(t.floatData ?? []).length} values, its shape [${tensorDims(t)}] needs ${n}`);
+  }
+  return out;
+}

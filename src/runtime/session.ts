@@ -1,0 +1,64 @@
+import * as ort from 'onnxruntime-node';
+import { UserError } from '../util/errors';
+
+export const PROVIDERS = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
+export type ProviderChoice = (typeof PROVIDERS)[number];
+
+export interface SessionOptions {
+  provider?: ProviderChoice;
+  threads?: number;
+}
+
+export interface Session {
+  session: ort.InferenceSession;
+  /** The execution provider that actually runs the model. */
+  provider: string;
+  /** Providers tried before it and why they failed (for `auto`). */
+  fallbacks: string[];
+}
+
+/** The accelerators `auto` tries on this platform, in order, before the CPU. */
+function autoOrder(): string[] {
+  switch (process.platform) {
+    case 'win32': return ['cuda', 'dml', 'webgpu'];
+    case 'darwin': return ['coreml', 'webgpu'];
+    default: return ['cuda', 'webgpu'];
+  }
+}
+
+function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
+  return {
+    graphOptimizationLevel: 'all',
+    ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
+    logSeverityLevel: 3,
+  };
+}
+
+/** Opens a session on the requested provider; `auto` falls back provider by provider down to the CPU. */
+export async function createSession(model: string | Uint8Array, o: SessionOptions = {}): Promise<Session> {
+  const choice = o.provider ?? 'auto';
+  if (!PROVIDERS.includes(choice)) throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
+  const candidates = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];
+  const fallbacks: string[] = [];
+  const previousLevel = ort.env.logLevel;
+  for (const provider of candidates) {
+    try {
+      // Failed provider probes log errors of their own; they are expected here and reported below instead.
+      if (choice === 'auto' && provider !== 'cpu') ort.env.logLevel = 'fatal';
+      const opts = { ...baseOptions(o), executionProviders: [provider] };
+      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+      return { session, provider, fallbacks };
+    } catch (e) {
+      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 160);
+      if (choice !== 'auto') {
+        throw new UserError(`execution provider '${provider}' is not available on this machine (${why}); use --provider auto or cpu`);
+      }
+      fallbacks.push(`${provider}: ${why}`);
+    } finally {
+      ort.env.logLevel = previousLevel;
+    }
+  }
+  throw new UserError(`no execution provider could open the model: ${fallbacks.join('; ')}`);
+}
+
+export { ort };
