@@ -1,5 +1,7 @@
 import * as path from 'node:path';
 import { readOnnxFile } from '../onnx/modelFile';
+import { checkExternalData } from '../onnx/externalData';
+import { storedBytes } from '../onnx/tensorData';
 import { UserError } from '../util/errors';
 import { GraphIndex } from './adapters/graphIndex';
 import { looksLikeOptimumLlama, readOptimumLlama, unsupportedFusedOps } from './adapters/optimumLlama';
@@ -33,6 +35,7 @@ export function loadDecoder(file: string): Decoder {
   if (fused.length) {
     throw new UserError(`${name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`);
   }
+  checkExternalData(onnxFile.model.graph?.initializer ?? [], onnxFile.dir, storedBytes);
   const hints = readConfigHints(onnxFile.dir);
   const d = readOptimumLlama(onnxFile, index, hints);
   checkConfigAgainstGraph(d, hints);

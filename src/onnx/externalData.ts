@@ -64,3 +64,30 @@ export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expect
   }
   return buf;
 }
+
+/**
+ * Checks every external tensor's location, file and byte range without reading the data, so a model with a
+ * missing or short `.onnx_data` is refused before any work starts rather than halfway through a job.
+ */
+export function checkExternalData(tensors: onnx.ITensorProto[], modelDir: string, bytesOf: (t: onnx.ITensorProto) => number): void {
+  const sizes = new Map<string, number>();
+  for (const t of tensors) {
+    if (!isExternal(t)) continue;
+    const ref = externalDataRef(t, modelDir);
+    let size = sizes.get(ref.file);
+    if (size === undefined) {
+      if (!fs.existsSync(ref.file)) {
+        throw new UserError(
+          `tensor ${t.name}: external data file '${path.relative(modelDir, ref.file)}' not found beside the model (looked in ${modelDir}); ` +
+            `copy the .onnx_data file next to the .onnx file`,
+        );
+      }
+      size = fs.statSync(ref.file).size;
+      sizes.set(ref.file, size);
+    }
+    const end = ref.offset + (ref.length ?? bytesOf(t));
+    if (end > size) {
+      throw new UserError(`tensor ${t.name}: external data file '${path.basename(ref.file)}' is too short (needs ${end} bytes, has ${size}); it may be truncated`);
+    }
+  }
+}

@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../util/errors';
 
@@ -26,6 +27,17 @@ function autoOrder(): string[] {
   }
 }
 
+/**
+ * Why a provider cannot run here, known without trying it (trying a GPU provider on a machine without one makes
+ * its native libraries print warnings of their own), or undefined when it is worth a try.
+ */
+function unavailable(provider: string): string | undefined {
+  const backend = ort.listSupportedBackends().find((b) => b.name === provider);
+  if (provider !== 'cpu' && backend && !backend.bundled) return 'not installed with onnxruntime-node (its installer downloads it where the network allows)';
+  if (provider === 'webgpu' && process.platform === 'linux' && !fs.existsSync('/dev/dri') && !fs.existsSync('/dev/nvidia0')) return 'no GPU device on this machine';
+  return undefined;
+}
+
 function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
   return {
     graphOptimizationLevel: 'all',
@@ -42,6 +54,11 @@ export async function createSession(model: string | Uint8Array, o: SessionOption
   const fallbacks: string[] = [];
   const previousLevel = ort.env.logLevel;
   for (const provider of candidates) {
+    const skip = choice === 'auto' ? unavailable(provider) : undefined;
+    if (skip) {
+      fallbacks.push(`${provider}: ${skip}`);
+      continue;
+    }
     try {
       // Failed provider probes log errors of their own; they are expected here and reported below instead.
       if (choice === 'auto' && provider !== 'cpu') ort.env.logLevel = 'fatal';

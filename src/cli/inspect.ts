@@ -1,0 +1,21 @@
+import * as path from 'node:path';
+import type { ModelSummary } from '../job/inspect';
+import { formatBytes, formatCount, table } from './format';
+
+export function printSummary(s: ModelSummary): string {
+  const c = s.config;
+  const head = [
+    `${path.basename(s.file)}  (${s.adapter}, ${formatBytes(s.fileBytes)} on disk)`,
+    `  ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads / ${c.kvHeads} KV heads × ${c.headDim}, MLP ${c.intermediate}, vocab ${c.vocab}`,
+    `  RoPE θ ${c.ropeTheta}, RMSNorm ε ${c.normEps}, context ${c.maxPositions}, tied embeddings: ${c.tiedEmbeddings ? 'yes' : 'no'}`,
+    '',
+  ];
+  const rows = s.layers.map((l) => [String(l.index), l.heads, l.kvHeads, l.headDim, l.intermediate, formatCount(l.params), formatBytes(l.bytes)]);
+  rows.push(['total', '', '', '', '', formatCount(s.totals.params), formatBytes(s.totals.bytes)]);
+  return [
+    ...head,
+    table(['layer', 'heads', 'kv heads', 'head dim', 'MLP', 'params', 'bytes'], rows),
+    '',
+    `  total includes embeddings, final norm and lm_head; KV cache ${formatBytes(s.totals.kvCacheBytesPerToken)} per token (fp32)`,
+  ].join('\n');
+}

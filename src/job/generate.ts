@@ -1,0 +1,41 @@
+import { loadDecoder } from '../model/recognise';
+import { buildDecoderGraph } from '../build/decoderGraph';
+import { modelToBuffer } from '../onnx/writeModel';
+import { createSession, type ProviderChoice } from '../runtime/session';
+import { generateGreedy } from '../runtime/generate';
+import { loadModelTokenizer } from '../text/tokenizer';
+import { UserError } from '../util/errors';
+
+export interface GenerateRequest {
+  prompt: string;
+  maxTokens: number;
+  provider: ProviderChoice;
+  original?: boolean;
+  tokenizer?: string;
+}
+
+export interface GenerateResult {
+  text: string;
+  ids: number[];
+  tokens: number;
+  seconds: number;
+  provider: string;
+}
+
+/** Greedy text from a model, through the graph we emit for it (or the user's original file). */
+export async function generateText(model: string, r: GenerateRequest): Promise<GenerateResult> {
+  const d = loadDecoder(model);
+  const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
+  if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
+  const source = r.original ? d.source.path : (() => {
+    const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
+    return modelToBuffer(built.model, built.tensors);
+  })();
+  const s = await createSession(source, { provider: r.provider });
+  const prompt = tok.encode(r.prompt, { bos: true });
+  const t0 = performance.now();
+  // llama2.c convention: a generated BOS ends the story.
+  const ids = await generateGreedy(s.session, d.layers, prompt, { maxTokens: r.maxTokens, stopIds: [d.config.bosTokenId, d.config.eosTokenId] });
+  const seconds = (performance.now() - t0) / 1000;
+  return { text: tok.decode(ids), ids, tokens: ids.length, seconds, provider: s.provider };
+}

@@ -1,0 +1,49 @@
+import * as fs from 'node:fs';
+import type { Decoder } from '../model/decoder';
+import { layerCounts, totalCounts } from '../model/params';
+
+/** What `inspect` reports; `--json` prints exactly this object (a stable contract for scripts). */
+export interface ModelSummary {
+  file: string;
+  format: 'onnx' | 'llama2c';
+  adapter: string;
+  fileBytes: number;
+  config: {
+    layers: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    hidden: number;
+    intermediate: number;
+    vocab: number;
+    ropeTheta: number;
+    normEps: number;
+    tiedEmbeddings: boolean;
+    maxPositions: number;
+  };
+  layers: { index: number; heads: number; kvHeads: number; headDim: number; intermediate: number; params: number; bytes: number }[];
+  totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
+}
+
+function fileBytes(path: string): number {
+  const sidecar = `${path}_data`;
+  return fs.statSync(path).size + (fs.existsSync(sidecar) ? fs.statSync(sidecar).size : 0);
+}
+
+export function summarize(d: Decoder): ModelSummary {
+  const c = d.config;
+  const per = layerCounts(d);
+  return {
+    file: d.source.path,
+    format: d.source.format,
+    adapter: d.source.adapter,
+    fileBytes: fileBytes(d.source.path),
+    config: {
+      layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, hidden: c.hidden, intermediate: c.intermediate,
+      vocab: c.vocab, ropeTheta: c.ropeTheta, normEps: c.normEps, tiedEmbeddings: c.tiedEmbeddings, maxPositions: c.maxPositions,
+    },
+    layers: d.layers.map((s, i) => ({ index: i, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, intermediate: s.intermediate, ...per[i] })),
+    // K and V, fp32, every layer: what one more token of context costs in memory.
+    totals: { ...totalCounts(d), kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0) },
+  };
+}

@@ -1,0 +1,47 @@
+// Paths of the shared real-model fixtures (../shared/fixtures beside the checkout; SUBNET_SEARCH_FIXTURES overrides).
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+export const repoRoot = path.resolve(__dirname, '..');
+export const fixturesDir = process.env.SUBNET_SEARCH_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures');
+
+export const fixture = (...p: string[]) => path.join(fixturesDir, ...p);
+
+export const stories260K = {
+  onnx: fixture('onnx', 'stories260K-llama', 'model.onnx'),
+  config: fixture('onnx', 'stories260K-llama', 'config.json'),
+  bin: fixture('llama2c', 'stories260K.bin'),
+  greedy: fixture('llama2c', 'stories260K.greedy256.txt'),
+};
+
+export const tinyMha = {
+  onnx: fixture('onnx', 'tinystories-llama-mha', 'model.onnx'),
+  config: fixture('onnx', 'tinystories-llama-mha', 'config.json'),
+  bin: fixture('llama2c', 'tinystories-llama-mha.bin'),
+  greedy: fixture('onnx', 'tinystories-llama-mha', 'greedy256.txt'),
+};
+
+export const texts = {
+  tinyStoriesValid: fixture('text', 'tinystories_valid_head.txt'),
+  wikitext2: fixture('text', 'wikitext2_test_joined.txt'),
+};
+
+export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
+
+const made: string[] = [];
+process.on('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
+
+/** A fresh temporary folder, removed when the test process exits. */
+export function tempDir(prefix = 'subnet-search-test-'): string {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  made.push(d);
+  return d;
+}
+
+/** Copies a fixture model folder to a temp dir so a test can damage or extend it. */
+export function copyDir(src: string, dst: string): string {
+  fs.cpSync(src, dst, { recursive: true });
+  for (const f of fs.readdirSync(dst)) fs.chmodSync(path.join(dst, f), 0o644);
+  return dst;
+}
