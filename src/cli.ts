@@ -9,6 +9,11 @@ import { PROVIDERS, type ProviderChoice } from './runtime/session';
 import { generateText } from './job/generate';
 import { printSummary } from './cli/inspect';
 import { demoModel } from './cli/demoAssets';
+import { evaluateModel } from './job/evaluate';
+import { pruneModel } from './job/prune';
+import { METHODS, type Method } from './compress/importance/scores';
+import { GRANULARITIES, type Granularity } from './compress/importance/units';
+import { progressBar } from './cli/progress';
 
 const program = new Command();
 program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
@@ -52,6 +57,55 @@ program
     const r = await generateText(model, o);
     process.stdout.write(`${r.text}\n`);
     process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
+  });
+
+const int = (v: string) => Number.parseInt(v, 10);
+
+program
+  .command('eval')
+  .description('perplexity on a text: consecutive windows, loss on every position but the first of each window')
+  .argument('<model>', 'model.onnx or .bin')
+  .requiredOption('--text <file>', 'plain text, or .jsonl with a "text" field')
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+  .option('--windows <n>', 'evaluate only the first N windows', int)
+  .addOption(new Option('--graph <which>', 'file: run the .onnx as it is; ours: our re-emitted graph').choices(['file', 'ours']))
+  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+  .option('--json', 'print one JSON object on stdout')
+  .addOption(providerOption())
+  .action(async (model: string, o: { text: string; seqLen?: number; windows?: number; graph?: 'file' | 'ours'; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+    const bar = o.json ? undefined : progressBar('windows');
+    const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
+    bar?.stop();
+    console.log(o.json ? JSON.stringify(r, null, 2) : `perplexity ${r.ppl.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.tokens} predicted tokens in ${r.windows} windows of ${r.seqLen}; ${r.seconds.toFixed(1)} s on ${r.provider}`);
+  });
+
+program
+  .command('prune')
+  .description('structured baseline masks at a target inheriting ratio, and the masked perplexity')
+  .argument('<model>', 'model.onnx or .bin')
+  .addOption(new Option('--method <m>', 'importance method').choices(METHODS as unknown as string[]).makeOptionMandatory())
+  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+  .requiredOption('--calib <file>', 'calibration text')
+  .requiredOption('--out <dir>', 'new output folder for masks.json and prune.json')
+  .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
+  .option('--eval <file>', 'held-out text for the reported perplexity (default: the calibration text)')
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+  .option('--calib-windows <n>', 'calibration windows', int, 64)
+  .option('--eval-windows <n>', 'evaluate only the first N windows', int)
+  .option('--seed <n>', 'seed for sampling calibration windows', int, 0)
+  .option('--no-bias-compensation', "FLAP without its bias compensation")
+  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+  .option('--json', 'print one JSON object on stdout')
+  .addOption(providerOption())
+  .action(async (model: string, o: { method: Method; ratio: number; calib: string; out: string; granularity: Granularity; eval?: string; seqLen?: number; calibWindows: number; evalWindows?: number; seed: number; biasCompensation: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+    const r = await pruneModel({
+      ...o,
+      model,
+      evalText: o.eval,
+      biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
+      onStage: o.json ? undefined : (s) => process.stderr.write(`${s}…\n`),
+    });
+    console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
   });
 
 program

@@ -9,6 +9,7 @@ import { ropeTables, type RopeTables } from './rope';
 import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
+import { gramStats } from './stats';
 
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
@@ -17,6 +18,11 @@ export interface BuildOptions {
   head: 'logits' | 'nll';
   /** Per-layer mask inputs `mask.{i}.attn` [H·d] and `mask.{i}.mlp` [I] (the masked evaluation graph). */
   masks: boolean;
+  /**
+   * Activation statistics outputs for these layers (design.md "Numerics"): for each capture point, `XᵀX` and
+   * `ΣX` over all positions of the batch, computed inside the runtime.
+   */
+  capture?: number[];
 }
 
 export interface BuiltGraph {
@@ -38,7 +44,13 @@ export const IO = {
   presentValue: (i: number) => `present.${i}.value`,
   attnMask: (i: number) => `mask.${i}.attn`,
   mlpMask: (i: number) => `mask.${i}.mlp`,
+  gram: (i: number, point: CapturePoint) => `stats.${i}.${point}.gram`,
+  sum: (i: number, point: CapturePoint) => `stats.${i}.${point}.sum`,
 };
+
+/** Inputs of q/k/v (`attn_in`), of o_proj (`o_in`), of gate/up (`mlp_in`) and of down_proj (`down_in`). */
+export const CAPTURE_POINTS = ['attn_in', 'o_in', 'mlp_in', 'down_in'] as const;
+export type CapturePoint = (typeof CAPTURE_POINTS)[number];
 
 const B = 'batch_size';
 const S = 'sequence_length';
@@ -107,6 +119,14 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       channelMask: mlpMask,
     }, `l${i}_mlp`);
     h = g.op('Add', [h, m.out], {}, `l${i}_mlp_residual`);
+    if (opts.capture?.includes(i)) {
+      const points: [CapturePoint, string, number][] = [['attn_in', x1, c.hidden], ['o_in', att.oInput, qkv], ['mlp_in', x2, c.hidden], ['down_in', m.downInput, s.intermediate]];
+      for (const [point, value, dim] of points) {
+        const st = gramStats(g, value, dim, `l${i}_${point}`);
+        g.output(st.gram, IO.gram(i, point), DataType.FLOAT, [dim, dim]);
+        g.output(st.sum, IO.sum(i, point), DataType.FLOAT, [dim]);
+      }
+    }
   });
 
   const final = rmsNorm(g, h, weight('model.norm.weight', d.finalNorm), c.normEps, 'final_norm');

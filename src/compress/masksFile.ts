@@ -1,0 +1,47 @@
+import * as fs from 'node:fs';
+import type { Decoder } from '../model/decoder';
+import type { SubnetMask } from './subnet';
+import { UserError } from '../util/errors';
+
+/** `masks.json`: which heads, rotary pairs and MLP channels each layer keeps (indices), plus optional biases. */
+export interface MasksFile {
+  version: 1;
+  model: string;
+  method: string;
+  granularity: string;
+  ratio: number;
+  params: number;
+  totalParams: number;
+  layers: { heads: number[]; pairs: number[]; mlp: number[] }[];
+  /** FLAP bias compensation: a bias for o_proj / down_proj per layer. */
+  bias?: { o: number[]; down: number[] }[];
+}
+
+const indices = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
+
+export function toMasksFile(mask: SubnetMask, meta: Omit<MasksFile, 'version' | 'layers'>): MasksFile {
+  return { version: 1, ...meta, layers: mask.map((m) => ({ heads: indices(m.heads), pairs: indices(m.pairs), mlp: indices(m.mlp) })) };
+}
+
+export function readMasksFile(file: string, d: Decoder): { mask: SubnetMask; meta: MasksFile } {
+  let meta: MasksFile;
+  try {
+    meta = JSON.parse(fs.readFileSync(file, 'utf8')) as MasksFile;
+  } catch (e) {
+    throw new UserError(`${file}: not a masks file (${e instanceof Error ? e.message : e})`);
+  }
+  if (meta.version !== 1 || !Array.isArray(meta.layers) || meta.layers.length !== d.layers.length) {
+    throw new UserError(`${file}: a masks file for ${meta.layers?.length ?? '?'} layers, the model has ${d.layers.length}`);
+  }
+  const toBool = (n: number, keep: number[]) => {
+    const b = new Array(n).fill(false);
+    for (const i of keep) b[i] = true;
+    return b;
+  };
+  const mask = meta.layers.map((l, i) => ({
+    heads: toBool(d.layers[i].heads, l.heads),
+    pairs: toBool(d.layers[i].headDim / 2, l.pairs),
+    mlp: toBool(d.layers[i].intermediate, l.mlp),
+  }));
+  return { mask, meta };
+}

@@ -1,0 +1,60 @@
+import * as path from 'node:path';
+import { loadDecoder } from '../model/recognise';
+import { loadModelTokenizer } from '../text/tokenizer';
+import { consecutiveWindows, defaultSeqLen, tokenizeFile } from '../text/windows';
+import { createSession, type ProviderChoice } from '../runtime/session';
+import { decoderSession } from '../runtime/decoderSession';
+import { perplexity, windowsNll } from '../runtime/perplexity';
+import { UserError } from '../util/errors';
+
+export interface EvalRequest {
+  model: string;
+  text: string;
+  seqLen?: number;
+  windows?: number;
+  provider: ProviderChoice;
+  /** `file`: run the .onnx as it is (logits); `ours`: our re-emitted graph with an NLL head (faster, same numbers). */
+  graph?: 'file' | 'ours';
+  tokenizer?: string;
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What `eval --json` prints. */
+export interface EvalResult {
+  model: string;
+  text: string;
+  ppl: number;
+  meanNll: number;
+  tokens: number;
+  windows: number;
+  seqLen: number;
+  seconds: number;
+  provider: string;
+  graph: 'file' | 'ours';
+}
+
+/** Perplexity with the WikiText protocol: consecutive windows of `seqLen`, loss on every position but the first. */
+export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
+  const d = loadDecoder(r.model);
+  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
+  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
+  if (seqLen < 2 || seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
+  const windows = consecutiveWindows(tokenizeFile(r.text, tok), seqLen, r.windows);
+  const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
+  if (graph === 'file' && d.source.format !== 'onnx') throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
+  const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider });
+  const sum = await windowsNll(s.session, windows, { layers: d.layers, batch: r.batch, onBatch: (n) => r.onProgress?.(n, windows.length) });
+  return {
+    model: path.resolve(r.model),
+    text: path.resolve(r.text),
+    ppl: perplexity(sum),
+    meanNll: sum.nll / sum.tokens,
+    tokens: sum.tokens,
+    windows: windows.length,
+    seqLen,
+    seconds: sum.seconds,
+    provider: s.provider,
+    graph,
+  };
+}

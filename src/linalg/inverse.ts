@@ -1,0 +1,39 @@
+// Matrix inverse through ONNX Runtime (`com.microsoft.Inverse`): the O(n³) work runs in native code.
+import { DataType } from '../onnx/proto';
+import { GraphBuilder } from '../build/graph';
+import { modelToBuffer } from '../onnx/writeModel';
+import { createSession, ort } from '../runtime/session';
+
+let inverseSession: Promise<ort.InferenceSession> | undefined;
+
+function session(): Promise<ort.InferenceSession> {
+  inverseSession ??= (async () => {
+    const g = new GraphBuilder();
+    const a = g.input('A', DataType.FLOAT, ['n', 'n']);
+    g.output(g.op('Inverse', [a], {}, 'inverse', 'com.microsoft'), 'A_inv', DataType.FLOAT, ['n', 'n']);
+    return (await createSession(modelToBuffer(g.model('inverse', 'matrix inverse'), g.tensors), { provider: 'cpu' })).session;
+  })();
+  return inverseSession;
+}
+
+/** Mean of the diagonal, the scale of SparseGPT's dampening λ = percdamp · mean(diag H) (paper-spec §4). */
+export function meanDiagonal(h: ArrayLike<number>, n: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) s += h[j * n + j];
+  return s / n;
+}
+
+/**
+ * (H + λI)⁻¹ with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
+ * SparseGPT, so the matrix stays invertible.
+ */
+export async function dampedInverse(h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> {
+  const a = Float32Array.from(h);
+  const damp = percdamp * meanDiagonal(h, n) || 1e-8;
+  for (let j = 0; j < n; j++) {
+    if (a[j * n + j] === 0) a[j * n + j] = 1;
+    a[j * n + j] += damp;
+  }
+  const out = await (await session()).run({ A: new ort.Tensor('float32', a, [n, n]) });
+  return out.A_inv.data as Float32Array;
+}

@@ -1,0 +1,64 @@
+import { ort } from './session';
+import { IO } from '../build/decoderGraph';
+import type { LayerShape } from '../model/decoder';
+import { emptyPast, int64 } from './kvCache';
+
+export interface NllSum {
+  nll: number; // sum of −log p over predicted tokens
+  tokens: number;
+  seconds: number;
+}
+
+export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
+
+/**
+ * Negative log-likelihood of windows, every position but the first of each window predicted. Works for our
+ * evaluation graphs (an `nll` output: the vocabulary never leaves the runtime) and for any standard decoder
+ * with `logits` (user originals, exported models), so all of them are measured by the same code.
+ */
+export async function windowsNll(
+  session: ort.InferenceSession,
+  windows: number[][],
+  o: { batch?: number; extraFeeds?: Record<string, ort.Tensor>; layers?: LayerShape[]; onBatch?: (done: number) => void } = {},
+): Promise<NllSum> {
+  const batch = o.batch ?? 8;
+  const ours = session.outputNames.includes(IO.nll);
+  const t0 = performance.now();
+  let nll = 0;
+  let tokens = 0;
+  for (let w = 0; w < windows.length; w += batch) {
+    const rows = windows.slice(w, w + batch);
+    const B = rows.length;
+    const S = rows[0].length - 1;
+    const input = rows.flatMap((r) => r.slice(0, S));
+    const positions = rows.flatMap(() => Array.from({ length: S }, (_, i) => i));
+    const feeds: Record<string, ort.Tensor> = { [IO.inputIds]: int64(input, [B, S]), [IO.positionIds]: int64(positions, [B, S]), ...o.extraFeeds };
+    if (ours) {
+      feeds[IO.labels] = int64(rows.flatMap((r) => r.slice(1)), [B, S]);
+      const out = (await session.run(feeds, [IO.nll]))[IO.nll].data as Float32Array;
+      for (let i = 0; i < out.length; i++) nll += out[i];
+    } else {
+      if (session.inputNames.includes(IO.attentionMask)) feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);
+      if (o.layers) Object.assign(feeds, emptyPast(o.layers, B));
+      const logits = (await session.run(feeds, [IO.logits]))[IO.logits];
+      nll += nllFromLogits(logits.data as Float32Array, logits.dims[2] as number, rows.flatMap((r) => r.slice(1)));
+    }
+    tokens += B * S;
+    o.onBatch?.(Math.min(w + batch, windows.length));
+  }
+  return { nll, tokens, seconds: (performance.now() - t0) / 1000 };
+}
+
+/** Σ −log softmax(logits)[label], stable (max-subtracted), in float64. */
+function nllFromLogits(logits: Float32Array, vocab: number, labels: number[]): number {
+  let sum = 0;
+  for (let p = 0; p < labels.length; p++) {
+    const off = p * vocab;
+    let max = -Infinity;
+    for (let v = 0; v < vocab; v++) if (logits[off + v] > max) max = logits[off + v];
+    let z = 0;
+    for (let v = 0; v < vocab; v++) z += Math.exp(logits[off + v] - max);
+    sum += max + Math.log(z) - logits[off + labels[p]];
+  }
+  return sum;
+}

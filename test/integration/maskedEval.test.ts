@@ -1,0 +1,65 @@
+// The masked evaluation graph must measure exactly what physically removing the masked weights gives.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { loadDecoder } from '../../src/model/recognise';
+import type { Decoder } from '../../src/model/decoder';
+import { loadModelTokenizer } from '../../src/text/tokenizer';
+import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
+import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
+import { fullMask, sliceDecoder, maskedParams, type SubnetMask } from '../../src/compress/subnet';
+import { outerParams } from '../../src/compress/importance/select';
+import { totalCounts } from '../../src/model/params';
+import { decoderSession } from '../../src/runtime/decoderSession';
+import { windowsNll } from '../../src/runtime/perplexity';
+import { seededRandom } from '../../src/util/random';
+import { stories260K, texts, tinyMha } from '../fixtures';
+
+function windowsFor(d: Decoder, file: string, n: number) {
+  return consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(file, d.config.vocab)), 128, n);
+}
+
+/** A mask that drops, per layer, KV groups / query heads, rotary pairs and MLP channels at seeded random. */
+function randomMask(d: Decoder, what: 'heads' | 'pairs' | 'mlp' | 'all', seed: number): SubnetMask {
+  const rand = seededRandom(seed);
+  return fullMask(d).map((m, i) => {
+    const s = d.layers[i];
+    const group = s.heads / s.kvHeads;
+    if (what === 'heads' || what === 'all') {
+      // drop one KV group (with all its query heads); with GQA, also keep only the first query head of every group
+      const drop = Math.floor(rand() * s.kvHeads);
+      m.heads = m.heads.map((_, h) => Math.floor(h / group) !== drop && (i % 2 === 0 || group === 1 || h % group === 0));
+    }
+    if (what === 'pairs' || what === 'all') m.pairs = m.pairs.map((_, p) => p === 0 || rand() > 0.4);
+    if (what === 'mlp' || what === 'all') m.mlp = m.mlp.map(() => rand() > 0.3);
+    return m;
+  });
+}
+
+const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['tinystories-llama-mha (MHA)', tinyMha.onnx]] as const) {
+  test(`${name}: all-ones masks give the dense model's perplexity (≤ 1e-5)`, async () => {
+    const d = loadDecoder(file);
+    const windows = windowsFor(d, file, 24);
+    const masked = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(fullMask(d), windows);
+    const dense = await windowsNll((await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, windows);
+    assert.equal(masked.tokens, 24 * 127);
+    assert.ok(relDiff(masked.nll, dense.nll) <= 1e-5, `masked ${masked.nll} vs dense ${dense.nll}`);
+  });
+
+  for (const what of ['heads', 'pairs', 'mlp', 'all'] as const) {
+    test(`${name}: masking ${what} = physically removing them (perplexity ≤ 1e-4, parameters exact)`, async () => {
+      const d = loadDecoder(file);
+      const windows = windowsFor(d, file, 16);
+      const mask = randomMask(d, what, 7);
+      const masked = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(mask, windows);
+      const small = sliceDecoder(d, mask);
+      const sliced = await windowsNll((await decoderSession(small, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, windows);
+      assert.ok(relDiff(masked.nll, sliced.nll) <= 1e-4, `masked ${masked.nll} vs sliced ${sliced.nll}`);
+      assert.equal(totalCounts(small).params, maskedParams(d, mask, outerParams(d)));
+      assert.ok(totalCounts(small).params < totalCounts(d).params);
+      const dense = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(fullMask(d), windows);
+      assert.ok(masked.nll > dense.nll, 'removing weights of a trained model costs likelihood');
+    });
+  }
+}
