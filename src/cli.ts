@@ -14,6 +14,8 @@ import { pruneModel } from './job/prune';
 import { METHODS, type Method } from './compress/importance/scores';
 import { GRANULARITIES, type Granularity } from './compress/importance/units';
 import { progressBar } from './cli/progress';
+import { searchModel } from './job/search';
+import { PRESETS } from './compress/search/evolution';
 
 const program = new Command();
 program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
@@ -106,6 +108,53 @@ program
       onStage: o.json ? undefined : (s) => process.stderr.write(`${s}…\n`),
     });
     console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
+  });
+
+program
+  .command('search')
+  .description('training-free evolutionary search for the sub-network to keep at a parameter budget')
+  .argument('<model>', 'model.onnx or .bin')
+  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+  .requiredOption('--calib <file>', 'calibration text: importance initialisation and fitness windows')
+  .requiredOption('--out <dir>', 'new output folder for masks.json, search.json and the checkpoint')
+  .addOption(new Option('--preset <p>', 'population schedule').choices(Object.keys(PRESETS)).default('paper'))
+  .option('--generations <n>', 'generations (overrides the preset)', int)
+  .option('--population <n>', 'candidates per generation (overrides the preset; mutants/crossovers/random keep their shares)', int)
+  .option('--seed <n>', 'random seed: same inputs and seed give the same masks', int, 0)
+  .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
+  .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', Number, 0.01)
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+  .option('--fitness-windows <n>', 'fitness windows from the start of the calibration text (default: ~10k tokens)', int)
+  .option('--calib-windows <n>', 'calibration windows for the importance initialisation', int, 64)
+  .option('--no-halving', 'evaluate every candidate on all fitness windows (the paper\'s plain schedule)')
+  .option('--eval <file>', 'held-out text: report perplexity of the dense model, the initialisation and the result')
+  .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+  .option('--resume', 'continue an interrupted search from its checkpoint in <out>.partial')
+  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+  .option('--json', 'print one JSON object on stdout')
+  .addOption(providerOption())
+  .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+    const base = PRESETS[o.preset];
+    const scale = o.population ? o.population / base.population : 1;
+    const schedule = {
+      ...(o.generations ? { generations: o.generations } : {}),
+      ...(o.population ? { mutants: Math.round(base.mutants * scale), crossovers: Math.round(base.crossovers * scale), randoms: Math.max(1, o.population - Math.round(base.mutants * scale) - Math.round(base.crossovers * scale)), parents: Math.max(2, Math.round(base.parents * scale)) } : {}),
+    };
+    const controller = new AbortController();
+    process.once('SIGINT', () => controller.abort());
+    const bar = o.json ? undefined : progressBar('candidates');
+    const r = await searchModel({
+      ...o, model, evalText: o.eval, schedule, signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'candidate') bar?.update(e.generation * e.of + e.index + 1, ((o.generations ?? base.generations) + 1) * e.of);
+        if (e.type === 'stage' && !o.json) process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
+      },
+    });
+    bar?.stop();
+    if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
+    console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (importance init ${r.fitness.init.toFixed(4)})`);
+    if (r.heldOut) console.log(`held-out perplexity ${r.heldOut.best.toFixed(4)} (init ${r.heldOut.init.toFixed(4)}, dense ${r.heldOut.dense.toFixed(4)}) on ${r.heldOut.tokens} tokens`);
+    console.log(`${r.evaluations} candidates, ${r.tokens} tokens evaluated in ${r.seconds.toFixed(1)} s on ${r.provider}\nmasks: ${r.masks}`);
   });
 
 program

@@ -10,12 +10,13 @@ import { UserError } from './errors';
 export class OutputFolder {
   readonly tmp: string;
 
-  constructor(readonly final: string) {
+  /** With `resume`, an interrupted job's temporary folder (and the checkpoint in it) is kept. */
+  constructor(readonly final: string, opts: { resume?: boolean } = {}) {
     if (fs.existsSync(final) && (!fs.statSync(final).isDirectory() || fs.readdirSync(final).length > 0)) {
       throw new UserError(`output folder ${final} already exists and is not empty; choose a new folder (nothing is overwritten)`);
     }
     this.tmp = `${final.replace(/[\\/]+$/, '')}.partial`;
-    fs.rmSync(this.tmp, { recursive: true, force: true });
+    if (!opts.resume) fs.rmSync(this.tmp, { recursive: true, force: true });
     fs.mkdirSync(this.tmp, { recursive: true });
   }
 

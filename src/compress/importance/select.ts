@@ -39,6 +39,12 @@ function bisect(f: (x: number) => number, target: number): number {
  * the MLP fraction, fine-grained, is then solved to land on the target parameter count.
  */
 export function selectUniform(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): SubnetMask {
+  const keep = uniformUnits(d, scores, g, targetParams);
+  return d.layers.map((s, i) => layerMaskFromUnits(s, g, keep.attn[i], keep.mlp[i]));
+}
+
+/** `selectUniform` at the level of units: kept attention units and MLP channels per layer. */
+export function uniformUnits(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): { attn: boolean[][]; mlp: boolean[][] } {
   const hidden = d.config.hidden;
   const unitParams = d.layers.map((s) => attentionUnitParams(s, g, hidden, biasFlags(d)));
   const fixed = outerParams(d) + d.layers.reduce((a, s, i) => a + layerCounts(d)[i].params - attentionUnitCount(s, g) * unitParams[i] - s.intermediate * mlpChannelParams(hidden), 0);
@@ -52,7 +58,7 @@ export function selectUniform(d: Decoder, scores: LayerScores[], g: Granularity,
   const fm = Math.abs(params(fa, lo) - targetParams) <= Math.abs(params(fa, hi) - targetParams) ? lo : hi;
   const attn = attnCount(fa);
   const mlp = mlpCount(fm);
-  return d.layers.map((s, i) => layerMaskFromUnits(s, g, topK(scores[i].attn, attn[i]), topK(scores[i].mlp, mlp[i])));
+  return { attn: scores.map((s, i) => topK(s.attn, attn[i])), mlp: scores.map((s, i) => topK(s.mlp, mlp[i])) };
 }
 
 /**

@@ -1,0 +1,20 @@
+// `npm run bench [-- NAME ...]`: runs the named benchmarks (default: all) and updates bench/results and README.
+import { benchBaselines } from './baselines';
+import { benchEvalSpeed } from './evalSpeed';
+
+const ALL: Record<string, () => Promise<void>> = {
+  'eval-speed': benchEvalSpeed,
+  baselines: benchBaselines,
+};
+
+async function main() {
+  const names = process.argv.slice(2).length ? process.argv.slice(2) : Object.keys(ALL);
+  for (const n of names) {
+    if (!ALL[n]) throw new Error(`unknown benchmark ${n}; choose from ${Object.keys(ALL).join(', ')}`);
+    const t0 = performance.now();
+    await ALL[n]();
+    console.log(`${n}: ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+}
+
+void main();

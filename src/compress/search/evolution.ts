@@ -1,0 +1,165 @@
+// The evolutionary search of paper-spec §1.5: an importance-initialised population, then per generation mutants,
+// crossovers and high-randomness mutants of the top-k parents, candidates outside the budget re-sampled before
+// any evaluation, elitist top-k selection. Deterministic for a seed; checkpointed after every generation.
+import { Rng } from '../../util/random';
+import { UserError } from '../../util/errors';
+import { crossover, mutate, type MutationRates } from './mutate';
+import { Fitness, rungMean, type FitnessRecord } from './fitness';
+import { candidateParams, withinBudget, type Candidate, type SearchSpace } from './space';
+
+export interface SearchSchedule {
+  generations: number;
+  population: number; // candidates per generation = mutants + crossovers + randoms
+  parents: number; // top-k
+  mutants: number;
+  crossovers: number;
+  randoms: number;
+}
+
+/** The paper's schedule (100 / 10 / 50 / 30 / 20, 50 generations) and smaller ones for small models and quick runs. */
+export const PRESETS: Record<'paper' | 'small' | 'quick', SearchSchedule> = {
+  paper: { generations: 50, population: 100, parents: 10, mutants: 50, crossovers: 30, randoms: 20 },
+  small: { generations: 20, population: 40, parents: 8, mutants: 20, crossovers: 12, randoms: 8 },
+  quick: { generations: 6, population: 16, parents: 4, mutants: 8, crossovers: 4, randoms: 4 },
+};
+
+const INITIAL_RATES: MutationRates = { ratio: 0.3, mask: 0.6 }; // P⁰_s, P⁰_m
+const RATES: MutationRates = { ratio: 0.1, mask: 0.3 }; // P_s, P_m
+const MAX_RESAMPLE = 200;
+
+export interface Scored {
+  candidate: Candidate;
+  params: number;
+  fitness: number; // full mean NLL
+}
+
+export interface GenerationSummary {
+  generation: number;
+  /** Perplexities of this generation's fully evaluated candidates. */
+  best: number;
+  median: number;
+  worst: number;
+  bestSoFar: number;
+  rejectedEarly: number;
+  evaluations: number; // cumulative, distinct candidates
+  tokens: number; // cumulative
+  seconds: number; // cumulative
+}
+
+export interface SearchCheckpoint {
+  version: 1;
+  generation: number; // last completed
+  rngState: number;
+  parents: Scored[];
+  cache: [string, FitnessRecord][];
+  history: GenerationSummary[];
+  tokens: number;
+  evaluations: number;
+  seconds: number;
+  /** Every fully evaluated candidate's (params, ppl), for the Pareto view. */
+  evaluated: [number, number][];
+}
+
+export interface SearchEvents {
+  onCandidate?: (e: { generation: number; index: number; params: number; ppl?: number }) => void;
+  onGeneration?: (e: GenerationSummary, best: Scored) => void;
+  checkpoint?: (c: SearchCheckpoint) => void;
+  signal?: AbortSignal;
+}
+
+export class CancelledError extends UserError {
+  constructor() {
+    super('cancelled; the last completed generation is checkpointed and --resume continues from it', 130);
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+export async function evolve(sp: SearchSpace, init: Candidate, fitness: Fitness, schedule: SearchSchedule, seed: number, ev: SearchEvents = {}, resume?: SearchCheckpoint): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
+  const rng = new Rng(seed);
+  let parents: Scored[] = [];
+  let history: GenerationSummary[] = [];
+  let evaluated: [number, number][] = [];
+  let start = 0;
+  let secondsBefore = 0;
+  if (resume) {
+    rng.state = resume.rngState;
+    parents = resume.parents;
+    history = resume.history;
+    evaluated = resume.evaluated;
+    fitness.cache = new Map(resume.cache);
+    fitness.tokens = resume.tokens;
+    fitness.evaluations = resume.evaluations;
+    secondsBefore = resume.seconds;
+    start = resume.generation + 1;
+  }
+  const t0 = performance.now();
+  const inBudget = (make: () => Candidate): Candidate => {
+    for (let i = 0; i < MAX_RESAMPLE; i++) {
+      const c = make();
+      if (withinBudget(sp, c)) return c;
+    }
+    throw new UserError(`no candidate within the budget after ${MAX_RESAMPLE} tries; widen --tolerance or change --ratio`);
+  };
+
+  for (let gen = start; gen <= schedule.generations; gen++) {
+    // Generation 0: the importance-initialised candidate and high-randomness mutants of it.
+    const children: Candidate[] = [];
+    if (gen === 0) {
+      if (!withinBudget(sp, init)) throw new UserError(`the initial candidate (${candidateParams(sp, init)} parameters) is outside the budget`);
+      children.push(init);
+      while (children.length < schedule.population) children.push(inBudget(() => mutate(rng, sp, init, INITIAL_RATES)));
+    } else {
+      const pick = () => parents[rng.int(parents.length)].candidate;
+      for (let i = 0; i < schedule.mutants; i++) children.push(inBudget(() => mutate(rng, sp, pick(), RATES)));
+      for (let i = 0; i < schedule.crossovers; i++) children.push(inBudget(() => crossover(rng, pick(), pick())));
+      for (let i = 0; i < schedule.randoms; i++) children.push(inBudget(() => mutate(rng, sp, pick(), INITIAL_RATES)));
+    }
+    // The first rung's bar: the worst parent's first-rung NLL (no bar until there are parents).
+    const threshold = parents.length >= schedule.parents ? Math.max(...parents.map((p) => rungMean(fitness.cache.get(Fitness.key(p.candidate))!))) : undefined;
+    const scored: Scored[] = [];
+    let rejected = 0;
+    for (const [index, c] of children.entries()) {
+      if (ev.signal?.aborted) throw new CancelledError();
+      const rec = await fitness.evaluate(c, threshold);
+      const params = candidateParams(sp, c);
+      if (rec.full === undefined) {
+        rejected++;
+        ev.onCandidate?.({ generation: gen, index, params });
+        continue;
+      }
+      scored.push({ candidate: c, params, fitness: rec.full });
+      evaluated.push([params, Math.exp(rec.full)]);
+      ev.onCandidate?.({ generation: gen, index, params, ppl: Math.exp(rec.full) });
+    }
+    const seen = new Set<string>();
+    parents = [...parents, ...scored]
+      .sort((a, b) => a.fitness - b.fitness)
+      .filter((s) => {
+        const k = Fitness.key(s.candidate);
+        return !seen.has(k) && seen.add(k);
+      })
+      .slice(0, schedule.parents);
+    const ppl = scored.map((s) => Math.exp(s.fitness));
+    const summary: GenerationSummary = {
+      generation: gen,
+      best: ppl.length ? Math.min(...ppl) : NaN,
+      median: ppl.length ? median(ppl) : NaN,
+      worst: ppl.length ? Math.max(...ppl) : NaN,
+      bestSoFar: Math.exp(parents[0].fitness),
+      rejectedEarly: rejected,
+      evaluations: fitness.evaluations,
+      tokens: fitness.tokens,
+      seconds: secondsBefore + (performance.now() - t0) / 1000,
+    };
+    history.push(summary);
+    ev.onGeneration?.(summary, parents[0]);
+    ev.checkpoint?.(snapshot(gen));
+  }
+  return { best: parents[0], checkpoint: snapshot(schedule.generations) };
+
+  function snapshot(generation: number): SearchCheckpoint {
+    const seconds = history.at(-1)?.seconds ?? 0;
+    return { version: 1, generation, rngState: rng.state, parents, cache: [...fitness.cache], history, tokens: fitness.tokens, evaluations: fitness.evaluations, seconds, evaluated };
+  }
+}

@@ -1,0 +1,12 @@
+// Every event a job emits, typed in one place: the CLI renders them as progress, the extension host forwards
+// them from the job's child process to the webview.
+import type { GenerationSummary } from '../compress/search/evolution';
+import type { MasksFile } from '../compress/masksFile';
+
+export type JobEvent =
+  | { type: 'stage'; stage: string; detail?: string }
+  | { type: 'candidate'; generation: number; index: number; of: number; params: number; ppl?: number }
+  | { type: 'generation'; summary: GenerationSummary; generations: number; best: { params: number; ppl: number; layers: MasksFile['layers'] } }
+  | { type: 'log'; message: string };
+
+export type JobListener = (e: JobEvent) => void;
