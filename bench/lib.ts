@@ -19,21 +19,40 @@ export const MODELS = [
 
 export interface BenchData {
   decoder: Decoder;
+  /** The text files both baselines and search are given. */
+  calibFile: string;
+  heldOutFile: string;
   calib: number[][];
   heldOut: number[][];
 }
 
+export const workDir = path.join(root, 'bench', 'work');
+
 /**
- * TinyStories validation text: calibration windows are sampled from its first quarter, held-out windows are
- * consecutive windows of its second half, so no held-out token was seen in calibration.
+ * TinyStories validation text, split at a paragraph boundary: the first quarter is the calibration text, the
+ * second half the held-out text, so no held-out token is seen in calibration or in a search's fitness.
  */
+export function splitText(): { calibFile: string; heldOutFile: string } {
+  fs.mkdirSync(workDir, { recursive: true });
+  const text = fs.readFileSync(validText, 'utf8');
+  const at = (f: number) => text.indexOf('\n\n', Math.floor(text.length * f)) + 2;
+  const calibFile = path.join(workDir, 'calib.txt');
+  const heldOutFile = path.join(workDir, 'heldout.txt');
+  fs.writeFileSync(calibFile, text.slice(0, at(0.25)));
+  fs.writeFileSync(heldOutFile, text.slice(at(0.5)));
+  return { calibFile, heldOutFile };
+}
+
 export function benchData(file: string, o: { seqLen: number; calibWindows: number; heldOutWindows: number; seed?: number }): BenchData {
   const decoder = loadDecoder(file);
-  const ids = tokenizeFile(validText, loadModelTokenizer(file, decoder.config.vocab));
+  const tok = loadModelTokenizer(file, decoder.config.vocab);
+  const { calibFile, heldOutFile } = splitText();
   return {
     decoder,
-    calib: sampledWindows(ids.slice(0, Math.floor(ids.length / 4)), o.seqLen, o.calibWindows, o.seed ?? 0),
-    heldOut: consecutiveWindows(ids.slice(Math.floor(ids.length / 2)), o.seqLen, o.heldOutWindows),
+    calibFile,
+    heldOutFile,
+    calib: sampledWindows(tokenizeFile(calibFile, tok), o.seqLen, o.calibWindows, o.seed ?? 0),
+    heldOut: consecutiveWindows(tokenizeFile(heldOutFile, tok), o.seqLen, o.heldOutWindows),
   };
 }
 

@@ -1,10 +1,12 @@
 // `npm run bench [-- NAME ...]`: runs the named benchmarks (default: all) and updates bench/results and README.
 import { benchBaselines } from './baselines';
 import { benchEvalSpeed } from './evalSpeed';
+import { benchSearch } from './search';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
   baselines: benchBaselines,
+  search: benchSearch,
 };
 
 async function main() {

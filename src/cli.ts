@@ -126,6 +126,7 @@ program
   .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
   .option('--fitness-windows <n>', 'fitness windows from the start of the calibration text (default: ~10k tokens)', int)
   .option('--calib-windows <n>', 'calibration windows for the importance initialisation', int, 64)
+  .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
   .option('--no-halving', 'evaluate every candidate on all fitness windows (the paper\'s plain schedule)')
   .option('--eval <file>', 'held-out text: report perplexity of the dense model, the initialisation and the result')
   .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
@@ -133,7 +134,7 @@ program
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print one JSON object on stdout')
   .addOption(providerOption())
-  .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+  .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const base = PRESETS[o.preset];
     const scale = o.population ? o.population / base.population : 1;
     const schedule = {
@@ -152,7 +153,7 @@ program
     });
     bar?.stop();
     if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
-    console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (importance init ${r.fitness.init.toFixed(4)})`);
+    console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`);
     if (r.heldOut) console.log(`held-out perplexity ${r.heldOut.best.toFixed(4)} (init ${r.heldOut.init.toFixed(4)}, dense ${r.heldOut.dense.toFixed(4)}) on ${r.heldOut.tokens} tokens`);
     console.log(`${r.evaluations} candidates, ${r.tokens} tokens evaluated in ${r.seconds.toFixed(1)} s on ${r.provider}\nmasks: ${r.masks}`);
   });

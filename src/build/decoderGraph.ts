@@ -23,6 +23,8 @@ export interface BuildOptions {
    * `ΣX` over all positions of the batch, computed inside the runtime.
    */
   capture?: number[];
+  /** Emit layers 0..n only and no head (a calibration pass needs nothing after the layer it measures). */
+  stopAfterLayer?: number;
 }
 
 export interface BuiltGraph {
@@ -63,13 +65,15 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const inputIds = g.input(IO.inputIds, DataType.INT64, [B, S]);
   const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
-  const labels = opts.head === 'nll' ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
+  const truncated = opts.stopAfterLayer !== undefined;
+  const labels = opts.head === 'nll' && !truncated ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
   let h = g.op('Gather', [weight('model.embed_tokens.weight', d.embed), inputIds], { axis: 0 }, 'embed');
   const bias = attentionBias(g, inputIds, attentionMask);
   const ropeByPairs = new Map<string, RopeTables>();
 
-  d.layers.forEach((s, i) => {
+  const layers = truncated ? d.layers.slice(0, opts.stopAfterLayer! + 1) : d.layers;
+  layers.forEach((s, i) => {
     const w = d.layerWeights[i];
     const p = `model.layers.${i}`;
     const key = s.ropePairs.join(',');
@@ -129,6 +133,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     }
   });
 
+  if (truncated) return { model: g.model('decoder-calibration', `calibration pass through layer ${opts.stopAfterLayer}`), tensors: g.tensors };
   const final = rmsNorm(g, h, weight('model.norm.weight', d.finalNorm), c.normEps, 'final_norm');
   const logits = g.op('MatMul', [final, weight('lm_head.weight', d.lmHead)], {}, 'lm_head');
   if (opts.head === 'logits') {

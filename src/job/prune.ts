@@ -1,18 +1,17 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../model/recognise';
-import type { Decoder } from '../model/decoder';
-import { memoryWeight } from '../model/decoder';
 import { totalCounts } from '../model/params';
 import { loadModelTokenizer } from '../text/tokenizer';
 import { consecutiveWindows, defaultSeqLen, sampledWindows, tokenizeFile } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
-import { layerScores, compensationBias, type Method } from '../compress/importance/scores';
+import { layerScores, type Method } from '../compress/importance/scores';
+import { withCompensation } from '../compress/importance/compensation';
 import { inheritingRatio, minimumParams, outerParams, selectGlobal, selectUniform } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
-import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
+import { fullMask, maskedParams } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
@@ -54,27 +53,6 @@ export interface PruneResult {
   evalText: string;
   seconds: number;
   provider: string;
-}
-
-/** The decoder with FLAP's compensation biases on o_proj / down_proj for what the mask removes. */
-function withCompensation(d: Decoder, mask: SubnetMask, stats: Awaited<ReturnType<typeof denseLayerStats>>): { decoder: Decoder; bias: { o: number[]; down: number[] }[] } {
-  const hidden = d.config.hidden;
-  const bias = d.layers.map((s, i) => {
-    const st = stats.get(i)!;
-    const half = s.headDim / 2;
-    const keepQ = (j: number) => mask[i].heads[Math.floor(j / s.headDim)] && mask[i].pairs[(j % s.headDim) % half];
-    return {
-      o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, st.o_in, keepQ)),
-      down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, st.down_in, (j) => mask[i].mlp[j])),
-    };
-  });
-  const add = (prev: Float32Array | undefined, b: number[]) => Float32Array.from(b, (v, c) => v + (prev ? prev[c] : 0));
-  const layerWeights = d.layerWeights.map((w, i) => ({
-    ...w,
-    oBias: memoryWeight(`model.layers.${i}.self_attn.o_proj.bias`, [hidden], add(w.oBias?.read(), bias[i].o)),
-    downBias: memoryWeight(`model.layers.${i}.mlp.down_proj.bias`, [hidden], add(w.downBias?.read(), bias[i].down)),
-  }));
-  return { decoder: { ...d, layerWeights }, bias };
 }
 
 /** One structured baseline (or the paper's OBS score) at a target inheriting ratio: masks and masked perplexity. */

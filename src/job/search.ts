@@ -7,12 +7,12 @@ import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores } from '../compress/importance/scores';
-import { uniformUnits } from '../compress/importance/select';
+import { globalUnits, uniformUnits } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
 import { fullMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
-import { candidateFromKeep, candidateMask, searchSpace } from '../compress/search/space';
+import { candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
 import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
 import { OutputFolder } from '../util/outputFolder';
@@ -34,6 +34,11 @@ export interface SearchRequest {
   /** Fitness windows: consecutive windows from the start of the calibration text (paper: 5 × 2048 tokens). */
   fitnessWindows?: number;
   calibWindows?: number;
+  /**
+   * `obs`: the paper's initialisation (OBS importance, uniform ratio). `all` (default): the initial population
+   * also holds the Wanda-sp, magnitude and FLAP selections, so the search starts from the best training-free mask.
+   */
+  init?: 'obs' | 'all';
   /** Early rejection on a first rung of windows (successive halving); off = the paper's plain schedule. */
   halving?: boolean;
   evalText?: string;
@@ -56,7 +61,8 @@ export interface SearchResult {
   schedule: SearchSchedule;
   seed: number;
   halving: boolean;
-  fitness: { init: number; best: number; tokensPerEvaluation: number };
+  /** Fitness perplexities: the OBS initialisation, the best seed of the initial population, the result. */
+  fitness: { init: number; bestSeed: number; best: number; tokensPerEvaluation: number };
   heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
   evaluations: number;
   tokens: number;
@@ -68,6 +74,7 @@ export interface SearchResult {
 }
 
 const CHECKPOINT = 'search-checkpoint.json';
+const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
 
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
   if (!(r.ratio > 0 && r.ratio < 1)) throw new UserError(`--ratio ${r.ratio} must be in (0, 1): the fraction of parameters to keep`);
@@ -84,7 +91,7 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
   const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
   const sp = searchSpace(d, granularity, r.ratio, r.tolerance ?? 0.01);
   const out = new OutputFolder(r.out, { resume: r.resume });
-  const settings = { model: path.resolve(r.model), ratio: r.ratio, granularity, seed, halving, schedule, seqLen, calib: path.resolve(r.calib) };
+  const settings = { model: path.resolve(r.model), ratio: r.ratio, granularity, seed, halving, schedule, seqLen, calib: path.resolve(r.calib), init: r.init ?? 'all' };
   try {
     let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
     if (r.resume) {
@@ -96,19 +103,27 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     const ids = tokenizeFile(r.calib, tok);
     emit({ type: 'stage', stage: 'calibration statistics' });
     const stats = await denseLayerStats(d, sampledWindows(ids, seqLen, r.calibWindows ?? 64, seed), { provider: r.provider });
-    const keep = uniformUnits(d, await layerScores(d, stats, 'obs', granularity), granularity, r.ratio * sp.totalParams);
-    const init = candidateFromKeep(keep.attn, keep.mlp);
+    const target = r.ratio * sp.totalParams;
+    const seeds: Candidate[] = [];
+    for (const method of r.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
+      const scores = await layerScores(d, stats, method, granularity);
+      const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
+      seeds.push(candidateFromKeep(keep.attn, keep.mlp));
+    }
+    const init = seeds[0];
     const evaluator = await MaskedEvaluator.open(d, { provider: r.provider });
     const windows = consecutiveWindows(ids, seqLen, r.fitnessWindows ?? Math.ceil(10240 / seqLen));
     const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
     emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
-    const { best, checkpoint } = await evolve(sp, init, fitness, schedule, seed, {
+    const { best, checkpoint } = await evolve(sp, seeds, fitness, schedule, seed, {
       signal: r.signal,
       onCandidate: (e) => emit({ type: 'candidate', ...e, of: schedule.population }),
       onGeneration: (summary, b) => emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
       checkpoint: (c) => fs.writeFileSync(out.file(CHECKPOINT), JSON.stringify({ ...c, settings })),
     }, resume);
-    const initFitness = fitness.cache.get(Fitness.key(init))!.full!; // generation 0 evaluates it in full
+    // Generation 0 evaluates every seed in full.
+    const seedFitness = seeds.filter((c) => fitness.cache.get(Fitness.key(c))?.full !== undefined).map((c) => fitness.cache.get(Fitness.key(c))!.full!);
+    const initFitness = fitness.cache.get(Fitness.key(init))!.full!;
     const bestMask = candidateMask(d, sp, best.candidate);
     let heldOut: SearchResult['heldOut'];
     if (r.evalText) {
@@ -127,7 +142,7 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
       schedule,
       seed,
       halving,
-      fitness: { init: Math.exp(initFitness), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (seqLen - 1) },
+      fitness: { init: Math.exp(initFitness), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (seqLen - 1) },
       heldOut,
       evaluations: checkpoint.evaluations,
       tokens: checkpoint.tokens,

@@ -1,20 +1,5 @@
 // Matrix inverse through ONNX Runtime (`com.microsoft.Inverse`): the O(n³) work runs in native code.
-import { DataType } from '../onnx/proto';
-import { GraphBuilder } from '../build/graph';
-import { modelToBuffer } from '../onnx/writeModel';
-import { createSession, ort } from '../runtime/session';
-
-let inverseSession: Promise<ort.InferenceSession> | undefined;
-
-function session(): Promise<ort.InferenceSession> {
-  inverseSession ??= (async () => {
-    const g = new GraphBuilder();
-    const a = g.input('A', DataType.FLOAT, ['n', 'n']);
-    g.output(g.op('Inverse', [a], {}, 'inverse', 'com.microsoft'), 'A_inv', DataType.FLOAT, ['n', 'n']);
-    return (await createSession(modelToBuffer(g.model('inverse', 'matrix inverse'), g.tensors), { provider: 'cpu' })).session;
-  })();
-  return inverseSession;
-}
+import { solveProduct } from './graphs';
 
 /** Mean of the diagonal, the scale of SparseGPT's dampening λ = percdamp · mean(diag H) (paper-spec §4). */
 export function meanDiagonal(h: ArrayLike<number>, n: number): number {
@@ -22,6 +7,12 @@ export function meanDiagonal(h: ArrayLike<number>, n: number): number {
   for (let j = 0; j < n; j++) s += h[j * n + j];
   return s / n;
 }
+
+const identity = (n: number) => {
+  const a = new Float32Array(n * n);
+  for (let j = 0; j < n; j++) a[j * n + j] = 1;
+  return a;
+};
 
 /**
  * (H + λI)⁻¹ with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
@@ -34,6 +25,5 @@ export async function dampedInverse(h: ArrayLike<number>, n: number, percdamp = 
     if (a[j * n + j] === 0) a[j * n + j] = 1;
     a[j * n + j] += damp;
   }
-  const out = await (await session()).run({ A: new ort.Tensor('float32', a, [n, n]) });
-  return out.A_inv.data as Float32Array;
+  return solveProduct(a, identity(n), identity(n), n, n, n);
 }

@@ -36,7 +36,7 @@ export async function captureStats(session: ort.InferenceSession, windows: numbe
     const out = await session.run({
       [IO.inputIds]: int64(rows.flatMap((r) => r.slice(0, S)), [rows.length, S]),
       [IO.positionIds]: int64(rows.flatMap(() => Array.from({ length: S }, (_, i) => i)), [rows.length, S]),
-      [IO.labels]: int64(rows.flatMap((r) => r.slice(1)), [rows.length, S]),
+      ...(session.inputNames.includes(IO.labels) ? { [IO.labels]: int64(rows.flatMap((r) => r.slice(1)), [rows.length, S]) } : {}),
       ...o.extraFeeds,
     }, fetch);
     for (const i of layers) {

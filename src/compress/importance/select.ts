@@ -36,7 +36,7 @@ function bisect(f: (x: number) => number, target: number): number {
 /**
  * The same keep fraction in every layer (the paper's uniform initialisation, Wanda-sp and Mag-sp). Attention
  * units are coarse (a KV group can be several percent of a small model), so their count is rounded first and
- * the MLP fraction, fine-grained, is then solved to land on the target parameter count.
+ * the MLP fraction, fine-grained, is then solved to land just at or below the target parameter count.
  */
 export function selectUniform(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): SubnetMask {
   const keep = uniformUnits(d, scores, g, targetParams);
@@ -53,9 +53,7 @@ export function uniformUnits(d: Decoder, scores: LayerScores[], g: Granularity, 
   const params = (fa: number, fm: number) =>
     fixed + attnCount(fa).reduce((a, c, i) => a + c * unitParams[i], 0) + mlpCount(fm).reduce((a, c) => a + c * mlpChannelParams(hidden), 0);
   const fa = bisect((f) => params(f, f), targetParams);
-  const lo = bisect((f) => params(fa, f), targetParams);
-  const hi = Math.min(1, lo + 1 / Math.max(...d.layers.map((s) => s.intermediate)));
-  const fm = Math.abs(params(fa, lo) - targetParams) <= Math.abs(params(fa, hi) - targetParams) ? lo : hi;
+  const fm = bisect((f) => params(fa, f), targetParams);
   const attn = attnCount(fa);
   const mlp = mlpCount(fm);
   return { attn: scores.map((s, i) => topK(s.attn, attn[i])), mlp: scores.map((s, i) => topK(s.mlp, mlp[i])) };
@@ -67,6 +65,12 @@ export function uniformUnits(d: Decoder, scores: LayerScores[], g: Granularity, 
  * Scores must be comparable across layers (FLAP standardizes them per layer).
  */
 export function selectGlobal(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): SubnetMask {
+  const keep = globalUnits(d, scores, g, targetParams);
+  return d.layers.map((s, i) => layerMaskFromUnits(s, g, keep.attn[i], keep.mlp[i]));
+}
+
+/** `selectGlobal` at the level of units. */
+export function globalUnits(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): { attn: boolean[][]; mlp: boolean[][] } {
   const hidden = d.config.hidden;
   type Unit = { layer: number; attn: boolean; index: number; score: number; params: number };
   const units: Unit[] = [];
@@ -81,7 +85,7 @@ export function selectGlobal(d: Decoder, scores: LayerScores[], g: Granularity, 
   let params = totalCounts(d).params;
   const left = d.layers.map((s) => ({ attn: attentionUnitCount(s, g), mlp: s.intermediate }));
   for (const u of units) {
-    if (params - u.params / 2 <= targetParams) break; // stop where removing this unit overshoots more than keeping it
+    if (params <= targetParams) break;
     const l = left[u.layer];
     if (u.attn ? l.attn <= 1 : l.mlp <= 1) continue;
     (u.attn ? keepAttn : keepMlp)[u.layer][u.index] = false;
@@ -89,7 +93,7 @@ export function selectGlobal(d: Decoder, scores: LayerScores[], g: Granularity, 
     else l.mlp--;
     params -= u.params;
   }
-  return d.layers.map((s, i) => layerMaskFromUnits(s, g, keepAttn[i], keepMlp[i]));
+  return { attn: keepAttn, mlp: keepMlp };
 }
 
 export function inheritingRatio(d: Decoder, mask: SubnetMask): number {

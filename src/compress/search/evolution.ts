@@ -75,7 +75,8 @@ export class CancelledError extends UserError {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-export async function evolve(sp: SearchSpace, init: Candidate, fitness: Fitness, schedule: SearchSchedule, seed: number, ev: SearchEvents = {}, resume?: SearchCheckpoint): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
+/** `seeds[0]` is the importance initialisation; further seeds join the initial population as they are. */
+export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitness, schedule: SearchSchedule, seed: number, ev: SearchEvents = {}, resume?: SearchCheckpoint): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
   const rng = new Rng(seed);
   let parents: Scored[] = [];
   let history: GenerationSummary[] = [];
@@ -103,11 +104,12 @@ export async function evolve(sp: SearchSpace, init: Candidate, fitness: Fitness,
   };
 
   for (let gen = start; gen <= schedule.generations; gen++) {
-    // Generation 0: the importance-initialised candidate and high-randomness mutants of it.
+    // Generation 0: the importance-initialised seeds and high-randomness mutants of the first.
     const children: Candidate[] = [];
     if (gen === 0) {
+      const init = seeds[0];
       if (!withinBudget(sp, init)) throw new UserError(`the initial candidate (${candidateParams(sp, init)} parameters) is outside the budget`);
-      children.push(init);
+      children.push(...seeds.filter((c) => withinBudget(sp, c)));
       while (children.length < schedule.population) children.push(inBudget(() => mutate(rng, sp, init, INITIAL_RATES)));
     } else {
       const pick = () => parents[rng.int(parents.length)].candidate;

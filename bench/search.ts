@@ -1,0 +1,54 @@
+// The search against every baseline at 0.8 and 0.6 on both TinyStories models (same calibration text, same
+// held-out text), and early rejection vs the paper's plain schedule (same seed, same run).
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { searchModel, type SearchResult } from '../src/job/search';
+import type { SearchSchedule } from '../src/compress/search/evolution';
+import { BASELINE_SETUP } from './baselines';
+import { machine, MODELS, splitText, workDir, writeResults } from './lib';
+
+export const SEARCH_RATIOS = [0.8, 0.6];
+export const BENCH_SCHEDULE: SearchSchedule = { generations: 12, population: 24, parents: 6, mutants: 12, crossovers: 7, randoms: 5 };
+const FITNESS_WINDOWS = 20;
+
+async function run(model: string, ratio: number, halving: boolean): Promise<SearchResult> {
+  const { calibFile, heldOutFile } = splitText();
+  const out = path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-${halving ? 'halving' : 'plain'}`);
+  fs.rmSync(out, { recursive: true, force: true });
+  fs.rmSync(`${out}.partial`, { recursive: true, force: true });
+  return searchModel({
+    model, ratio, calib: calibFile, out, provider: 'cpu', seed: 0, halving, schedule: BENCH_SCHEDULE,
+    seqLen: BASELINE_SETUP.seqLen, calibWindows: BASELINE_SETUP.calibWindows, fitnessWindows: FITNESS_WINDOWS,
+    evalText: heldOutFile, evalWindows: BASELINE_SETUP.heldOutWindows,
+  });
+}
+
+export async function benchSearch(): Promise<void> {
+  const baselines = JSON.parse(fs.readFileSync(path.join(__dirname, 'results', 'baselines.json'), 'utf8')) as { rows: { model: string; method: string; ratio: number; ppl: number; achieved: number }[] };
+  const rows: { model: string; ratio: number; halving: SearchResult; plain: SearchResult }[] = [];
+  for (const m of MODELS) {
+    for (const ratio of SEARCH_RATIOS) {
+      const halving = await run(m.file, ratio, true);
+      const plain = await run(m.file, ratio, false);
+      rows.push({ model: m.name, ratio, halving, plain });
+      console.log(`${m.name} ${ratio}: search ${halving.heldOut!.best.toFixed(3)} (plain ${plain.heldOut!.best.toFixed(3)}), tokens ${halving.tokens} vs ${plain.tokens}`);
+    }
+  }
+  const base = (model: string, ratio: number) => baselines.rows.filter((r) => r.model === model && r.ratio === ratio);
+  const methods = [...new Set(baselines.rows.map((r) => r.method))];
+  const md = [
+    `Held-out perplexity of the searched sub-network vs every baseline at the same inheriting ratio (whole-head granularity, same calibration text and held-out text as the baselines table; search budget [ratio − 0.01, ratio]). Search: ${BENCH_SCHEDULE.generations} generations × ${BENCH_SCHEDULE.population} candidates (top ${BENCH_SCHEDULE.parents}), fitness on ${FITNESS_WINDOWS} windows × ${BASELINE_SETUP.seqLen} of the calibration text, seed 0, CPU, ${machine()}.`,
+    '',
+    `| model | ratio | ${methods.join(' | ')} | **search** | search ratio | candidates | search time |`,
+    `| --- | ---: | ${methods.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
+    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${methods.map((mm) => base(r.model, r.ratio).find((b) => b.method === mm)?.ppl.toFixed(3) ?? '').join(' | ')} | **${r.halving.heldOut!.best.toFixed(3)}** | ${r.halving.ratio.toFixed(4)} | ${r.halving.evaluations} | ${r.halving.seconds.toFixed(0)} s |`),
+    '',
+    'Early rejection (successive halving: a first rung of 25% of the fitness windows, candidates more than 2% worse than the worst parent stop there) vs the plain schedule, same seed:',
+    '',
+    '| model | ratio | plain: best fitness ppl | halving: best fitness ppl | difference | plain: tokens | halving: tokens | tokens ratio |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${r.plain.fitness.best.toFixed(3)} | ${r.halving.fitness.best.toFixed(3)} | ${(((r.halving.fitness.best - r.plain.fitness.best) / r.plain.fitness.best) * 100).toFixed(2)}% | ${r.plain.tokens} | ${r.halving.tokens} | ${(r.halving.tokens / r.plain.tokens).toFixed(2)} |`),
+  ].join('\n');
+  const strip = (s: SearchResult) => ({ ...s, evaluated: undefined });
+  writeResults('search', { machine: machine(), schedule: BENCH_SCHEDULE, rows: rows.map((r) => ({ ...r, halving: strip(r.halving), plain: strip(r.plain) })) }, md);
+}
