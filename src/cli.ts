@@ -1,4 +1,7 @@
 // The headless entry point: `subnet-search <command>`, over the same engine the VS Code extension uses.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { Command, Option } from 'commander';
 import { loadDecoder } from './model/recognise';
 import { summarize } from './job/inspect';
@@ -16,6 +19,9 @@ import { GRANULARITIES, type Granularity } from './compress/importance/units';
 import { progressBar } from './cli/progress';
 import { searchModel } from './job/search';
 import { PRESETS } from './compress/search/evolution';
+import { compressModel, type CompressReport } from './job/compress';
+import type { JobEvent } from './job/protocol';
+import { demoText } from './cli/demoAssets';
 
 const program = new Command();
 program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
@@ -62,6 +68,54 @@ program
   });
 
 const int = (v: string) => Number.parseInt(v, 10);
+
+/** `--population` scales the preset's mutants / crossovers / random shares and its parents. */
+function scheduleOverrides(o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) {
+  const base = PRESETS[o.preset];
+  const scale = o.population ? o.population / base.population : 1;
+  const mutants = Math.round(base.mutants * scale);
+  const crossovers = Math.round(base.crossovers * scale);
+  return {
+    ...(o.generations ? { generations: o.generations } : {}),
+    ...(o.population ? { mutants, crossovers, randoms: Math.max(1, o.population - mutants - crossovers), parents: Math.max(2, Math.round(base.parents * scale)) } : {}),
+  };
+}
+
+/** Ctrl-C cancels within one candidate; the checkpoint stays for --resume. */
+function cancelOnInterrupt(): AbortSignal {
+  const controller = new AbortController();
+  process.once('SIGINT', () => controller.abort());
+  return controller.signal;
+}
+
+/** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
+function jobProgress(json: boolean | undefined, generations: number) {
+  const bar = json ? undefined : progressBar('candidates');
+  return {
+    onEvent: (e: JobEvent) => {
+      if (json) return;
+      if (e.type === 'candidate') bar?.update(e.generation * e.of + e.index + 1, generations * e.of);
+      if (e.type === 'stage') {
+        bar?.stop();
+        process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
+      }
+      if (e.type === 'reform') process.stderr.write(`  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`);
+      if (e.type === 'log') process.stderr.write(`${e.message}\n`);
+    },
+    stop: () => bar?.stop(),
+  };
+}
+
+function printReport(r: CompressReport): string {
+  const p = r.ppl;
+  return [
+    `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
+    `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
+    `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}`,
+    `model: ${path.join(r.out, 'model.onnx')}`,
+    `report: ${path.join(r.out, 'report.md')}`,
+  ].join('\n');
+}
 
 program
   .command('eval')
@@ -135,23 +189,10 @@ program
   .option('--json', 'print one JSON object on stdout')
   .addOption(providerOption())
   .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
-    const base = PRESETS[o.preset];
-    const scale = o.population ? o.population / base.population : 1;
-    const schedule = {
-      ...(o.generations ? { generations: o.generations } : {}),
-      ...(o.population ? { mutants: Math.round(base.mutants * scale), crossovers: Math.round(base.crossovers * scale), randoms: Math.max(1, o.population - Math.round(base.mutants * scale) - Math.round(base.crossovers * scale)), parents: Math.max(2, Math.round(base.parents * scale)) } : {}),
-    };
-    const controller = new AbortController();
-    process.once('SIGINT', () => controller.abort());
-    const bar = o.json ? undefined : progressBar('candidates');
-    const r = await searchModel({
-      ...o, model, evalText: o.eval, schedule, signal: controller.signal,
-      onEvent: (e) => {
-        if (e.type === 'candidate') bar?.update(e.generation * e.of + e.index + 1, ((o.generations ?? base.generations) + 1) * e.of);
-        if (e.type === 'stage' && !o.json) process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
-      },
-    });
-    bar?.stop();
+    const schedule = scheduleOverrides(o);
+    const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
+    const r = await searchModel({ ...o, model, evalText: o.eval, schedule, signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    progress.stop();
     if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
     console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`);
     if (r.heldOut) console.log(`held-out perplexity ${r.heldOut.best.toFixed(4)} (init ${r.heldOut.init.toFixed(4)}, dense ${r.heldOut.dense.toFixed(4)}) on ${r.heldOut.tokens} tokens`);
@@ -159,14 +200,52 @@ program
   });
 
 program
+  .command('compress')
+  .description('search (or a baseline) → reformation → physically smaller ONNX export → report, in one job')
+  .argument('<model>', 'model.onnx or .bin')
+  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+  .requiredOption('--calib <file>', 'calibration text')
+  .requiredOption('--out <dir>', 'new output folder')
+  .addOption(new Option('--method <m>', 'search, or a baseline instead of it').choices(['search', ...METHODS]).default('search'))
+  .option('--no-reform', 'skip reformation of o_proj / down_proj')
+  .addOption(new Option('--reform-method <m>', 'closed-form least squares or the paper\'s ADMM').choices(['closed-form', 'admm']).default('closed-form'))
+  .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default('small'))
+  .option('--generations <n>', 'generations (overrides the preset)', int)
+  .option('--population <n>', 'candidates per generation (overrides the preset)', int)
+  .option('--seed <n>', 'random seed', int, 0)
+  .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
+  .option('--tolerance <t>', 'search budget window: [ratio − t, ratio]', Number, 0.01)
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+  .option('--fitness-windows <n>', 'fitness / reformation windows from the calibration text (default: ~10k tokens)', int)
+  .option('--calib-windows <n>', 'calibration windows for importance scores', int, 64)
+  .option('--eval <file>', 'held-out text for the report')
+  .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+  .option('--resume', 'continue an interrupted job from <out>.partial')
+  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+  .option('--json', 'print report.json on stdout at the end')
+  .addOption(providerOption())
+  .action(async (model: string, o: { ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+    const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
+    const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    progress.stop();
+    console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));
+  });
+
+program
   .command('demo')
-  .description('run on the embedded stories260K model: inspect it and generate a story through the re-emitted graph')
-  .action(async () => {
+  .description('compress the embedded stories260K model to 0.8 with quick defaults and show the result')
+  .option('--out <dir>', 'output folder (default: a new folder under the system temp dir)')
+  .action(async (o: { out?: string }) => {
     const model = demoModel();
+    const out = o.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-demo-')), 'stories260K-0.8');
     console.log(printSummary(summarize(loadDecoder(model))));
-    console.log('\nGreedy story from BOS through the graph Subnet Search re-emits:\n');
-    const r = await generateText(model, { prompt: '', maxTokens: 128, provider: 'auto' });
-    console.log(`${r.text}\n\n(${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider})`);
+    console.log(`\nCompressing to 0.8 of its parameters (quick search preset) with ${path.relative(process.cwd(), demoText())} as calibration text…`);
+    const progress = jobProgress(false, PRESETS.quick.generations + 1);
+    const r = await compressModel({ model, ratio: 0.8, calib: demoText(), out, preset: 'quick', seqLen: 256, calibWindows: 32, provider: 'auto', signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    progress.stop();
+    console.log(`\n${printReport(r)}`);
+    const g = await generateText(path.join(out, 'model.onnx'), { prompt: 'Once upon a time', maxTokens: 80, provider: 'auto', original: true });
+    console.log(`\nThe compressed model, greedy from "Once upon a time":\n${g.text}`);
   });
 
 async function main(): Promise<void> {

@@ -2,11 +2,13 @@
 // them from the job's child process to the webview.
 import type { GenerationSummary } from '../compress/search/evolution';
 import type { MasksFile } from '../compress/masksFile';
+import type { LayerReformReport } from '../compress/reform/reformation';
 
 export type JobEvent =
   | { type: 'stage'; stage: string; detail?: string }
   | { type: 'candidate'; generation: number; index: number; of: number; params: number; ppl?: number }
   | { type: 'generation'; summary: GenerationSummary; generations: number; best: { params: number; ppl: number; layers: MasksFile['layers'] } }
+  | { type: 'reform'; layer: LayerReformReport; layers: number }
   | { type: 'log'; message: string };
 
 export type JobListener = (e: JobEvent) => void;

@@ -1,38 +1,78 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadDecoder } from '../model/recognise';
+import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
-import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, sampledWindows, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores, type Method } from '../compress/importance/scores';
 import { withCompensation } from '../compress/importance/compensation';
-import { inheritingRatio, minimumParams, outerParams, selectGlobal, selectUniform } from '../compress/importance/select';
+import { minimumParams, outerParams, selectGlobal, selectUniform } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
-import { fullMask, maskedParams } from '../compress/subnet';
+import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
 import { UserError } from '../util/errors';
+import { openContext, type JobContext } from './context';
 
-export interface PruneRequest {
-  model: string;
+export interface BaselineOptions {
   method: Method;
   ratio: number;
+  granularity?: Granularity;
+  calibWindows?: number;
+  seed?: number;
+  /** FLAP's bias compensation (on by default for `flap`, unavailable for the others). */
+  biasCompensation?: boolean;
+}
+
+export interface BaselineOutcome {
+  mask: SubnetMask;
+  /** The model the mask applies to: with FLAP's compensation biases when they are on. */
+  decoder: Decoder;
+  bias?: { o: number[]; down: number[] }[];
+  params: number;
+  totalParams: number;
+  granularity: Granularity;
+}
+
+export function checkRatio(d: Decoder, ratio: number, g: Granularity): void {
+  if (!(ratio > 0 && ratio <= 1)) throw new UserError(`--ratio ${ratio} must be in (0, 1]: the fraction of parameters to keep`);
+  const total = totalCounts(d).params;
+  const minimum = minimumParams(d, g);
+  if (ratio * total < minimum) {
+    throw new UserError(`--ratio ${ratio} is impossible: embeddings, norms and lm_head alone keep ${(outerParams(d) / total).toFixed(3)} of the parameters, and every layer keeps at least one head and channel (minimum ratio ${(minimum / total).toFixed(3)})`);
+  }
+}
+
+/** One structured baseline (or the paper's OBS score alone) at a target inheriting ratio. */
+export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise<BaselineOutcome> {
+  const d = ctx.decoder;
+  const granularity = o.granularity ?? 'head';
+  const compensate = o.biasCompensation ?? o.method === 'flap';
+  if (compensate && o.method !== 'flap') throw new UserError('bias compensation is part of FLAP; use it with --method flap');
+  checkRatio(d, o.ratio, granularity);
+  ctx.emit({ type: 'stage', stage: 'calibration statistics' });
+  const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, o.seed ?? 0), { provider: ctx.provider });
+  ctx.emit({ type: 'stage', stage: `${o.method} scores` });
+  const scores = await layerScores(d, stats, o.method, granularity);
+  const total = totalCounts(d).params;
+  const mask = o.method === 'flap' ? selectGlobal(d, scores, granularity, o.ratio * total) : selectUniform(d, scores, granularity, o.ratio * total);
+  const comp = compensate ? withCompensation(d, mask, stats) : undefined;
+  const params = maskedParams(d, mask, outerParams(d)) + (comp ? 2 * d.config.hidden * d.layers.length : 0);
+  return { mask, decoder: comp?.decoder ?? d, bias: comp?.bias, params, totalParams: total, granularity };
+}
+
+export interface PruneRequest extends BaselineOptions {
+  model: string;
   calib: string;
   out: string;
-  granularity?: Granularity;
   seqLen?: number;
-  calibWindows?: number;
   /** Held-out text for the reported perplexity (default: the calibration text). */
   evalText?: string;
   evalWindows?: number;
-  seed?: number;
   provider: ProviderChoice;
-  /** FLAP's bias compensation (on by default for `flap`, unavailable for the others). */
-  biasCompensation?: boolean;
   tokenizer?: string;
   onStage?: (stage: string) => void;
 }
@@ -55,49 +95,30 @@ export interface PruneResult {
   provider: string;
 }
 
-/** One structured baseline (or the paper's OBS score) at a target inheriting ratio: masks and masked perplexity. */
 export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
-  if (!(r.ratio > 0 && r.ratio <= 1)) throw new UserError(`--ratio ${r.ratio} must be in (0, 1]: the fraction of parameters to keep`);
-  const granularity = r.granularity ?? 'head';
-  const compensate = r.biasCompensation ?? r.method === 'flap';
-  if (compensate && r.method !== 'flap') throw new UserError('bias compensation is part of FLAP; use it with --method flap');
-  const d = loadDecoder(r.model);
-  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
-  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
   const t0 = performance.now();
-  const total = totalCounts(d).params;
-  const outer = outerParams(d);
-  const minimum = minimumParams(d, granularity);
-  if (r.ratio * total < minimum) {
-    throw new UserError(`--ratio ${r.ratio} is impossible: embeddings, norms and lm_head alone keep ${(outer / total).toFixed(3)} of the parameters, and every layer keeps at least one head and channel (minimum ratio ${(minimum / total).toFixed(3)})`);
-  }
+  const ctx = openContext({ ...r, onEvent: (e) => e.type === 'stage' && r.onStage?.(e.stage) });
+  checkRatio(ctx.decoder, r.ratio, r.granularity ?? 'head');
   const out = new OutputFolder(r.out);
   try {
-    r.onStage?.('calibration statistics');
-    const calib = sampledWindows(tokenizeFile(r.calib, tok), seqLen, r.calibWindows ?? 64, r.seed ?? 0);
-    const stats = await denseLayerStats(d, calib, { provider: r.provider });
-    r.onStage?.(`${r.method} scores`);
-    const scores = await layerScores(d, stats, r.method, granularity);
-    const mask = r.method === 'flap' ? selectGlobal(d, scores, granularity, r.ratio * total) : selectUniform(d, scores, granularity, r.ratio * total);
-    const comp = compensate ? withCompensation(d, mask, stats) : undefined;
+    const b = await baselineMask(ctx, r);
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
-    const windows = consecutiveWindows(tokenizeFile(evalText, tok), seqLen, r.evalWindows);
-    const evaluator = await MaskedEvaluator.open(comp?.decoder ?? d, { provider: r.provider });
-    const pruned = await evaluator.nll(mask, windows);
-    const dense = await (comp ? await MaskedEvaluator.open(d, { provider: r.provider }) : evaluator).nll(fullMask(d), windows);
-    const params = maskedParams(d, mask, outer) + (comp ? 2 * d.config.hidden * d.layers.length : 0);
-    const file = toMasksFile(mask, { model: path.resolve(r.model), method: r.method, granularity, ratio: params / total, params, totalParams: total, ...(comp ? { bias: comp.bias } : {}) });
+    const windows = consecutiveWindows(r.evalText ? tokenizeFile(r.evalText, ctx.tokenizer) : ctx.calibIds, ctx.seqLen, r.evalWindows);
+    const evaluator = await MaskedEvaluator.open(b.decoder, { provider: r.provider });
+    const pruned = await evaluator.nll(b.mask, windows);
+    const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, { provider: r.provider })).nll(fullMask(ctx.decoder), windows);
+    const file = toMasksFile(b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, ratio: b.params / b.totalParams, params: b.params, totalParams: b.totalParams, ...(b.bias ? { bias: b.bias } : {}) });
     fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(file)}\n`);
     const result: PruneResult = {
       out: path.resolve(r.out),
       masks: path.resolve(r.out, 'masks.json'),
       method: r.method,
-      granularity,
+      granularity: b.granularity,
       targetRatio: r.ratio,
-      ratio: comp ? params / total : inheritingRatio(d, mask),
-      params,
-      totalParams: total,
+      ratio: b.params / b.totalParams,
+      params: b.params,
+      totalParams: b.totalParams,
       ppl: perplexity(pruned),
       pplDense: perplexity(dense),
       evalTokens: pruned.tokens,

@@ -1,15 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadDecoder } from '../model/recognise';
-import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, sampledWindows, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores } from '../compress/importance/scores';
 import { globalUnits, uniformUnits } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
-import { fullMask } from '../compress/subnet';
+import { fullMask, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
 import { candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
@@ -18,42 +16,44 @@ import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type Se
 import { OutputFolder } from '../util/outputFolder';
 import { UserError } from '../util/errors';
 import type { JobListener } from './protocol';
+import { openContext, type JobContext } from './context';
 
-export interface SearchRequest {
-  model: string;
+export interface SearchOptions {
   ratio: number;
-  calib: string;
-  out: string;
   granularity?: Granularity;
   preset?: keyof typeof PRESETS;
   schedule?: Partial<SearchSchedule>;
   seed?: number;
-  /** Half-width of the budget window on the inheriting ratio (paper: a parameter range). */
+  /** The budget window is [ratio − tolerance, ratio] of all parameters. */
   tolerance?: number;
-  seqLen?: number;
   /** Fitness windows: consecutive windows from the start of the calibration text (paper: 5 × 2048 tokens). */
   fitnessWindows?: number;
   calibWindows?: number;
+  /** Early rejection on a first rung of windows (successive halving); off = the paper's plain schedule. */
+  halving?: boolean;
   /**
    * `obs`: the paper's initialisation (OBS importance, uniform ratio). `all` (default): the initial population
    * also holds the Wanda-sp, magnitude and FLAP selections, so the search starts from the best training-free mask.
    */
   init?: 'obs' | 'all';
-  /** Early rejection on a first rung of windows (successive halving); off = the paper's plain schedule. */
-  halving?: boolean;
+  resume?: boolean;
+  signal?: AbortSignal;
+}
+
+export interface SearchRequest extends SearchOptions {
+  model: string;
+  calib: string;
+  out: string;
+  seqLen?: number;
   evalText?: string;
   evalWindows?: number;
   provider: ProviderChoice;
-  resume?: boolean;
   tokenizer?: string;
-  signal?: AbortSignal;
   onEvent?: JobListener;
 }
 
-/** What `search --json` prints; also `search.json` in the output folder. */
-export interface SearchResult {
-  out: string;
-  masks: string;
+export interface SearchOutcome {
+  mask: SubnetMask;
   ratio: number;
   params: number;
   totalParams: number;
@@ -63,7 +63,6 @@ export interface SearchResult {
   halving: boolean;
   /** Fitness perplexities: the OBS initialisation, the best seed of the initial population, the result. */
   fitness: { init: number; bestSeed: number; best: number; tokensPerEvaluation: number };
-  heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
   evaluations: number;
   tokens: number;
   seconds: number;
@@ -71,93 +70,110 @@ export interface SearchResult {
   history: GenerationSummary[];
   /** (params, perplexity) of every fully evaluated candidate. */
   evaluated: [number, number][];
+  /** The OBS initialisation's mask, for before/after comparisons. */
+  initMask: SubnetMask;
 }
 
-const CHECKPOINT = 'search-checkpoint.json';
+/** What `search --json` prints; also `search.json` in the output folder. */
+export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask'> & {
+  out: string;
+  masks: string;
+  heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
+};
+
+export const SEARCH_CHECKPOINT = 'search-checkpoint.json';
 const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
 
-export async function searchModel(r: SearchRequest): Promise<SearchResult> {
-  if (!(r.ratio > 0 && r.ratio < 1)) throw new UserError(`--ratio ${r.ratio} must be in (0, 1): the fraction of parameters to keep`);
-  const schedule: SearchSchedule = { ...PRESETS[r.preset ?? 'paper'], ...r.schedule };
-  if (schedule.mutants + schedule.crossovers + schedule.randoms !== schedule.population) {
-    schedule.population = schedule.mutants + schedule.crossovers + schedule.randoms;
+export function searchSchedule(o: SearchOptions): SearchSchedule {
+  const s: SearchSchedule = { ...PRESETS[o.preset ?? 'paper'], ...o.schedule };
+  return { ...s, population: s.mutants + s.crossovers + s.randoms };
+}
+
+/** The search stage: its checkpoint lives in `folder` (an output folder being written), so a rerun can resume. */
+export async function runSearch(ctx: JobContext, o: SearchOptions, folder: OutputFolder): Promise<SearchOutcome> {
+  if (!(o.ratio > 0 && o.ratio < 1)) throw new UserError(`--ratio ${o.ratio} must be in (0, 1): the fraction of parameters to keep`);
+  const d = ctx.decoder;
+  const schedule = searchSchedule(o);
+  const granularity = o.granularity ?? 'head';
+  const seed = o.seed ?? 0;
+  const halving = o.halving ?? true;
+  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01);
+  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
+  const checkpointFile = folder.file(SEARCH_CHECKPOINT);
+  let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
+  if (o.resume && fs.existsSync(checkpointFile)) {
+    resume = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+    if (JSON.stringify(resume!.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
+    ctx.emit({ type: 'log', message: `resuming the search after generation ${resume!.generation}` });
   }
-  const granularity = r.granularity ?? 'head';
-  const seed = r.seed ?? 0;
-  const halving = r.halving ?? true;
-  const emit = r.onEvent ?? (() => {});
-  const d = loadDecoder(r.model);
-  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
-  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
-  const sp = searchSpace(d, granularity, r.ratio, r.tolerance ?? 0.01);
+  ctx.emit({ type: 'stage', stage: 'calibration statistics' });
+  const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, seed), { provider: ctx.provider });
+  const target = o.ratio * sp.totalParams;
+  const seeds: Candidate[] = [];
+  for (const method of o.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
+    const scores = await layerScores(d, stats, method, granularity);
+    const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
+    seeds.push(candidateFromKeep(keep.attn, keep.mlp));
+  }
+  const evaluator = await MaskedEvaluator.open(d, { provider: ctx.provider });
+  const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
+  const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
+  ctx.emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
+  const { best, checkpoint } = await evolve(sp, seeds, fitness, schedule, seed, {
+    signal: o.signal,
+    onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
+    onGeneration: (summary, b) =>
+      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
+    checkpoint: (c) => fs.writeFileSync(checkpointFile, JSON.stringify({ ...c, settings })),
+  }, resume);
+  // Generation 0 evaluates every seed in full.
+  const full = (c: Candidate) => fitness.cache.get(Fitness.key(c))?.full;
+  const seedFitness = seeds.map(full).filter((f): f is number => f !== undefined);
+  return {
+    mask: candidateMask(d, sp, best.candidate),
+    initMask: candidateMask(d, sp, seeds[0]),
+    ratio: best.params / sp.totalParams,
+    params: best.params,
+    totalParams: sp.totalParams,
+    granularity,
+    schedule,
+    seed,
+    halving,
+    fitness: { init: Math.exp(full(seeds[0])!), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (ctx.seqLen - 1) },
+    evaluations: checkpoint.evaluations,
+    tokens: checkpoint.tokens,
+    seconds: checkpoint.seconds,
+    provider: evaluator.provider,
+    history: checkpoint.history,
+    evaluated: checkpoint.evaluated,
+  };
+}
+
+export async function searchModel(r: SearchRequest): Promise<SearchResult> {
+  const ctx = openContext(r);
   const out = new OutputFolder(r.out, { resume: r.resume });
-  const settings = { model: path.resolve(r.model), ratio: r.ratio, granularity, seed, halving, schedule, seqLen, calib: path.resolve(r.calib), init: r.init ?? 'all' };
+  if (r.resume && !fs.existsSync(out.file(SEARCH_CHECKPOINT))) {
+    throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
+  }
   try {
-    let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
-    if (r.resume) {
-      if (!fs.existsSync(out.file(CHECKPOINT))) throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
-      resume = JSON.parse(fs.readFileSync(out.file(CHECKPOINT), 'utf8'));
-      if (JSON.stringify(resume!.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${out.tmp} was made with other settings; use the same arguments or start afresh`);
-      emit({ type: 'log', message: `resuming after generation ${resume!.generation}` });
-    }
-    const ids = tokenizeFile(r.calib, tok);
-    emit({ type: 'stage', stage: 'calibration statistics' });
-    const stats = await denseLayerStats(d, sampledWindows(ids, seqLen, r.calibWindows ?? 64, seed), { provider: r.provider });
-    const target = r.ratio * sp.totalParams;
-    const seeds: Candidate[] = [];
-    for (const method of r.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
-      const scores = await layerScores(d, stats, method, granularity);
-      const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
-      seeds.push(candidateFromKeep(keep.attn, keep.mlp));
-    }
-    const init = seeds[0];
-    const evaluator = await MaskedEvaluator.open(d, { provider: r.provider });
-    const windows = consecutiveWindows(ids, seqLen, r.fitnessWindows ?? Math.ceil(10240 / seqLen));
-    const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
-    emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
-    const { best, checkpoint } = await evolve(sp, seeds, fitness, schedule, seed, {
-      signal: r.signal,
-      onCandidate: (e) => emit({ type: 'candidate', ...e, of: schedule.population }),
-      onGeneration: (summary, b) => emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
-      checkpoint: (c) => fs.writeFileSync(out.file(CHECKPOINT), JSON.stringify({ ...c, settings })),
-    }, resume);
-    // Generation 0 evaluates every seed in full.
-    const seedFitness = seeds.filter((c) => fitness.cache.get(Fitness.key(c))?.full !== undefined).map((c) => fitness.cache.get(Fitness.key(c))!.full!);
-    const initFitness = fitness.cache.get(Fitness.key(init))!.full!;
-    const bestMask = candidateMask(d, sp, best.candidate);
+    const s = await runSearch(ctx, r, out);
     let heldOut: SearchResult['heldOut'];
     if (r.evalText) {
-      emit({ type: 'stage', stage: 'held-out perplexity' });
-      const ev = consecutiveWindows(tokenizeFile(r.evalText, tok), seqLen, r.evalWindows);
-      const [dense, i0, b] = [await evaluator.nll(fullMask(d), ev), await evaluator.nll(candidateMask(d, sp, init), ev), await evaluator.nll(bestMask, ev)];
-      heldOut = { text: path.resolve(r.evalText), tokens: b.tokens, dense: perplexity(dense), init: perplexity(i0), best: perplexity(b) };
+      ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
+      const ev = consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows);
+      const evaluator = await MaskedEvaluator.open(ctx.decoder, { provider: r.provider });
+      const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev), await evaluator.nll(s.initMask, ev), await evaluator.nll(s.mask, ev)];
+      heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
     }
-    const result: SearchResult = {
-      out: path.resolve(r.out),
-      masks: path.resolve(r.out, 'masks.json'),
-      ratio: best.params / sp.totalParams,
-      params: best.params,
-      totalParams: sp.totalParams,
-      granularity,
-      schedule,
-      seed,
-      halving,
-      fitness: { init: Math.exp(initFitness), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (seqLen - 1) },
-      heldOut,
-      evaluations: checkpoint.evaluations,
-      tokens: checkpoint.tokens,
-      seconds: checkpoint.seconds,
-      provider: evaluator.provider,
-      history: checkpoint.history,
-      evaluated: checkpoint.evaluated,
-    };
-    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(bestMask, { model: path.resolve(r.model), method: 'search', granularity, ratio: result.ratio, params: best.params, totalParams: sp.totalParams }))}\n`);
+    const { mask, initMask: _, ...rest } = s;
+    const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
+    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams }))}\n`);
     fs.writeFileSync(out.file('search.json'), `${JSON.stringify(result)}\n`);
     out.commit();
     return result;
   } catch (e) {
     // A failed or cancelled search keeps its temporary folder only when it has a checkpoint to resume from.
-    if (!fs.existsSync(out.file(CHECKPOINT))) out.abort();
+    if (!fs.existsSync(out.file(SEARCH_CHECKPOINT))) out.abort();
     throw e;
   }
 }

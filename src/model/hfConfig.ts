@@ -4,7 +4,12 @@ import { UserError } from '../util/errors';
 import type { DecoderConfig } from './decoder';
 
 /** Config numbers found in the JSON files beside a model; any may be missing. */
-export type ConfigHints = Partial<DecoderConfig> & { file?: string; modelType?: string };
+export type ConfigHints = Partial<DecoderConfig> & {
+  file?: string;
+  modelType?: string;
+  /** Per-layer arrays a pruned model's config.json carries (written by our export). */
+  perLayer?: { heads?: number[]; kvHeads?: number[]; headDim?: number[]; intermediate?: number[]; ropePairs?: number[][] };
+};
 
 function readJson(file: string): Record<string, unknown> | undefined {
   if (!fs.existsSync(file)) return undefined;
@@ -16,6 +21,7 @@ function readJson(file: string): Record<string, unknown> | undefined {
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+const nums = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined);
 const firstNum = (v: unknown): number | undefined => (Array.isArray(v) ? num(v[0]) : num(v));
 
 /** Reads `config.json` (Hugging Face) or else `genai_config.json` (onnxruntime-genai) from the model's folder. */
@@ -40,6 +46,13 @@ export function readConfigHints(modelDir: string): ConfigHints {
       maxPositions: num(hf.max_position_embeddings),
       bosTokenId: num(hf.bos_token_id),
       eosTokenId: firstNum(hf.eos_token_id),
+      perLayer: {
+        heads: nums(hf.num_attention_heads_per_layer),
+        kvHeads: nums(hf.num_key_value_heads_per_layer),
+        headDim: nums(hf.head_dim_per_layer),
+        intermediate: nums(hf.intermediate_size_per_layer),
+        ropePairs: Array.isArray(hf.rope_pairs_per_layer) ? (hf.rope_pairs_per_layer as number[][]) : undefined,
+      },
     };
   }
   const genai = readJson(path.join(modelDir, 'genai_config.json'));

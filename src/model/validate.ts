@@ -1,33 +1,38 @@
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
-import type { Decoder, DecoderConfig } from './decoder';
+import type { Decoder, DecoderConfig, LayerShape } from './decoder';
 import type { ConfigHints } from './hfConfig';
 
-const HF_KEYS: Partial<Record<keyof DecoderConfig, string>> = {
-  layers: 'num_hidden_layers',
-  hidden: 'hidden_size',
-  heads: 'num_attention_heads',
-  kvHeads: 'num_key_value_heads',
-  headDim: 'head_dim',
-  intermediate: 'intermediate_size',
-  vocab: 'vocab_size',
-};
+const MODEL_KEYS: [keyof DecoderConfig, string][] = [['layers', 'num_hidden_layers'], ['hidden', 'hidden_size'], ['vocab', 'vocab_size']];
+const LAYER_KEYS: [keyof LayerShape & keyof NonNullable<ConfigHints['perLayer']>, keyof DecoderConfig, string][] = [
+  ['heads', 'heads', 'num_attention_heads'],
+  ['kvHeads', 'kvHeads', 'num_key_value_heads'],
+  ['headDim', 'headDim', 'head_dim'],
+  ['intermediate', 'intermediate', 'intermediate_size'],
+];
 
-/** Refuses a config file whose numbers contradict the weights actually found in the graph. */
+/**
+ * Refuses a config file whose numbers contradict the weights actually found in the graph. A pruned model's
+ * config carries per-layer arrays (`num_attention_heads_per_layer` ...), which are checked instead of the
+ * model-wide fields.
+ */
 export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
   if (!hints.file) return;
   const file = path.basename(hints.file);
   const model = path.basename(d.source.path);
-  for (const [key, hfKey] of Object.entries(HF_KEYS) as [keyof DecoderConfig, string][]) {
+  const contradiction = (key: string, said: number, found: number) =>
+    new UserError(`${file} says ${key} = ${said}, but the weights in ${model} give ${found}; the config does not belong to this model (fix or remove ${file})`);
+  for (const [key, hfKey] of MODEL_KEYS) {
     const said = hints[key];
-    const found = d.config[key];
-    if (said !== undefined && said !== found) {
-      throw new UserError(
-        `${file} says ${hfKey} = ${said}, but the weights in ${model} give ${found}; ` +
-          `the config does not belong to this model (fix or remove ${file})`,
-      );
-    }
+    if (said !== undefined && said !== d.config[key]) throw contradiction(hfKey, said as number, d.config[key] as number);
   }
+  d.layers.forEach((s, i) => {
+    for (const [layerKey, configKey, hfKey] of LAYER_KEYS) {
+      const perLayer = hints.perLayer?.[layerKey];
+      const said = perLayer ? perLayer[i] : hints[configKey];
+      if (said !== undefined && said !== s[layerKey]) throw contradiction(perLayer ? `${hfKey}_per_layer[${i}]` : hfKey, said as number, s[layerKey] as number);
+    }
+  });
   if (hints.modelType && !['llama', 'mistral', 'qwen2', 'tinyllama'].includes(hints.modelType)) {
     throw new UserError(`${file}: model_type '${hints.modelType}' is not a supported Llama-family decoder`);
   }

@@ -46,7 +46,7 @@ test('convert writes an ONNX folder from a .bin that inspects like the original 
   const out = path.join(tempDir(), 'converted');
   const r = runCli(['convert', stories260K.bin, '--out', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'generation_config.json', 'model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'genai_config.json', 'generation_config.json', 'model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
   const a = JSON.parse(runCli(['inspect', out + '/model.onnx', '--json']).stdout);
   const b = JSON.parse(runCli(['inspect', stories260K.onnx, '--json']).stdout);
   assert.deepEqual(a.config, b.config);

@@ -93,11 +93,6 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
   const layers = layerIds.size;
   for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
 
-  // Head geometry: the KV cache inputs carry kv heads and head dim as concrete dims; config.json the rest.
-  const pastDims = index.inputDims('past_key_values.0.key');
-  const graphKvHeads = pastDims?.[1];
-  const graphHeadDim = pastDims?.[3];
-
   const linear = (i: number, role: LinearRole): Weight => {
     const name = `model.layers.${i}.${LINEARS[role]}.weight`;
     const t = need(name, `layer ${i}: ${LINEARS[role].split('.')[1]} weight`);
@@ -144,20 +139,21 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     lmHead = tensorWeight(file, embedT, true);
   }
 
-  const qOut = layerWeights[0]?.q.shape[1] ?? 0;
-  const kOut = layerWeights[0]?.k.shape[1] ?? 0;
-  const headDim = graphHeadDim ?? hints.headDim;
-  if (!headDim) {
-    throw new UserError(`${fileName}: cannot tell the head dimension: no config.json beside the model and no concrete head size in past_key_values.0.key`);
-  }
+  // Each layer's head size: the KV cache input's concrete dim, else config.json (per layer, then global).
+  const headDims = layerWeights.map((_, i) => {
+    const d = index.inputDims(`past_key_values.${i}.key`)?.[3] ?? hints.perLayer?.headDim?.[i] ?? hints.headDim;
+    if (!d) throw new UserError(`${fileName}: cannot tell layer ${i}'s head dimension: no config.json beside the model and no concrete head size in past_key_values.${i}.key`);
+    return d;
+  });
+  const headDim = hints.headDim ?? headDims[0];
   const config: DecoderConfig = {
     family: 'llama',
     layers,
     hidden,
-    heads: qOut / headDim,
-    kvHeads: graphKvHeads ?? kOut / headDim,
+    heads: hints.heads ?? (layerWeights[0]?.q.shape[1] ?? 0) / headDims[0],
+    kvHeads: hints.kvHeads ?? (layerWeights[0]?.k.shape[1] ?? 0) / headDims[0],
     headDim,
-    intermediate: layerWeights[0]?.gate.shape[1] ?? 0,
+    intermediate: hints.intermediate ?? layerWeights[0]?.gate.shape[1] ?? 0,
     vocab,
     ropeTheta: hints.ropeTheta ?? 10000,
     normEps: hints.normEps ?? 1e-5,
@@ -166,5 +162,14 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     bosTokenId: hints.bosTokenId ?? 1,
     eosTokenId: hints.eosTokenId ?? 2,
   };
-  return { config, layers: Array.from({ length: layers }, () => denseLayerShape(config)), embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter: ADAPTER_NAME } };
+  // Shapes as the weights give them, so a pruned model (ours or anyone's) is read as it is.
+  const shapes = layerWeights.map((w, i) => ({
+    ...denseLayerShape(config),
+    heads: w.q.shape[1] / headDims[i],
+    kvHeads: w.k.shape[1] / headDims[i],
+    headDim: headDims[i],
+    intermediate: w.gate.shape[1],
+    ropePairs: hints.perLayer?.ropePairs?.[i] ?? Array.from({ length: headDims[i] / 2 }, (_, j) => j),
+  }));
+  return { config, layers: shapes, embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter: ADAPTER_NAME } };
 }

@@ -1,0 +1,195 @@
+// `compress`: masks (search, or a baseline) → reformation → physically smaller export → report, in one job.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { consecutiveWindows, tokenizeFile } from '../text/windows';
+import type { ProviderChoice } from '../runtime/session';
+import { createSession } from '../runtime/session';
+import { perplexity, windowsNll } from '../runtime/perplexity';
+import { measureLatency, type Latency } from '../runtime/latency';
+import type { Method } from '../compress/importance/scores';
+import type { Granularity } from '../compress/importance/units';
+import { fullMask, maskedParams, sliceDecoder, type SubnetMask } from '../compress/subnet';
+import { outerParams } from '../compress/importance/select';
+import { MaskedEvaluator } from '../compress/maskedEvaluator';
+import { readMasksFile, toMasksFile } from '../compress/masksFile';
+import { reformDecoder, type LayerReformReport } from '../compress/reform/reformation';
+import { DEFAULT_REFORM, type ReformMethod } from '../compress/reform/reformLayer';
+import { writeModelFiles } from '../compress/exportModel';
+import { totalCounts } from '../model/params';
+import type { Decoder } from '../model/decoder';
+import { summarize, type ModelSummary } from './inspect';
+import { OutputFolder } from '../util/outputFolder';
+import { openContext } from './context';
+import { baselineMask } from './prune';
+import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
+import type { JobListener } from './protocol';
+import { renderReport } from './reportMarkdown';
+
+export interface CompressRequest extends Omit<SearchOptions, 'resume'> {
+  model: string;
+  ratio: number;
+  calib: string;
+  out: string;
+  /** `search` (default) or a baseline that replaces it. */
+  method?: 'search' | Method;
+  reform?: boolean;
+  reformMethod?: ReformMethod;
+  seqLen?: number;
+  evalText?: string;
+  evalWindows?: number;
+  provider: ProviderChoice;
+  resume?: boolean;
+  tokenizer?: string;
+  onEvent?: JobListener;
+}
+
+export interface PplSet {
+  before: number;
+  search: number;
+  after: number;
+  exported: number;
+  tokens: number;
+}
+
+/** `report.json`; `compress --json` prints it. */
+export interface CompressReport {
+  version: 1;
+  out: string;
+  model: string;
+  method: 'search' | Method;
+  granularity: Granularity;
+  ratio: number;
+  targetRatio: number;
+  params: { before: number; after: number };
+  fileBytes: { before: number; after: number };
+  kvCacheBytesPerToken: { before: number; after: number };
+  /** Held-out perplexity when held-out text was given, else on the calibration windows. */
+  ppl: PplSet;
+  pplCalibration: PplSet;
+  pplHeldOut?: PplSet & { text: string };
+  reformation?: { method: ReformMethod; seconds: number; layers: LayerReformReport[] };
+  search?: Pick<SearchOutcome, 'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated'>;
+  original: ModelSummary;
+  compressed: ModelSummary;
+  latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
+  seconds: number;
+}
+
+const MASKS = 'masks.json';
+
+async function nllOf(d: Decoder, mask: SubnetMask, windows: number[][], provider: ProviderChoice) {
+  return (await MaskedEvaluator.open(d, { provider })).nll(mask, windows);
+}
+
+export async function compressModel(r: CompressRequest): Promise<CompressReport> {
+  const t0 = performance.now();
+  const ctx = openContext(r);
+  const d = ctx.decoder;
+  const emit = ctx.emit;
+  const method = r.method ?? 'search';
+  const out = new OutputFolder(r.out, { resume: r.resume });
+  try {
+    // 1. Which sub-network: from a finished earlier run's masks, a (resumed) search, or a baseline.
+    let mask: SubnetMask;
+    let model = d;
+    let searchOutcome: SearchOutcome | undefined;
+    let granularity: Granularity = r.granularity ?? 'head';
+    if (r.resume && fs.existsSync(out.file(MASKS))) {
+      emit({ type: 'log', message: 'resuming with the masks of the interrupted run' });
+      mask = readMasksFile(out.file(MASKS), d).mask;
+    } else if (method === 'search') {
+      searchOutcome = await runSearch(ctx, { ...r, resume: r.resume }, out);
+      mask = searchOutcome.mask;
+    } else {
+      const b = await baselineMask(ctx, { ...r, method });
+      mask = b.mask;
+      model = b.decoder;
+      granularity = b.granularity;
+    }
+    const params = maskedParams(d, mask, outerParams(d));
+    const total = totalCounts(d).params;
+    fs.writeFileSync(out.file(MASKS), `${JSON.stringify(toMasksFile(mask, { model: d.source.path, method, granularity, ratio: params / total, params, totalParams: total }))}\n`);
+
+    // 2. Reformation of o_proj / down_proj on calibration windows.
+    const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
+    let reformed = model;
+    let reformation: CompressReport['reformation'];
+    if (r.reform ?? true) {
+      emit({ type: 'stage', stage: 'reformation' });
+      const rt = performance.now();
+      const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
+      const res = await reformDecoder(model, mask, calib, opts, { provider: r.provider }, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }));
+      reformed = res.decoder;
+      reformation = { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers };
+    }
+
+    // 3. Export: the physically smaller model, written under the temporary name.
+    emit({ type: 'stage', stage: 'export' });
+    const small = sliceDecoder(reformed, mask);
+    writeModelFiles(small, out.tmp, ctx.tokenizer);
+    const exportedFile = out.file('model.onnx');
+
+    // 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side.
+    emit({ type: 'stage', stage: 'measure' });
+    const measure = async (windows: number[][]): Promise<PplSet> => {
+      const exportedSession = (await createSession(exportedFile, { provider: r.provider })).session;
+      const exported = await windowsNll(exportedSession, windows, { layers: small.layers });
+      const after = await nllOf(reformed, mask, windows, r.provider);
+      return {
+        before: perplexity(await nllOf(d, fullMask(d), windows, r.provider)),
+        search: perplexity(await nllOf(model, mask, windows, r.provider)),
+        after: perplexity(after),
+        exported: perplexity(exported),
+        tokens: after.tokens,
+      };
+    };
+    const pplCalibration = await measure(calib);
+    const pplHeldOut = r.evalText ? { ...(await measure(consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows))), text: path.resolve(r.evalText) } : undefined;
+    const originalFile = d.source.format === 'onnx' ? d.source.path : denseCopy(d);
+    const [lo, lc] = await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: small.layers }], { provider: r.provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+    const provider = (await createSession(exportedFile, { provider: r.provider })).provider;
+
+    const original = summarize(d);
+    const compressed = { ...summarize({ ...small, source: { ...small.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
+    const report: CompressReport = {
+      version: 1,
+      out: path.resolve(r.out),
+      model: d.source.path,
+      method,
+      granularity,
+      ratio: compressed.totals.params / original.totals.params,
+      targetRatio: r.ratio,
+      params: { before: original.totals.params, after: compressed.totals.params },
+      fileBytes: { before: original.fileBytes, after: compressed.fileBytes },
+      kvCacheBytesPerToken: { before: original.totals.kvCacheBytesPerToken, after: compressed.totals.kvCacheBytesPerToken },
+      ppl: pplHeldOut ?? pplCalibration,
+      pplCalibration,
+      pplHeldOut,
+      reformation,
+      search: searchOutcome && { evaluations: searchOutcome.evaluations, tokens: searchOutcome.tokens, seconds: searchOutcome.seconds, history: searchOutcome.history, fitness: searchOutcome.fitness, schedule: searchOutcome.schedule, evaluated: searchOutcome.evaluated },
+      original,
+      compressed,
+      latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
+      seconds: (performance.now() - t0) / 1000,
+    };
+    fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    fs.writeFileSync(out.file('report.md'), renderReport(report));
+    fs.rmSync(out.file(SEARCH_CHECKPOINT), { force: true });
+    out.commit();
+    return report;
+  } catch (e) {
+    // Whatever was written stays under the temporary name (the checkpoint is what --resume needs); the output
+    // folder itself never holds a half-written model.
+    fs.rmSync(out.file('model.onnx'), { force: true });
+    if (!fs.existsSync(out.file(SEARCH_CHECKPOINT)) && !fs.existsSync(out.file(MASKS))) out.abort();
+    throw e;
+  }
+}
+
+/** A llama2.c input has no ONNX file to time: its dense re-emission stands in for it. */
+function denseCopy(d: Decoder): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
+  writeModelFiles(d, dir, undefined);
+  return path.join(dir, 'model.onnx');
+}
