@@ -2,11 +2,13 @@
 import { benchBaselines } from './baselines';
 import { benchEvalSpeed } from './evalSpeed';
 import { benchSearch } from './search';
+import { benchReform } from './reform';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
   baselines: benchBaselines,
   search: benchSearch,
+  reform: benchReform,
 };
 
 async function main() {

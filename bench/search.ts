@@ -9,7 +9,7 @@ import { machine, MODELS, splitText, workDir, writeResults } from './lib';
 
 export const SEARCH_RATIOS = [0.8, 0.6];
 export const BENCH_SCHEDULE: SearchSchedule = { generations: 12, population: 24, parents: 6, mutants: 12, crossovers: 7, randoms: 5 };
-const FITNESS_WINDOWS = 20;
+const FITNESS_WINDOWS = 40;
 
 async function run(model: string, ratio: number, halving: boolean): Promise<SearchResult> {
   const { calibFile, heldOutFile } = splitText();
@@ -43,7 +43,7 @@ export async function benchSearch(): Promise<void> {
     `| --- | ---: | ${methods.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
     ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${methods.map((mm) => base(r.model, r.ratio).find((b) => b.method === mm)?.ppl.toFixed(3) ?? '').join(' | ')} | **${r.halving.heldOut!.best.toFixed(3)}** | ${r.halving.ratio.toFixed(4)} | ${r.halving.evaluations} | ${r.halving.seconds.toFixed(0)} s |`),
     '',
-    'Early rejection (successive halving: a first rung of 25% of the fitness windows, candidates more than 2% worse than the worst parent stop there) vs the plain schedule, same seed:',
+    'Early rejection (successive halving: every candidate is first measured on 20% of the fitness windows and stops there unless it beats the k-th best candidate so far on them) vs the plain schedule, same seed:',
     '',
     '| model | ratio | plain: best fitness ppl | halving: best fitness ppl | difference | plain: tokens | halving: tokens | tokens ratio |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

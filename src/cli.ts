@@ -22,6 +22,10 @@ import { PRESETS } from './compress/search/evolution';
 import { compressModel, type CompressReport } from './job/compress';
 import type { JobEvent } from './job/protocol';
 import { demoText } from './cli/demoAssets';
+import { runWeightStage, type WeightStageReport } from './job/weightStage';
+import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from './compress/sparsify/sparsifyDecoder';
+import { parsePattern } from './compress/sparsify/pattern';
+import { UserError } from './util/errors';
 
 const program = new Command();
 program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
@@ -106,12 +110,38 @@ function jobProgress(json: boolean | undefined, generations: number) {
   };
 }
 
+/** `--sparsify` / `--quantize` options → a weight stage (undefined when neither is given). */
+function weightStage(o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean }): WeightStage | undefined {
+  let pattern;
+  try {
+    pattern = o.sparsity ? parsePattern(o.sparsity) : undefined;
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const bits = o.bits ? Number(o.bits) : undefined;
+  if (bits !== undefined && bits !== 4 && bits !== 8) throw new UserError(`--bits ${o.bits}: choose 4 or 8`);
+  const blockSize = o.blockSize ?? 32;
+  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new UserError(`--block-size ${blockSize}: a power of two, at least 16`);
+  if (!pattern && !bits) return undefined;
+  return {
+    ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern } } : {}),
+    ...(bits ? { quant: { bits: bits as 4 | 8, blockSize, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
+  };
+}
+
+function printWeightStage(r: WeightStageReport): string {
+  const row = (m: WeightStageReport['before']) => `${m.stage}: perplexity ${m.ppl.toFixed(4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
+  return [row(r.before), row(r.after), ...r.notes.map((n) => `note: ${n}`), `model: ${path.join(r.out, 'model.onnx')}`].join('\n');
+}
+
 function printReport(r: CompressReport): string {
   const p = r.ppl;
   return [
     `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
     `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
     `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}`,
+    ...(r.stages ?? []).map((m) => `  ${m.stage}: perplexity ${m.ppl.toFixed(3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`),
+    ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,
   ].join('\n');
@@ -220,16 +250,62 @@ program
   .option('--calib-windows <n>', 'calibration windows for importance scores', int, 64)
   .option('--eval <file>', 'held-out text for the report')
   .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+  .option('--sparsity <s>', 'then sparsify: a fraction (0.5) or N:M (2:4)')
+  .addOption(new Option('--sparsify-method <m>', 'one-shot sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
+  .addOption(new Option('--bits <b>', 'then quantize weights to int4 or int8 (MatMulNBits)').choices(['4', '8']))
+  .option('--block-size <n>', 'quantization block size', int, 32)
+  .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
+  .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
   .option('--resume', 'continue an interrupted job from <out>.partial')
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print report.json on stdout at the end')
   .addOption(providerOption())
-  .action(async (model: string, o: { ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+  .action(async (model: string, o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-    const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
     console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));
   });
+
+const stageCommand = (name: string, description: string) =>
+  program
+    .command(name)
+    .description(description)
+    .argument('<model>', 'model.onnx or .bin')
+    .requiredOption('--out <dir>', 'new output folder')
+    .option('--calib <file>', 'calibration text (SparseGPT, Wanda, GPTQ)')
+    .option('--eval <file>', 'text for the perplexity before / after (default: the calibration text)')
+    .option('--eval-windows <n>', 'evaluation windows', int, 64)
+    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+    .option('--calib-windows <n>', 'calibration windows', int, 64)
+    .option('--seed <n>', 'seed for sampling calibration windows', int, 0)
+    .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+    .option('--json', 'print report.json on stdout')
+    .addOption(providerOption());
+
+type StageOptions = { out: string; calib?: string; eval?: string; evalWindows: number; seqLen?: number; calibWindows: number; seed: number; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+
+async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
+  if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
+  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, onEvent: (e) => !o.json && e.type === 'stage' && process.stderr.write(`${e.stage}…\n`) });
+  console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
+}
+
+stageCommand('sparsify', 'one-shot SparseGPT / Wanda / magnitude sparsity, unstructured or N:M, optionally quantized too')
+  .addOption(new Option('--method <m>', 'sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
+  .requiredOption('--sparsity <s>', 'a fraction (0.5) or N:M (2:4)')
+  .addOption(new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices(['4', '8']))
+  .option('--block-size <n>', 'quantization block size', int, 32)
+  .option('--asymmetric', 'asymmetric quantization')
+  .action((model: string, o: StageOptions & { method: SparsifyMethod; sparsity: string; bits?: string; blockSize: number; asymmetric?: boolean }) =>
+    stageAction(model, o, weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) })));
+
+stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)')
+  .addOption(new Option('--bits <b>', 'bits per weight').choices(['4', '8']).makeOptionMandatory())
+  .option('--block-size <n>', 'block size along the input dimension', int, 32)
+  .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
+  .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
+  .action((model: string, o: StageOptions & { bits: string; blockSize: number; asymmetric?: boolean; gptq?: boolean }) => stageAction(model, o, weightStage(o)));
 
 program
   .command('demo')

@@ -1,12 +1,13 @@
 import type { GraphBuilder } from './graph';
 import { applyRope, type RopeTables } from './rope';
 import type { LayerShape } from '../model/decoder';
+import type { Linear } from './linear';
 
 export interface AttentionInputs {
   x: string; // post-norm hidden [B, S, D]
   bias: string; // [B|1, 1, 1, S, T]
   rope: RopeTables;
-  q: string; k: string; v: string; o: string;
+  q: Linear; k: Linear; v: Linear; o: Linear;
   qBias?: string; kBias?: string; vBias?: string; oBias?: string;
   /** `[H·d]` channel mask: zeroes q channels (pre-RoPE, pairs kept together) and the same attention-output channels. */
   channelMask?: string;
@@ -20,8 +21,8 @@ export interface AttentionOutputs {
   present: { key: string; value: string };
 }
 
-function project(g: GraphBuilder, x: string, w: string, b: string | undefined, name: string): string {
-  const y = g.op('MatMul', [x, w], {}, name);
+function project(g: GraphBuilder, x: string, w: Linear, b: string | undefined, name: string): string {
+  const y = w(x, name);
   return b ? g.op('Add', [y, b], {}, `${name}_b`) : y;
 }
 

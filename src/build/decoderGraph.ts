@@ -10,6 +10,7 @@ import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
 import { gramStats } from './stats';
+import { linear } from './linear';
 
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
@@ -61,6 +62,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const g = new GraphBuilder();
   const c = d.config;
   const weight = (name: string, w: Weight) => g.initializer(name, w.shape, () => w.read());
+  const lin = (name: string, w: Weight) => linear(g, name, w);
 
   const inputIds = g.input(IO.inputIds, DataType.INT64, [B, S]);
   const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
@@ -97,10 +99,10 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       x: x1,
       bias,
       rope,
-      q: weight(`${p}.self_attn.q_proj.weight`, w.q),
-      k: weight(`${p}.self_attn.k_proj.weight`, w.k),
-      v: weight(`${p}.self_attn.v_proj.weight`, w.v),
-      o: weight(`${p}.self_attn.o_proj.weight`, w.o),
+      q: lin(`${p}.self_attn.q_proj.weight`, w.q),
+      k: lin(`${p}.self_attn.k_proj.weight`, w.k),
+      v: lin(`${p}.self_attn.v_proj.weight`, w.v),
+      o: lin(`${p}.self_attn.o_proj.weight`, w.o),
       qBias: w.qBias && weight(`${p}.self_attn.q_proj.bias`, w.qBias),
       kBias: w.kBias && weight(`${p}.self_attn.k_proj.bias`, w.kBias),
       vBias: w.vBias && weight(`${p}.self_attn.v_proj.bias`, w.vBias),
@@ -116,9 +118,9 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const x2 = rmsNorm(g, h, weight(`${p}.post_attention_layernorm.weight`, w.postNorm), c.normEps, `l${i}_post_norm`);
     const m = mlp(g, {
       x: x2,
-      gate: weight(`${p}.mlp.gate_proj.weight`, w.gate),
-      up: weight(`${p}.mlp.up_proj.weight`, w.up),
-      down: weight(`${p}.mlp.down_proj.weight`, w.down),
+      gate: lin(`${p}.mlp.gate_proj.weight`, w.gate),
+      up: lin(`${p}.mlp.up_proj.weight`, w.up),
+      down: lin(`${p}.mlp.down_proj.weight`, w.down),
       downBias: w.downBias && weight(`${p}.mlp.down_proj.bias`, w.downBias),
       channelMask: mlpMask,
     }, `l${i}_mlp`);

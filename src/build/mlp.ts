@@ -1,8 +1,9 @@
 import type { GraphBuilder } from './graph';
+import type { Linear } from './linear';
 
 export interface MlpInputs {
   x: string; // post-norm hidden [B, S, D]
-  gate: string; up: string; down: string;
+  gate: Linear; up: Linear; down: Linear;
   downBias?: string;
   /** `[I]` channel mask on the down_proj input (what pruning an MLP channel removes). */
   channelMask?: string;
@@ -16,10 +17,10 @@ export interface MlpOutputs {
 
 /** SwiGLU: down(silu(gate·x) ⊙ up·x). */
 export function mlp(g: GraphBuilder, m: MlpInputs, name: string): MlpOutputs {
-  const gate = g.op('MatMul', [m.x, m.gate], {}, `${name}_gate`);
+  const gate = m.gate(m.x, `${name}_gate`);
   const act = g.op('Mul', [gate, g.op('Sigmoid', [gate], {}, `${name}_sigmoid`)], {}, `${name}_silu`);
-  let downInput = g.op('Mul', [act, g.op('MatMul', [m.x, m.up], {}, `${name}_up`)], {}, `${name}_act`);
+  let downInput = g.op('Mul', [act, m.up(m.x, `${name}_up`)], {}, `${name}_act`);
   if (m.channelMask) downInput = g.op('Mul', [downInput, m.channelMask], {}, `${name}_act_masked`);
-  const down = g.op('MatMul', [downInput, m.down], {}, `${name}_down`);
+  const down = m.down(downInput, `${name}_down`);
   return { out: m.downBias ? g.op('Add', [down, m.downBias], {}, `${name}_down_b`) : down, downInput };
 }

@@ -25,6 +25,9 @@ import { baselineMask } from './prune';
 import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
 import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
+import { sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import { describeStage } from './weightStage';
+import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
 
 export interface CompressRequest extends Omit<SearchOptions, 'resume'> {
   model: string;
@@ -42,6 +45,8 @@ export interface CompressRequest extends Omit<SearchOptions, 'resume'> {
   resume?: boolean;
   tokenizer?: string;
   onEvent?: JobListener;
+  /** Sparsity and/or quantization after reformation (the two seeds composed). */
+  weightStage?: WeightStage;
 }
 
 export interface PplSet {
@@ -73,6 +78,9 @@ export interface CompressReport {
   original: ModelSummary;
   compressed: ModelSummary;
   latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
+  /** With a weight stage: original, structured (searched + reformed) and final model side by side. */
+  stages?: ModelMeasure[];
+  notes: string[];
   seconds: number;
 }
 
@@ -127,14 +135,19 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     // 3. Export: the physically smaller model, written under the temporary name.
     emit({ type: 'stage', stage: 'export' });
     const small = sliceDecoder(reformed, mask);
-    writeModelFiles(small, out.tmp, ctx.tokenizer);
+    let final = small;
+    if (r.weightStage) {
+      emit({ type: 'stage', stage: describeStage(r.weightStage) });
+      final = await sparsifyDecoder(small, calib, r.weightStage, { provider: r.provider });
+    }
+    writeModelFiles(final, out.tmp, ctx.tokenizer);
     const exportedFile = out.file('model.onnx');
 
     // 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side.
     emit({ type: 'stage', stage: 'measure' });
     const measure = async (windows: number[][]): Promise<PplSet> => {
       const exportedSession = (await createSession(exportedFile, { provider: r.provider })).session;
-      const exported = await windowsNll(exportedSession, windows, { layers: small.layers });
+      const exported = await windowsNll(exportedSession, windows, { layers: final.layers });
       const after = await nllOf(reformed, mask, windows, r.provider);
       return {
         before: perplexity(await nllOf(d, fullMask(d), windows, r.provider)),
@@ -147,11 +160,15 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     const pplCalibration = await measure(calib);
     const pplHeldOut = r.evalText ? { ...(await measure(consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows))), text: path.resolve(r.evalText) } : undefined;
     const originalFile = d.source.format === 'onnx' ? d.source.path : denseCopy(d);
-    const [lo, lc] = await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: small.layers }], { provider: r.provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+    const [lo, lc] = await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { provider: r.provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
     const provider = (await createSession(exportedFile, { provider: r.provider })).provider;
 
     const original = summarize(d);
-    const compressed = { ...summarize({ ...small, source: { ...small.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
+    const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
+    const stageWindows = pplHeldOut ? consecutiveWindows(tokenizeFile(r.evalText!, ctx.tokenizer), ctx.seqLen, r.evalWindows) : calib;
+    const stages = r.weightStage
+      ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], stageWindows, r.provider)
+      : undefined;
     const report: CompressReport = {
       version: 1,
       out: path.resolve(r.out),
@@ -171,6 +188,8 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       original,
       compressed,
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
+      stages,
+      notes: stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [],
       seconds: (performance.now() - t0) / 1000,
     };
     fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);

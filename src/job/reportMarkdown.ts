@@ -45,6 +45,17 @@ export function renderReport(r: CompressReport): string {
     }),
     '',
     'Errors are relative output errors ‖(Ŵ − W)X‖² / ‖WX‖² on the calibration inputs: with the removed channels simply dropped, and after reformation.',
+    ...(r.stages
+      ? [
+          '',
+          '## Stages',
+          '',
+          '| stage | params | zero weights | file | resident memory | perplexity | decode tok/s |',
+          '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
+          ...r.stages.map((s) => `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${s.ppl.toFixed(3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`),
+        ]
+      : []),
+    ...r.notes.map((n) => `\n> ${n}`),
     ...(r.search ? ['', `Search: ${r.search.evaluations} candidates evaluated (${r.search.tokens} tokens) in ${r.search.seconds.toFixed(1)} s; fitness perplexity ${r.search.fitness.best.toFixed(3)} (OBS initialisation ${r.search.fitness.init.toFixed(3)}).`] : []),
     '',
   ].join('\n');

@@ -1,5 +1,6 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
+import type { QuantizedLinear } from '../compress/quantize/nbits';
 
 export interface DecoderConfig {
   family: 'llama';
@@ -38,7 +39,10 @@ export interface Weight {
   shape: number[];
   /** Bytes per element in the source file (4 for fp32, 2 for fp16 ...). */
   storedBytesPerElement: number;
+  /** The float values (dequantized for a quantized weight). */
   read(): Float32Array;
+  /** A linear weight stored block-quantized: the graph multiplies with com.microsoft.MatMulNBits. */
+  quant?: QuantizedLinear;
 }
 
 export interface LayerWeights {

@@ -15,6 +15,13 @@ export function storedBytes(t: onnx.ITensorProto): number {
   return Math.ceil(elementCount(tensorDims(t)) * bytesPerElement(t.dataType ?? DataType.FLOAT));
 }
 
+/** The stored bytes of a tensor kept as raw data (inline or external), e.g. packed quantized codes. */
+export function readRawBytes(t: onnx.ITensorProto, modelDir: string): Uint8Array {
+  const raw = rawBytes(t, modelDir);
+  if (!raw) throw new UserError(`tensor ${t.name}: no raw data`);
+  return raw;
+}
+
 function rawBytes(t: onnx.ITensorProto, modelDir: string): Uint8Array | undefined {
   if (isExternal(t)) return readExternalBytes(t, modelDir, storedBytes(t));
   if (t.rawData && t.rawData.length > 0) return t.rawData;

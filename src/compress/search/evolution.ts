@@ -117,12 +117,14 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
       for (let i = 0; i < schedule.crossovers; i++) children.push(inBudget(() => crossover(rng, pick(), pick())));
       for (let i = 0; i < schedule.randoms; i++) children.push(inBudget(() => mutate(rng, sp, pick(), INITIAL_RATES)));
     }
-    // The first rung's bar: the worst parent's first-rung NLL (no bar until there are parents).
-    const threshold = parents.length >= schedule.parents ? Math.max(...parents.map((p) => rungMean(fitness.cache.get(Fitness.key(p.candidate))!))) : undefined;
     const scored: Scored[] = [];
     let rejected = 0;
     for (const [index, c] of children.entries()) {
       if (ev.signal?.aborted) throw new CancelledError();
+      // The first rung's bar: the k-th best first-rung NLL among the parents and this generation's finished
+      // candidates; a candidate that cannot beat it there is not evaluated further.
+      const pool = [...parents, ...scored].sort((a, b) => a.fitness - b.fitness);
+      const threshold = pool.length >= schedule.parents ? Math.max(...pool.slice(0, schedule.parents).map((p) => rungMean(fitness.cache.get(Fitness.key(p.candidate))!))) : undefined;
       const rec = await fitness.evaluate(c, threshold);
       const params = candidateParams(sp, c);
       if (rec.full === undefined) {

@@ -18,11 +18,11 @@ export const rungMean = (r: FitnessRecord) => r.rungNll / r.rungTokens;
 export interface HalvingOptions {
   /** Fraction of the fitness windows in the first rung. */
   firstRung: number;
-  /** Reject when the first-rung NLL exceeds the worst parent's by more than this relative margin. */
+  /** Reject when the first-rung NLL exceeds the bar (the k-th best candidate's) by more than this relative margin. */
   margin: number;
 }
 
-export const DEFAULT_HALVING: HalvingOptions = { firstRung: 0.25, margin: 0.02 };
+export const DEFAULT_HALVING: HalvingOptions = { firstRung: 0.2, margin: 0 };
 
 export class Fitness {
   cache = new Map<string, FitnessRecord>();

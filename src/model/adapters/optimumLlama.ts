@@ -3,7 +3,8 @@
 import * as path from 'node:path';
 import type { OnnxFile } from '../../onnx/modelFile';
 import { onnx, bytesPerElement, DataType } from '../../onnx/proto';
-import { readFloatTensor, tensorDims } from '../../onnx/tensorData';
+import { readFloatTensor, readRawBytes, tensorDims } from '../../onnx/tensorData';
+import { dequantize, type QuantizedLinear } from '../../compress/quantize/nbits';
 import { UserError } from '../../util/errors';
 import { GraphIndex, intAttr, intsAttr } from './graphIndex';
 import { transpose2d } from '../transpose';
@@ -69,7 +70,29 @@ export function looksLikeOptimumLlama(index: GraphIndex): boolean {
 
 export function unsupportedFusedOps(index: GraphIndex): string[] {
   const ops = index.opTypes();
-  return [...ops.keys()].filter((k) => FUSED_OPS.includes(k.split('.').pop() ?? ''));
+  // MatMulNBits with our initializer naming (`<weight>.quant`) is read back as a quantized weight.
+  const ours = [...index.initializers.keys()].some((n) => n.endsWith('.weight.quant'));
+  return [...ops.keys()].filter((k) => FUSED_OPS.includes(k.split('.').pop() ?? '') && !(ours && k.endsWith('MatMulNBits')));
+}
+
+/** A weight stored as MatMulNBits codes (`<name>.quant`, `.scales`, `.zero_points`), read dequantized. */
+function quantizedWeight(file: OnnxFile, index: GraphIndex, name: string): Weight | undefined {
+  const codes = index.initializers.get(`${name}.quant`);
+  const node = index.usesOf(`${name}.quant`).find((u) => u.node.opType === 'MatMulNBits')?.node;
+  if (!codes || !node) return undefined;
+  const raw = (t: onnx.ITensorProto) => new Uint8Array(readRawBytes(t, file.dir));
+  const zp = index.initializers.get(`${name}.zero_points`);
+  const q: QuantizedLinear = {
+    K: intAttr(node, 'K', 0),
+    N: intAttr(node, 'N', 0),
+    bits: intAttr(node, 'bits', 4) as 4 | 8,
+    blockSize: intAttr(node, 'block_size', 32),
+    symmetric: !zp,
+    packed: raw(codes),
+    scales: readFloatTensor(index.initializers.get(`${name}.scales`)!, file.dir),
+    zeroPoints: zp ? raw(zp) : undefined,
+  };
+  return { name, shape: [q.K, q.N], storedBytesPerElement: q.bits / 8, quant: q, read: () => dequantize(q) };
 }
 
 export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: ConfigHints): Decoder {
@@ -95,6 +118,8 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
 
   const linear = (i: number, role: LinearRole): Weight => {
     const name = `model.layers.${i}.${LINEARS[role]}.weight`;
+    const quantized = quantizedWeight(file, index, name);
+    if (quantized) return quantized;
     const t = need(name, `layer ${i}: ${LINEARS[role].split('.')[1]} weight`);
     const o = orientation(index, name);
     if (o === 'unknown') throw new UserError(`layer ${i}: ${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);

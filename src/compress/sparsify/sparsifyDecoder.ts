@@ -1,0 +1,66 @@
+// One-shot sparsity and weight-only quantization of every layer's seven linears, layer by layer, each layer's
+// calibration inputs coming from the already processed layers (SparseGPT's sequential scheme, paper-spec §4).
+import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
+import { memoryWeight } from '../../model/decoder';
+import { decoderSession } from '../../runtime/decoderSession';
+import { captureStats, columnNorms, type LayerStats } from '../../runtime/activationStats';
+import type { SessionOptions } from '../../runtime/session';
+import type { CapturePoint } from '../../build/decoderGraph';
+import { sparsegpt } from './sparsegpt';
+import { pruneByScore } from './wanda';
+import type { SparsityPattern } from './pattern';
+import { gptqQuantizer, quantizeRtn, type NBitsOptions } from '../quantize/nbits';
+
+export const SPARSIFY_METHODS = ['sparsegpt', 'wanda', 'magnitude'] as const;
+export type SparsifyMethod = (typeof SPARSIFY_METHODS)[number];
+
+export interface WeightStage {
+  sparsity?: { method: SparsifyMethod; pattern: SparsityPattern };
+  /** Weight-only quantization; with `gptq`, jointly with SparseGPT's error feedback (sparse-quantized). */
+  quant?: NBitsOptions & { gptq: boolean };
+}
+
+const LINEARS: [keyof LayerWeights, CapturePoint, string][] = [
+  ['q', 'attn_in', 'self_attn.q_proj'], ['k', 'attn_in', 'self_attn.k_proj'], ['v', 'attn_in', 'self_attn.v_proj'], ['o', 'o_in', 'self_attn.o_proj'],
+  ['gate', 'mlp_in', 'mlp.gate_proj'], ['up', 'mlp_in', 'mlp.up_proj'], ['down', 'down_in', 'mlp.down_proj'],
+];
+
+export const needsCalibration = (s: WeightStage) => (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true;
+
+async function processWeight(w: Weight, name: string, stats: LayerStats | undefined, point: CapturePoint, s: WeightStage): Promise<Weight> {
+  const [K, N] = w.shape;
+  let values = w.read();
+  const st = stats?.[point];
+  const obs = s.sparsity?.method === 'sparsegpt' || s.quant?.gptq;
+  if (obs && st) {
+    const quantizer = s.quant?.gptq ? gptqQuantizer(K, N, s.quant) : undefined;
+    values = await sparsegpt(values, K, N, st.gram, st.count, s.sparsity?.method === 'sparsegpt' ? s.sparsity.pattern : undefined, quantizer);
+    if (s.sparsity && s.sparsity.method !== 'sparsegpt') values = pruneByScore(values, K, N, s.sparsity.pattern, s.sparsity.method === 'wanda' ? columnNorms(st) : undefined);
+    if (quantizer) return { ...memoryWeight(name, [K, N], values), storedBytesPerElement: s.quant!.bits / 8, quant: quantizer.pack(values) };
+  } else if (s.sparsity) {
+    values = pruneByScore(values, K, N, s.sparsity.pattern, s.sparsity.method === 'wanda' && st ? columnNorms(st) : undefined);
+  }
+  if (s.quant) {
+    const q = quantizeRtn(values, K, N, s.quant);
+    return { ...memoryWeight(name, [K, N], q.dequantized), storedBytesPerElement: s.quant.bits / 8, quant: q.quant };
+  }
+  return memoryWeight(name, [K, N], values);
+}
+
+export async function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: SessionOptions, onLayer?: (layer: number) => void): Promise<Decoder> {
+  let cur = d;
+  for (let l = 0; l < d.layers.length; l++) {
+    let stats: LayerStats | undefined;
+    if (needsCalibration(stage)) {
+      const s = await decoderSession(cur, { kvCache: false, head: 'nll', masks: false, capture: [l], stopAfterLayer: l }, o);
+      stats = (await captureStats(s.session, windows, [l])).get(l);
+    }
+    const lw: LayerWeights = { ...cur.layerWeights[l] };
+    for (const [key, point, module] of LINEARS) {
+      lw[key] = await processWeight(cur.layerWeights[l][key]!, `model.layers.${l}.${module}.weight`, stats, point, stage);
+    }
+    cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
+    onLayer?.(l);
+  }
+  return cur;
+}

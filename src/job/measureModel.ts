@@ -1,0 +1,91 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { Decoder } from '../model/decoder';
+import { writeModelFiles } from '../compress/exportModel';
+import { createSession, type ProviderChoice } from '../runtime/session';
+import { perplexity, windowsNll } from '../runtime/perplexity';
+import { measureLatency, type Latency } from '../runtime/latency';
+import { residentBytes } from '../runtime/residentMemory';
+import { totalCounts } from '../model/params';
+
+/** What a model file costs and how well it predicts: the numbers every stage of a report shows. */
+export interface ModelMeasure {
+  stage: string;
+  provider: string;
+  params: number;
+  /** Weights that are exactly zero, as a fraction of the linear layers' weights. */
+  zeroFraction: number;
+  fileBytes: number;
+  residentBytes: number;
+  ppl: number;
+  tokens: number;
+  latency: Latency;
+}
+
+export function fileBytes(file: string): number {
+  const data = `${file}_data`;
+  return fs.statSync(file).size + (fs.existsSync(data) ? fs.statSync(data).size : 0);
+}
+
+function zeroFraction(d: Decoder): number {
+  let zeros = 0;
+  let total = 0;
+  for (const lw of d.layerWeights) {
+    for (const w of [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]) {
+      const v = w.read();
+      total += v.length;
+      for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
+    }
+  }
+  return zeros / total;
+}
+
+/**
+ * Measures model files side by side: perplexity through each file as it is, latency with interleaved runs on the
+ * same provider, resident memory in fresh processes. `files[i]` may be omitted to export `decoders[i]` first.
+ */
+export async function measureModels(models: { stage: string; decoder: Decoder; file?: string }[], windows: number[][], provider: ProviderChoice): Promise<ModelMeasure[]> {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-measure-'));
+  try {
+    const files = models.map((m, i) => {
+      if (m.file) return m.file;
+      const dir = path.join(tmp, String(i));
+      fs.mkdirSync(dir);
+      writeModelFiles(m.decoder, dir, undefined);
+      return path.join(dir, 'model.onnx');
+    });
+    const d0 = models[0].decoder;
+    const latency = await measureLatency(files.map((file, i) => ({ file, layers: models[i].decoder.layers })), { provider, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab });
+    const out: ModelMeasure[] = [];
+    for (const [i, m] of models.entries()) {
+      const s = await createSession(files[i], { provider });
+      const nll = await windowsNll(s.session, windows, { layers: m.decoder.layers });
+      out.push({
+        stage: m.stage,
+        provider: s.provider,
+        params: totalCounts(m.decoder).params,
+        zeroFraction: zeroFraction(m.decoder),
+        fileBytes: fileBytes(files[i]),
+        residentBytes: residentBytes(files[i], m.decoder.layers, s.provider),
+        ppl: perplexity(nll),
+        tokens: nll.tokens,
+        latency: latency[i],
+      });
+    }
+    return out;
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** Plain words where a stage bought no speed or size (the top complaint about sparsity tools, anchors.md §4). */
+export function honestNotes(before: ModelMeasure, after: ModelMeasure, sparsified: boolean): string[] {
+  const notes: string[] = [];
+  const speedup = after.latency.decodeTokensPerSecond / before.latency.decodeTokensPerSecond;
+  if (sparsified) {
+    if (speedup < 1.1) notes.push(`${(after.zeroFraction * 100).toFixed(0)}% of the linear weights are zero, but the ${after.provider} execution provider runs them with dense kernels: decode speed ${speedup.toFixed(2)}× the original (no speed-up from sparsity).`);
+    if (after.fileBytes > 0.9 * before.fileBytes) notes.push('The zeros are stored densely, so the file is not smaller; combine with --quantize (int4 MatMulNBits) or structured pruning (compress) to shrink it.');
+  }
+  return notes;
+}

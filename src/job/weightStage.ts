@@ -1,0 +1,78 @@
+// `sparsify` and `quantize` on their own: one weight stage over the whole model, exported and measured.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDecoder } from '../model/recognise';
+import { loadModelTokenizer } from '../text/tokenizer';
+import { consecutiveWindows, defaultSeqLen, sampledWindows, tokenizeFile } from '../text/windows';
+import type { ProviderChoice } from '../runtime/session';
+import { needsCalibration, sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import { patternName } from '../compress/sparsify/pattern';
+import { writeModelFiles } from '../compress/exportModel';
+import { OutputFolder } from '../util/outputFolder';
+import { UserError } from '../util/errors';
+import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
+import type { JobListener } from './protocol';
+
+export interface WeightStageRequest {
+  model: string;
+  out: string;
+  stage: WeightStage;
+  calib?: string;
+  evalText?: string;
+  evalWindows?: number;
+  seqLen?: number;
+  calibWindows?: number;
+  seed?: number;
+  provider: ProviderChoice;
+  tokenizer?: string;
+  onEvent?: JobListener;
+}
+
+/** `report.json` of sparsify / quantize; `--json` prints it. */
+export interface WeightStageReport {
+  out: string;
+  model: string;
+  stage: string;
+  before: ModelMeasure;
+  after: ModelMeasure;
+  notes: string[];
+  seconds: number;
+}
+
+export function describeStage(s: WeightStage): string {
+  const parts: string[] = [];
+  if (s.sparsity) parts.push(`${s.sparsity.method} ${patternName(s.sparsity.pattern)}`);
+  if (s.quant) parts.push(`int${s.quant.bits} ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`);
+  return parts.join(' + ');
+}
+
+export async function runWeightStage(r: WeightStageRequest): Promise<WeightStageReport> {
+  const t0 = performance.now();
+  const emit = r.onEvent ?? (() => {});
+  const d = loadDecoder(r.model);
+  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
+  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
+  if (needsCalibration(r.stage) && !r.calib) throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
+  const textFile = r.evalText ?? r.calib;
+  if (!textFile) throw new UserError('pass --eval <file> (or --calib) so the report can measure perplexity before and after');
+  const out = new OutputFolder(r.out);
+  try {
+    const calibIds = r.calib ? tokenizeFile(r.calib, tok) : [];
+    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? 64, r.seed ?? 0) : [];
+    emit({ type: 'stage', stage: describeStage(r.stage) });
+    const result = await sparsifyDecoder(d, windows, r.stage, { provider: r.provider }, (layer) => emit({ type: 'log', message: `  layer ${layer} done` }));
+    emit({ type: 'stage', stage: 'export' });
+    writeModelFiles(result, out.tmp, tok);
+    emit({ type: 'stage', stage: 'measure' });
+    const evalWindows = consecutiveWindows(r.evalText ? tokenizeFile(r.evalText, tok) : calibIds, seqLen, r.evalWindows ?? 64);
+    const original = d.source.format === 'onnx' ? d.source.path : undefined;
+    const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, r.provider);
+    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes: honestNotes(before, after, Boolean(r.stage.sparsity)), seconds: (performance.now() - t0) / 1000 };
+    fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    out.commit();
+    return report;
+  } catch (e) {
+    out.abort();
+    throw e;
+  }
+}

@@ -1,0 +1,28 @@
+import { spawnSync } from 'node:child_process';
+import type { LayerShape } from '../model/decoder';
+
+/**
+ * How much a fresh Node process's peak resident memory grows when it creates an ONNX Runtime session for `model`
+ * and runs one 32-token step (ONNX Runtime's library is loaded before the baseline is taken).
+ */
+export function residentBytes(model: string, layers: LayerShape[], provider: string): number {
+  const ort = require.resolve('onnxruntime-node');
+  const script = `
+    const ort = require(${JSON.stringify(ort)});
+    const [model, layers, provider] = JSON.parse(process.argv[1]);
+    (async () => {
+      const base = process.resourceUsage().maxRSS;
+      {
+        const s = await ort.InferenceSession.create(model, { executionProviders: [provider] });
+        const n = 32, i64 = (a, d) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), d);
+        const feeds = { input_ids: i64(Array(n).fill(3), [1, n]), attention_mask: i64(Array(n).fill(1), [1, n]), position_ids: i64([...Array(n).keys()], [1, n]) };
+        layers.forEach((l, i) => { for (const kv of ['key', 'value']) feeds['past_key_values.' + i + '.' + kv] = new ort.Tensor('float32', new Float32Array(0), [1, l.kvHeads, 0, l.headDim]); });
+        await s.run(feeds);
+      }
+      console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS }));
+    })();`;
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify([model, layers, provider])], { encoding: 'utf8' });
+  const m = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { base?: number; peak?: number };
+  if (m.base === undefined || m.peak === undefined) return NaN;
+  return (m.peak - m.base) * 1024; // maxRSS is in KiB
+}
