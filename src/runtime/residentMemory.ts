@@ -2,8 +2,9 @@ import { spawnSync } from 'node:child_process';
 import type { LayerShape } from '../model/decoder';
 
 /**
- * How much a fresh Node process's peak resident memory grows when it creates an ONNX Runtime session for `model`
- * and runs one 32-token step (ONNX Runtime's library is loaded before the baseline is taken).
+ * How much a fresh Node process's resident memory grows when it creates an ONNX Runtime session for `model` and
+ * runs one 32-token step (ONNX Runtime's library is loaded before the baseline is taken). Current RSS, not the
+ * peak: Linux carries a parent's peak (ru_maxrss) into a child across exec.
  */
 export function residentBytes(model: string, layers: LayerShape[], provider: string): number {
   const ort = require.resolve('onnxruntime-node');
@@ -11,7 +12,7 @@ export function residentBytes(model: string, layers: LayerShape[], provider: str
     const ort = require(${JSON.stringify(ort)});
     const [model, layers, provider] = JSON.parse(process.argv[1]);
     (async () => {
-      const base = process.resourceUsage().maxRSS;
+      const base = process.memoryUsage().rss;
       {
         const s = await ort.InferenceSession.create(model, { executionProviders: [provider] });
         const n = 32, i64 = (a, d) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), d);
@@ -19,10 +20,10 @@ export function residentBytes(model: string, layers: LayerShape[], provider: str
         layers.forEach((l, i) => { for (const kv of ['key', 'value']) feeds['past_key_values.' + i + '.' + kv] = new ort.Tensor('float32', new Float32Array(0), [1, l.kvHeads, 0, l.headDim]); });
         await s.run(feeds);
       }
-      console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS }));
+      console.log(JSON.stringify({ base, after: process.memoryUsage().rss }));
     })();`;
   const r = spawnSync(process.execPath, ['-e', script, JSON.stringify([model, layers, provider])], { encoding: 'utf8' });
-  const m = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { base?: number; peak?: number };
-  if (m.base === undefined || m.peak === undefined) return NaN;
-  return (m.peak - m.base) * 1024; // maxRSS is in KiB
+  const m = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { base?: number; after?: number };
+  if (m.base === undefined || m.after === undefined) return NaN;
+  return m.after - m.base;
 }
