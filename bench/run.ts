@@ -3,12 +3,14 @@ import { benchBaselines } from './baselines';
 import { benchEvalSpeed } from './evalSpeed';
 import { benchSearch } from './search';
 import { benchReform } from './reform';
+import { benchSparsity } from './sparsity';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
   baselines: benchBaselines,
   search: benchSearch,
   reform: benchReform,
+  sparsity: benchSparsity,
 };
 
 async function main() {
