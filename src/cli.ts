@@ -26,6 +26,7 @@ import { runWeightStage, type WeightStageReport } from './job/weightStage';
 import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from './compress/sparsify/sparsifyDecoder';
 import { parsePattern } from './compress/sparsify/pattern';
 import { UserError } from './util/errors';
+import { sendToParent, underParent } from './job/ipc';
 
 const program = new Command();
 program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
@@ -97,6 +98,7 @@ function jobProgress(json: boolean | undefined, generations: number) {
   const bar = json ? undefined : progressBar('candidates');
   return {
     onEvent: (e: JobEvent) => {
+      if (underParent()) return sendToParent({ kind: 'event', event: e });
       if (json) return;
       if (e.type === 'candidate') bar?.update(e.generation * e.of + e.index + 1, generations * e.of);
       if (e.type === 'stage') {
@@ -264,6 +266,7 @@ program
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
     const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
+    if (underParent()) return sendToParent({ kind: 'result', result: r });
     console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));
   });
 
@@ -325,9 +328,12 @@ program
   });
 
 async function main(): Promise<void> {
+  // Under the extension host: the IPC channel must not keep the process alive once the job is done.
+  if (underParent()) process.channel?.unref();
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
+    if (underParent()) sendToParent({ kind: 'error', message: isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : e}` });
     if (isUserError(e)) {
       process.stderr.write(`subnet-search: ${e.message}\n`);
       process.exitCode = e.exitCode;

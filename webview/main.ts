@@ -1,2 +1,258 @@
-// The webview UI bundle. It talks to the extension host only through typed messages (webview/protocol.ts).
-export {};
+// The panel UI: a short form, live search / reformation progress, heatmaps and the final report. It talks to the
+// extension host only through the typed messages of protocol.ts.
+import { provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodeTextField, vsCodeDivider, vsCodeProgressRing } from '@vscode/webview-ui-toolkit';
+import type { CompressForm, HostToWebview, WebviewToHost } from './protocol';
+import type { CompressReport } from '../src/job/compress';
+import type { ModelSummary } from '../src/job/inspect';
+import type { MasksFile } from '../src/compress/masksFile';
+import type { LayerReformReport } from '../src/compress/reform/reformation';
+import { attentionCells, mlpCells } from './heatmap';
+import { drawHeatmap } from './draw';
+import { paretoChart, progressChart } from './charts';
+
+provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeDivider(), vsCodeProgressRing());
+
+declare function acquireVsCodeApi(): { postMessage(m: WebviewToHost): void; getState(): State | undefined; setState(s: State): void };
+const vscode = acquireVsCodeApi();
+
+interface State {
+  model?: string;
+  summary?: ModelSummary;
+  form?: CompressForm;
+  running: boolean;
+  stage?: string;
+  startedAt?: number;
+  generations: { generation: number; best: number; median: number; of: number }[];
+  points: [number, number][];
+  best?: MasksFile['layers'];
+  reform: LayerReformReport[];
+  report?: CompressReport;
+  error?: string;
+}
+
+let state: State = vscode.getState() ?? { running: false, generations: [], points: [], reform: [] };
+const save = () => vscode.setState(state);
+const app = document.getElementById('app')!;
+const el = (tag: string, attrs: Record<string, string> = {}, text?: string): HTMLElement => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+};
+const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
+
+function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
+  const row = el('div', { class: 'field' });
+  const l = el('label', {}, label);
+  row.append(l, control);
+  if (hint) row.append(el('span', { class: 'hint' }, hint));
+  return row;
+}
+
+function dropdown(id: string, options: [string, string][], value: string): HTMLElement {
+  const d = el('vscode-dropdown', { id });
+  for (const [v, text] of options) {
+    const o = el('vscode-option', { value: v }, text);
+    if (v === value) o.setAttribute('selected', '');
+    d.append(o);
+  }
+  return d;
+}
+
+const value = (id: string) => (document.getElementById(id) as unknown as { value: string }).value;
+
+function readForm(): CompressForm {
+  return {
+    ratio: Number(value('ratio')),
+    granularity: value('granularity') as CompressForm['granularity'],
+    calib: value('calib'),
+    provider: value('provider'),
+    out: value('out'),
+    preset: value('preset') as CompressForm['preset'],
+    method: value('method'),
+    reform: (document.getElementById('reform') as unknown as { checked: boolean }).checked,
+    sparsity: value('sparsity'),
+    bits: value('bits'),
+    seed: Number(value('seed')),
+  };
+}
+
+function renderForm(f: CompressForm): HTMLElement {
+  const form = el('section', { class: 'form', 'aria-label': 'Compression settings' });
+  const text = (id: string, v: string, extra: Record<string, string> = {}) => el('vscode-text-field', { id, value: v, ...extra });
+  const calib = el('div', { class: 'inline' });
+  calib.append(text('calib', f.calib, { placeholder: 'embedded TinyStories sample' }), Object.assign(el('vscode-button', { appearance: 'secondary', id: 'browse' }, 'Browse…'), { onclick: () => vscode.postMessage({ type: 'pickCalibration' }) }));
+  form.append(
+    field('Keep (fraction of parameters)', text('ratio', String(f.ratio), { type: 'number', min: '0.05', max: '0.99', step: '0.05' }), 'e.g. 0.8 keeps 80% of all parameters'),
+    field('Sub-network', dropdown('method', [['search', 'evolutionary search'], ['wanda-sp', 'Wanda-sp'], ['flap', 'FLAP'], ['magnitude', 'magnitude'], ['obs', 'OBS importance']], f.method)),
+    field('Granularity', dropdown('granularity', [['head', 'whole heads'], ['channel', 'head-dim channels']], f.granularity)),
+    field('Search preset', dropdown('preset', [['quick', 'quick'], ['small', 'small'], ['paper', 'paper (slow)']], f.preset)),
+    field('Calibration text', calib),
+    field('Execution provider', dropdown('provider', ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'].map((p) => [p, p]), f.provider)),
+    field('Output folder', text('out', f.out), 'a new folder; nothing is overwritten'),
+    field('Then sparsify', dropdown('sparsity', [['', 'no'], ['0.5', '50% (SparseGPT)'], ['2:4', '2:4 (SparseGPT)']], f.sparsity)),
+    field('Then quantize', dropdown('bits', [['', 'no'], ['8', 'int8'], ['4', 'int4']], f.bits)),
+    field('Seed', text('seed', String(f.seed), { type: 'number' })),
+  );
+  const reform = el('vscode-checkbox', { id: 'reform', ...(f.reform ? { checked: '' } : {}) }, 'Reform kept weights (least squares)');
+  const actions = el('div', { class: 'actions' });
+  const run = el('vscode-button', { id: 'run' }, 'Compress');
+  run.onclick = () => {
+    state.form = readForm();
+    vscode.postMessage({ type: 'run', form: state.form });
+  };
+  const cancel = el('vscode-button', { id: 'cancel', appearance: 'secondary' }, 'Cancel');
+  cancel.onclick = () => vscode.postMessage({ type: 'cancel' });
+  if (state.running) run.setAttribute('disabled', '');
+  else cancel.setAttribute('disabled', '');
+  actions.append(run, cancel);
+  form.append(reform, actions);
+  return form;
+}
+
+function renderProgress(): HTMLElement {
+  const s = el('section', { class: 'progress', 'aria-label': 'Progress' });
+  const g = state.generations.at(-1);
+  const elapsed = state.startedAt ? (Date.now() - state.startedAt) / 1000 : 0;
+  const eta = g && g.generation > 0 ? (elapsed / (g.generation + 1)) * (g.of - g.generation) : undefined;
+  s.append(el('h2', {}, 'Progress'));
+  const line = el('p', { id: 'stage' }, state.stage ? `${state.stage}${g ? ` — generation ${g.generation}/${g.of}, ${state.points.length} candidates evaluated, best perplexity ${g.best.toFixed(3)}` : ''}${state.running ? ` · ${elapsed.toFixed(0)} s elapsed${eta !== undefined ? `, about ${eta.toFixed(0)} s left` : ''}` : ''}` : 'Not started.');
+  s.append(line);
+  if (state.running) s.prepend(el('vscode-progress-ring'));
+  const charts = el('div', { class: 'charts' });
+  const c1 = el('div', { class: 'chart' });
+  const c2 = el('div', { class: 'chart' });
+  const p1 = <HTMLCanvasElement>el('canvas', { id: 'progressChart', 'aria-label': 'best and median perplexity per generation' });
+  const p2 = <HTMLCanvasElement>el('canvas', { id: 'paretoChart', 'aria-label': 'parameters vs perplexity of all evaluated candidates' });
+  c1.append(p1);
+  c2.append(p2);
+  charts.append(c1, c2);
+  s.append(charts);
+  queueMicrotask(() => {
+    if (!state.generations.length) return;
+    progressChart(p1).update(state.generations);
+    paretoChart(p2).update(state.points);
+  });
+  return s;
+}
+
+function renderHeatmaps(): HTMLElement | undefined {
+  const layers = state.best;
+  const shapes = state.summary?.layers;
+  if (!layers || !shapes) return undefined;
+  const s = el('section', { class: 'heatmaps', 'aria-label': 'Kept heads and channels per layer' });
+  s.append(el('h2', {}, 'What is kept'));
+  const tooltip = el('div', { class: 'tooltip', role: 'status' });
+  tooltip.hidden = true;
+  const attn = <HTMLCanvasElement>el('canvas', { id: 'attnHeatmap', tabindex: '0' });
+  const mlp = <HTMLCanvasElement>el('canvas', { id: 'mlpHeatmap', tabindex: '0' });
+  s.append(el('h3', {}, 'Attention: layers × heads'), attn, el('h3', {}, 'MLP: layers × channel blocks'), mlp, tooltip);
+  const legend = el('p', { class: 'legend' });
+  legend.append(el('span', { class: 'swatch kept' }), ' kept  ', el('span', { class: 'swatch removed' }), ' removed (shade = fraction kept)');
+  s.append(legend);
+  queueMicrotask(() => {
+    drawHeatmap(attn, attentionCells(layers, shapes), tooltip, 'attention heads kept');
+    drawHeatmap(mlp, mlpCells(layers, shapes), tooltip, 'MLP channels kept');
+  });
+  return s;
+}
+
+function renderReform(): HTMLElement | undefined {
+  if (!state.reform.length) return undefined;
+  const s = el('section', { class: 'reform', 'aria-label': 'Reformation' });
+  s.append(el('h2', {}, 'Reformation'));
+  const t = el('table');
+  const head = el('tr');
+  for (const h of ['layer', 'o_proj error before → after', 'down_proj error before → after']) head.append(el('th', {}, h));
+  t.append(head);
+  for (const r of state.reform) {
+    const row = el('tr');
+    row.append(el('td', {}, String(r.layer)), el('td', {}, `${r.o.errorBefore.toFixed(4)} → ${r.o.errorAfter.toFixed(4)}`), el('td', {}, `${r.down.errorBefore.toFixed(4)} → ${r.down.errorAfter.toFixed(4)}`));
+    t.append(row);
+  }
+  s.append(t);
+  return s;
+}
+
+function renderReport(r: CompressReport): HTMLElement {
+  const s = el('section', { class: 'report', id: 'report', 'aria-label': 'Report' });
+  s.append(el('h2', {}, 'Report'));
+  const t = el('table');
+  const rows: [string, string, string][] = [
+    ['parameters', String(r.params.before), String(r.params.after)],
+    ['file size', mib(r.fileBytes.before), mib(r.fileBytes.after)],
+    ['KV cache per token', `${r.kvCacheBytesPerToken.before} B`, `${r.kvCacheBytesPerToken.after} B`],
+    [`perplexity (${r.pplHeldOut ? 'held-out' : 'calibration'})`, r.ppl.before.toFixed(3), r.ppl.exported.toFixed(3)],
+    ['decode tokens/s', r.latency.original.decodeTokensPerSecond.toFixed(0), r.latency.compressed.decodeTokensPerSecond.toFixed(0)],
+    [`prefill ${r.latency.original.prefillTokens} tokens`, `${r.latency.original.prefillMs.toFixed(2)} ms`, `${r.latency.compressed.prefillMs.toFixed(2)} ms`],
+  ];
+  const head = el('tr');
+  for (const h of ['', 'original', 'compressed']) head.append(el('th', {}, h));
+  t.append(head);
+  for (const [name, a, b] of rows) {
+    const row = el('tr', { 'data-metric': name.split(' ')[0] });
+    row.append(el('td', {}, name), el('td', {}, a), el('td', { class: 'after' }, b));
+    t.append(row);
+  }
+  s.append(t, el('p', {}, `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}.`));
+  for (const n of r.notes) s.append(el('p', { class: 'note' }, n));
+  const actions = el('div', { class: 'actions' });
+  actions.append(Object.assign(el('vscode-button', { id: 'openFolder' }, 'Open output folder'), { onclick: () => vscode.postMessage({ type: 'openFolder' }) }), Object.assign(el('vscode-button', { id: 'openReport', appearance: 'secondary' }, 'Open report'), { onclick: () => vscode.postMessage({ type: 'openReport' }) }));
+  s.append(actions);
+  return s;
+}
+
+function render(): void {
+  app.replaceChildren();
+  if (!state.summary || !state.form) {
+    app.append(el('p', {}, state.error ?? 'Reading the model…'));
+    return;
+  }
+  const sm = state.summary;
+  app.append(el('h1', {}, `Compress ${state.model?.split(/[\\/]/).slice(-2).join('/')}`), el('p', { class: 'summary' }, `${sm.config.layers} layers · hidden ${sm.config.hidden} · ${sm.config.heads} heads / ${sm.config.kvHeads} KV · MLP ${sm.config.intermediate} · ${sm.totals.params.toLocaleString()} parameters · ${mib(sm.fileBytes)}`));
+  app.append(renderForm(state.form));
+  if (state.error) app.append(el('p', { class: 'error', role: 'alert' }, state.error));
+  app.append(renderProgress());
+  for (const part of [renderHeatmaps(), renderReform(), state.report && renderReport(state.report)]) if (part) app.append(part);
+}
+
+window.addEventListener('message', (e: MessageEvent<HostToWebview>) => {
+  const m = e.data;
+  switch (m.type) {
+    case 'init':
+      state = { ...state, model: m.model, summary: m.summary, form: state.form ?? m.form };
+      break;
+    case 'calibration':
+      state.form = { ...readForm(), calib: m.path };
+      break;
+    case 'started':
+      state = { ...state, running: true, error: undefined, report: undefined, generations: [], points: [], reform: [], best: undefined, startedAt: Date.now(), stage: 'starting' };
+      break;
+    case 'event': {
+      const ev = m.event;
+      if (ev.type === 'stage') state.stage = ev.stage;
+      if (ev.type === 'candidate' && ev.ppl !== undefined) state.points.push([ev.params, ev.ppl]);
+      if (ev.type === 'generation') {
+        state.generations.push({ generation: ev.summary.generation, best: ev.summary.bestSoFar, median: ev.summary.median, of: ev.generations });
+        state.best = ev.best.layers;
+      }
+      if (ev.type === 'reform') state.reform.push(ev.layer);
+      if (ev.type === 'candidate') {
+        save();
+        return; // per-candidate events only feed the charts at the next generation
+      }
+      break;
+    }
+    case 'done':
+      state = { ...state, running: false, report: m.report, stage: 'done' };
+      break;
+    case 'failed':
+      state = { ...state, running: false, error: m.message };
+      break;
+  }
+  save();
+  render();
+});
+
+render();
+vscode.postMessage({ type: 'ready' });

@@ -1,0 +1,36 @@
+// Every message between the extension host and the webview, typed in one place (style.md: like rust-analyzer's
+// lsp_ext.ts). The webview never talks to anything else.
+import type { JobEvent } from '../src/job/protocol';
+import type { CompressReport } from '../src/job/compress';
+import type { ModelSummary } from '../src/job/inspect';
+
+/** The form's fields; defaults come from the settings. */
+export interface CompressForm {
+  ratio: number;
+  granularity: 'head' | 'channel';
+  calib: string; // a file path, or '' for the embedded sample text
+  provider: string;
+  out: string;
+  preset: 'quick' | 'small' | 'paper';
+  method: string; // 'search' or a baseline
+  reform: boolean;
+  sparsity: string; // '' | '0.5' | '2:4'
+  bits: string; // '' | '4' | '8'
+  seed: number;
+}
+
+export type HostToWebview =
+  | { type: 'init'; model: string; summary: ModelSummary; form: CompressForm }
+  | { type: 'calibration'; path: string }
+  | { type: 'started' }
+  | { type: 'event'; event: JobEvent }
+  | { type: 'done'; report: CompressReport }
+  | { type: 'failed'; message: string };
+
+export type WebviewToHost =
+  | { type: 'ready' }
+  | { type: 'run'; form: CompressForm }
+  | { type: 'cancel' }
+  | { type: 'pickCalibration' }
+  | { type: 'openFolder' }
+  | { type: 'openReport' };
