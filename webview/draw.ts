@@ -27,8 +27,11 @@ export function drawHeatmap(canvas: HTMLCanvasElement, h: HeatmapData, tooltip: 
   canvas.style.height = `${height}px`;
   ctx.scale(dpr, dpr);
   const kept = rgb(css('--vscode-charts-blue', '#3794ff'));
-  const removed = rgb(css('--vscode-editorWidget-background', '#252526'));
-  const grid = css('--vscode-editor-background', '#1e1e1e');
+  const background = rgb(css('--vscode-editor-background', '#1e1e1e'));
+  // Removed cells must stand out from the page in every theme: the theme's red, halfway to the background.
+  const removedFull = rgb(css('--vscode-charts-red', '#f14c4c'));
+  const removed = removedFull.map((v, i) => Math.round((v + background[i]) / 2)) as [number, number, number];
+  const grid = `rgb(${background.join(',')})`;
   const cw = width / h.cols;
   const ch = height / h.rows;
   ctx.fillStyle = grid;
