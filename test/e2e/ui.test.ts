@@ -50,7 +50,7 @@ for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
       await page.screenshot({ path: path.join(artifacts, `form-${tag}.png`) });
       await view.locator('#run').click();
       await view.locator('#report').waitFor({ timeout: 480_000 });
-      await view.locator('#attnHeatmap').scrollIntoViewIfNeeded();
+      await view.locator('#mlpHeatmap').scrollIntoViewIfNeeded();
       await page.screenshot({ path: path.join(artifacts, `heatmaps-${tag}.png`) });
       await view.locator('#report').scrollIntoViewIfNeeded();
       await page.screenshot({ path: path.join(artifacts, `report-${tag}.png`) });
