@@ -196,30 +196,38 @@ program
     console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
   });
 
-program
-  .command('search')
-  .description('training-free evolutionary search for the sub-network to keep at a parameter budget')
-  .argument('<model>', 'model.onnx or .bin')
-  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
-  .requiredOption('--calib <file>', 'calibration text: importance initialisation and fitness windows')
-  .requiredOption('--out <dir>', 'new output folder for masks.json, search.json and the checkpoint')
-  .addOption(new Option('--preset <p>', 'population schedule').choices(Object.keys(PRESETS)).default('paper'))
-  .option('--generations <n>', 'generations (overrides the preset)', int)
-  .option('--population <n>', 'candidates per generation (overrides the preset; mutants/crossovers/random keep their shares)', int)
-  .option('--seed <n>', 'random seed: same inputs and seed give the same masks', int, 0)
-  .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
-  .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', Number, 0.01)
-  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-  .option('--fitness-windows <n>', 'fitness windows from the start of the calibration text (default: ~10k tokens)', int)
-  .option('--calib-windows <n>', 'calibration windows for the importance initialisation', int, 64)
-  .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
-  .option('--no-halving', 'evaluate every candidate on all fitness windows (the paper\'s plain schedule)')
-  .option('--eval <file>', 'held-out text: report perplexity of the dense model, the initialisation and the result')
-  .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
-  .option('--resume', 'continue an interrupted search from its checkpoint in <out>.partial')
-  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+/** The options `search` and `compress` share. */
+function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): Command {
+  return cmd
+    .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default(defaultPreset))
+    .option('--generations <n>', 'generations (overrides the preset)', int)
+    .option('--population <n>', 'candidates per generation (overrides the preset; mutants / crossovers / random keep their shares)', int)
+    .option('--seed <n>', 'random seed: same inputs and seed give the same masks', int, 0)
+    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
+    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', Number, 0.01)
+    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
+    .option('--fitness-windows <n>', 'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)', int)
+    .option('--calib-windows <n>', 'calibration windows for the importance scores', int, 64)
+    .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
+    .option('--no-halving', "evaluate every candidate on all fitness windows (the paper's plain schedule)")
+    .option('--eval <file>', 'held-out text: perplexity in the result')
+    .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+    .option('--resume', 'continue an interrupted job from its checkpoint in <out>.partial')
+    .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
+    .addOption(providerOption());
+}
+
+withSearchOptions(
+  program
+    .command('search')
+    .description('training-free evolutionary search for the sub-network to keep at a parameter budget')
+    .argument('<model>', 'model.onnx or .bin')
+    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+    .requiredOption('--calib <file>', 'calibration text: importance initialisation and fitness windows')
+    .requiredOption('--out <dir>', 'new output folder for masks.json, search.json and the checkpoint'),
+  'paper',
+)
   .option('--json', 'print one JSON object on stdout')
-  .addOption(providerOption())
   .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const schedule = scheduleOverrides(o);
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
@@ -231,38 +239,27 @@ program
     console.log(`${r.evaluations} candidates, ${r.tokens} tokens evaluated in ${r.seconds.toFixed(1)} s on ${r.provider}\nmasks: ${r.masks}`);
   });
 
-program
-  .command('compress')
-  .description('search (or a baseline) → reformation → physically smaller ONNX export → report, in one job')
-  .argument('<model>', 'model.onnx or .bin')
-  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
-  .requiredOption('--calib <file>', 'calibration text')
-  .requiredOption('--out <dir>', 'new output folder')
+withSearchOptions(
+  program
+    .command('compress')
+    .description('search (or a baseline) → reformation → physically smaller ONNX export → report, in one job')
+    .argument('<model>', 'model.onnx or .bin')
+    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+    .requiredOption('--calib <file>', 'calibration text')
+    .requiredOption('--out <dir>', 'new output folder'),
+  'small',
+)
   .addOption(new Option('--method <m>', 'search, or a baseline instead of it').choices(['search', ...METHODS]).default('search'))
   .option('--no-reform', 'skip reformation of o_proj / down_proj')
-  .addOption(new Option('--reform-method <m>', 'closed-form least squares or the paper\'s ADMM').choices(['closed-form', 'admm']).default('closed-form'))
-  .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default('small'))
-  .option('--generations <n>', 'generations (overrides the preset)', int)
-  .option('--population <n>', 'candidates per generation (overrides the preset)', int)
-  .option('--seed <n>', 'random seed', int, 0)
-  .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
-  .option('--tolerance <t>', 'search budget window: [ratio − t, ratio]', Number, 0.01)
-  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-  .option('--fitness-windows <n>', 'fitness / reformation windows from the calibration text (default: ~10k tokens)', int)
-  .option('--calib-windows <n>', 'calibration windows for importance scores', int, 64)
-  .option('--eval <file>', 'held-out text for the report')
-  .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+  .addOption(new Option('--reform-method <m>', "closed-form least squares or the paper's ADMM").choices(['closed-form', 'admm']).default('closed-form'))
   .option('--sparsity <s>', 'then sparsify: a fraction (0.5) or N:M (2:4)')
   .addOption(new Option('--sparsify-method <m>', 'one-shot sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
   .addOption(new Option('--bits <b>', 'then quantize weights to int4 or int8 (MatMulNBits)').choices(['4', '8']))
   .option('--block-size <n>', 'quantization block size', int, 32)
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
-  .option('--resume', 'continue an interrupted job from <out>.partial')
-  .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print report.json on stdout at the end')
-  .addOption(providerOption())
-  .action(async (model: string, o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+  .action(async (model: string, o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
     const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();

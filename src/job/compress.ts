@@ -20,7 +20,7 @@ import { totalCounts } from '../model/params';
 import type { Decoder } from '../model/decoder';
 import { summarize, type ModelSummary } from './inspect';
 import { OutputFolder } from '../util/outputFolder';
-import { openContext } from './context';
+import { openContext, type ModelJobRequest } from './context';
 import { baselineMask } from './prune';
 import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
 import type { JobListener } from './protocol';
@@ -29,21 +29,11 @@ import { sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsify
 import { describeStage } from './weightStage';
 import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
 
-export interface CompressRequest extends Omit<SearchOptions, 'resume'> {
-  model: string;
-  ratio: number;
-  calib: string;
-  out: string;
+export interface CompressRequest extends SearchOptions, ModelJobRequest {
   /** `search` (default) or a baseline that replaces it. */
   method?: 'search' | Method;
   reform?: boolean;
   reformMethod?: ReformMethod;
-  seqLen?: number;
-  evalText?: string;
-  evalWindows?: number;
-  provider: ProviderChoice;
-  resume?: boolean;
-  tokenizer?: string;
   onEvent?: JobListener;
   /** Sparsity and/or quantization after reformation (the two seeds composed). */
   weightStage?: WeightStage;

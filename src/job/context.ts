@@ -6,6 +6,19 @@ import type { ProviderChoice } from '../runtime/session';
 import { UserError } from '../util/errors';
 import type { JobListener } from './protocol';
 
+/** What every job over a model and its calibration text is asked. */
+export interface ModelJobRequest {
+  model: string;
+  calib: string;
+  out: string;
+  seqLen?: number;
+  /** Held-out text for the reported perplexity. */
+  evalText?: string;
+  evalWindows?: number;
+  provider: ProviderChoice;
+  tokenizer?: string;
+}
+
 /** What every compression stage works from: the recognised model, its tokenizer and the calibration tokens. */
 export interface JobContext {
   decoder: Decoder;

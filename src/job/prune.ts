@@ -3,7 +3,6 @@ import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
 import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
-import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores, type Method } from '../compress/importance/scores';
@@ -15,7 +14,7 @@ import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
 import { UserError } from '../util/errors';
-import { openContext, type JobContext } from './context';
+import { openContext, type JobContext, type ModelJobRequest } from './context';
 
 export interface BaselineOptions {
   method: Method;
@@ -64,16 +63,8 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
   return { mask, decoder: comp?.decoder ?? d, bias: comp?.bias, params, totalParams: total, granularity };
 }
 
-export interface PruneRequest extends BaselineOptions {
-  model: string;
-  calib: string;
-  out: string;
-  seqLen?: number;
-  /** Held-out text for the reported perplexity (default: the calibration text). */
-  evalText?: string;
-  evalWindows?: number;
-  provider: ProviderChoice;
-  tokenizer?: string;
+/** `evalText` defaults to the calibration text. */
+export interface PruneRequest extends BaselineOptions, ModelJobRequest {
   onStage?: (stage: string) => void;
 }
 

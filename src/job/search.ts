@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
-import type { ProviderChoice } from '../runtime/session';
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores } from '../compress/importance/scores';
@@ -16,7 +15,7 @@ import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type Se
 import { OutputFolder } from '../util/outputFolder';
 import { UserError } from '../util/errors';
 import type { JobListener } from './protocol';
-import { openContext, type JobContext } from './context';
+import { openContext, type JobContext, type ModelJobRequest } from './context';
 
 export interface SearchOptions {
   ratio: number;
@@ -40,15 +39,7 @@ export interface SearchOptions {
   signal?: AbortSignal;
 }
 
-export interface SearchRequest extends SearchOptions {
-  model: string;
-  calib: string;
-  out: string;
-  seqLen?: number;
-  evalText?: string;
-  evalWindows?: number;
-  provider: ProviderChoice;
-  tokenizer?: string;
+export interface SearchRequest extends SearchOptions, ModelJobRequest {
   onEvent?: JobListener;
 }
 
