@@ -32,24 +32,20 @@ export class GraphBuilder {
   private counter = 0;
   private usesContrib = false;
 
-  /** Emits one node and returns its output name(s). `name` prefixes the outputs to keep graphs readable. */
+  /** Emits one node and returns its output's name; `name` prefixes it to keep graphs readable. */
   op(type: string, inputs: string[], attrs: Record<string, Attr> = {}, name = type, domain = ''): string {
-    return this.opN(type, inputs, 1, attrs, name, domain)[0];
-  }
-
-  opN(type: string, inputs: string[], nOutputs: number, attrs: Record<string, Attr> = {}, name = type, domain = ''): string[] {
     const id = this.counter++;
-    const outputs = Array.from({ length: nOutputs }, (_, i) => `${name}_${id}${nOutputs > 1 ? `_${i}` : ''}`);
+    const output = `${name}_${id}`;
     if (domain === 'com.microsoft') this.usesContrib = true;
     this.nodes.push({
       opType: type,
       domain,
       name: `${name}_${id}`,
       input: inputs,
-      output: outputs,
+      output: [output],
       attribute: Object.entries(attrs).map(([k, v]) => attribute(k, v)),
     });
-    return outputs;
+    return output;
   }
 
   /** Renames the value `from` to `to` (for graph outputs with standard names) via an Identity. */
