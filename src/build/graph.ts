@@ -48,9 +48,20 @@ export class GraphBuilder {
     return output;
   }
 
-  /** Renames the value `from` to `to` (for graph outputs with standard names) via an Identity. */
+  /**
+   * Gives the value `from` the name `to` (graph outputs have standard names). The producing node's output and its
+   * consumers are renamed in place: an Identity would copy the tensor, and for `present.*` that is the whole KV
+   * cache on every decode step.
+   */
   rename(from: string, to: string): string {
-    this.nodes.push({ opType: 'Identity', name: `${to}_identity`, input: [from], output: [to] });
+    const producer = this.nodes.find((n) => n.output?.includes(from));
+    const isInput = this.inputs.some((i) => i.name === from) || this.tensors.some((t) => t.name === from);
+    if (!producer || isInput || this.outputs.some((o) => o.name === from)) {
+      this.nodes.push({ opType: 'Identity', name: `${to}_identity`, input: [from], output: [to] });
+      return to;
+    }
+    producer.output = producer.output!.map((o) => (o === from ? to : o));
+    for (const n of this.nodes) n.input = n.input?.map((i) => (i === from ? to : i));
     return to;
   }
 

@@ -10,6 +10,8 @@ import { readConfigHints } from './hfConfig';
 import { readLlama2c } from './llama2c';
 import { checkConfigAgainstGraph, checkWeightShapes } from './validate';
 
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+
 /** Recognises a decoder LLM from an `.onnx` file (plus `config.json` beside it) or a llama2.c `.bin` checkpoint. */
 export function loadDecoder(file: string): Decoder {
   if (file.toLowerCase().endsWith('.bin')) {
@@ -27,8 +29,8 @@ export function loadDecoder(file: string): Decoder {
       ? `it uses fused runtime ops (${fused.join(', ')}) of an exporter this version does not read`
       : 'no token embedding and no per-layer attention/MLP weights were found';
     throw new UserError(
-      `${name} is not a recognised decoder LLM: ${why}. Found ${index.graph.node?.length ?? 0} nodes (${ops}) and ` +
-        `${index.initializers.size} initializers. Supported: Llama-family decoders exported by torch.onnx / Optimum ` +
+      `${name} is not a recognised decoder LLM: ${why}. Found ${plural(index.graph.node?.length ?? 0, 'node')} (${ops}) and ` +
+        `${plural(index.initializers.size, 'initializer')}. Supported: Llama-family decoders exported by torch.onnx / Optimum ` +
         `(initializers named like model.layers.0.self_attn.q_proj.weight), and llama2.c .bin checkpoints.`,
     );
   }
