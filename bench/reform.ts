@@ -1,6 +1,5 @@
 // Reformation on every mask set (the search's and each baseline's) at 0.8 and 0.6 on both models: held-out
-// perplexity before and after, closed form vs ADMM on quality and time; then the searched + reformed model
-// exported and timed against the original (decode tokens/s, same run, same provider).
+// perplexity before and after, closed form vs ADMM on quality and time.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { denseLayerStats } from '../src/compress/calibration';
@@ -11,15 +10,15 @@ import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { readMasksFile } from '../src/compress/masksFile';
 import { reformDecoder } from '../src/compress/reform/reformation';
 import { DEFAULT_REFORM, type ReformMethod } from '../src/compress/reform/reformLayer';
-import { sliceDecoder, type SubnetMask } from '../src/compress/subnet';
-import { writeModelFiles } from '../src/compress/exportModel';
+import type { SubnetMask } from '../src/compress/subnet';
 import type { Decoder } from '../src/model/decoder';
 import { totalCounts } from '../src/model/params';
 import { perplexity } from '../src/runtime/perplexity';
-import { measureLatency } from '../src/runtime/latency';
 import { BASELINE_SETUP } from './baselines';
 import { SEARCH_RATIOS } from './search';
 import { benchData, machine, MODELS, workDir, writeResults } from './lib';
+
+export const searchMasksFile = (model: string, ratio: number) => path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-halving`, 'masks.json');
 
 interface Row {
   model: string;
@@ -34,7 +33,6 @@ interface Row {
 
 export async function benchReform(): Promise<void> {
   const rows: Row[] = [];
-  const speed: { model: string; ratio: number; params: number; originalTps: number; compressedTps: number; speedup: number; target: number; originalPrefillMs: number; compressedPrefillMs: number }[] = [];
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
@@ -48,7 +46,7 @@ export async function benchReform(): Promise<void> {
     for (const ratio of SEARCH_RATIOS) {
       const target = ratio * totalCounts(d).params;
       const sets: { name: string; model: Decoder; mask: SubnetMask; admm: boolean }[] = [];
-      const searchMasks = path.join(workDir, `search-${path.basename(path.dirname(m.file))}-${ratio}-halving`, 'masks.json');
+      const searchMasks = searchMasksFile(m.file, ratio);
       if (fs.existsSync(searchMasks)) sets.push({ name: 'search', model: d, mask: readMasksFile(searchMasks, d).mask, admm: true });
       for (const method of ['magnitude', 'wanda-sp', 'flap', 'obs'] as const) {
         const scores = await layerScores(d, stats, method, 'head');
@@ -62,16 +60,6 @@ export async function benchReform(): Promise<void> {
         const ad = set.admm ? await reform(set.model, set.mask, 'admm') : undefined;
         rows.push({ model: m.name, ratio, masks: set.name, before, closedForm: cf.ppl, closedFormSeconds: cf.seconds, admm: ad?.ppl, admmSeconds: ad?.seconds });
         console.log(`${m.name} ${ratio} ${set.name}: ${before.toFixed(3)} → ${cf.ppl.toFixed(3)} (${cf.seconds.toFixed(1)} s)${ad ? `, ADMM ${ad.ppl.toFixed(3)} (${ad.seconds.toFixed(1)} s)` : ''}`);
-        if (set.name === 'search') {
-          const dir = path.join(workDir, `export-${m.name}-${ratio}`);
-          fs.rmSync(dir, { recursive: true, force: true });
-          fs.mkdirSync(dir, { recursive: true });
-          const small = sliceDecoder(cf.decoder, set.mask);
-          writeModelFiles(small, dir, undefined);
-          const [lo, lc] = await measureLatency([{ file: m.file, layers: d.layers }, { file: path.join(dir, 'model.onnx'), layers: small.layers }], { provider: 'cpu', prompt: 128, decode: 128, reps: 9, vocab: d.config.vocab });
-          const p = totalCounts(small).params / totalCounts(d).params;
-          speed.push({ model: m.name, ratio, params: p, originalTps: lo.decodeTokensPerSecond, compressedTps: lc.decodeTokensPerSecond, speedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, target: 0.8 / p, originalPrefillMs: lo.prefillMs, compressedPrefillMs: lc.prefillMs });
-        }
       }
     }
   }
@@ -82,12 +70,6 @@ export async function benchReform(): Promise<void> {
     '| model | ratio | masks | before | closed form | time | ADMM | time |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
     ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${r.masks} | ${f(r.before)} | **${f(r.closedForm)}** | ${r.closedFormSeconds.toFixed(1)} s | ${f(r.admm)} | ${r.admmSeconds ? `${r.admmSeconds.toFixed(1)} s` : '—'} |`),
-    '',
-    'Searched + reformed model exported (physically sliced) vs the original ONNX: batch 1, prefill 128 tokens then 128 decode steps with the KV cache, CPU provider, median of 9 interleaved runs. Target: speed-up ≥ 0.8 × 1/ratio.',
-    '',
-    '| model | ratio | exported params / original | prefill ms (orig → exported) | decode tok/s original | decode tok/s exported | speed-up | target |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...speed.map((s) => `| ${s.model} | ${s.ratio} | ${s.params.toFixed(4)} | ${s.originalPrefillMs.toFixed(2)} → ${s.compressedPrefillMs.toFixed(2)} | ${s.originalTps.toFixed(0)} | ${s.compressedTps.toFixed(0)} | ${s.speedup.toFixed(2)}× | ${s.target.toFixed(2)}× |`),
   ].join('\n');
-  writeResults('reform', { machine: machine(), rows, speed }, md);
+  writeResults('reform', { machine: machine(), rows }, md);
 }

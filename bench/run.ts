@@ -4,12 +4,14 @@ import { benchEvalSpeed } from './evalSpeed';
 import { benchSearch } from './search';
 import { benchReform } from './reform';
 import { benchSparsity } from './sparsity';
+import { benchExportSpeed } from './exportSpeed';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
   baselines: benchBaselines,
   search: benchSearch,
   reform: benchReform,
+  'export-speed': benchExportSpeed,
   sparsity: benchSparsity,
 };
 
