@@ -148,14 +148,16 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       };
     };
     const pplCalibration = await measure(calib);
-    const pplHeldOut = r.evalText ? { ...(await measure(consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows))), text: path.resolve(r.evalText) } : undefined;
+    const heldOut = r.evalText ? consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows) : undefined;
+    const pplHeldOut = heldOut ? { ...(await measure(heldOut)), text: path.resolve(r.evalText!) } : undefined;
     const originalFile = d.source.format === 'onnx' ? d.source.path : denseCopy(d);
     const [lo, lc] = await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { provider: r.provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+    if (originalFile !== d.source.path) fs.rmSync(path.dirname(originalFile), { recursive: true, force: true });
     const provider = (await createSession(exportedFile, { provider: r.provider })).provider;
 
     const original = summarize(d);
     const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
-    const stageWindows = pplHeldOut ? consecutiveWindows(tokenizeFile(r.evalText!, ctx.tokenizer), ctx.seqLen, r.evalWindows) : calib;
+    const stageWindows = heldOut ?? calib;
     const stages = r.weightStage
       ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], stageWindows, r.provider)
       : undefined;
