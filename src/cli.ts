@@ -196,6 +196,9 @@ program
     console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
   });
 
+/** What `withSearchOptions` (plus the command's own ratio / calib / out / json) gives an action. */
+type SearchCliOptions = { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+
 /** The options `search` and `compress` share. */
 function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): Command {
   return cmd
@@ -228,7 +231,7 @@ withSearchOptions(
   'paper',
 )
   .option('--json', 'print one JSON object on stdout')
-  .action(async (model: string, o: { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+  .action(async (model: string, o: SearchCliOptions) => {
     const schedule = scheduleOverrides(o);
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
     const r = await searchModel({ ...o, model, evalText: o.eval, schedule, signal: cancelOnInterrupt(), onEvent: progress.onEvent });
@@ -259,7 +262,7 @@ withSearchOptions(
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
   .option('--json', 'print report.json on stdout at the end')
-  .action(async (model: string, o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; ratio: number; calib: string; out: string; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm'; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
+  .action(async (model: string, o: SearchCliOptions & { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
     const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
