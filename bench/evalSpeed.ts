@@ -4,7 +4,8 @@ import { fullMask } from '../src/compress/subnet';
 import { decoderSession } from '../src/runtime/decoderSession';
 import { createSession } from '../src/runtime/session';
 import { windowsNll } from '../src/runtime/perplexity';
-import { benchData, machine, median, MODELS, writeResults } from './lib';
+import { median } from '../src/util/median';
+import { benchData, machine, MODELS, writeResults } from './lib';
 
 export async function benchEvalSpeed(): Promise<void> {
   const rows: { model: string; masked: number; dense: number; original: number }[] = [];

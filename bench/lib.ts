@@ -72,5 +72,3 @@ export function writeResults(name: string, json: unknown, markdown: string): voi
   if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${markdown}\n$2`));
   console.log(`bench ${name}: wrote bench/results/${name}.json and .md${re.test(text) ? ', README table updated' : ''}`);
 }
-
-export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];

@@ -24,6 +24,8 @@ export interface BuildOptions {
    * `ΣX` over all positions of the batch, computed inside the runtime.
    */
   capture?: number[];
+  /** Which capture points (default: all four); a pass that needs one Gram matrix computes only that one. */
+  capturePoints?: readonly CapturePoint[];
   /** Emit layers 0..n only and no head (a calibration pass needs nothing after the layer it measures). */
   stopAfterLayer?: number;
 }
@@ -127,7 +129,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     h = g.op('Add', [h, m.out], {}, `l${i}_mlp_residual`);
     if (opts.capture?.includes(i)) {
       const points: [CapturePoint, string, number][] = [['attn_in', x1, c.hidden], ['o_in', att.oInput, qkv], ['mlp_in', x2, c.hidden], ['down_in', m.downInput, s.intermediate]];
-      for (const [point, value, dim] of points) {
+      for (const [point, value, dim] of points.filter(([p]) => (opts.capturePoints ?? CAPTURE_POINTS).includes(p))) {
         const st = gramStats(g, value, dim, `l${i}_${point}`);
         g.output(st.gram, IO.gram(i, point), DataType.FLOAT, [dim, dim]);
         g.output(st.sum, IO.sum(i, point), DataType.FLOAT, [dim]);

@@ -76,10 +76,6 @@ export interface CompressReport {
 
 const MASKS = 'masks.json';
 
-async function nllOf(d: Decoder, mask: SubnetMask, windows: number[][], provider: ProviderChoice) {
-  return (await MaskedEvaluator.open(d, { provider })).nll(mask, windows);
-}
-
 export async function compressModel(r: CompressRequest): Promise<CompressReport> {
   const t0 = performance.now();
   const ctx = openContext(r);
@@ -135,49 +131,50 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
 
     // 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side.
     emit({ type: 'stage', stage: 'measure' });
+    // One session per model, shared by the calibration and held-out measurements.
+    const exportedSession = await createSession(exportedFile, { provider: r.provider });
+    const original = await MaskedEvaluator.open(d, { provider: r.provider });
+    const masked = model === d ? original : await MaskedEvaluator.open(model, { provider: r.provider });
+    const reformedEval = reformed === model ? masked : await MaskedEvaluator.open(reformed, { provider: r.provider });
     const measure = async (windows: number[][]): Promise<PplSet> => {
-      const exportedSession = (await createSession(exportedFile, { provider: r.provider })).session;
-      const exported = await windowsNll(exportedSession, windows, { layers: final.layers });
-      const after = await nllOf(reformed, mask, windows, r.provider);
+      const after = await reformedEval.nll(mask, windows);
       return {
-        before: perplexity(await nllOf(d, fullMask(d), windows, r.provider)),
-        search: perplexity(await nllOf(model, mask, windows, r.provider)),
+        before: perplexity(await original.nll(fullMask(d), windows)),
+        search: perplexity(await masked.nll(mask, windows)),
         after: perplexity(after),
-        exported: perplexity(exported),
+        exported: perplexity(await windowsNll(exportedSession.session, windows, { layers: final.layers })),
         tokens: after.tokens,
       };
     };
     const pplCalibration = await measure(calib);
     const heldOut = r.evalText ? consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows) : undefined;
     const pplHeldOut = heldOut ? { ...(await measure(heldOut)), text: path.resolve(r.evalText!) } : undefined;
-    const originalFile = d.source.format === 'onnx' ? d.source.path : denseCopy(d);
-    const [lo, lc] = await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { provider: r.provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
-    if (originalFile !== d.source.path) fs.rmSync(path.dirname(originalFile), { recursive: true, force: true });
-    const provider = (await createSession(exportedFile, { provider: r.provider })).provider;
-
-    const original = summarize(d);
-    const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
-    const stageWindows = heldOut ?? calib;
+    // With a weight stage every stage is measured side by side (latency included); without, the two files are timed.
     const stages = r.weightStage
-      ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], stageWindows, r.provider)
+      ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], heldOut ?? calib, r.provider)
       : undefined;
+    const [lo, lc] = stages ? [stages[0].latency, stages[2].latency] : await timeAgainstOriginal(d, exportedFile, final, r.provider);
+    const provider = exportedSession.provider;
+
+    const originalSummary = summarize(d);
+    const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
     const report: CompressReport = {
       version: 1,
       out: path.resolve(r.out),
       model: d.source.path,
       method,
       granularity,
-      ratio: compressed.totals.params / original.totals.params,
+      ratio: compressed.totals.params / originalSummary.totals.params,
       targetRatio: r.ratio,
-      params: { before: original.totals.params, after: compressed.totals.params },
-      fileBytes: { before: original.fileBytes, after: compressed.fileBytes },
-      kvCacheBytesPerToken: { before: original.totals.kvCacheBytesPerToken, after: compressed.totals.kvCacheBytesPerToken },
+      params: { before: originalSummary.totals.params, after: compressed.totals.params },
+      fileBytes: { before: originalSummary.fileBytes, after: compressed.fileBytes },
+      kvCacheBytesPerToken: { before: originalSummary.totals.kvCacheBytesPerToken, after: compressed.totals.kvCacheBytesPerToken },
       ppl: pplHeldOut ?? pplCalibration,
       pplCalibration,
       pplHeldOut,
       reformation,
       search: searchOutcome && { evaluations: searchOutcome.evaluations, tokens: searchOutcome.tokens, seconds: searchOutcome.seconds, history: searchOutcome.history, fitness: searchOutcome.fitness, schedule: searchOutcome.schedule, evaluated: searchOutcome.evaluated },
-      original,
+      original: originalSummary,
       compressed,
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
       stages,
@@ -198,9 +195,15 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   }
 }
 
-/** A llama2.c input has no ONNX file to time: its dense re-emission stands in for it. */
-function denseCopy(d: Decoder): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
-  writeModelFiles(d, dir, undefined);
-  return path.join(dir, 'model.onnx');
+/** Decode and prefill latency of the original and the exported model, interleaved on the same provider. */
+async function timeAgainstOriginal(d: Decoder, exportedFile: string, final: Decoder, provider: ProviderChoice): Promise<Latency[]> {
+  // A llama2.c input has no ONNX file to time: its dense re-emission stands in for it.
+  const dir = d.source.format === 'onnx' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
+  if (dir) writeModelFiles(d, dir, undefined);
+  try {
+    const originalFile = dir ? path.join(dir, 'model.onnx') : d.source.path;
+    return await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+  } finally {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  }
 }

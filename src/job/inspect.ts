@@ -1,6 +1,8 @@
 import * as fs from 'node:fs';
-import type { Decoder } from '../model/decoder';
+import type { Decoder, DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
+
+const CONFIG_KEYS = ['layers', 'heads', 'kvHeads', 'headDim', 'hidden', 'intermediate', 'vocab', 'ropeTheta', 'normEps', 'tiedEmbeddings', 'maxPositions'] as const;
 
 /** What `inspect` reports; `--json` prints exactly this object (a stable contract for scripts). */
 export interface ModelSummary {
@@ -8,19 +10,7 @@ export interface ModelSummary {
   format: 'onnx' | 'llama2c';
   adapter: string;
   fileBytes: number;
-  config: {
-    layers: number;
-    heads: number;
-    kvHeads: number;
-    headDim: number;
-    hidden: number;
-    intermediate: number;
-    vocab: number;
-    ropeTheta: number;
-    normEps: number;
-    tiedEmbeddings: boolean;
-    maxPositions: number;
-  };
+  config: Pick<DecoderConfig, (typeof CONFIG_KEYS)[number]>;
   layers: { index: number; heads: number; kvHeads: number; headDim: number; intermediate: number; params: number; bytes: number }[];
   totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
 }
@@ -38,10 +28,7 @@ export function summarize(d: Decoder): ModelSummary {
     format: d.source.format,
     adapter: d.source.adapter,
     fileBytes: fileBytes(d.source.path),
-    config: {
-      layers: c.layers, heads: c.heads, kvHeads: c.kvHeads, headDim: c.headDim, hidden: c.hidden, intermediate: c.intermediate,
-      vocab: c.vocab, ropeTheta: c.ropeTheta, normEps: c.normEps, tiedEmbeddings: c.tiedEmbeddings, maxPositions: c.maxPositions,
-    },
+    config: Object.fromEntries(CONFIG_KEYS.map((k) => [k, c[k]])) as ModelSummary['config'],
     layers: d.layers.map((s, i) => ({ index: i, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, intermediate: s.intermediate, ...per[i] })),
     // K and V, fp32, every layer: what one more token of context costs in memory.
     totals: { ...totalCounts(d), kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0) },

@@ -91,7 +91,7 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const ctx = openContext({ ...r, onEvent: (e) => e.type === 'stage' && r.onStage?.(e.stage) });
   checkRatio(ctx.decoder, r.ratio, r.granularity ?? 'head');
   const out = new OutputFolder(r.out);
-  try {
+  return out.complete(async () => {
     const b = await baselineMask(ctx, r);
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
@@ -118,10 +118,6 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
       provider: evaluator.provider,
     };
     fs.writeFileSync(out.file('prune.json'), `${JSON.stringify(result, null, 2)}\n`);
-    out.commit();
     return result;
-  } catch (e) {
-    out.abort();
-    throw e;
-  }
+  });
 }

@@ -56,7 +56,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
   const textFile = r.evalText ?? r.calib;
   if (!textFile) throw new UserError('pass --eval <file> (or --calib) so the report can measure perplexity before and after');
   const out = new OutputFolder(r.out);
-  try {
+  return out.complete(async () => {
     const calibIds = r.calib ? tokenizeFile(r.calib, tok) : [];
     const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? 64, r.seed ?? 0) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
@@ -69,10 +69,6 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, r.provider);
     const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes: honestNotes(before, after, Boolean(r.stage.sparsity)), seconds: (performance.now() - t0) / 1000 };
     fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    out.commit();
     return report;
-  } catch (e) {
-    out.abort();
-    throw e;
-  }
+  });
 }

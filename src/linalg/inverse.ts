@@ -14,6 +14,9 @@ const identity = (n: number) => {
   return a;
 };
 
+/** A⁻¹ of a `[n, n]` matrix. */
+export const inverse = (a: Float32Array, n: number) => solveProduct(a, identity(n), identity(n), n, n, n);
+
 /**
  * (H + λI)⁻¹ with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
  * SparseGPT, so the matrix stays invertible.
@@ -25,5 +28,5 @@ export async function dampedInverse(h: ArrayLike<number>, n: number, percdamp = 
     if (a[j * n + j] === 0) a[j * n + j] = 1;
     a[j * n + j] += damp;
   }
-  return solveProduct(a, identity(n), identity(n), n, n, n);
+  return inverse(a, n);
 }

@@ -37,28 +37,41 @@ export function externalDataRef(t: onnx.ITensorProto, modelDir: string): Externa
   return { file, offset, length };
 }
 
-/** Reads one tensor's bytes from its external file, without reading the rest of the file. */
-export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expectedBytes: number): Buffer {
+/**
+ * A tensor's external byte range, checked: the file exists beside the model and is long enough. `sizes` caches
+ * file sizes when many tensors share one `.onnx_data`.
+ */
+function checkedRange(t: onnx.ITensorProto, modelDir: string, expectedBytes: number, sizes = new Map<string, number>()): { file: string; offset: number; length: number } {
   const ref = externalDataRef(t, modelDir);
-  if (!fs.existsSync(ref.file)) {
-    throw new UserError(
-      `tensor ${t.name}: external data file '${path.basename(ref.file)}' not found beside the model (looked in ${modelDir}); ` +
-        `copy the .onnx_data file next to the .onnx file`,
-    );
+  let size = sizes.get(ref.file);
+  if (size === undefined) {
+    if (!fs.existsSync(ref.file)) {
+      throw new UserError(
+        `tensor ${t.name}: external data file '${path.relative(modelDir, ref.file)}' not found beside the model (looked in ${modelDir}); ` +
+          `copy the .onnx_data file next to the .onnx file`,
+      );
+    }
+    size = fs.statSync(ref.file).size;
+    sizes.set(ref.file, size);
   }
   const length = ref.length ?? expectedBytes;
-  const size = fs.statSync(ref.file).size;
   if (ref.offset + length > size) {
     throw new UserError(
       `tensor ${t.name}: external data file '${path.basename(ref.file)}' is too short ` +
         `(needs bytes ${ref.offset}..${ref.offset + length}, file has ${size}); it may be truncated`,
     );
   }
+  return { file: ref.file, offset: ref.offset, length };
+}
+
+/** Reads one tensor's bytes from its external file, without reading the rest of the file. */
+export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expectedBytes: number): Buffer {
+  const { file, offset, length } = checkedRange(t, modelDir, expectedBytes);
   const buf = Buffer.alloc(length);
-  const fd = fs.openSync(ref.file, 'r');
+  const fd = fs.openSync(file, 'r');
   try {
     let done = 0;
-    while (done < length) done += fs.readSync(fd, buf, done, length - done, ref.offset + done);
+    while (done < length) done += fs.readSync(fd, buf, done, length - done, offset + done);
   } finally {
     fs.closeSync(fd);
   }
@@ -71,23 +84,5 @@ export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expect
  */
 export function checkExternalData(tensors: onnx.ITensorProto[], modelDir: string, bytesOf: (t: onnx.ITensorProto) => number): void {
   const sizes = new Map<string, number>();
-  for (const t of tensors) {
-    if (!isExternal(t)) continue;
-    const ref = externalDataRef(t, modelDir);
-    let size = sizes.get(ref.file);
-    if (size === undefined) {
-      if (!fs.existsSync(ref.file)) {
-        throw new UserError(
-          `tensor ${t.name}: external data file '${path.relative(modelDir, ref.file)}' not found beside the model (looked in ${modelDir}); ` +
-            `copy the .onnx_data file next to the .onnx file`,
-        );
-      }
-      size = fs.statSync(ref.file).size;
-      sizes.set(ref.file, size);
-    }
-    const end = ref.offset + (ref.length ?? bytesOf(t));
-    if (end > size) {
-      throw new UserError(`tensor ${t.name}: external data file '${path.basename(ref.file)}' is too short (needs ${end} bytes, has ${size}); it may be truncated`);
-    }
-  }
+  for (const t of tensors) if (isExternal(t)) checkedRange(t, modelDir, bytesOf(t), sizes);
 }

@@ -24,12 +24,14 @@ export const columnNorms = (s: ActivationStats) => Float64Array.from({ length: s
 
 /**
  * Runs windows through a capture graph (`BuildOptions.capture`) and accumulates each layer's statistics in
- * float64; the per-batch products themselves are computed by ONNX Runtime.
+ * float64; the per-batch products themselves are computed by ONNX Runtime. Only the points the graph outputs
+ * are present in the result.
  */
 export async function captureStats(session: ort.InferenceSession, windows: number[][], layers: number[], o: { batch?: number; extraFeeds?: Record<string, ort.Tensor> } = {}): Promise<Map<number, LayerStats>> {
   const batch = o.batch ?? 4;
   const stats = new Map<number, LayerStats>();
-  const fetch = layers.flatMap((i) => CAPTURE_POINTS.flatMap((p) => [IO.gram(i, p), IO.sum(i, p)]));
+  const points = (i: number) => CAPTURE_POINTS.filter((p) => session.outputNames.includes(IO.gram(i, p)));
+  const fetch = layers.flatMap((i) => points(i).flatMap((p) => [IO.gram(i, p), IO.sum(i, p)]));
   for (let w = 0; w < windows.length; w += batch) {
     const rows = windows.slice(w, w + batch);
     const S = rows[0].length - 1;
@@ -41,7 +43,7 @@ export async function captureStats(session: ort.InferenceSession, windows: numbe
     }, fetch);
     for (const i of layers) {
       const ls = stats.get(i) ?? ({} as LayerStats);
-      for (const p of CAPTURE_POINTS) {
+      for (const p of points(i)) {
         const gram = out[IO.gram(i, p)].data as Float32Array;
         const sum = out[IO.sum(i, p)].data as Float32Array;
         const acc = (ls[p] ??= { dim: sum.length, gram: new Float64Array(gram.length), sum: new Float64Array(sum.length), count: 0 });

@@ -2,6 +2,7 @@ import type { LayerShape } from '../model/decoder';
 import { IO } from '../build/decoderGraph';
 import { createSession, type SessionOptions } from './session';
 import { emptyPast, int64, presentToPast } from './kvCache';
+import { median } from '../util/median';
 
 export interface Latency {
   prefillTokens: number;
@@ -11,7 +12,6 @@ export interface Latency {
   decodeTokensPerSecond: number;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /**
  * Prefill of `prompt` tokens, then `decode` single-token steps through the KV cache (batch 1), for several models

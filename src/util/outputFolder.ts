@@ -33,4 +33,16 @@ export class OutputFolder {
   abort(): void {
     fs.rmSync(this.tmp, { recursive: true, force: true });
   }
+
+  /** Runs `write`, then renames the folder into place; on failure removes everything it wrote. */
+  async complete<T>(write: () => Promise<T>): Promise<T> {
+    try {
+      const result = await write();
+      this.commit();
+      return result;
+    } catch (e) {
+      this.abort();
+      throw e;
+    }
+  }
 }

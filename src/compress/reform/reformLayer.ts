@@ -2,7 +2,7 @@
 // the layer's output on calibration inputs matches the original, using what the omitted channels contributed.
 // Our layout is W [in, out]; H = XᵀX [in, in] over calibration positions, X including the omitted channels.
 import { quadraticForm, solveProduct, matmul } from '../../linalg/graphs';
-import { meanDiagonal } from '../../linalg/inverse';
+import { inverse, meanDiagonal } from '../../linalg/inverse';
 
 export type ReformMethod = 'closed-form' | 'admm';
 
@@ -65,9 +65,7 @@ async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, k
   const wn = Float32Array.from(w, (v, idx) => v * norm[Math.floor(idx / m)]);
   const hr = Float32Array.from(h);
   for (let j = 0; j < n; j++) hr[j * n + j] += o.rho;
-  const identity = new Float32Array(n * n);
-  for (let j = 0; j < n; j++) identity[j * n + j] = 1;
-  const inv = await solveProduct(hr, identity, identity, n, n, n);
+  const inv = await inverse(hr, n);
   const hw = await matmul(h, wn, n, n, m);
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;

@@ -31,7 +31,7 @@ function feeds(d: Decoder, mask: SubnetMask, inputs: readonly string[]): Record<
 
 /** Gram matrix of one capture point of layer `l`, with `mask` applied to the model up to that layer. */
 async function layerGram(d: Decoder, mask: SubnetMask, l: number, point: 'o_in' | 'down_in', windows: number[][], o: SessionOptions): Promise<Float64Array> {
-  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: true, capture: [l], stopAfterLayer: l }, o);
+  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: true, capture: [l], capturePoints: [point], stopAfterLayer: l }, o);
   const stats = await captureStats(s.session, windows, [l], { extraFeeds: feeds(d, mask, s.session.inputNames) });
   return stats.get(l)![point].gram;
 }

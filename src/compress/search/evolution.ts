@@ -2,6 +2,7 @@
 // crossovers and high-randomness mutants of the top-k parents, candidates outside the budget re-sampled before
 // any evaluation, elitist top-k selection. Deterministic for a seed; checkpointed after every generation.
 import { Rng } from '../../util/random';
+import { median } from '../../util/median';
 import { UserError } from '../../util/errors';
 import { crossover, mutate, type MutationRates } from './mutate';
 import { Fitness, rungMean, type FitnessRecord } from './fitness';
@@ -72,8 +73,6 @@ export class CancelledError extends UserError {
     super('cancelled; the last completed generation is checkpointed and --resume continues from it', 130);
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** `seeds[0]` is the importance initialisation; further seeds join the initial population as they are. */
 export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitness, schedule: SearchSchedule, seed: number, ev: SearchEvents = {}, resume?: SearchCheckpoint): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
