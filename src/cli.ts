@@ -197,7 +197,10 @@ program
   });
 
 /** What `withSearchOptions` (plus the command's own ratio / calib / out / json) gives an action. */
-type SearchCliOptions = { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+type SearchCliOptions = { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; biasCompensation: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+
+/** `--no-bias-compensation` turns it off; otherwise each method's default (on for search and FLAP). */
+const compensationOption = (o: { biasCompensation: boolean }) => (o.biasCompensation ? undefined : false);
 
 /** The options `search` and `compress` share. */
 function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): Command {
@@ -213,6 +216,7 @@ function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): C
     .option('--calib-windows <n>', 'calibration windows for the importance scores', int, 64)
     .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
     .option('--no-halving', "evaluate every candidate on all fitness windows (the paper's plain schedule)")
+    .option('--no-bias-compensation', "measure candidates without FLAP's compensation biases (the paper's fitness; also FLAP without them)")
     .option('--eval <file>', 'held-out text: perplexity in the result')
     .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
     .option('--resume', 'continue an interrupted job from its checkpoint in <out>.partial')
@@ -234,7 +238,7 @@ withSearchOptions(
   .action(async (model: string, o: SearchCliOptions) => {
     const schedule = scheduleOverrides(o);
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-    const r = await searchModel({ ...o, model, evalText: o.eval, schedule, signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    const r = await searchModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule, signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
     if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
     console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`);
@@ -264,7 +268,7 @@ withSearchOptions(
   .option('--json', 'print report.json on stdout at the end')
   .action(async (model: string, o: SearchCliOptions & { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-    const r = await compressModel({ ...o, model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    const r = await compressModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
     if (underParent()) return sendToParent({ kind: 'result', result: r });
     console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));

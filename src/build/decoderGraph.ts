@@ -10,7 +10,8 @@ import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
 import { gramStats } from './stats';
-import { linear } from './linear';
+import { linear, type Linear } from './linear';
+import { maskCompensation } from './compensation';
 
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
@@ -28,6 +29,11 @@ export interface BuildOptions {
   capturePoints?: readonly CapturePoint[];
   /** Emit layers 0..n only and no head (a calibration pass needs nothing after the layer it measures). */
   stopAfterLayer?: number;
+  /**
+   * With `masks`: inputs `compensation.{i}.o` [H·d] and `compensation.{i}.down` [I], the mean o_proj / down_proj
+   * inputs whose masked-out part becomes FLAP's compensation bias (zeros: no compensation for that module).
+   */
+  compensation?: boolean;
 }
 
 export interface BuiltGraph {
@@ -49,6 +55,8 @@ export const IO = {
   presentValue: (i: number) => `present.${i}.value`,
   attnMask: (i: number) => `mask.${i}.attn`,
   mlpMask: (i: number) => `mask.${i}.mlp`,
+  compensationO: (i: number) => `compensation.${i}.o`,
+  compensationDown: (i: number) => `compensation.${i}.down`,
   gram: (i: number, point: CapturePoint) => `stats.${i}.${point}.gram`,
   sum: (i: number, point: CapturePoint) => `stats.${i}.${point}.sum`,
 };
@@ -65,6 +73,8 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const c = d.config;
   const weight = (name: string, w: Weight) => g.initializer(name, w.shape, () => w.read());
   const lin = (name: string, w: Weight) => linear(g, name, w);
+  const compensated = (out: string, project: Linear, mask: string | undefined, inputMean: string | undefined, name: string) =>
+    mask && inputMean ? g.op('Add', [out, maskCompensation(g, project, mask, inputMean, name)], {}, `${name}.compensated`) : out;
 
   const inputIds = g.input(IO.inputIds, DataType.INT64, [B, S]);
   const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
@@ -96,7 +106,9 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const attnMask = opts.masks ? g.input(IO.attnMask(i), DataType.FLOAT, [qkv]) : undefined;
     const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
 
+    const comp = opts.masks && opts.compensation ? { o: g.input(IO.compensationO(i), DataType.FLOAT, [qkv]), down: g.input(IO.compensationDown(i), DataType.FLOAT, [s.intermediate]) } : undefined;
     const x1 = rmsNorm(g, h, weight(`${p}.input_layernorm.weight`, w.inputNorm), c.normEps, `l${i}_input_norm`);
+    const o = lin(`${p}.self_attn.o_proj.weight`, w.o);
     const att = attention(g, s, {
       x: x1,
       bias,
@@ -104,7 +116,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       q: lin(`${p}.self_attn.q_proj.weight`, w.q),
       k: lin(`${p}.self_attn.k_proj.weight`, w.k),
       v: lin(`${p}.self_attn.v_proj.weight`, w.v),
-      o: lin(`${p}.self_attn.o_proj.weight`, w.o),
+      o,
       qBias: w.qBias && weight(`${p}.self_attn.q_proj.bias`, w.qBias),
       kBias: w.kBias && weight(`${p}.self_attn.k_proj.bias`, w.kBias),
       vBias: w.vBias && weight(`${p}.self_attn.v_proj.bias`, w.vBias),
@@ -116,17 +128,18 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       g.output(att.present.key, IO.presentKey(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
       g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
     }
-    h = g.op('Add', [h, att.out], {}, `l${i}_attn_residual`);
+    h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, `${p}.self_attn.o_proj`)], {}, `l${i}_attn_residual`);
     const x2 = rmsNorm(g, h, weight(`${p}.post_attention_layernorm.weight`, w.postNorm), c.normEps, `l${i}_post_norm`);
+    const down = lin(`${p}.mlp.down_proj.weight`, w.down);
     const m = mlp(g, {
       x: x2,
       gate: lin(`${p}.mlp.gate_proj.weight`, w.gate),
       up: lin(`${p}.mlp.up_proj.weight`, w.up),
-      down: lin(`${p}.mlp.down_proj.weight`, w.down),
+      down,
       downBias: w.downBias && weight(`${p}.mlp.down_proj.bias`, w.downBias),
       channelMask: mlpMask,
     }, `l${i}_mlp`);
-    h = g.op('Add', [h, m.out], {}, `l${i}_mlp_residual`);
+    h = g.op('Add', [h, compensated(m.out, down, mlpMask, comp?.down, `${p}.mlp.down_proj`)], {}, `l${i}_mlp_residual`);
     if (opts.capture?.includes(i)) {
       const points: [CapturePoint, string, number][] = [['attn_in', x1, c.hidden], ['o_in', att.oInput, qkv], ['mlp_in', x2, c.hidden], ['down_in', m.downInput, s.intermediate]];
       for (const [point, value, dim] of points.filter(([p]) => (opts.capturePoints ?? CAPTURE_POINTS).includes(p))) {

@@ -4,28 +4,39 @@ import { decoderSession } from '../runtime/decoderSession';
 import { ort, type SessionOptions } from '../runtime/session';
 import { windowsNll, type NllSum } from '../runtime/perplexity';
 import { maskVectors, type SubnetMask } from './subnet';
+import type { CompensationFlags, CompensationMeans } from './importance/compensation';
 
 /**
  * The masked evaluation graph in one session: masks are inputs, so every candidate sub-network is measured
  * without rebuilding or reloading weights.
  */
 export class MaskedEvaluator {
-  private constructor(readonly decoder: Decoder, private readonly session: ort.InferenceSession, readonly provider: string) {}
+  private constructor(readonly decoder: Decoder, private readonly session: ort.InferenceSession, readonly provider: string, private readonly means?: CompensationMeans) {}
 
-  static async open(d: Decoder, o: SessionOptions): Promise<MaskedEvaluator> {
-    const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: true }, o);
-    return new MaskedEvaluator(d, s.session, s.provider);
+  /**
+   * With `means` (the dense model's mean o_proj / down_proj inputs) a mask can be measured with FLAP's bias
+   * compensation, per module as `compensate` says (all modules when it is not given).
+   */
+  static async open(d: Decoder, o: SessionOptions, means?: CompensationMeans): Promise<MaskedEvaluator> {
+    const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: true, compensation: Boolean(means) }, o);
+    return new MaskedEvaluator(d, s.session, s.provider, means);
   }
 
-  feeds(mask: SubnetMask): Record<string, ort.Tensor> {
+  private feeds(mask: SubnetMask, compensate?: CompensationFlags): Record<string, ort.Tensor> {
     const v = maskVectors(this.decoder, mask);
     const feeds: Record<string, ort.Tensor> = {};
-    v.attn.forEach((a, i) => (feeds[IO.attnMask(i)] = new ort.Tensor('float32', a, [a.length])));
-    v.mlp.forEach((m, i) => (feeds[IO.mlpMask(i)] = new ort.Tensor('float32', m, [m.length])));
+    const vector = (a: Float32Array) => new ort.Tensor('float32', a, [a.length]);
+    v.attn.forEach((a, i) => (feeds[IO.attnMask(i)] = vector(a)));
+    v.mlp.forEach((m, i) => (feeds[IO.mlpMask(i)] = vector(m)));
+    this.means?.forEach((m, i) => {
+      const on = compensate?.[i] ?? { attn: true, mlp: true };
+      feeds[IO.compensationO(i)] = vector(on.attn ? m.o : new Float32Array(m.o.length));
+      feeds[IO.compensationDown(i)] = vector(on.mlp ? m.down : new Float32Array(m.down.length));
+    });
     return feeds;
   }
 
-  nll(mask: SubnetMask, windows: number[][], batch?: number): Promise<NllSum> {
-    return windowsNll(this.session, windows, { extraFeeds: this.feeds(mask), batch });
+  nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
+    return windowsNll(this.session, windows, { extraFeeds: this.feeds(mask, compensate) });
   }
 }

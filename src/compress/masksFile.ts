@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { Decoder } from '../model/decoder';
 import type { SubnetMask } from './subnet';
 import { UserError } from '../util/errors';
+import type { CompensationBias } from './importance/compensation';
 
 /** `masks.json`: which heads, rotary pairs and MLP channels each layer keeps (indices), plus optional biases. */
 export interface MasksFile {
@@ -13,8 +14,8 @@ export interface MasksFile {
   params: number;
   totalParams: number;
   layers: { heads: number[]; pairs: number[]; mlp: number[] }[];
-  /** FLAP bias compensation: a bias for o_proj / down_proj per layer. */
-  bias?: { o: number[]; down: number[] }[];
+  /** Bias compensation (FLAP's, or a compensated search's): a bias for o_proj / down_proj per layer. */
+  bias?: CompensationBias;
 }
 
 const indices = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
@@ -32,6 +33,9 @@ export function readMasksFile(file: string, d: Decoder): { mask: SubnetMask; met
   }
   if (meta.version !== 1 || !Array.isArray(meta.layers) || meta.layers.length !== d.layers.length) {
     throw new UserError(`${file}: a masks file for ${meta.layers?.length ?? '?'} layers, the model has ${d.layers.length}`);
+  }
+  if (meta.bias && (meta.bias.length !== d.layers.length || meta.bias.some((b) => [b.o, b.down].some((v) => v && v.length !== d.config.hidden)))) {
+    throw new UserError(`${file}: its compensation biases do not fit the model (${d.layers.length} layers of width ${d.config.hidden})`);
   }
   const toBool = (n: number, keep: number[]) => {
     const b = new Array(n).fill(false);

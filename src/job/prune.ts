@@ -6,7 +6,7 @@ import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/window
 import { perplexity } from '../runtime/perplexity';
 import { denseLayerStats } from '../compress/calibration';
 import { layerScores, type Method } from '../compress/importance/scores';
-import { withCompensation } from '../compress/importance/compensation';
+import { compensationParams, withCompensation, type CompensationBias } from '../compress/importance/compensation';
 import { minimumParams, outerParams, selectGlobal, selectUniform } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
@@ -30,7 +30,7 @@ export interface BaselineOutcome {
   mask: SubnetMask;
   /** The model the mask applies to: with FLAP's compensation biases when they are on. */
   decoder: Decoder;
-  bias?: { o: number[]; down: number[] }[];
+  bias?: CompensationBias;
   params: number;
   totalParams: number;
   granularity: Granularity;
@@ -59,7 +59,7 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
   const total = totalCounts(d).params;
   const mask = o.method === 'flap' ? selectGlobal(d, scores, granularity, o.ratio * total) : selectUniform(d, scores, granularity, o.ratio * total);
   const comp = compensate ? withCompensation(d, mask, stats) : undefined;
-  const params = maskedParams(d, mask, outerParams(d)) + (comp ? 2 * d.config.hidden * d.layers.length : 0);
+  const params = maskedParams(d, mask, outerParams(d)) + (comp ? compensationParams(d) : 0);
   return { mask, decoder: comp?.decoder ?? d, bias: comp?.bias, params, totalParams: total, granularity };
 }
 

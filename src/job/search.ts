@@ -8,8 +8,10 @@ import { globalUnits, uniformUnits } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
+import { compensationMeans, compensationParams, withCompensation, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
+import type { Decoder } from '../model/decoder';
 import { toMasksFile } from '../compress/masksFile';
-import { candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
+import { candidateCompensation, candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
 import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
 import { OutputFolder } from '../util/outputFolder';
@@ -35,6 +37,11 @@ export interface SearchOptions {
    * also holds the Wanda-sp, magnitude and FLAP selections, so the search starts from the best training-free mask.
    */
   init?: 'obs' | 'all';
+  /**
+   * FLAP's bias compensation for every candidate (default on): fitness, held-out perplexity and the masks file
+   * include the o_proj / down_proj biases that stand in for what a candidate removes; they count as parameters.
+   */
+  biasCompensation?: boolean;
   resume?: boolean;
   signal?: AbortSignal;
 }
@@ -52,6 +59,12 @@ export interface SearchOutcome {
   schedule: SearchSchedule;
   seed: number;
   halving: boolean;
+  /** Which modules of the result have a compensation bias. */
+  compensate: CompensationFlags;
+  /** The decoder with the result's compensation biases (absent when it has none). */
+  compensated?: { decoder: Decoder; bias: CompensationBias };
+  /** What the masked graph needs to measure any mask with compensation (absent without it). */
+  compensationMeans?: CompensationMeans;
   /** Fitness perplexities: the OBS initialisation, the best seed of the initial population, the result. */
   fitness: { init: number; bestSeed: number; best: number; tokensPerEvaluation: number };
   evaluations: number;
@@ -66,7 +79,7 @@ export interface SearchOutcome {
 }
 
 /** What `search --json` prints; also `search.json` in the output folder. */
-export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask'> & {
+export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask' | 'compensated' | 'compensationMeans'> & {
   out: string;
   masks: string;
   heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
@@ -88,8 +101,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const granularity = o.granularity ?? 'head';
   const seed = o.seed ?? 0;
   const halving = o.halving ?? true;
-  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01);
-  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
+  const compensation = o.biasCompensation ?? true;
+  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, compensation);
+  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
   let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
   if (o.resume && fs.existsSync(checkpointFile)) {
@@ -99,14 +113,19 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   }
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
   const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, seed), { provider: ctx.provider });
-  const target = o.ratio * sp.totalParams;
+  // Each importance selection joins without and (in a space with compensation) with compensation biases, whose
+  // parameters it leaves room for; the first seed is the paper's (OBS, no biases).
   const seeds: Candidate[] = [];
   for (const method of o.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
     const scores = await layerScores(d, stats, method, granularity);
-    const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
-    seeds.push(candidateFromKeep(keep.attn, keep.mlp));
+    for (const bias of compensation ? [false, true] : [undefined]) {
+      const target = o.ratio * sp.totalParams - (bias ? compensationParams(d) : 0);
+      const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
+      seeds.push(candidateFromKeep(keep.attn, keep.mlp, bias));
+    }
   }
-  const evaluator = await MaskedEvaluator.open(d, { provider: ctx.provider });
+  const means = compensation ? compensationMeans(d, stats) : undefined;
+  const evaluator = await MaskedEvaluator.open(d, { provider: ctx.provider }, means);
   const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
   const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
   ctx.emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
@@ -120,8 +139,13 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   // Generation 0 evaluates every seed in full.
   const full = (c: Candidate) => fitness.cache.get(Fitness.key(c))?.full;
   const seedFitness = seeds.map(full).filter((f): f is number => f !== undefined);
+  const mask = candidateMask(d, sp, best.candidate);
+  const compensate = candidateCompensation(best.candidate);
   return {
-    mask: candidateMask(d, sp, best.candidate),
+    mask,
+    compensate,
+    compensated: compensate.some((c) => c.attn || c.mlp) ? withCompensation(d, mask, stats, compensate) : undefined,
+    compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),
     ratio: best.params / sp.totalParams,
     params: best.params,
@@ -152,13 +176,14 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     if (r.evalText) {
       ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
       const ev = consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows);
-      const evaluator = await MaskedEvaluator.open(ctx.decoder, { provider: r.provider });
-      const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev), await evaluator.nll(s.initMask, ev), await evaluator.nll(s.mask, ev)];
+      const evaluator = await MaskedEvaluator.open(ctx.decoder, { provider: r.provider }, s.compensationMeans);
+      const none = s.compensate.map(() => ({ attn: false, mlp: false }));
+      const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
       heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
     }
-    const { mask, initMask: _, ...rest } = s;
+    const { mask, initMask: _, compensated, compensationMeans: __, ...rest } = s;
     const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
-    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams }))}\n`);
+    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(compensated ? { bias: compensated.bias } : {}) }))}\n`);
     fs.writeFileSync(out.file('search.json'), `${JSON.stringify(result)}\n`);
     out.commit();
     return result;

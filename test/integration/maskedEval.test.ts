@@ -12,6 +12,8 @@ import { totalCounts } from '../../src/model/params';
 import { decoderSession } from '../../src/runtime/decoderSession';
 import { windowsNll } from '../../src/runtime/perplexity';
 import { seededRandom } from '../../src/util/random';
+import { denseLayerStats } from '../../src/compress/calibration';
+import { compensationMeans, withCompensation } from '../../src/compress/importance/compensation';
 import { stories260K, texts, tinyMha } from '../fixtures';
 
 function windowsFor(d: Decoder, file: string, n: number) {
@@ -62,4 +64,23 @@ for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['tinystori
       assert.ok(masked.nll > dense.nll, 'removing weights of a trained model costs likelihood');
     });
   }
+
+  test(`${name}: in-graph bias compensation (some modules) = the sliced model with FLAP's biases (NLL ≤ 1e-6)`, async () => {
+    const d = loadDecoder(file);
+    const windows = windowsFor(d, file, 16);
+    const stats = await denseLayerStats(d, windowsFor(d, file, 8), { provider: 'cpu' });
+    const mask = randomMask(d, 'all', 11);
+    const flags = d.layers.map((_, i) => ({ attn: i % 2 === 0, mlp: i % 3 !== 1 }));
+    const inGraph = await (await MaskedEvaluator.open(d, { provider: 'cpu' }, compensationMeans(d, stats))).nll(mask, windows, flags);
+    const compensated = withCompensation(d, mask, stats, flags);
+    assert.deepEqual(compensated.bias.map((b) => [Boolean(b.o), Boolean(b.down)]), flags.map((f) => [f.attn, f.mlp]));
+    const biased = sliceDecoder(compensated.decoder, mask);
+    const sliced = await windowsNll((await decoderSession(biased, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, windows);
+    assert.ok(relDiff(inGraph.nll, sliced.nll) <= 1e-6, `in-graph ${inGraph.nll} vs sliced with biases ${sliced.nll}`);
+    const plain = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(mask, windows);
+    assert.ok(relDiff(inGraph.nll, plain.nll) > 1e-5, `the compensation changes the measurement: ${inGraph.nll} vs ${plain.nll}`);
+    const dense = await (await MaskedEvaluator.open(d, { provider: 'cpu' }, compensationMeans(d, stats))).nll(fullMask(d), windows);
+    const denseRef = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(fullMask(d), windows);
+    assert.ok(relDiff(dense.nll, denseRef.nll) <= 1e-5, 'nothing removed, nothing compensated');
+  });
 }

@@ -1,26 +1,56 @@
+// FLAP's bias compensation (paper-spec §3) as weights: biases for o_proj / down_proj that stand in for the mean
+// contribution of what a mask removes. The masked graph computes the same thing in-graph (build/compensation.ts).
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
-import type { LayerStats } from '../../runtime/activationStats';
+import { mean, type LayerStats } from '../../runtime/activationStats';
 import type { SubnetMask } from '../subnet';
 import { compensationBias } from './scores';
 
-/** The decoder with FLAP's compensation biases on o_proj / down_proj for what the mask removes. */
-export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>): { decoder: Decoder; bias: { o: number[]; down: number[] }[] } {
+/** Per layer, whether o_proj (`attn`) and down_proj (`mlp`) get a compensation bias. */
+export type CompensationFlags = { attn: boolean; mlp: boolean }[];
+
+/** Per layer, the compensation biases (a module without one has none). */
+export type CompensationBias = { o?: number[]; down?: number[] }[];
+
+/** Per layer, the dense model's mean o_proj and down_proj inputs: what the masked graph needs to compensate. */
+export type CompensationMeans = { o: Float32Array; down: Float32Array }[];
+
+const allOn = (d: Decoder): CompensationFlags => d.layers.map(() => ({ attn: true, mlp: true }));
+
+/** The decoder with FLAP's compensation biases on o_proj / down_proj (those `flags` select) for what the mask removes. */
+export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>, flags = allOn(d)): { decoder: Decoder; bias: CompensationBias } {
   const hidden = d.config.hidden;
   const bias = d.layers.map((s, i) => {
     const st = stats.get(i)!;
     const half = s.headDim / 2;
     const keepQ = (j: number) => mask[i].heads[Math.floor(j / s.headDim)] && mask[i].pairs[(j % s.headDim) % half];
     return {
-      o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, st.o_in, keepQ)),
-      down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, st.down_in, (j) => mask[i].mlp[j])),
+      ...(flags[i].attn ? { o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, st.o_in, keepQ)) } : {}),
+      ...(flags[i].mlp ? { down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, st.down_in, (j) => mask[i].mlp[j])) } : {}),
     };
   });
-  const add = (prev: Float32Array | undefined, b: number[]) => Float32Array.from(b, (v, c) => v + (prev ? prev[c] : 0));
+  return { decoder: withBiases(d, bias), bias };
+}
+
+/** The decoder with `bias` added to its o_proj / down_proj biases (as a masks file stores them). */
+export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
+  const hidden = d.config.hidden;
+  const add = (name: string, prev: Decoder['layerWeights'][number]['oBias'], b: number[] | undefined) =>
+    b ? memoryWeight(name, [hidden], Float32Array.from(b, (v, c) => v + (prev ? prev.read()[c] : 0))) : prev;
   const layerWeights = d.layerWeights.map((w, i) => ({
     ...w,
-    oBias: memoryWeight(`model.layers.${i}.self_attn.o_proj.bias`, [hidden], add(w.oBias?.read(), bias[i].o)),
-    downBias: memoryWeight(`model.layers.${i}.mlp.down_proj.bias`, [hidden], add(w.downBias?.read(), bias[i].down)),
+    oBias: add(`model.layers.${i}.self_attn.o_proj.bias`, w.oBias, bias[i].o),
+    downBias: add(`model.layers.${i}.mlp.down_proj.bias`, w.downBias, bias[i].down),
   }));
-  return { decoder: { ...d, layerWeights }, bias };
+  return { ...d, layerWeights };
 }
+
+export function compensationMeans(d: Decoder, stats: Map<number, LayerStats>): CompensationMeans {
+  return d.layers.map((_, i) => ({ o: Float32Array.from(mean(stats.get(i)!.o_in)), down: Float32Array.from(mean(stats.get(i)!.down_in)) }));
+}
+
+/** Per layer, the bias parameters compensating o_proj / down_proj adds (none where the model already has the bias). */
+export const compensationBiasParams = (d: Decoder) => d.layerWeights.map((w) => ({ attn: w.oBias ? 0 : d.config.hidden, mlp: w.downBias ? 0 : d.config.hidden }));
+
+/** The bias parameters the compensation adds for `flags` (all modules by default). */
+export const compensationParams = (d: Decoder, flags = allOn(d)) => compensationBiasParams(d).reduce((a, p, i) => a + (flags[i].attn ? p.attn : 0) + (flags[i].mlp ? p.mlp : 0), 0);

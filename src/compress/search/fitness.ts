@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Decoder } from '../../model/decoder';
 import type { MaskedEvaluator } from '../maskedEvaluator';
-import { candidateKey, candidateMask, type Candidate, type SearchSpace } from './space';
+import { candidateCompensation, candidateKey, candidateMask, type Candidate, type SearchSpace } from './space';
 
 export interface FitnessRecord {
   /** Summed NLL and token count on the first rung of windows (all windows without halving). */
@@ -50,15 +50,16 @@ export class Fitness {
     let rec = this.cache.get(key);
     if (rec?.full !== undefined) return rec;
     const mask = candidateMask(this.d, this.sp, c);
+    const compensate = candidateCompensation(c);
     if (!rec) {
-      const r = await this.evaluator.nll(mask, this.rung);
+      const r = await this.evaluator.nll(mask, this.rung, compensate);
       this.tokens += r.tokens;
       this.evaluations++;
       rec = { rungNll: r.nll, rungTokens: r.tokens };
     }
     const rejected = this.halving !== undefined && threshold !== undefined && rungMean(rec) > threshold * (1 + this.halving.margin);
     if (!rejected) {
-      const rest = this.rest.length ? await this.evaluator.nll(mask, this.rest) : { nll: 0, tokens: 0 };
+      const rest = this.rest.length ? await this.evaluator.nll(mask, this.rest, compensate) : { nll: 0, tokens: 0 };
       this.tokens += rest.tokens;
       rec = { ...rec, full: (rec.rungNll + rest.nll) / (rec.rungTokens + rest.tokens) };
     }

@@ -41,21 +41,29 @@ function mutateGene(rng: Rng, kept: number[], n: number, range: Range, rates: Mu
   return mutateMask(rng, kept, n, k);
 }
 
+/** A module's compensation bias flips with the ratio-mutation probability (it is a choice like the ratio). */
+const mutateBias = (rng: Rng, on: boolean | undefined, rates: MutationRates) => (rng.next() < rates.ratio ? !on : Boolean(on));
+
 export function mutate(rng: Rng, sp: SearchSpace, c: Candidate, rates: MutationRates): Candidate {
   return {
     layers: c.layers.map((l, i) => ({
       attn: mutateGene(rng, l.attn, sp.attnUnits[i], sp.attnRange, rates),
       mlp: mutateGene(rng, l.mlp, sp.mlpUnits[i], sp.mlpRange, rates),
+      ...(sp.compensation ? { attnBias: mutateBias(rng, l.attnBias, rates), mlpBias: mutateBias(rng, l.mlpBias, rates) } : {}),
     })),
   };
 }
 
-/** Uniform crossover per layer and module: each gene comes whole from one parent (as the released code does). */
+/**
+ * Uniform crossover per layer and module: each gene (a module's mask with its compensation bias) comes whole
+ * from one parent (as the released code does).
+ */
 export function crossover(rng: Rng, a: Candidate, b: Candidate): Candidate {
   return {
-    layers: a.layers.map((la, i) => ({
-      attn: (rng.next() < 0.5 ? la : b.layers[i]).attn,
-      mlp: (rng.next() < 0.5 ? la : b.layers[i]).mlp,
-    })),
+    layers: a.layers.map((la, i) => {
+      const attn = rng.next() < 0.5 ? la : b.layers[i];
+      const mlp = rng.next() < 0.5 ? la : b.layers[i];
+      return { attn: attn.attn, mlp: mlp.mlp, ...(attn.attnBias === undefined ? {} : { attnBias: attn.attnBias, mlpBias: mlp.mlpBias }) };
+    }),
   };
 }

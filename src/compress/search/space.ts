@@ -5,10 +5,14 @@ import { layerCounts, totalCounts } from '../../model/params';
 import { attentionUnitCount, attentionUnitParams, layerMaskFromUnits, mlpChannelParams, type Granularity } from '../importance/units';
 import { outerParams } from '../importance/select';
 import type { SubnetMask } from '../subnet';
+import { compensationBiasParams, type CompensationFlags } from '../importance/compensation';
 
-/** One candidate: per layer, the kept attention-unit indices and kept MLP-channel indices (sorted). */
+/**
+ * One candidate: per layer, the kept attention-unit indices and kept MLP-channel indices (sorted), and whether
+ * o_proj / down_proj get FLAP's compensation bias for what they lose (only in a space with compensation).
+ */
 export interface Candidate {
-  layers: { attn: number[]; mlp: number[] }[];
+  layers: { attn: number[]; mlp: number[]; attnBias?: boolean; mlpBias?: boolean }[];
 }
 
 export interface Range {
@@ -27,6 +31,9 @@ export interface SearchSpace {
   fixedParams: number;
   attnUnitParams: number[];
   mlpUnitParams: number;
+  /** Whether compensation biases are part of the space, and what each one costs per layer. */
+  compensation: boolean;
+  biasParams: { attn: number; mlp: number }[];
   totalParams: number;
   budget: { min: number; max: number }; // in parameters
 }
@@ -45,7 +52,7 @@ export function paperRanges(layerRatio: number, attnUnits: number): { attn: Rang
   };
 }
 
-export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance: number): SearchSpace {
+export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance: number, compensation = false): SearchSpace {
   const hidden = d.config.hidden;
   const biases = { qkv: Boolean(d.layerWeights[0]?.qBias) };
   const attnUnits = d.layers.map((s) => attentionUnitCount(s, g));
@@ -65,6 +72,8 @@ export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance
     fixedParams,
     attnUnitParams,
     mlpUnitParams: mlpChannelParams(hidden),
+    compensation,
+    biasParams: compensationBiasParams(d),
     totalParams,
     // At most what the user asked for, and at least `tolerance` below it (the paper's parameter window).
     budget: { min: (ratio - tolerance) * totalParams, max: ratio * totalParams },
@@ -72,7 +81,8 @@ export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance
 }
 
 export function candidateParams(sp: SearchSpace, c: Candidate): number {
-  return c.layers.reduce((a, l, i) => a + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams, sp.fixedParams);
+  const bias = (i: number, l: Candidate['layers'][number]) => (l.attnBias ? sp.biasParams[i].attn : 0) + (l.mlpBias ? sp.biasParams[i].mlp : 0);
+  return c.layers.reduce((a, l, i) => a + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams + bias(i, l), sp.fixedParams);
 }
 
 export const withinBudget = (sp: SearchSpace, c: Candidate) => {
@@ -89,13 +99,16 @@ export function candidateMask(d: Decoder, sp: SearchSpace, c: Candidate): Subnet
   return d.layers.map((s, i) => layerMaskFromUnits(s, sp.granularity, bools(sp.attnUnits[i], c.layers[i].attn), bools(sp.mlpUnits[i], c.layers[i].mlp)));
 }
 
+export const candidateCompensation = (c: Candidate): CompensationFlags => c.layers.map((l) => ({ attn: Boolean(l.attnBias), mlp: Boolean(l.mlpBias) }));
+
 /** A stable key for the evaluation cache. */
 export function candidateKey(c: Candidate): string {
-  return c.layers.map((l) => `${l.attn.join(',')}|${l.mlp.join(',')}`).join(';');
+  const b = (on?: boolean) => (on ? '+b' : '');
+  return c.layers.map((l) => `${l.attn.join(',')}${b(l.attnBias)}|${l.mlp.join(',')}${b(l.mlpBias)}`).join(';');
 }
 
 /** The candidate a selected mask corresponds to (masks from `selectUniform` over the same granularity). */
-export function candidateFromKeep(keepAttn: boolean[][], keepMlp: boolean[][]): Candidate {
+export function candidateFromKeep(keepAttn: boolean[][], keepMlp: boolean[][], bias?: boolean): Candidate {
   const idx = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
-  return { layers: keepAttn.map((a, i) => ({ attn: idx(a), mlp: idx(keepMlp[i]) })) };
+  return { layers: keepAttn.map((a, i) => ({ attn: idx(a), mlp: idx(keepMlp[i]), ...(bias === undefined ? {} : { attnBias: bias, mlpBias: bias }) })) };
 }
