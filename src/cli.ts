@@ -197,7 +197,7 @@ program
   });
 
 /** What `withSearchOptions` (plus the command's own ratio / calib / out / json) gives an action. */
-type SearchCliOptions = { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; biasCompensation: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+type SearchCliOptions = { ratio: number; calib: string; out: string; preset: keyof typeof PRESETS; generations?: number; population?: number; seed: number; granularity: Granularity; tolerance: number; seqLen?: number; fitnessWindows?: number; calibWindows: number; halving: boolean; biasCompensation: boolean; depth?: boolean; init: 'obs' | 'all'; eval?: string; evalWindows?: number; resume?: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice };
 
 /** `--no-bias-compensation` turns it off; otherwise each method's default (on for search and FLAP). */
 const compensationOption = (o: { biasCompensation: boolean }) => (o.biasCompensation ? undefined : false);
@@ -216,6 +216,7 @@ function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): C
     .option('--calib-windows <n>', 'calibration windows for the importance scores', int, 64)
     .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
     .option('--no-halving', "evaluate every candidate on all fitness windows (the paper's plain schedule)")
+    .option('--depth', 'below a 0.7 ratio, also search how many last layers to drop whole')
     .option('--no-bias-compensation', "measure candidates without FLAP's compensation biases (the paper's fitness; also FLAP without them)")
     .option('--eval <file>', 'held-out text: perplexity in the result')
     .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)

@@ -60,6 +60,7 @@ function dropdown(id: string, options: [string, string][], value: string): HTMLE
 }
 
 const value = (id: string) => (document.getElementById(id) as unknown as { value: string }).value;
+const checked = (id: string) => (document.getElementById(id) as unknown as { checked: boolean }).checked;
 
 function readForm(): CompressForm {
   return {
@@ -70,7 +71,8 @@ function readForm(): CompressForm {
     out: value('out'),
     preset: value('preset') as CompressForm['preset'],
     method: value('method'),
-    reform: (document.getElementById('reform') as unknown as { checked: boolean }).checked,
+    reform: checked('reform'),
+    depth: checked('depth'),
     sparsity: value('sparsity'),
     bits: value('bits'),
     seed: Number(value('seed')),
@@ -94,7 +96,9 @@ function renderForm(f: CompressForm): HTMLElement {
     field('Then quantize', dropdown('bits', [['', 'no'], ['8', 'int8'], ['4', 'int4']], f.bits)),
     field('Seed', text('seed', String(f.seed), { type: 'number' })),
   );
-  const reform = el('vscode-checkbox', { id: 'reform', ...(f.reform ? { checked: '' } : {}) }, 'Reform kept weights (least squares)');
+  const checkbox = (id: string, on: boolean, label: string) => el('vscode-checkbox', { id, ...(on ? { checked: '' } : {}) }, label);
+  const reform = checkbox('reform', f.reform, 'Reform kept weights (least squares)');
+  const depth = checkbox('depth', f.depth, 'Search may drop the last layers (below 0.7)');
   const actions = el('div', { class: 'actions' });
   const run = el('vscode-button', { id: 'run' }, 'Compress');
   run.onclick = () => {
@@ -106,7 +110,7 @@ function renderForm(f: CompressForm): HTMLElement {
   if (state.running) run.setAttribute('disabled', '');
   else cancel.setAttribute('disabled', '');
   actions.append(run, cancel);
-  form.append(reform, actions);
+  form.append(reform, depth, actions);
   return form;
 }
 

@@ -14,6 +14,8 @@ export interface CompressForm {
   preset: 'quick' | 'small' | 'paper';
   method: string; // 'search' or a baseline
   reform: boolean;
+  /** Below 0.7, let the search drop the last layers whole. */
+  depth: boolean;
   sparsity: string; // '' | '0.5' | '2:4'
   bits: string; // '' | '4' | '8'
   seed: number;

@@ -24,6 +24,12 @@ export function fullMask(d: Decoder): SubnetMask {
 const kept = (b: boolean[]) => b.reduce((n, v) => n + (v ? 1 : 0), 0);
 const indices = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
 
+/** A layer that keeps no head and no MLP channel is dropped whole: depth pruning (paper-spec §1.1). */
+export const isDropped = (m: LayerMask) => kept(m.heads) === 0 && kept(m.mlp) === 0;
+
+/** The mask of a dropped layer. */
+export const droppedLayer = (s: LayerShape): LayerMask => ({ heads: new Array(s.heads).fill(false), pairs: new Array(s.headDim / 2).fill(false), mlp: new Array(s.intermediate).fill(false) });
+
 /** Kept KV groups and the number of query heads each keeps; refuses masks no dense layer can express. */
 function groupStructure(s: LayerShape, m: LayerMask, layer: number): { groups: number[]; perGroup: number } {
   const group = s.heads / s.kvHeads;
@@ -34,7 +40,7 @@ function groupStructure(s: LayerShape, m: LayerMask, layer: number): { groups: n
     throw new UserError(`layer ${layer}: KV groups keep different numbers of query heads (${counts.join(', ')}); GQA needs the same number in every kept group`);
   }
   if (groups.length === 0 || kept(m.pairs) === 0 || kept(m.mlp) === 0) {
-    throw new UserError(`layer ${layer}: the mask removes all heads, all head dims or all MLP channels; keep at least one of each`);
+    throw new UserError(`layer ${layer}: the mask removes all heads, all head dims or all MLP channels; keep at least one of each, or drop the whole layer (no heads and no MLP channels)`);
   }
   return { groups, perGroup };
 }
@@ -49,20 +55,22 @@ function checkLengths(d: Decoder, mask: SubnetMask): void {
   });
 }
 
-/** The layer shapes the mask leaves. */
+/** The layer shapes the mask leaves (dropped layers have none). */
 export function maskedShapes(d: Decoder, mask: SubnetMask): LayerShape[] {
   checkLengths(d, mask);
-  return d.layers.map((s, i) => {
+  if (mask.every(isDropped)) throw new UserError('the mask drops every layer; keep at least one');
+  return d.layers.flatMap((s, i) => {
+    if (isDropped(mask[i])) return [];
     const { groups, perGroup } = groupStructure(s, mask[i], i);
     const pairs = indices(mask[i].pairs);
-    return {
+    return [{
       heads: groups.length * perGroup,
       kvHeads: groups.length,
       headDim: 2 * pairs.length,
       intermediate: kept(mask[i].mlp),
       ropePairs: pairs.map((p) => s.ropePairs[p]),
       attnScale: s.attnScale,
-    };
+    }];
   });
 }
 
@@ -119,10 +127,11 @@ function entries(w: Weight | undefined, keep: number[], name: string): Weight | 
   return memoryWeight(name, [keep.length], Float32Array.from(keep, (i) => src[i]));
 }
 
-/** The physically smaller model: sliced q/k/v/o and gate/up/down weights, per-layer shapes. */
+/** The physically smaller model: sliced q/k/v/o and gate/up/down weights, per-layer shapes, dropped layers gone. */
 export function sliceDecoder(d: Decoder, mask: SubnetMask): Decoder {
   const shapes = maskedShapes(d, mask);
-  const layerWeights: LayerWeights[] = d.layers.map((s, i) => {
+  const layerWeights: LayerWeights[] = d.layers.flatMap((s, i) => {
+    if (isDropped(mask[i])) return [];
     const w = d.layerWeights[i];
     const m = mask[i];
     const group = s.heads / s.kvHeads;
@@ -150,7 +159,7 @@ export function sliceDecoder(d: Decoder, mask: SubnetMask): Decoder {
       downBias: w.downBias,
     };
     for (const k of Object.keys(sliced) as (keyof LayerWeights)[]) if (!sliced[k]) delete sliced[k];
-    return sliced;
+    return [sliced];
   });
-  return { ...d, layers: shapes, layerWeights };
+  return { ...d, config: { ...d.config, layers: shapes.length }, layers: shapes, layerWeights };
 }

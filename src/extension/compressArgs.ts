@@ -4,6 +4,7 @@ import type { CompressForm } from '../../webview/protocol';
 export function compressArgs(model: string, f: CompressForm, demoText: string): string[] {
   const args = ['compress', model, '--ratio', String(f.ratio), '--calib', f.calib || demoText, '--out', f.out, '--provider', f.provider, '--granularity', f.granularity, '--preset', f.preset, '--method', f.method, '--seed', String(f.seed)];
   if (!f.reform) args.push('--no-reform');
+  if (f.depth) args.push('--depth');
   if (f.sparsity) args.push('--sparsity', f.sparsity);
   if (f.bits) args.push('--bits', f.bits);
   return args;

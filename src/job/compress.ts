@@ -65,7 +65,7 @@ export interface CompressReport {
   pplCalibration: PplSet;
   pplHeldOut?: PplSet & { text: string };
   reformation?: { method: ReformMethod; seconds: number; layers: LayerReformReport[] };
-  search?: Pick<SearchOutcome, 'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated'>;
+  search?: Pick<SearchOutcome, 'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated' | 'droppedLayers'>;
   original: ModelSummary;
   compressed: ModelSummary;
   latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
@@ -179,7 +179,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       pplCalibration,
       pplHeldOut,
       reformation,
-      search: searchOutcome && { evaluations: searchOutcome.evaluations, tokens: searchOutcome.tokens, seconds: searchOutcome.seconds, history: searchOutcome.history, fitness: searchOutcome.fitness, schedule: searchOutcome.schedule, evaluated: searchOutcome.evaluated },
+      search: searchOutcome && { evaluations: searchOutcome.evaluations, tokens: searchOutcome.tokens, seconds: searchOutcome.seconds, history: searchOutcome.history, fitness: searchOutcome.fitness, schedule: searchOutcome.schedule, evaluated: searchOutcome.evaluated, droppedLayers: searchOutcome.droppedLayers },
       original: originalSummary,
       compressed,
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },

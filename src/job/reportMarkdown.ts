@@ -29,7 +29,7 @@ export function renderReport(r: CompressReport): string {
     '',
     '## Perplexity',
     '',
-    '| text | original | masks only | reformed (masked graph) | exported model.onnx | tokens |',
+    '| text | original | masks only (+ any compensation biases) | reformed (masked graph) | exported model.onnx | tokens |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
     ...pplRows('calibration', r.pplCalibration),
     ...(r.pplHeldOut ? pplRows(`held-out (${path.basename(r.pplHeldOut.text)})`, r.pplHeldOut) : []),
@@ -56,7 +56,7 @@ export function renderReport(r: CompressReport): string {
         ]
       : []),
     ...r.notes.map((n) => `\n> ${n}`),
-    ...(r.search ? ['', `Search: ${r.search.evaluations} candidates evaluated (${r.search.tokens} tokens) in ${r.search.seconds.toFixed(1)} s; fitness perplexity ${r.search.fitness.best.toFixed(3)} (OBS initialisation ${r.search.fitness.init.toFixed(3)}).`] : []),
+    ...(r.search ? ['', `Search: ${r.search.evaluations} candidates evaluated (${r.search.tokens} tokens) in ${r.search.seconds.toFixed(1)} s; fitness perplexity ${r.search.fitness.best.toFixed(3)} (OBS initialisation ${r.search.fitness.init.toFixed(3)})${r.search.droppedLayers ? `; the last ${r.search.droppedLayers} of ${O.length} layers are dropped` : ''}.`] : []),
     '',
   ].join('\n');
 }

@@ -42,6 +42,8 @@ export interface SearchOptions {
    * include the o_proj / down_proj biases that stand in for what a candidate removes; they count as parameters.
    */
   biasCompensation?: boolean;
+  /** Depth search: below a 0.7 ratio a candidate may also drop the last layers whole (paper-spec §1.1). */
+  depth?: boolean;
   resume?: boolean;
   signal?: AbortSignal;
 }
@@ -61,6 +63,8 @@ export interface SearchOutcome {
   halving: boolean;
   /** Which modules of the result have a compensation bias. */
   compensate: CompensationFlags;
+  /** How many last layers the result drops (depth search). */
+  droppedLayers: number;
   /** The decoder with the result's compensation biases (absent when it has none). */
   compensated?: { decoder: Decoder; bias: CompensationBias };
   /** What the masked graph needs to measure any mask with compensation (absent without it). */
@@ -102,8 +106,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const seed = o.seed ?? 0;
   const halving = o.halving ?? true;
   const compensation = o.biasCompensation ?? true;
-  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, compensation);
-  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
+  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, { compensation, depth: o.depth });
+  if (o.depth && !sp.maxDrop) ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
+  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, depth: sp.maxDrop, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
   let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
   if (o.resume && fs.existsSync(checkpointFile)) {
@@ -114,14 +119,23 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
   const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, seed), { provider: ctx.provider });
   // Each importance selection joins without and (in a space with compensation) with compensation biases, whose
-  // parameters it leaves room for; the first seed is the paper's (OBS, no biases).
+  // parameters it leaves room for, and (with depth) with each number of last layers dropped, the rest selected
+  // to the same budget. The first seed is the paper's: OBS, all layers, no biases.
   const seeds: Candidate[] = [];
   for (const method of o.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
     const scores = await layerScores(d, stats, method, granularity);
-    for (const bias of compensation ? [false, true] : [undefined]) {
-      const target = o.ratio * sp.totalParams - (bias ? compensationParams(d) : 0);
-      const keep = method === 'flap' ? globalUnits(d, scores, granularity, target) : uniformUnits(d, scores, granularity, target);
-      seeds.push(candidateFromKeep(keep.attn, keep.mlp, bias));
+    let allLayers: Candidate | undefined;
+    for (let drop = 0; drop <= sp.maxDrop; drop++) {
+      const n = d.layers.length - drop;
+      const kept: Decoder = { ...d, layers: d.layers.slice(0, n), layerWeights: d.layerWeights.slice(0, n) };
+      for (const bias of compensation ? [false, true] : [undefined]) {
+        const target = o.ratio * sp.totalParams - (bias ? compensationParams(kept) : 0);
+        const keep = method === 'flap' ? globalUnits(kept, scores.slice(0, n), granularity, target) : uniformUnits(kept, scores.slice(0, n), granularity, target);
+        const c = candidateFromKeep(keep.attn, keep.mlp, bias);
+        allLayers ??= c;
+        // A dropped layer's genes are those of the selection that keeps it, should a mutation bring it back.
+        seeds.push(sp.maxDrop ? { layers: [...c.layers, ...allLayers.layers.slice(n)], drop } : c);
+      }
     }
   }
   const means = compensation ? compensationMeans(d, stats) : undefined;
@@ -144,6 +158,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   return {
     mask,
     compensate,
+    droppedLayers: best.candidate.drop ?? 0,
     compensated: compensate.some((c) => c.attn || c.mlp) ? withCompensation(d, mask, stats, compensate) : undefined,
     compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),

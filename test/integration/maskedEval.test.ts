@@ -6,7 +6,7 @@ import type { Decoder } from '../../src/model/decoder';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
 import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
-import { fullMask, sliceDecoder, maskedParams, type SubnetMask } from '../../src/compress/subnet';
+import { droppedLayer, fullMask, sliceDecoder, maskedParams, type SubnetMask } from '../../src/compress/subnet';
 import { outerParams } from '../../src/compress/importance/select';
 import { totalCounts } from '../../src/model/params';
 import { decoderSession } from '../../src/runtime/decoderSession';
@@ -14,7 +14,11 @@ import { windowsNll } from '../../src/runtime/perplexity';
 import { seededRandom } from '../../src/util/random';
 import { denseLayerStats } from '../../src/compress/calibration';
 import { compensationMeans, withCompensation } from '../../src/compress/importance/compensation';
-import { stories260K, texts, tinyMha } from '../fixtures';
+import { stories260K, tempDir, texts, tinyMha } from '../fixtures';
+import { writeModelFiles } from '../../src/compress/exportModel';
+import { createSession } from '../../src/runtime/session';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 
 function windowsFor(d: Decoder, file: string, n: number) {
   return consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(file, d.config.vocab)), 128, n);
@@ -64,6 +68,27 @@ for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['tinystori
       assert.ok(masked.nll > dense.nll, 'removing weights of a trained model costs likelihood');
     });
   }
+
+  test(`${name}: dropping the last layer whole in the masks = removing it from the model (perplexity ≤ 1e-4, parameters exact)`, async () => {
+    const d = loadDecoder(file);
+    const windows = windowsFor(d, file, 16);
+    const mask = randomMask(d, 'all', 5);
+    mask[d.layers.length - 1] = droppedLayer(d.layers[d.layers.length - 1]);
+    const masked = await (await MaskedEvaluator.open(d, { provider: 'cpu' })).nll(mask, windows);
+    const small = sliceDecoder(d, mask);
+    assert.equal(small.layers.length, d.layers.length - 1);
+    const sliced = await windowsNll((await decoderSession(small, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, windows);
+    assert.ok(relDiff(masked.nll, sliced.nll) <= 1e-4, `masked ${masked.nll} vs sliced ${sliced.nll}`);
+    assert.equal(totalCounts(small).params, maskedParams(d, mask, outerParams(d)));
+    // Exported, it reads back with one layer fewer and measures the same.
+    const dir = tempDir();
+    writeModelFiles(small, dir, undefined);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).num_hidden_layers, d.layers.length - 1);
+    const back = loadDecoder(path.join(dir, 'model.onnx'));
+    assert.equal(back.layers.length, d.layers.length - 1);
+    const exported = await windowsNll((await createSession(path.join(dir, 'model.onnx'), { provider: 'cpu' })).session, windows, { layers: back.layers });
+    assert.ok(relDiff(exported.nll, sliced.nll) <= 1e-5, `exported ${exported.nll} vs sliced ${sliced.nll}`);
+  });
 
   test(`${name}: in-graph bias compensation (some modules) = the sliced model with FLAP's biases (NLL ≤ 1e-6)`, async () => {
     const d = loadDecoder(file);

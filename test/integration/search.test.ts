@@ -71,3 +71,20 @@ test('search: --resume with other settings, or without a checkpoint, is refused'
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /--resume: no checkpoint in .*x\.partial; start without --resume/);
 });
+
+test('search --depth below 0.7: the population holds candidates without their last layer; masks.json drops what the result drops', () => {
+  const out = path.join(tempDir(), 'depth');
+  const args = ARGS.map((a) => (a === '0.8' ? '0.6' : a));
+  const r = runCli([...args, '--depth', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const result = JSON.parse(r.stdout);
+  assert.ok(result.ratio <= 0.6 && result.ratio >= 0.59, `ratio ${result.ratio}`);
+  const checkpoint = JSON.parse(fs.readFileSync(path.join(out, 'search-checkpoint.json'), 'utf8'));
+  assert.ok(checkpoint.parents.every((p: { candidate: { drop: number } }) => p.candidate.drop === 0 || p.candidate.drop === 1), 'stories260K (5 layers) may drop one');
+  assert.equal(checkpoint.settings.depth, 1);
+  const layers = masksOf(out);
+  layers.forEach((l: { heads: number[]; mlp: number[] }, i: number) => {
+    const dropped = i >= layers.length - result.droppedLayers;
+    assert.equal(l.heads.length === 0 && l.mlp.length === 0, dropped, `layer ${i}`);
+  });
+});

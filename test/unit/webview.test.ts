@@ -43,10 +43,10 @@ test('Pareto front: the candidates no other beats in both parameters and perplex
 });
 
 test('the form becomes the same compress command the CLI runs', () => {
-  const form: CompressForm = { ratio: 0.7, granularity: 'channel', calib: '', provider: 'cpu', out: '/tmp/o', preset: 'quick', method: 'search', reform: false, sparsity: '2:4', bits: '4', seed: 3 };
+  const form: CompressForm = { ratio: 0.7, granularity: 'channel', calib: '', provider: 'cpu', out: '/tmp/o', preset: 'quick', method: 'search', reform: false, depth: true, sparsity: '2:4', bits: '4', seed: 3 };
   assert.deepEqual(compressArgs('/m/model.onnx', form, '/ext/sample.txt'), [
     'compress', '/m/model.onnx', '--ratio', '0.7', '--calib', '/ext/sample.txt', '--out', '/tmp/o', '--provider', 'cpu', '--granularity', 'channel',
-    '--preset', 'quick', '--method', 'search', '--seed', '3', '--no-reform', '--sparsity', '2:4', '--bits', '4',
+    '--preset', 'quick', '--method', 'search', '--seed', '3', '--no-reform', '--depth', '--sparsity', '2:4', '--bits', '4',
   ]);
   const msg: HostToWebview = { type: 'failed', message: 'x' };
   assert.deepEqual(JSON.parse(JSON.stringify(msg)), msg, 'messages are plain JSON');

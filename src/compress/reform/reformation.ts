@@ -7,7 +7,7 @@ import { decoderSession } from '../../runtime/decoderSession';
 import { captureStats } from '../../runtime/activationStats';
 import { IO } from '../../build/decoderGraph';
 import { ort, type SessionOptions } from '../../runtime/session';
-import { maskVectors, type LayerMask, type SubnetMask } from '../subnet';
+import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { reformLayer, type ReformOptions } from './reformLayer';
 
 export interface LayerReformReport {
@@ -50,6 +50,7 @@ export async function reformDecoder(d: Decoder, mask: SubnetMask, windows: numbe
   const hidden = d.config.hidden;
   const vectors = maskVectors(d, mask);
   for (let l = 0; l < d.layers.length; l++) {
+    if (isDropped(mask[l])) continue; // nothing of it is kept, nothing to refit
     const t0 = performance.now();
     const s = d.layers[l];
     // o_proj: layers before l pruned and reformed, layer l's attention unpruned.

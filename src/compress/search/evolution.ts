@@ -24,8 +24,8 @@ export const PRESETS: Record<'paper' | 'small' | 'quick', SearchSchedule> = {
   quick: { generations: 6, population: 16, parents: 4, mutants: 8, crossovers: 4, randoms: 4 },
 };
 
-const INITIAL_RATES: MutationRates = { ratio: 0.3, mask: 0.6 }; // P⁰_s, P⁰_m
-const RATES: MutationRates = { ratio: 0.1, mask: 0.3 }; // P_s, P_m
+const INITIAL_RATES: MutationRates = { ratio: 0.3, mask: 0.6, depth: 0 }; // P⁰_s, P⁰_m, no depth mutation
+const RATES: MutationRates = { ratio: 0.1, mask: 0.3, depth: 0.1 }; // P_s, P_m, P_d
 const MAX_RESAMPLE = 200;
 
 export interface Scored {

@@ -5,6 +5,7 @@ import type { Candidate, Range, SearchSpace } from './space';
 export interface MutationRates {
   ratio: number; // P_s: resample a layer's keep ratio
   mask: number; // P_m: resample which units are kept
+  depth: number; // P_d: resample how many last layers are dropped
 }
 
 /** α: the fraction of a mask a mutation keeps (paper: 0.8). */
@@ -45,13 +46,13 @@ function mutateGene(rng: Rng, kept: number[], n: number, range: Range, rates: Mu
 const mutateBias = (rng: Rng, on: boolean | undefined, rates: MutationRates) => (rng.next() < rates.ratio ? !on : Boolean(on));
 
 export function mutate(rng: Rng, sp: SearchSpace, c: Candidate, rates: MutationRates): Candidate {
-  return {
-    layers: c.layers.map((l, i) => ({
-      attn: mutateGene(rng, l.attn, sp.attnUnits[i], sp.attnRange, rates),
-      mlp: mutateGene(rng, l.mlp, sp.mlpUnits[i], sp.mlpRange, rates),
-      ...(sp.compensation ? { attnBias: mutateBias(rng, l.attnBias, rates), mlpBias: mutateBias(rng, l.mlpBias, rates) } : {}),
-    })),
-  };
+  const layers = c.layers.map((l, i) => ({
+    attn: mutateGene(rng, l.attn, sp.attnUnits[i], sp.attnRange, rates),
+    mlp: mutateGene(rng, l.mlp, sp.mlpUnits[i], sp.mlpRange, rates),
+    ...(sp.compensation ? { attnBias: mutateBias(rng, l.attnBias, rates), mlpBias: mutateBias(rng, l.mlpBias, rates) } : {}),
+  }));
+  if (!sp.maxDrop) return { layers };
+  return { layers, drop: rng.next() < rates.depth ? rng.int(sp.maxDrop + 1) : c.drop ?? 0 };
 }
 
 /**
@@ -59,11 +60,10 @@ export function mutate(rng: Rng, sp: SearchSpace, c: Candidate, rates: MutationR
  * from one parent (as the released code does).
  */
 export function crossover(rng: Rng, a: Candidate, b: Candidate): Candidate {
-  return {
-    layers: a.layers.map((la, i) => {
-      const attn = rng.next() < 0.5 ? la : b.layers[i];
-      const mlp = rng.next() < 0.5 ? la : b.layers[i];
-      return { attn: attn.attn, mlp: mlp.mlp, ...(attn.attnBias === undefined ? {} : { attnBias: attn.attnBias, mlpBias: mlp.mlpBias }) };
-    }),
-  };
+  const layers = a.layers.map((la, i) => {
+    const attn = rng.next() < 0.5 ? la : b.layers[i];
+    const mlp = rng.next() < 0.5 ? la : b.layers[i];
+    return { attn: attn.attn, mlp: mlp.mlp, ...(attn.attnBias === undefined ? {} : { attnBias: attn.attnBias, mlpBias: mlp.mlpBias }) };
+  });
+  return a.drop === undefined ? { layers } : { layers, drop: rng.next() < 0.5 ? a.drop : b.drop };
 }

@@ -4,7 +4,7 @@ import type { Decoder } from '../../model/decoder';
 import { layerCounts, totalCounts } from '../../model/params';
 import { attentionUnitCount, attentionUnitParams, layerMaskFromUnits, mlpChannelParams, type Granularity } from '../importance/units';
 import { outerParams } from '../importance/select';
-import type { SubnetMask } from '../subnet';
+import { droppedLayer, type SubnetMask } from '../subnet';
 import { compensationBiasParams, type CompensationFlags } from '../importance/compensation';
 
 /**
@@ -13,6 +13,8 @@ import { compensationBiasParams, type CompensationFlags } from '../importance/co
  */
 export interface Candidate {
   layers: { attn: number[]; mlp: number[]; attnBias?: boolean; mlpBias?: boolean }[];
+  /** How many of the last layers are dropped whole (only in a space with depth); their genes wait unused. */
+  drop?: number;
 }
 
 export interface Range {
@@ -27,13 +29,16 @@ export interface SearchSpace {
   mlpUnits: number[];
   attnRange: Range; // keep ratio of attention units
   mlpRange: Range; // keep ratio of MLP channels
-  /** Parameters that do not depend on the masks, and per-unit costs. */
+  /** Parameters that do not depend on the masks (each layer's own, e.g. its norms, in `layerParams`), and per-unit costs. */
   fixedParams: number;
+  layerParams: number[];
   attnUnitParams: number[];
   mlpUnitParams: number;
   /** Whether compensation biases are part of the space, and what each one costs per layer. */
   compensation: boolean;
   biasParams: { attn: number; mlp: number }[];
+  /** The most last layers a candidate may drop (0: no depth search). */
+  maxDrop: number;
   totalParams: number;
   budget: { min: number; max: number }; // in parameters
 }
@@ -52,14 +57,29 @@ export function paperRanges(layerRatio: number, attnUnits: number): { attn: Rang
   };
 }
 
-export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance: number, compensation = false): SearchSpace {
+/**
+ * Depth (paper-spec §1.1, Table 1): below a 70% inheriting ratio, up to an eighth of the layers (4 of LLaMA-7B's
+ * 32), at least one, may be dropped from the end.
+ */
+export function maxDroppedLayers(layers: number, ratio: number): number {
+  return ratio < 0.7 ? Math.min(layers - 1, Math.max(1, Math.round(layers / 8))) : 0;
+}
+
+export interface SpaceOptions {
+  /** FLAP's compensation bias per module as part of each candidate. */
+  compensation?: boolean;
+  /** Dropping the last layers as part of each candidate (below a 0.7 ratio). */
+  depth?: boolean;
+}
+
+export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance: number, o: SpaceOptions = {}): SearchSpace {
   const hidden = d.config.hidden;
   const biases = { qkv: Boolean(d.layerWeights[0]?.qBias) };
   const attnUnits = d.layers.map((s) => attentionUnitCount(s, g));
   const mlpUnits = d.layers.map((s) => s.intermediate);
   const attnUnitParams = d.layers.map((s) => attentionUnitParams(s, g, hidden, biases));
   const per = layerCounts(d);
-  const fixedParams = outerParams(d) + d.layers.reduce((a, _, i) => a + per[i].params - attnUnits[i] * attnUnitParams[i] - mlpUnits[i] * mlpChannelParams(hidden), 0);
+  const layerParams = d.layers.map((_, i) => per[i].params - attnUnits[i] * attnUnitParams[i] - mlpUnits[i] * mlpChannelParams(hidden));
   const totalParams = totalCounts(d).params;
   const layerTotal = totalParams - outerParams(d);
   const ranges = paperRanges((ratio * totalParams - outerParams(d)) / layerTotal, Math.min(...attnUnits));
@@ -69,11 +89,13 @@ export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance
     mlpUnits,
     attnRange: ranges.attn,
     mlpRange: ranges.mlp,
-    fixedParams,
+    fixedParams: outerParams(d),
+    layerParams,
     attnUnitParams,
     mlpUnitParams: mlpChannelParams(hidden),
-    compensation,
+    compensation: Boolean(o.compensation),
     biasParams: compensationBiasParams(d),
+    maxDrop: o.depth ? maxDroppedLayers(d.layers.length, ratio) : 0,
     totalParams,
     // At most what the user asked for, and at least `tolerance` below it (the paper's parameter window).
     budget: { min: (ratio - tolerance) * totalParams, max: ratio * totalParams },
@@ -82,7 +104,12 @@ export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance
 
 export function candidateParams(sp: SearchSpace, c: Candidate): number {
   const bias = (i: number, l: Candidate['layers'][number]) => (l.attnBias ? sp.biasParams[i].attn : 0) + (l.mlpBias ? sp.biasParams[i].mlp : 0);
-  return c.layers.reduce((a, l, i) => a + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams + bias(i, l), sp.fixedParams);
+  return keptLayers(c).reduce((a, l, i) => a + sp.layerParams[i] + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams + bias(i, l), sp.fixedParams);
+}
+
+/** The layers a candidate keeps (all but the dropped last ones). */
+function keptLayers(c: Candidate): Candidate['layers'] {
+  return c.layers.slice(0, c.layers.length - (c.drop ?? 0));
 }
 
 export const withinBudget = (sp: SearchSpace, c: Candidate) => {
@@ -96,15 +123,20 @@ export function candidateMask(d: Decoder, sp: SearchSpace, c: Candidate): Subnet
     for (const i of keep) b[i] = true;
     return b;
   };
-  return d.layers.map((s, i) => layerMaskFromUnits(s, sp.granularity, bools(sp.attnUnits[i], c.layers[i].attn), bools(sp.mlpUnits[i], c.layers[i].mlp)));
+  const kept = keptLayers(c).length;
+  return d.layers.map((s, i) => (i < kept ? layerMaskFromUnits(s, sp.granularity, bools(sp.attnUnits[i], c.layers[i].attn), bools(sp.mlpUnits[i], c.layers[i].mlp)) : droppedLayer(s)));
 }
 
-export const candidateCompensation = (c: Candidate): CompensationFlags => c.layers.map((l) => ({ attn: Boolean(l.attnBias), mlp: Boolean(l.mlpBias) }));
+export const candidateCompensation = (c: Candidate): CompensationFlags => {
+  const kept = keptLayers(c).length;
+  return c.layers.map((l, i) => ({ attn: i < kept && Boolean(l.attnBias), mlp: i < kept && Boolean(l.mlpBias) }));
+};
 
 /** A stable key for the evaluation cache. */
 export function candidateKey(c: Candidate): string {
   const b = (on?: boolean) => (on ? '+b' : '');
-  return c.layers.map((l) => `${l.attn.join(',')}${b(l.attnBias)}|${l.mlp.join(',')}${b(l.mlpBias)}`).join(';');
+  const genes = keptLayers(c).map((l) => `${l.attn.join(',')}${b(l.attnBias)}|${l.mlp.join(',')}${b(l.mlpBias)}`).join(';');
+  return c.drop ? `drop ${c.drop}:${genes}` : genes;
 }
 
 /** The candidate a selected mask corresponds to (masks from `selectUniform` over the same granularity). */
