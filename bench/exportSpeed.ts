@@ -2,6 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { readMasksFile } from '../src/compress/masksFile';
+import { compensatedModules } from '../src/compress/importance/compensation';
 import { reformDecoder } from '../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../src/compress/reform/reformLayer';
 import { sliceDecoder } from '../src/compress/subnet';
@@ -21,8 +22,8 @@ export async function benchExportSpeed(): Promise<void> {
     for (const ratio of SEARCH_RATIOS) {
       const file = searchMasksFile(m.file, ratio);
       if (!fs.existsSync(file)) throw new Error(`${file} missing: run \`npm run bench -- search\` first`);
-      const mask = readMasksFile(file, d).mask;
-      const reformed = await reformDecoder(d, mask, data.calib, DEFAULT_REFORM, { provider: 'cpu' });
+      const { mask, meta } = readMasksFile(file, d);
+      const reformed = await reformDecoder(d, mask, data.calib, DEFAULT_REFORM, { provider: 'cpu' }, undefined, meta.bias && compensatedModules(meta.bias));
       const small = sliceDecoder(reformed.decoder, mask);
       const dir = path.join(workDir, `export-${m.name}-${ratio}`);
       fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { denseLayerStats } from '../src/compress/calibration';
 import { layerScores } from '../src/compress/importance/scores';
 import { selectGlobal, selectUniform } from '../src/compress/importance/select';
-import { withCompensation } from '../src/compress/importance/compensation';
+import { compensatedModules, withBiases, withCompensation, type CompensationBias } from '../src/compress/importance/compensation';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { readMasksFile } from '../src/compress/masksFile';
 import { reformDecoder } from '../src/compress/reform/reformation';
@@ -38,26 +38,30 @@ export async function benchReform(): Promise<void> {
     const d = data.decoder;
     const stats = await denseLayerStats(d, data.calib, { provider: 'cpu' });
     const ppl = async (model: Decoder, mask: SubnetMask) => perplexity(await (await MaskedEvaluator.open(model, { provider: 'cpu' })).nll(mask, data.heldOut));
-    const reform = async (model: Decoder, mask: SubnetMask, method: ReformMethod) => {
+    // As `compress` does: from the original weights, modules with a compensation bias refitted with a bias.
+    const reform = async (mask: SubnetMask, bias: CompensationBias | undefined, method: ReformMethod) => {
       const t0 = performance.now();
-      const r = await reformDecoder(model, mask, data.calib, { ...DEFAULT_REFORM, method }, { provider: 'cpu' });
+      const r = await reformDecoder(d, mask, data.calib, { ...DEFAULT_REFORM, method }, { provider: 'cpu' }, undefined, bias && compensatedModules(bias));
       return { decoder: r.decoder, seconds: (performance.now() - t0) / 1000, ppl: await ppl(r.decoder, mask) };
     };
     for (const ratio of SEARCH_RATIOS) {
       const target = ratio * totalCounts(d).params;
-      const sets: { name: string; model: Decoder; mask: SubnetMask; admm: boolean }[] = [];
+      const sets: { name: string; mask: SubnetMask; bias?: CompensationBias; admm: boolean }[] = [];
       const searchMasks = searchMasksFile(m.file, ratio);
-      if (fs.existsSync(searchMasks)) sets.push({ name: 'search', model: d, mask: readMasksFile(searchMasks, d).mask, admm: true });
+      if (fs.existsSync(searchMasks)) {
+        const { mask, meta } = readMasksFile(searchMasks, d);
+        sets.push({ name: 'search', mask, bias: meta.bias, admm: true });
+      }
       for (const method of ['magnitude', 'wanda-sp', 'flap', 'obs'] as const) {
         const scores = await layerScores(d, stats, method, 'head');
         const mask = method === 'flap' ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
-        sets.push({ name: method, model: d, mask, admm: method === 'wanda-sp' });
-        if (method === 'flap') sets.push({ name: 'flap+bias', model: withCompensation(d, mask, stats).decoder, mask, admm: false });
+        sets.push({ name: method, mask, admm: method === 'wanda-sp' });
+        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: withCompensation(d, mask, stats).bias, admm: false });
       }
       for (const set of sets) {
-        const before = await ppl(set.model, set.mask);
-        const cf = await reform(set.model, set.mask, 'closed-form');
-        const ad = set.admm ? await reform(set.model, set.mask, 'admm') : undefined;
+        const before = await ppl(set.bias ? withBiases(d, set.bias) : d, set.mask);
+        const cf = await reform(set.mask, set.bias, 'closed-form');
+        const ad = set.admm ? await reform(set.mask, set.bias, 'admm') : undefined;
         rows.push({ model: m.name, ratio, masks: set.name, before, closedForm: cf.ppl, closedFormSeconds: cf.seconds, admm: ad?.ppl, admmSeconds: ad?.seconds });
         console.log(`${m.name} ${ratio} ${set.name}: ${before.toFixed(3)} → ${cf.ppl.toFixed(3)} (${cf.seconds.toFixed(1)} s)${ad ? `, ADMM ${ad.ppl.toFixed(3)} (${ad.seconds.toFixed(1)} s)` : ''}`);
       }
@@ -65,7 +69,7 @@ export async function benchReform(): Promise<void> {
   }
   const f = (x?: number) => (x === undefined ? '—' : x.toFixed(3));
   const md = [
-    `Held-out perplexity before → after reformation of o_proj / down_proj (closed-form ridge least squares; ADMM ρ = 1, 30 iterations, for the search and Wanda-sp masks), same held-out and calibration text as the baselines table (reformation on the ${BASELINE_SETUP.calibWindows} calibration windows × ${BASELINE_SETUP.seqLen}). Time = the whole layer-by-layer reformation. ${machine()}.`,
+    `Held-out perplexity before → after reformation of o_proj / down_proj (closed-form ridge least squares; ADMM ρ = 1, 30 iterations, for the search and Wanda-sp masks; modules with a compensation bias — FLAP+bias's, those the search chose — are refitted with a bias, i.e. least squares with an intercept), same held-out and calibration text as the baselines table (reformation on the ${BASELINE_SETUP.calibWindows} calibration windows × ${BASELINE_SETUP.seqLen}). Time = the whole layer-by-layer reformation. ${machine()}.`,
     '',
     '| model | ratio | masks | before | closed form | time | ADMM | time |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',

@@ -13,7 +13,7 @@ import { fullMask, maskedParams, sliceDecoder, type SubnetMask } from '../compre
 import { outerParams } from '../compress/importance/select';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { readMasksFile, toMasksFile } from '../compress/masksFile';
-import { withBiases, type CompensationBias } from '../compress/importance/compensation';
+import { compensatedModules, withBiases, type CompensationBias } from '../compress/importance/compensation';
 import { reformDecoder, type LayerReformReport } from '../compress/reform/reformation';
 import { DEFAULT_REFORM, type ReformMethod } from '../compress/reform/reformLayer';
 import { writeModelFiles } from '../compress/exportModel';
@@ -96,7 +96,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     } else if (method === 'search') {
       searchOutcome = await runSearch(ctx, { ...r, resume: r.resume }, out);
       mask = searchOutcome.mask;
-      bias = searchOutcome.compensated?.bias;
+      bias = searchOutcome.bias;
     } else {
       const b = await baselineMask(ctx, { ...r, method });
       mask = b.mask;
@@ -109,9 +109,9 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     const total = totalCounts(d).params;
     fs.writeFileSync(out.file(MASKS), `${JSON.stringify(toMasksFile(mask, { model: d.source.path, method, granularity, ratio: params / total, params, totalParams: total, ...(bias ? { bias } : {}) }))}\n`);
 
-    // 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights: it refits
-    // the kept rows to the full layer's output, so a compensation bias on top would count the removed channels'
-    // mean twice (bench/results/reform.md: flap+bias reformed is worse than flap reformed in 3 of 4 cases).
+    // 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights and refits a
+    // module with a compensation bias together with its bias (least squares with an intercept): the compensation
+    // bias as it is, added to refitted rows, would count the removed channels' mean twice.
     const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
     let reformed = model;
     let reformation: CompressReport['reformation'];
@@ -119,7 +119,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       emit({ type: 'stage', stage: 'reformation' });
       const rt = performance.now();
       const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
-      const res = await reformDecoder(d, mask, calib, opts, { provider: r.provider }, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }));
+      const res = await reformDecoder(d, mask, calib, opts, { provider: r.provider }, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }), bias && compensatedModules(bias));
       reformed = res.decoder;
       reformation = { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers };
     }

@@ -38,8 +38,9 @@ export interface SearchOptions {
    */
   init?: 'obs' | 'all';
   /**
-   * FLAP's bias compensation for every candidate (default on): fitness, held-out perplexity and the masks file
-   * include the o_proj / down_proj biases that stand in for what a candidate removes; they count as parameters.
+   * FLAP's bias compensation as part of the search space (default on): per module, whether o_proj / down_proj get
+   * the bias that stands in for what the candidate removes. The biases count as parameters; fitness, held-out
+   * perplexity and the masks file include them.
    */
   biasCompensation?: boolean;
   /** Depth search: below a 0.7 ratio a candidate may also drop the last layers whole (paper-spec §1.1). */
@@ -65,8 +66,8 @@ export interface SearchOutcome {
   compensate: CompensationFlags;
   /** How many last layers the result drops (depth search). */
   droppedLayers: number;
-  /** The decoder with the result's compensation biases (absent when it has none). */
-  compensated?: { decoder: Decoder; bias: CompensationBias };
+  /** The result's compensation biases (absent when it has none). */
+  bias?: CompensationBias;
   /** What the masked graph needs to measure any mask with compensation (absent without it). */
   compensationMeans?: CompensationMeans;
   /** Fitness perplexities: the OBS initialisation, the best seed of the initial population, the result. */
@@ -83,7 +84,7 @@ export interface SearchOutcome {
 }
 
 /** What `search --json` prints; also `search.json` in the output folder. */
-export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask' | 'compensated' | 'compensationMeans'> & {
+export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask' | 'bias' | 'compensationMeans'> & {
   out: string;
   masks: string;
   heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
@@ -159,7 +160,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     mask,
     compensate,
     droppedLayers: best.candidate.drop ?? 0,
-    compensated: compensate.some((c) => c.attn || c.mlp) ? withCompensation(d, mask, stats, compensate) : undefined,
+    bias: compensate.some((c) => c.attn || c.mlp) ? withCompensation(d, mask, stats, compensate).bias : undefined,
     compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),
     ratio: best.params / sp.totalParams,
@@ -196,9 +197,9 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
       const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
       heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
     }
-    const { mask, initMask: _, compensated, compensationMeans: __, ...rest } = s;
+    const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;
     const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
-    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(compensated ? { bias: compensated.bias } : {}) }))}\n`);
+    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }))}\n`);
     fs.writeFileSync(out.file('search.json'), `${JSON.stringify(result)}\n`);
     out.commit();
     return result;

@@ -32,6 +32,9 @@ export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number
   return { decoder: withBiases(d, bias), bias };
 }
 
+/** Which modules `bias` has a compensation bias for. */
+export const compensatedModules = (bias: CompensationBias): CompensationFlags => bias.map((b) => ({ attn: Boolean(b.o), mlp: Boolean(b.down) }));
+
 /** The decoder with `bias` added to its o_proj / down_proj biases (as a masks file stores them). */
 export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
   const hidden = d.config.hidden;

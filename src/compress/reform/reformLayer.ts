@@ -19,7 +19,12 @@ export const DEFAULT_REFORM: ReformOptions = { method: 'closed-form', damp: 0.01
 
 export interface ReformResult {
   weight: Float32Array; // [in, out], omitted rows zero
-  /** Relative output error ‖(Ŵ − W)X‖² / ‖WX‖² with the omitted rows simply dropped, and after reformation. */
+  /** The fitted bias [out], to add to the layer's own (with `withBias`). */
+  bias?: Float32Array;
+  /**
+   * Relative output error ‖(Ŵ − W)X‖² / ‖WX‖² with the omitted rows simply dropped, and after reformation; with
+   * a bias, X centred in the numerator (the dropped rows' error then being that of FLAP's compensation).
+   */
   errorBefore: number;
   errorAfter: number;
 }
@@ -81,13 +86,39 @@ async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, k
   return Float32Array.from(z, (v, idx) => v / norm[Math.floor(idx / m)]);
 }
 
-export async function reformLayer(w: Float32Array, gram: Float64Array, n: number, m: number, keep: number[], o: ReformOptions): Promise<ReformResult> {
-  const h = Float32Array.from(gram);
+/** The statistics reformation needs of a layer's inputs: H = XᵀX, and for a fitted bias also ΣX and the count. */
+export interface ReformInputs {
+  gram: Float64Array;
+  sum: Float64Array;
+  count: number;
+}
+
+/**
+ * Refits the kept rows of `w`. With `withBias` the layer also gets a bias: least squares with an intercept, i.e.
+ * the fit on centred inputs (H − N·x̄x̄ᵀ) and b = x̄ᵀ(W − Ŵ), which generalises FLAP's compensation (Ŵ_K = W_K,
+ * b = x̄ᵀ W_removed) the way plain reformation generalises dropping the rows (paper-spec §1.6, §3).
+ */
+export async function reformLayer(w: Float32Array, x: ReformInputs, n: number, m: number, keep: number[], o: ReformOptions, withBias = false): Promise<ReformResult> {
+  const xbar = Float64Array.from(x.sum, (v) => v / x.count);
+  const uncentred = Float32Array.from(x.gram);
+  const h = withBias ? Float32Array.from(x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n]) : uncentred;
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
   const dropped = Float32Array.from(w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
   const weight = o.method === 'admm' ? await admm(w, h, n, m, keep, o) : await closedForm(w, h, n, m, keep, o.damp);
-  const energy = await quadraticForm(h, w, n, m);
-  const err = async (x: Float32Array) => (await quadraticForm(h, Float32Array.from(x, (v, idx) => v - w[idx]), n, m)) / energy;
-  return { weight, errorBefore: await err(dropped), errorAfter: await err(weight) };
+  // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
+  const energy = await quadraticForm(uncentred, w, n, m);
+  const err = async (v: Float32Array) => (await quadraticForm(h, Float32Array.from(v, (u, idx) => u - w[idx]), n, m)) / energy;
+  const bias = withBias ? biasFor(w, weight, xbar, n, m) : undefined;
+  return { weight, bias, errorBefore: await err(dropped), errorAfter: await err(weight) };
+}
+
+/** b = x̄ᵀ(W − Ŵ): what the refitted rows leave of the layer's mean output. */
+function biasFor(w: Float32Array, fitted: Float32Array, xbar: Float64Array, n: number, m: number): Float32Array {
+  const b = new Float64Array(m);
+  for (let j = 0; j < n; j++) {
+    if (xbar[j] === 0) continue;
+    for (let c = 0; c < m; c++) b[c] += xbar[j] * (w[j * m + c] - fitted[j * m + c]);
+  }
+  return Float32Array.from(b);
 }
