@@ -11,13 +11,14 @@ export const SEARCH_RATIOS = [0.8, 0.6];
 export const BENCH_SCHEDULE: SearchSchedule = { generations: 12, population: 24, parents: 6, mutants: 12, crossovers: 7, randoms: 5 };
 const FITNESS_WINDOWS = 40;
 
-async function run(model: string, ratio: number, halving: boolean): Promise<SearchResult> {
+async function run(model: string, ratio: number, halving: boolean, variant: { depth?: boolean; biasCompensation?: boolean } = {}): Promise<SearchResult> {
   const { calibFile, heldOutFile } = splitText();
-  const out = path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-${halving ? 'halving' : 'plain'}`);
+  const suffix = `${variant.depth ? '-depth' : ''}${variant.biasCompensation === false ? '-masks-only' : ''}`;
+  const out = path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-${halving ? 'halving' : 'plain'}${suffix}`);
   fs.rmSync(out, { recursive: true, force: true });
   fs.rmSync(`${out}.partial`, { recursive: true, force: true });
   return searchModel({
-    model, ratio, calib: calibFile, out, provider: 'cpu', seed: 0, halving, schedule: BENCH_SCHEDULE,
+    model, ratio, calib: calibFile, out, provider: 'cpu', seed: 0, halving, ...variant, schedule: BENCH_SCHEDULE,
     seqLen: BASELINE_SETUP.seqLen, calibWindows: BASELINE_SETUP.calibWindows, fitnessWindows: FITNESS_WINDOWS,
     evalText: heldOutFile, evalWindows: BASELINE_SETUP.heldOutWindows,
   });
@@ -51,4 +52,33 @@ export async function benchSearch(): Promise<void> {
   ].join('\n');
   const strip = (s: SearchResult) => ({ ...s, evaluated: undefined });
   writeResults('search', { machine: machine(), schedule: BENCH_SCHEDULE, rows: rows.map((r) => ({ ...r, halving: strip(r.halving), plain: strip(r.plain) })) }, md);
+}
+
+/**
+ * Variants of the search against the default one (search.json, same schedule, seed and texts): the paper's
+ * mask-only fitness (no compensation biases) at both ratios, and depth search at 0.6.
+ */
+export async function benchSearchVariants(): Promise<void> {
+  const search = JSON.parse(fs.readFileSync(path.join(__dirname, 'results', 'search.json'), 'utf8')) as { rows: { model: string; ratio: number; halving: SearchResult }[] };
+  const rows: { model: string; ratio: number; search: SearchResult; masksOnly: SearchResult; depth?: SearchResult }[] = [];
+  for (const m of MODELS) {
+    for (const ratio of SEARCH_RATIOS) {
+      const base = search.rows.find((r) => r.model === m.name && r.ratio === ratio)?.halving;
+      if (!base) throw new Error(`bench/results/search.json has no ${m.name} ${ratio} row: run \`npm run bench -- search\` first`);
+      const masksOnly = await run(m.file, ratio, true, { biasCompensation: false });
+      const depth = ratio < 0.7 ? await run(m.file, ratio, true, { depth: true }) : undefined;
+      rows.push({ model: m.name, ratio, search: base, masksOnly, depth });
+      console.log(`${m.name} ${ratio}: search ${base.heldOut!.best.toFixed(3)}, masks only ${masksOnly.heldOut!.best.toFixed(3)}${depth ? `, depth ${depth.heldOut!.best.toFixed(3)} (drops ${depth.droppedLayers})` : ''}`);
+    }
+  }
+  const cell = (r?: SearchResult) => (r ? `${r.heldOut!.best.toFixed(3)} (fitness ${r.fitness.best.toFixed(3)}, ${r.seconds.toFixed(0)} s)` : '—');
+  const md = [
+    `Held-out perplexity (fitness perplexity, search time) of the search as the table above runs it (compensation biases searched) against the paper's mask-only fitness (\`--no-bias-compensation\`) and, below 0.7, depth search (\`--depth\`: a candidate may also drop its last layers, up to an eighth of them and at least one). Same schedule, seed and texts, ${machine()}.`,
+    '',
+    '| model | ratio | search | masks only (paper fitness) | with depth | layers dropped |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${cell(r.search)} | ${cell(r.masksOnly)} | ${cell(r.depth)} | ${r.depth ? r.depth.droppedLayers : '—'} |`),
+  ].join('\n');
+  const strip = (r?: SearchResult) => r && { ...r, evaluated: undefined };
+  writeResults('search-variants', { machine: machine(), schedule: BENCH_SCHEDULE, rows: rows.map((r) => ({ model: r.model, ratio: r.ratio, search: strip(r.search), masksOnly: strip(r.masksOnly), depth: strip(r.depth) })) }, md);
 }
