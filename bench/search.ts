@@ -8,7 +8,7 @@ import { BASELINE_SETUP } from './baselines';
 import { machine, MODELS, splitText, workDir, writeResults } from './lib';
 
 export const SEARCH_RATIOS = [0.8, 0.6];
-export const BENCH_SCHEDULE: SearchSchedule = { generations: 12, population: 24, parents: 6, mutants: 12, crossovers: 7, randoms: 5 };
+export const BENCH_SCHEDULE: SearchSchedule = { generations: 20, population: 24, parents: 6, mutants: 12, crossovers: 7, randoms: 5 };
 const FITNESS_WINDOWS = 40;
 
 async function run(model: string, ratio: number, halving: boolean, variant: { depth?: boolean; biasCompensation?: boolean } = {}): Promise<SearchResult> {
