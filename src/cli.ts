@@ -244,7 +244,7 @@ withSearchOptions(
     if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
     console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`);
     const biased = r.compensate.reduce((a, c) => a + Number(c.attn) + Number(c.mlp), 0);
-    if (biased || r.droppedLayers) console.log(`compensation biases on ${biased} of ${2 * r.compensate.length} o_proj/down_proj modules${r.droppedLayers ? `; the last ${r.droppedLayers === 1 ? "layer" : `${r.droppedLayers} layers`} dropped` : ''}`);
+    if (biased || r.droppedLayers) console.log(`compensation biases on ${biased} of ${2 * r.compensate.length} o_proj/down_proj modules${r.droppedLayers ? `; the last ${r.droppedLayers === 1 ? 'layer' : `${r.droppedLayers} layers`} dropped` : ''}`);
     if (r.heldOut) console.log(`held-out perplexity ${r.heldOut.best.toFixed(4)} (init ${r.heldOut.init.toFixed(4)}, dense ${r.heldOut.dense.toFixed(4)}) on ${r.heldOut.tokens} tokens`);
     console.log(`${r.evaluations} candidates, ${r.tokens} tokens evaluated in ${r.seconds.toFixed(1)} s on ${r.provider}\nmasks: ${r.masks}`);
   });
