@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { denseLayerStats } from '../src/compress/calibration';
 import { layerScores } from '../src/compress/importance/scores';
 import { selectGlobal, selectUniform } from '../src/compress/importance/select';
-import { compensatedModules, withBiases, withCompensation, type CompensationBias } from '../src/compress/importance/compensation';
+import { compensatedModules, compensationBiases, withBiases, type CompensationBias } from '../src/compress/importance/compensation';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { readMasksFile } from '../src/compress/masksFile';
 import { reformDecoder } from '../src/compress/reform/reformation';
@@ -56,7 +56,7 @@ export async function benchReform(): Promise<void> {
         const scores = await layerScores(d, stats, method, 'head');
         const mask = method === 'flap' ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
         sets.push({ name: method, mask, admm: method === 'wanda-sp' });
-        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: withCompensation(d, mask, stats).bias, admm: false });
+        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: compensationBiases(d, mask, stats), admm: false });
       }
       for (const set of sets) {
         const before = await ppl(set.bias ? withBiases(d, set.bias) : d, set.mask);

@@ -8,7 +8,7 @@ import { globalUnits, uniformUnits } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
-import { compensationMeans, compensationParams, withCompensation, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
+import { compensationBiases, compensationMeans, compensationParams, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
 import { toMasksFile } from '../compress/masksFile';
 import { candidateCompensation, candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
@@ -160,7 +160,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     mask,
     compensate,
     droppedLayers: best.candidate.drop ?? 0,
-    bias: compensate.some((c) => c.attn || c.mlp) ? withCompensation(d, mask, stats, compensate).bias : undefined,
+    bias: compensate.some((c) => c.attn || c.mlp) ? compensationBiases(d, mask, stats, compensate) : undefined,
     compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),
     ratio: best.params / sp.totalParams,

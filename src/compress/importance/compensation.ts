@@ -17,10 +17,10 @@ export type CompensationMeans = { o: Float32Array; down: Float32Array }[];
 
 const allOn = (d: Decoder): CompensationFlags => d.layers.map(() => ({ attn: true, mlp: true }));
 
-/** The decoder with FLAP's compensation biases on o_proj / down_proj (those `flags` select) for what the mask removes. */
-export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>, flags = allOn(d)): { decoder: Decoder; bias: CompensationBias } {
+/** FLAP's compensation biases on o_proj / down_proj (those `flags` select) for what the mask removes. */
+export function compensationBiases(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>, flags = allOn(d)): CompensationBias {
   const hidden = d.config.hidden;
-  const bias = d.layers.map((s, i) => {
+  return d.layers.map((s, i) => {
     const st = stats.get(i)!;
     const half = s.headDim / 2;
     const keepQ = (j: number) => mask[i].heads[Math.floor(j / s.headDim)] && mask[i].pairs[(j % s.headDim) % half];
@@ -29,6 +29,11 @@ export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number
       ...(flags[i].mlp ? { down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, st.down_in, (j) => mask[i].mlp[j])) } : {}),
     };
   });
+}
+
+/** The decoder with FLAP's compensation biases for what the mask removes, and the biases. */
+export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>): { decoder: Decoder; bias: CompensationBias } {
+  const bias = compensationBiases(d, mask, stats);
   return { decoder: withBiases(d, bias), bias };
 }
 
@@ -38,8 +43,11 @@ export const compensatedModules = (bias: CompensationBias): CompensationFlags =>
 /** The decoder with `bias` added to its o_proj / down_proj biases (as a masks file stores them). */
 export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
   const hidden = d.config.hidden;
-  const add = (name: string, prev: Decoder['layerWeights'][number]['oBias'], b: number[] | undefined) =>
-    b ? memoryWeight(name, [hidden], Float32Array.from(b, (v, c) => v + (prev ? prev.read()[c] : 0))) : prev;
+  const add = (name: string, prev: Decoder['layerWeights'][number]['oBias'], b: number[] | undefined) => {
+    if (!b) return prev;
+    const own = prev?.read();
+    return memoryWeight(name, [hidden], Float32Array.from(b, (v, c) => v + (own ? own[c] : 0)));
+  };
   const layerWeights = d.layerWeights.map((w, i) => ({
     ...w,
     oBias: add(`model.layers.${i}.self_attn.o_proj.bias`, w.oBias, bias[i].o),
