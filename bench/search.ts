@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { searchModel, type SearchResult } from '../src/job/search';
 import type { SearchSchedule } from '../src/compress/search/evolution';
+import { DEFAULT_HALVING, rungSizes } from '../src/compress/search/fitness';
 import { BASELINE_SETUP } from './baselines';
 import { machine, MODELS, splitText, workDir, writeResults } from './lib';
 
@@ -37,6 +38,7 @@ export async function benchSearch(): Promise<void> {
   }
   const base = (model: string, ratio: number) => baselines.rows.filter((r) => r.model === model && r.ratio === ratio);
   const methods = [...new Set(baselines.rows.map((r) => r.method))];
+  const rungs = rungSizes(FITNESS_WINDOWS, DEFAULT_HALVING);
   const md = [
     `Held-out perplexity of the searched sub-network vs every baseline at the same inheriting ratio (whole-head granularity, same calibration text and held-out text as the baselines table; search budget [ratio − 0.01, ratio]). Search: ${BENCH_SCHEDULE.generations} generations × ${BENCH_SCHEDULE.population} candidates (top ${BENCH_SCHEDULE.parents}), fitness on ${FITNESS_WINDOWS} windows × ${BASELINE_SETUP.seqLen} of the calibration text, seed 0, CPU, ${machine()}.`,
     '',
@@ -44,11 +46,11 @@ export async function benchSearch(): Promise<void> {
     `| --- | ---: | ${methods.map(() => '---:').join(' | ')} | ---: | ---: | ---: | ---: |`,
     ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${methods.map((mm) => base(r.model, r.ratio).find((b) => b.method === mm)?.ppl.toFixed(3) ?? '').join(' | ')} | **${r.halving.heldOut!.best.toFixed(3)}** | ${r.halving.ratio.toFixed(4)} | ${r.halving.evaluations} | ${r.halving.seconds.toFixed(0)} s |`),
     '',
-    'Early rejection (successive halving: every candidate is first measured on 20% of the fitness windows and stops there unless it beats the k-th best candidate so far on them) vs the plain schedule, same seed:',
+    `Early rejection vs the plain schedule, same seed. Successive halving per generation: every new candidate is measured on the first ${rungs[0]} of the ${FITNESS_WINDOWS} fitness windows; then, most promising first, each goes on to ${rungs.slice(1).join(', ')} windows unless a paired test on the windows it has puts it more than ${DEFAULT_HALVING.z} standard errors worse than the k-th best fully evaluated candidate:`,
     '',
-    '| model | ratio | plain: best fitness ppl | halving: best fitness ppl | difference | plain: tokens | halving: tokens | tokens ratio |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${r.plain.fitness.best.toFixed(3)} | ${r.halving.fitness.best.toFixed(3)} | ${(((r.halving.fitness.best - r.plain.fitness.best) / r.plain.fitness.best) * 100).toFixed(2)}% | ${r.plain.tokens} | ${r.halving.tokens} | ${(r.halving.tokens / r.plain.tokens).toFixed(2)} |`),
+    '| model | ratio | plain: best fitness ppl | halving: best fitness ppl | difference | plain: tokens | halving: tokens | tokens ratio | candidates (dropped early) | plain time | halving time |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${r.plain.fitness.best.toFixed(3)} | ${r.halving.fitness.best.toFixed(3)} | ${(((r.halving.fitness.best - r.plain.fitness.best) / r.plain.fitness.best) * 100).toFixed(2)}% | ${r.plain.tokens} | ${r.halving.tokens} | ${(r.halving.tokens / r.plain.tokens).toFixed(3)} | ${r.halving.evaluations} (${r.halving.history.reduce((a, h) => a + h.rejectedEarly, 0)}) | ${r.plain.seconds.toFixed(0)} s | ${r.halving.seconds.toFixed(0)} s |`),
   ].join('\n');
   const strip = (s: SearchResult) => ({ ...s, evaluated: undefined });
   writeResults('search', { machine: machine(), schedule: BENCH_SCHEDULE, rows: rows.map((r) => ({ ...r, halving: strip(r.halving), plain: strip(r.plain) })) }, md);

@@ -100,7 +100,7 @@ function jobProgress(json: boolean | undefined, generations: number) {
     onEvent: (e: JobEvent) => {
       if (underParent()) return sendToParent({ kind: 'event', event: e });
       if (json) return;
-      if (e.type === 'candidate') bar?.update(e.generation * e.of + e.index + 1, generations * e.of);
+      if (e.type === 'candidate') bar?.update(e.generation * e.of + e.decided, generations * e.of);
       if (e.type === 'stage') {
         bar?.stop();
         process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);

@@ -6,7 +6,7 @@ import type { LayerReformReport } from '../compress/reform/reformation';
 
 export type JobEvent =
   | { type: 'stage'; stage: string; detail?: string }
-  | { type: 'candidate'; generation: number; index: number; of: number; params: number; ppl?: number }
+  | { type: 'candidate'; generation: number; index: number; decided: number; of: number; params: number; ppl?: number }
   | { type: 'generation'; summary: GenerationSummary; generations: number; best: { params: number; ppl: number; layers: MasksFile['layers'] } }
   | { type: 'reform'; layer: LayerReformReport; layers: number }
   | { type: 'log'; message: string };

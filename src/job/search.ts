@@ -114,6 +114,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
   if (o.resume && fs.existsSync(checkpointFile)) {
     resume = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+    if (resume!.version !== 2) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume!.version}); start afresh without --resume`);
     if (JSON.stringify(resume!.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
     ctx.emit({ type: 'log', message: `resuming the search after generation ${resume!.generation}` });
   }
@@ -151,9 +152,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
       ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
     checkpoint: (c) => fs.writeFileSync(checkpointFile, JSON.stringify({ ...c, settings })),
   }, resume);
-  // Generation 0 evaluates every seed in full.
-  const full = (c: Candidate) => fitness.cache.get(Fitness.key(c))?.full;
-  const seedFitness = seeds.map(full).filter((f): f is number => f !== undefined);
+  // The report compares against the paper's initialisation: finish it where early rejection dropped it.
+  const init = (await fitness.evaluate(seeds[0])).full!;
+  const seedFitness = seeds.map((c) => fitness.record(c)?.full).filter((f): f is number => f !== undefined);
   const mask = candidateMask(d, sp, best.candidate);
   const compensate = candidateCompensation(best.candidate);
   return {
@@ -170,9 +171,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     schedule,
     seed,
     halving,
-    fitness: { init: Math.exp(full(seeds[0])!), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (ctx.seqLen - 1) },
-    evaluations: checkpoint.evaluations,
-    tokens: checkpoint.tokens,
+    fitness: { init: Math.exp(init), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (ctx.seqLen - 1) },
+    evaluations: fitness.evaluations,
+    tokens: fitness.tokens,
     seconds: checkpoint.seconds,
     provider: evaluator.provider,
     history: checkpoint.history,

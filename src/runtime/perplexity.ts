@@ -7,6 +7,8 @@ export interface NllSum {
   nll: number; // sum of −log p over predicted tokens
   tokens: number;
   seconds: number;
+  /** Σ −log p per window, in the order given: paired comparisons of two sub-networks need them. */
+  perWindow: number[];
 }
 
 export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
@@ -24,7 +26,7 @@ export async function windowsNll(
   const batch = o.batch ?? 8;
   const ours = session.outputNames.includes(IO.nll);
   const t0 = performance.now();
-  let nll = 0;
+  const perWindow: number[] = [];
   let tokens = 0;
   for (let w = 0; w < windows.length; w += batch) {
     const rows = windows.slice(w, w + batch);
@@ -36,24 +38,29 @@ export async function windowsNll(
     if (ours) {
       feeds[IO.labels] = int64(rows.flatMap((r) => r.slice(1)), [B, S]);
       const out = (await session.run(feeds, [IO.nll]))[IO.nll].data as Float32Array;
-      for (let i = 0; i < out.length; i++) nll += out[i];
+      for (let b = 0; b < B; b++) {
+        let sum = 0;
+        for (let i = b * S; i < (b + 1) * S; i++) sum += out[i];
+        perWindow.push(sum);
+      }
     } else {
       if (session.inputNames.includes(IO.attentionMask)) feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);
       if (o.layers) Object.assign(feeds, emptyPast(o.layers, B));
       const logits = (await session.run(feeds, [IO.logits]))[IO.logits];
-      nll += nllFromLogits(logits.data as Float32Array, logits.dims[2] as number, rows.flatMap((r) => r.slice(1)));
+      const vocab = logits.dims[2] as number;
+      rows.forEach((r, b) => perWindow.push(nllFromLogits(logits.data as Float32Array, vocab, b * S, r.slice(1))));
     }
     tokens += B * S;
     o.onBatch?.(Math.min(w + batch, windows.length));
   }
-  return { nll, tokens, seconds: (performance.now() - t0) / 1000 };
+  return { nll: perWindow.reduce((a, b) => a + b, 0), tokens, seconds: (performance.now() - t0) / 1000, perWindow };
 }
 
-/** Σ −log softmax(logits)[label], stable (max-subtracted), in float64. */
-function nllFromLogits(logits: Float32Array, vocab: number, labels: number[]): number {
+/** Σ −log softmax(logits)[label] over the positions from `first`, stable (max-subtracted), in float64. */
+function nllFromLogits(logits: Float32Array, vocab: number, first: number, labels: number[]): number {
   let sum = 0;
   for (let p = 0; p < labels.length; p++) {
-    const off = p * vocab;
+    const off = (first + p) * vocab;
     let max = -Infinity;
     for (let v = 0; v < vocab; v++) if (logits[off + v] > max) max = logits[off + v];
     let z = 0;

@@ -88,3 +88,24 @@ test('search --depth below 0.7: the population holds candidates without their la
     assert.equal(l.heads.length === 0 && l.mlp.length === 0, dropped, `layer ${i}`);
   });
 });
+
+test('search: early rejection reaches the plain schedule\'s result with fewer evaluated tokens', () => {
+  const dir = tempDir();
+  const halving = search(path.join(dir, 'halving'));
+  const plain = search(path.join(dir, 'plain'), ['--no-halving']);
+  assert.equal(halving.fitness.best, plain.fitness.best);
+  assert.deepEqual(masksOf(path.join(dir, 'halving')), masksOf(path.join(dir, 'plain')));
+  assert.equal(halving.evaluations, plain.evaluations, 'the same candidates, met in the same order');
+  assert.ok(halving.tokens < 0.6 * plain.tokens, `tokens ${halving.tokens} vs ${plain.tokens}`);
+  assert.ok(halving.history.some((h: { rejectedEarly: number }) => h.rejectedEarly > 0));
+  assert.ok(plain.history.every((h: { rejectedEarly: number }) => h.rejectedEarly === 0));
+});
+
+test('search: --resume from a checkpoint of the earlier format is refused with what to do', () => {
+  const out = path.join(tempDir(), 'old');
+  fs.mkdirSync(`${out}.partial`);
+  fs.writeFileSync(`${out}.partial/search-checkpoint.json`, JSON.stringify({ version: 1, generation: 2 }));
+  const r = runCli([...ARGS, '--out', out, '--resume']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr, /--resume: the checkpoint in .*old\.partial was written by an older version of the search \(format 1\); start afresh without --resume/);
+});

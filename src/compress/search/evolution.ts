@@ -5,7 +5,7 @@ import { Rng } from '../../util/random';
 import { median } from '../../util/median';
 import { UserError } from '../../util/errors';
 import { crossover, mutate, type MutationRates } from './mutate';
-import { Fitness, rungMean, type FitnessRecord } from './fitness';
+import { Fitness, type FitnessRecord } from './fitness';
 import { candidateParams, withinBudget, type Candidate, type SearchSpace } from './space';
 
 export interface SearchSchedule {
@@ -48,7 +48,7 @@ export interface GenerationSummary {
 }
 
 export interface SearchCheckpoint {
-  version: 1;
+  version: 2;
   generation: number; // last completed
   rngState: number;
   parents: Scored[];
@@ -62,7 +62,8 @@ export interface SearchCheckpoint {
 }
 
 export interface SearchEvents {
-  onCandidate?: (e: { generation: number; index: number; params: number; ppl?: number }) => void;
+  /** Once per candidate when it is decided; `decided` counts this generation's decided candidates so far. */
+  onCandidate?: (e: { generation: number; index: number; decided: number; params: number; ppl?: number }) => void;
   onGeneration?: (e: GenerationSummary, best: Scored) => void;
   checkpoint?: (c: SearchCheckpoint) => void;
   signal?: AbortSignal;
@@ -118,31 +119,47 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
     }
     const scored: Scored[] = [];
     let rejected = 0;
-    for (const [index, c] of children.entries()) {
-      if (ev.signal?.aborted) throw new CancelledError();
-      // The first rung's bar: the k-th best first-rung NLL among the parents and this generation's finished
-      // candidates; a candidate that cannot beat it there is not evaluated further.
-      const pool = [...parents, ...scored].sort((a, b) => a.fitness - b.fitness);
-      const threshold = pool.length >= schedule.parents ? Math.max(...pool.slice(0, schedule.parents).map((p) => rungMean(fitness.cache.get(Fitness.key(p.candidate))!))) : undefined;
-      const rec = await fitness.evaluate(c, threshold);
+    let decided = 0;
+    const decide = (index: number, rec: FitnessRecord) => {
+      const c = children[index];
       const params = candidateParams(sp, c);
+      decided++;
       if (rec.full === undefined) {
         rejected++;
-        ev.onCandidate?.({ generation: gen, index, params });
-        continue;
+        ev.onCandidate?.({ generation: gen, index, decided, params });
+        return;
       }
       scored.push({ candidate: c, params, fitness: rec.full });
       evaluated.push([params, Math.exp(rec.full)]);
-      ev.onCandidate?.({ generation: gen, index, params, ppl: Math.exp(rec.full) });
+      ev.onCandidate?.({ generation: gen, index, decided, params, ppl: Math.exp(rec.full) });
+    };
+    const evaluate = (index: number, upTo?: number) => {
+      if (ev.signal?.aborted) throw new CancelledError();
+      return fitness.evaluate(children[index], upTo);
+    };
+    // Without halving, and for candidates already fully evaluated: the full fitness, in order.
+    const pending: number[] = [];
+    for (const index of children.keys()) {
+      if (fitness.halving && fitness.record(children[index])?.full === undefined) pending.push(index);
+      else decide(index, await evaluate(index));
     }
-    const seen = new Set<string>();
-    parents = [...parents, ...scored]
-      .sort((a, b) => a.fitness - b.fitness)
-      .filter((s) => {
-        const k = Fitness.key(s.candidate);
-        return !seen.has(k) && seen.add(k);
-      })
-      .slice(0, schedule.parents);
+    // Successive halving: every new candidate on the first rung, then the most promising first, so that the bar
+    // (the k-th best fully evaluated candidate) is tight early; each one goes up the rungs until it is clearly
+    // worse than the bar there or reaches the full set.
+    for (const index of pending) await evaluate(index, fitness.rungs[0]);
+    const firstRung = new Map(pending.map((i) => [i, fitness.partialMean(fitness.record(children[i])!)]));
+    pending.sort((a, b) => firstRung.get(a)! - firstRung.get(b)!);
+    for (const index of pending) {
+      let rec = fitness.record(children[index])!;
+      for (const upTo of fitness.rungs) {
+        if (rec.windowNll.length >= upTo) continue;
+        const bar = kthBest([...parents, ...scored], schedule.parents);
+        if (bar && fitness.clearlyWorse(rec, fitness.record(bar.candidate)!)) break;
+        rec = await evaluate(index, upTo);
+      }
+      decide(index, rec);
+    }
+    parents = bestDistinct([...parents, ...scored], schedule.parents);
     const ppl = scored.map((s) => Math.exp(s.fitness));
     const summary: GenerationSummary = {
       generation: gen,
@@ -163,6 +180,23 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
 
   function snapshot(generation: number): SearchCheckpoint {
     const seconds = history.at(-1)?.seconds ?? 0;
-    return { version: 1, generation, rngState: rng.state, parents, cache: [...fitness.cache], history, tokens: fitness.tokens, evaluations: fitness.evaluations, seconds, evaluated };
+    return { version: 2, generation, rngState: rng.state, parents, cache: [...fitness.cache], history, tokens: fitness.tokens, evaluations: fitness.evaluations, seconds, evaluated };
   }
+}
+
+/** The `k` best distinct candidates by full fitness (elitist selection). */
+function bestDistinct(pool: Scored[], k: number): Scored[] {
+  const seen = new Set<string>();
+  return [...pool]
+    .sort((a, b) => a.fitness - b.fitness)
+    .filter((s) => {
+      const key = Fitness.key(s.candidate);
+      return !seen.has(key) && seen.add(key);
+    })
+    .slice(0, k);
+}
+
+/** The bar a new candidate must beat to become a parent; undefined while fewer than `k` are known. */
+function kthBest(pool: Scored[], k: number): Scored | undefined {
+  return bestDistinct(pool, k)[k - 1];
 }
