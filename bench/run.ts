@@ -1,7 +1,7 @@
 // `npm run bench [-- NAME ...]`: runs the named benchmarks (default: all) and updates bench/results and README.
 import { benchBaselines } from './baselines';
 import { benchEvalSpeed } from './evalSpeed';
-import { benchSearch, benchSearchVariants } from './search';
+import { benchSearch, benchSearchSeeds, benchSearchVariants } from './search';
 import { benchReform } from './reform';
 import { benchSparsity } from './sparsity';
 import { benchExportSpeed } from './exportSpeed';
@@ -11,6 +11,7 @@ const ALL: Record<string, () => Promise<void>> = {
   baselines: benchBaselines,
   search: benchSearch,
   'search-variants': benchSearchVariants,
+  'search-seeds': benchSearchSeeds,
   reform: benchReform,
   'export-speed': benchExportSpeed,
   sparsity: benchSparsity,

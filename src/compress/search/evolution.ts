@@ -150,11 +150,12 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
     const firstRung = new Map(pending.map((i) => [i, fitness.partialMean(fitness.record(children[i])!)]));
     pending.sort((a, b) => firstRung.get(a)! - firstRung.get(b)!);
     for (const index of pending) {
+      const bar = kthBest([...parents, ...scored], schedule.parents);
+      const barRecord = bar && fitness.record(bar.candidate)!;
       let rec = fitness.record(children[index])!;
       for (const upTo of fitness.rungs) {
         if (rec.windowNll.length >= upTo) continue;
-        const bar = kthBest([...parents, ...scored], schedule.parents);
-        if (bar && fitness.clearlyWorse(rec, fitness.record(bar.candidate)!)) break;
+        if (barRecord && fitness.clearlyWorse(rec, barRecord)) break;
         rec = await evaluate(index, upTo);
       }
       decide(index, rec);
