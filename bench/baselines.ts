@@ -1,6 +1,6 @@
 // Each structured baseline at inheriting ratios 0.9 … 0.5 on both TinyStories models: held-out perplexity.
-import { denseLayerStats } from '../src/compress/calibration';
-import { layerScores, METHODS } from '../src/compress/importance/scores';
+import { denseCalibration } from '../src/compress/calibration';
+import { METHODS } from '../src/compress/importance/scores';
 import { inheritingRatio, selectGlobal, selectUniform } from '../src/compress/importance/select';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { fullMask } from '../src/compress/subnet';
@@ -21,15 +21,15 @@ export async function benchBaselines(): Promise<void> {
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
-    const stats = await denseLayerStats(d, data.calib, { provider: 'cpu' });
+    const calibration = await denseCalibration(d, data.calib, METHODS, 'head', { provider: 'cpu' });
     const evaluator = await MaskedEvaluator.open(d, { provider: 'cpu' });
     dense[m.name] = perplexity(await evaluator.nll(fullMask(d), data.heldOut));
     for (const method of BASELINES) {
-      const scores = await layerScores(d, stats, method === 'flap+bias' ? 'flap' : method, 'head');
+      const scores = calibration.scores.get(method === 'flap+bias' ? 'flap' : method)!;
       for (const ratio of RATIOS) {
         const target = ratio * totalCounts(d).params;
         const mask = method.startsWith('flap') ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
-        const biased = method === 'flap+bias' ? await MaskedEvaluator.open(withCompensation(d, mask, stats).decoder, { provider: 'cpu' }) : evaluator;
+        const biased = method === 'flap+bias' ? await MaskedEvaluator.open(withCompensation(d, mask, calibration.means).decoder, { provider: 'cpu' }) : evaluator;
         const ppl = perplexity(await biased.nll(mask, data.heldOut));
         rows.push({ model: m.name, method, ratio, achieved: inheritingRatio(d, mask), ppl });
         console.log(`${m.name} ${method} ${ratio}: ppl ${ppl.toFixed(3)} (ratio ${inheritingRatio(d, mask).toFixed(4)})`);

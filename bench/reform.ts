@@ -2,8 +2,7 @@
 // perplexity before and after, closed form vs ADMM on quality and time.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { denseLayerStats } from '../src/compress/calibration';
-import { layerScores } from '../src/compress/importance/scores';
+import { denseCalibration } from '../src/compress/calibration';
 import { selectGlobal, selectUniform } from '../src/compress/importance/select';
 import { compensatedModules, compensationBiases, withBiases, type CompensationBias } from '../src/compress/importance/compensation';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
@@ -36,7 +35,7 @@ export async function benchReform(): Promise<void> {
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
-    const stats = await denseLayerStats(d, data.calib, { provider: 'cpu' });
+    const calibration = await denseCalibration(d, data.calib, ['magnitude', 'wanda-sp', 'flap', 'obs'], 'head', { provider: 'cpu' });
     const ppl = async (model: Decoder, mask: SubnetMask) => perplexity(await (await MaskedEvaluator.open(model, { provider: 'cpu' })).nll(mask, data.heldOut));
     // As `compress` does: from the original weights, modules with a compensation bias refitted with a bias.
     const reform = async (mask: SubnetMask, bias: CompensationBias | undefined, method: ReformMethod) => {
@@ -53,10 +52,10 @@ export async function benchReform(): Promise<void> {
         sets.push({ name: 'search', mask, bias: meta.bias, admm: true });
       }
       for (const method of ['magnitude', 'wanda-sp', 'flap', 'obs'] as const) {
-        const scores = await layerScores(d, stats, method, 'head');
+        const scores = calibration.scores.get(method)!;
         const mask = method === 'flap' ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
         sets.push({ name: method, mask, admm: method === 'wanda-sp' });
-        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: compensationBiases(d, mask, stats), admm: false });
+        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: compensationBiases(d, mask, calibration.means), admm: false });
       }
       for (const set of sets) {
         const before = await ppl(set.bias ? withBiases(d, set.bias) : d, set.mask);

@@ -34,7 +34,7 @@ export async function benchSparsity(): Promise<void> {
         if (!gptq) models[`int${bits}`] = q;
       }
     }
-    const measures = await measureModels([{ stage: 'fp32', decoder: d, file: m.file }, { stage: 'int8', decoder: models.int8 }, { stage: 'int4', decoder: models.int4 }], data.heldOut.slice(0, 32), 'cpu');
+    const measures = await measureModels([{ stage: 'fp32', decoder: d, file: m.file }, { stage: 'int8', decoder: models.int8 }, { stage: 'int4', decoder: models.int4 }], data.heldOut.slice(0, 32), { provider: 'cpu' });
     rows.push({ model: m.name, dense: await ppl(d), sparse, quant, measures });
   }
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Command, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { loadDecoder } from './model/recognise';
 import { summarize } from './job/inspect';
 import { exportDecoder } from './compress/exportModel';
@@ -33,6 +33,13 @@ program.name('subnet-search').description('Compress decoder-only LLMs stored as 
 
 const providerOption = () =>
   new Option('--provider <ep>', 'ONNX Runtime execution provider').choices(PROVIDERS as unknown as string[]).default('auto');
+
+const threadsOption = () =>
+  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(0).argParser((v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number of threads, 0 or more');
+    return n;
+  });
 
 program
   .command('inspect')
@@ -66,6 +73,7 @@ program
   .option('--original', 'run the original .onnx as it is instead of the re-emitted graph')
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .addOption(providerOption())
+  .addOption(threadsOption())
   .action(async (model: string, o: { prompt: string; maxTokens: number; original?: boolean; tokenizer?: string; provider: ProviderChoice }) => {
     const r = await generateText(model, o);
     process.stdout.write(`${r.text}\n`);
@@ -95,20 +103,30 @@ function cancelOnInterrupt(): AbortSignal {
 
 /** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
 function jobProgress(json: boolean | undefined, generations: number) {
-  const bar = json ? undefined : progressBar('candidates');
+  // One bar at a time, for the candidates of the search or the steps (layers, batches) of another stage.
+  let bar: { key: string; bar: ReturnType<typeof progressBar> } | undefined;
+  const barFor = (key: string, unit: string) => {
+    if (bar?.key !== key) {
+      bar?.bar.stop();
+      bar = { key, bar: progressBar(unit) };
+    }
+    return bar.bar;
+  };
   return {
     onEvent: (e: JobEvent) => {
       if (underParent()) return sendToParent({ kind: 'event', event: e });
       if (json) return;
-      if (e.type === 'candidate') bar?.update(e.generation * e.of + e.decided, generations * e.of);
+      if (e.type === 'candidate') barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
+      if (e.type === 'progress') barFor(e.stage, e.unit).update(e.done, e.total);
       if (e.type === 'stage') {
-        bar?.stop();
+        bar?.bar.stop();
+        bar = undefined;
         process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
       }
       if (e.type === 'reform') process.stderr.write(`  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`);
       if (e.type === 'log') process.stderr.write(`${e.message}\n`);
     },
-    stop: () => bar?.stop(),
+    stop: () => bar?.bar.stop(),
   };
 }
 
@@ -160,6 +178,7 @@ program
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print one JSON object on stdout')
   .addOption(providerOption())
+  .addOption(threadsOption())
   .action(async (model: string, o: { text: string; seqLen?: number; windows?: number; graph?: 'file' | 'ours'; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const bar = o.json ? undefined : progressBar('windows');
     const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
@@ -185,6 +204,7 @@ program
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print one JSON object on stdout')
   .addOption(providerOption())
+  .addOption(threadsOption())
   .action(async (model: string, o: { method: Method; ratio: number; calib: string; out: string; granularity: Granularity; eval?: string; seqLen?: number; calibWindows: number; evalWindows?: number; seed: number; biasCompensation: boolean; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
     const r = await pruneModel({
       ...o,
@@ -222,7 +242,8 @@ function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): C
     .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
     .option('--resume', 'continue an interrupted job from its checkpoint in <out>.partial')
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
-    .addOption(providerOption());
+    .addOption(providerOption())
+  .addOption(threadsOption());
 }
 
 withSearchOptions(
@@ -291,7 +312,8 @@ const stageCommand = (name: string, description: string) =>
     .option('--seed <n>', 'seed for sampling calibration windows', int, 0)
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .option('--json', 'print report.json on stdout')
-    .addOption(providerOption());
+    .addOption(providerOption())
+  .addOption(threadsOption());
 
 type StageOptions = { out: string; calib?: string; eval?: string; evalWindows: number; seqLen?: number; calibWindows: number; seed: number; tokenizer?: string; json?: boolean; provider: ProviderChoice };
 

@@ -22,6 +22,8 @@ interface State {
   running: boolean;
   stage?: string;
   startedAt?: number;
+  /** Steps inside the current stage (layers, batches), and when its first step was reported. */
+  steps?: { stage: string; done: number; total: number; unit: string; since: number };
   generations: { generation: number; best: number; median: number; of: number }[];
   points: [number, number][];
   best?: MasksFile['layers'];
@@ -122,6 +124,11 @@ function renderProgress(): HTMLElement {
   s.append(el('h2', {}, 'Progress'));
   const line = el('p', { id: 'stage' }, state.stage ? `${state.stage}${g ? ` — generation ${g.generation}/${g.of}, ${state.points.length} candidates evaluated, best perplexity ${g.best.toFixed(3)}` : ''}${state.running ? ` · ${elapsed.toFixed(0)} s elapsed${eta !== undefined ? `, about ${eta.toFixed(0)} s left` : ''}` : ''}` : 'Not started.');
   s.append(line);
+  const st = state.steps;
+  if (state.running && st && st.done < st.total) {
+    const left = st.done > 0 ? ((Date.now() - st.since) / st.done) * (st.total - st.done) : undefined;
+    s.append(el('p', { id: 'steps' }, `${st.stage}: ${st.done}/${st.total} ${st.unit}${left !== undefined ? `, about ${left.toFixed(0)} s left in this stage` : ''}`));
+  }
   if (state.running) s.prepend(el('vscode-progress-ring'));
   const charts = el('div', { class: 'charts' });
   const c1 = el('div', { class: 'chart' });
@@ -234,7 +241,8 @@ window.addEventListener('message', (e: MessageEvent<HostToWebview>) => {
       break;
     case 'event': {
       const ev = m.event;
-      if (ev.type === 'stage') state.stage = ev.stage;
+      if (ev.type === 'stage') state = { ...state, stage: ev.stage, steps: undefined };
+      if (ev.type === 'progress') state.steps = { stage: ev.stage, done: ev.done, total: ev.total, unit: ev.unit, since: state.steps?.stage === ev.stage ? state.steps.since : Date.now() };
       if (ev.type === 'candidate' && ev.ppl !== undefined) state.points.push([ev.params, ev.ppl]);
       if (ev.type === 'generation') {
         state.generations.push({ generation: ev.summary.generation, best: ev.summary.bestSoFar, median: ev.summary.median, of: ev.generations });

@@ -4,12 +4,12 @@ import type { GraphBuilder } from './graph';
 const MASKED = -3.4028234663852886e38;
 
 /**
- * Additive attention bias `[B|1, 1, 1, S, T]` (5-D to broadcast over grouped query heads): a query at absolute
+ * Additive attention bias `[B|1, 1, 1, S, T]` (5-D to broadcast over grouped query heads) for a sequence `x` [B, S, ...]: a query at absolute
  * position P + s sees keys 0..P + s that `attention_mask` marks as real tokens. Without `attentionMask` (the
  * evaluation graph: no cache, no padding) it is purely causal.
  */
-export function attentionBias(g: GraphBuilder, inputIds: string, attentionMask?: string): string {
-  const seqLen = g.op('Gather', [g.op('Shape', [inputIds], {}, 'ids_shape'), g.ints([1], true)], { axis: 0 }, 'seq_len');
+export function attentionBias(g: GraphBuilder, x: string, attentionMask?: string): string {
+  const seqLen = g.op('Gather', [g.op('Shape', [x], {}, 'seq_shape'), g.ints([1], true)], { axis: 0 }, 'seq_len');
   const zero = g.ints([0], true);
   const one = g.ints([1], true);
   let total = seqLen;

@@ -2,7 +2,7 @@
 // embed → per layer (norm, attention, residual, norm, MLP, residual) → norm → head.
 import { DataType, type onnx } from '../onnx/proto';
 import type { TensorSpec } from '../onnx/writeModel';
-import type { Decoder, Weight } from '../model/decoder';
+import type { Decoder, FloatType, Weight } from '../model/decoder';
 import { GraphBuilder } from './graph';
 import { rmsNorm } from './norm';
 import { ropeTables, type RopeTables } from './rope';
@@ -10,7 +10,7 @@ import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
 import { gramStats } from './stats';
-import { linear, type Linear } from './linear';
+import { floatWeight, linear, type Linear } from './linear';
 import { maskCompensation } from './compensation';
 
 export interface BuildOptions {
@@ -25,10 +25,19 @@ export interface BuildOptions {
    * `ΣX` over all positions of the batch, computed inside the runtime.
    */
   capture?: number[];
+  /**
+   * The precision of linear weights and embeddings that have no stored bytes (newly computed ones): an fp16
+   * model's export keeps fp16 (default float32).
+   */
+  weightType?: FloatType;
   /** Which capture points (default: all four); a pass that needs one Gram matrix computes only that one. */
   capturePoints?: readonly CapturePoint[];
-  /** Emit layers 0..n only and no head (a calibration pass needs nothing after the layer it measures). */
-  stopAfterLayer?: number;
+  /**
+   * Emit decoder layers `from..to` only, no head: the input is `hidden_states` [B, S, D] (the output of layer
+   * `from − 1`; `input_ids` when `from` is 0) and the output `hidden_states_out`. Calibration runs layer by layer
+   * through such graphs (design.md "Scale").
+   */
+  layerRange?: { from: number; to: number };
   /**
    * With `masks`: inputs `compensation.{i}.o` [H·d] and `compensation.{i}.down` [I], the mean o_proj / down_proj
    * inputs whose masked-out part becomes FLAP's compensation bias (zeros: no compensation for that module).
@@ -59,6 +68,8 @@ export const IO = {
   compensationDown: (i: number) => `compensation.${i}.down`,
   gram: (i: number, point: CapturePoint) => `stats.${i}.${point}.gram`,
   sum: (i: number, point: CapturePoint) => `stats.${i}.${point}.sum`,
+  hiddenIn: 'hidden_states',
+  hiddenOut: 'hidden_states_out',
 };
 
 /** Inputs of q/k/v (`attn_in`), of o_proj (`o_in`), of gate/up (`mlp_in`) and of down_proj (`down_in`). */
@@ -68,26 +79,34 @@ export type CapturePoint = (typeof CAPTURE_POINTS)[number];
 const B = 'batch_size';
 const S = 'sequence_length';
 
+/** Token embeddings `[B, S, D]` in fp32, gathered from the table in its stored precision. */
+function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined): string {
+  const table = floatWeight(g, 'model.embed_tokens.weight', w, as);
+  const rows = g.op('Gather', [table.value, inputIds], { axis: 0 }, 'embed');
+  return table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+}
+
 export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const g = new GraphBuilder();
   const c = d.config;
   const weight = (name: string, w: Weight) => g.initializer(name, w.shape, () => w.read());
-  const lin = (name: string, w: Weight) => linear(g, name, w);
+  const lin = (name: string, w: Weight) => linear(g, name, w, opts.weightType);
   const compensated = (out: string, project: Linear, mask: string | undefined, inputMean: string | undefined, name: string) =>
     mask && inputMean ? g.op('Add', [out, maskCompensation(g, project, mask, inputMean, name)], {}, `${name}.compensated`) : out;
 
-  const inputIds = g.input(IO.inputIds, DataType.INT64, [B, S]);
+  const range = opts.layerRange;
+  const fromHidden = range !== undefined && range.from > 0;
+  const inputIds = fromHidden ? undefined : g.input(IO.inputIds, DataType.INT64, [B, S]);
   const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
-  const truncated = opts.stopAfterLayer !== undefined;
-  const labels = opts.head === 'nll' && !truncated ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
+  const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
-  let h = g.op('Gather', [weight('model.embed_tokens.weight', d.embed), inputIds], { axis: 0 }, 'embed');
-  const bias = attentionBias(g, inputIds, attentionMask);
+  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
+  const bias = attentionBias(g, inputIds ?? h, attentionMask);
   const ropeByPairs = new Map<string, RopeTables>();
 
-  const layers = truncated ? d.layers.slice(0, opts.stopAfterLayer! + 1) : d.layers;
-  layers.forEach((s, i) => {
+  d.layers.forEach((s, i) => {
+    if (range && (i < range.from || i > range.to)) return;
     const w = d.layerWeights[i];
     const p = `model.layers.${i}`;
     const key = s.ropePairs.join(',');
@@ -150,9 +169,12 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     }
   });
 
-  if (truncated) return { model: g.model('decoder-calibration', `calibration pass through layer ${opts.stopAfterLayer}`), tensors: g.tensors };
+  if (range) {
+    g.output(h, IO.hiddenOut, DataType.FLOAT, [B, S, c.hidden]);
+    return { model: g.model('decoder-layers', `decoder layers ${range.from}..${range.to}`), tensors: g.tensors };
+  }
   const final = rmsNorm(g, h, weight('model.norm.weight', d.finalNorm), c.normEps, 'final_norm');
-  const logits = g.op('MatMul', [final, weight('lm_head.weight', d.lmHead)], {}, 'lm_head');
+  const logits = lin('lm_head.weight', d.lmHead)(final, 'lm_head');
   if (opts.head === 'logits') {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
   } else {

@@ -1,6 +1,6 @@
 // A small ONNX graph emitter: unique value names, constants, initializers, and the model proto around them.
 import { onnx, DataType } from '../onnx/proto';
-import type { TensorSpec } from '../onnx/writeModel';
+import type { InPlaceBytes, TensorSpec } from '../onnx/writeModel';
 
 export const OPSET = 17;
 
@@ -75,8 +75,8 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  initializer(name: string, dims: number[], values: TensorSpec['values'], dataType: DataType = DataType.FLOAT): string {
-    this.tensors.push({ name, dims, dataType, values });
+  initializer(name: string, dims: number[], values: TensorSpec['values'], dataType: DataType = DataType.FLOAT, inPlace?: InPlaceBytes): string {
+    this.tensors.push({ name, dims, dataType, values, ...(inPlace ? { inPlace } : {}) });
     return name;
   }
 

@@ -27,7 +27,8 @@ export function writeModelFiles(d: Decoder, dir: string, tokenizer: TextTokenize
     fs.writeFileSync(path.join(dir, 'tokenizer.json'), json(tokenizer.files.tokenizer));
     fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), json({ ...tokenizer.files.config, model_max_length: d.config.maxPositions }));
   }
-  const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
+  // An fp16 model stays fp16 on disk: new weight values are rounded to it, unchanged ones copied as they are.
+  const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false, weightType: d.weightType });
   writeModelFile(built.model, built.tensors, path.join(dir, 'model.onnx'), write);
 }
 

@@ -27,7 +27,7 @@ export function hfConfig(d: Decoder): Record<string, unknown> {
     tie_word_embeddings: c.tiedEmbeddings,
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
-    torch_dtype: 'float32',
+    torch_dtype: d.weightType ?? 'float32',
     use_cache: true,
     attention_bias: Boolean(d.layerWeights[0]?.qBias),
     mlp_bias: false,

@@ -25,7 +25,7 @@ export class MaskedEvaluator {
   private feeds(mask: SubnetMask, compensate?: CompensationFlags): Record<string, ort.Tensor> {
     const v = maskVectors(this.decoder, mask);
     const feeds: Record<string, ort.Tensor> = {};
-    const vector = (a: Float32Array) => new ort.Tensor('float32', a, [a.length]);
+    const vector = (a: Float32Array | Float64Array) => new ort.Tensor('float32', Float32Array.from(a), [a.length]);
     v.attn.forEach((a, i) => (feeds[IO.attnMask(i)] = vector(a)));
     v.mlp.forEach((m, i) => (feeds[IO.mlpMask(i)] = vector(m)));
     this.means?.forEach((m, i) => {

@@ -3,9 +3,9 @@ import type * as vscode from 'vscode';
 import type { ChildMessage } from '../job/ipc';
 import type { JobEvent } from '../job/protocol';
 
-function start(cli: string, args: string[], log: vscode.OutputChannel, threads: number): ChildProcess {
+function start(cli: string, args: string[], log: vscode.OutputChannel): ChildProcess {
   log.appendLine(`subnet-search ${args.join(' ')}`);
-  const env = { ...process.env, SUBNET_SEARCH_IPC: '1', ...(threads > 0 ? { OMP_NUM_THREADS: String(threads) } : {}) };
+  const env = { ...process.env, SUBNET_SEARCH_IPC: '1' };
   const child = fork(cli, args, { stdio: ['ignore', 'pipe', 'pipe', 'ipc'], env });
   child.stderr?.on('data', (b: Buffer) => log.append(b.toString()));
   return child;
@@ -14,7 +14,7 @@ function start(cli: string, args: string[], log: vscode.OutputChannel, threads: 
 /** Runs a CLI command with `--json` in a child process; resolves with its JSON, rejects with its error line. */
 export function runCliJson<T>(cli: string, args: string[], log: vscode.OutputChannel): Promise<T> {
   return new Promise((resolve, reject) => {
-    const child = start(cli, args, log, 0);
+    const child = start(cli, args, log);
     let out = '';
     let err = '';
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
@@ -42,8 +42,8 @@ export interface RunningJob<T> {
  * A long job in a child process, never on the extension host's thread: a native crash or an out-of-memory in
  * ONNX Runtime ends the child, not VS Code. Its typed events arrive over IPC.
  */
-export function runCliJob<T>(cli: string, args: string[], log: vscode.OutputChannel, threads: number, onEvent: (e: JobEvent) => void): RunningJob<T> {
-  const child = start(cli, args, log, threads);
+export function runCliJob<T>(cli: string, args: string[], log: vscode.OutputChannel, onEvent: (e: JobEvent) => void): RunningJob<T> {
+  const child = start(cli, args, log);
   const result = new Promise<T>((resolve, reject) => {
     let value: T | undefined;
     let error: string | undefined;

@@ -102,11 +102,12 @@ export class CompressPanel {
   /** Runs `compress` in a child process with a cancellable progress notification. */
   async run(args: string[], out: string): Promise<CompressReport | undefined> {
     if (this.job) return undefined;
-    const all = [...args, ...this.extraArgs];
+    const threads = settings().threads;
+    const all = [...args, ...this.extraArgs, ...(threads > 0 ? ['--threads', String(threads)] : [])];
     await rememberJob(this.ctx.state, { model: this.model, out, args: all });
     this.post({ type: 'started' });
     return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Compressing ${path.basename(path.dirname(this.model))}`, cancellable: true }, async (progress, token) => {
-      this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, settings().threads, (event) => {
+      this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
         this.post({ type: 'event', event });
         if (event.type === 'stage') progress.report({ message: event.stage });
         if (event.type === 'generation') progress.report({ message: `generation ${event.summary.generation}/${event.generations}: best perplexity ${event.summary.bestSoFar.toFixed(3)}` });

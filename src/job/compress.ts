@@ -2,8 +2,9 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { consecutiveWindows, tokenizeFile } from '../text/windows';
-import type { ProviderChoice } from '../runtime/session';
+import { consecutiveWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { defaultFitnessWindows } from './defaults';
+import type { SessionOptions } from '../runtime/session';
 import { createSession } from '../runtime/session';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { measureLatency, type Latency } from '../runtime/latency';
@@ -79,7 +80,7 @@ const MASKS = 'masks.json';
 
 export async function compressModel(r: CompressRequest): Promise<CompressReport> {
   const t0 = performance.now();
-  const ctx = openContext(r);
+  const ctx = openContext({ ...r, evalOnCalib: false });
   const d = ctx.decoder;
   const emit = ctx.emit;
   const method = r.method ?? 'search';
@@ -112,14 +113,14 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     // 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights and refits a
     // module with a compensation bias together with its bias (least squares with an intercept): the compensation
     // bias as it is, added to refitted rows, would count the removed channels' mean twice.
-    const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
+    const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
     let reformed = model;
     let reformation: CompressReport['reformation'];
     if (r.reform ?? true) {
       emit({ type: 'stage', stage: 'reformation' });
       const rt = performance.now();
       const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
-      const res = await reformDecoder(d, mask, calib, opts, { provider: r.provider }, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }), bias && compensatedModules(bias));
+      const res = await reformDecoder(d, mask, calib, opts, ctx.session, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }), bias && compensatedModules(bias));
       reformed = res.decoder;
       reformation = { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers };
     }
@@ -129,8 +130,9 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     const small = sliceDecoder(reformed, mask);
     let final = small;
     if (r.weightStage) {
-      emit({ type: 'stage', stage: describeStage(r.weightStage) });
-      final = await sparsifyDecoder(small, calib, r.weightStage, { provider: r.provider });
+      const stage = describeStage(r.weightStage);
+      emit({ type: 'stage', stage });
+      final = await sparsifyDecoder(small, calib, r.weightStage, { ...ctx.session, onLayer: (done, total) => emit({ type: 'progress', stage, done, total, unit: 'layers' }) });
     }
     writeModelFiles(final, out.tmp, ctx.tokenizer);
     const exportedFile = out.file('model.onnx');
@@ -138,10 +140,10 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     // 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side.
     emit({ type: 'stage', stage: 'measure' });
     // One session per model, shared by the calibration and held-out measurements.
-    const exportedSession = await createSession(exportedFile, { provider: r.provider });
-    const original = await MaskedEvaluator.open(d, { provider: r.provider });
-    const masked = model === d ? original : await MaskedEvaluator.open(model, { provider: r.provider });
-    const reformedEval = reformed === model ? masked : await MaskedEvaluator.open(reformed, { provider: r.provider });
+    const exportedSession = await createSession(exportedFile, ctx.session);
+    const original = await MaskedEvaluator.open(d, ctx.session);
+    const masked = model === d ? original : await MaskedEvaluator.open(model, ctx.session);
+    const reformedEval = reformed === model ? masked : await MaskedEvaluator.open(reformed, ctx.session);
     const measure = async (windows: number[][]): Promise<PplSet> => {
       const after = await reformedEval.nll(mask, windows);
       return {
@@ -153,13 +155,13 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       };
     };
     const pplCalibration = await measure(calib);
-    const heldOut = r.evalText ? consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows) : undefined;
+    const heldOut = r.evalText ? consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows) : undefined;
     const pplHeldOut = heldOut ? { ...(await measure(heldOut)), text: path.resolve(r.evalText!) } : undefined;
     // With a weight stage every stage is measured side by side (latency included); without, the two files are timed.
     const stages = r.weightStage
-      ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], heldOut ?? calib, r.provider)
+      ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], heldOut ?? calib, ctx.session)
       : undefined;
-    const [lo, lc] = stages ? [stages[0].latency, stages[2].latency] : await timeAgainstOriginal(d, exportedFile, final, r.provider);
+    const [lo, lc] = stages ? [stages[0].latency, stages[2].latency] : await timeAgainstOriginal(d, exportedFile, final, ctx.session);
     const provider = exportedSession.provider;
 
     const originalSummary = summarize(d);
@@ -202,13 +204,13 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
 }
 
 /** Decode and prefill latency of the original and the exported model, interleaved on the same provider. */
-async function timeAgainstOriginal(d: Decoder, exportedFile: string, final: Decoder, provider: ProviderChoice): Promise<Latency[]> {
+async function timeAgainstOriginal(d: Decoder, exportedFile: string, final: Decoder, session: SessionOptions): Promise<Latency[]> {
   // A llama2.c input has no ONNX file to time: its dense re-emission stands in for it.
   const dir = d.source.format === 'onnx' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
   if (dir) writeModelFiles(d, dir, undefined);
   try {
     const originalFile = dir ? path.join(dir, 'model.onnx') : d.source.path;
-    return await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { provider, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+    return await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { ...session, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
   } finally {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,10 +1,12 @@
 import { loadDecoder } from '../model/recognise';
 import type { Decoder } from '../model/decoder';
 import { loadModelTokenizer, type TextTokenizer } from '../text/tokenizer';
-import { defaultSeqLen, tokenizeFile } from '../text/windows';
+import { defaultSeqLen, sampledPoolTokens, tokenizePrefix, windowTokens } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { UserError } from '../util/errors';
 import type { JobListener } from './protocol';
+import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
+import type { LayerwiseOptions } from '../compress/calibration';
 
 /** What every job over a model and its calibration text is asked. */
 export interface ModelJobRequest {
@@ -16,7 +18,11 @@ export interface ModelJobRequest {
   evalText?: string;
   evalWindows?: number;
   provider: ProviderChoice;
+  /** ONNX Runtime intra-op threads (0 or absent: its default). */
+  threads?: number;
   tokenizer?: string;
+  /** Cancels the job between layers, batches and candidates. */
+  signal?: AbortSignal;
 }
 
 /** What every compression stage works from: the recognised model, its tokenizer and the calibration tokens. */
@@ -24,15 +30,57 @@ export interface JobContext {
   decoder: Decoder;
   tokenizer: TextTokenizer;
   seqLen: number;
+  /** The calibration text's first tokens, as many as the job's stages use (`calibrationTokens`). */
   calibIds: number[];
   provider: ProviderChoice;
+  threads?: number;
+  signal?: AbortSignal;
+  /** What every stage's ONNX Runtime sessions and layer loops are opened with. */
+  session: LayerwiseOptions;
   emit: JobListener;
 }
 
-export function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; onEvent?: JobListener }): JobContext {
+/** What a job does with its calibration text, as far as its request says: how many tokens of it to tokenize. */
+export interface CalibrationUse {
+  /** SparseGPT-style sampled windows for the statistics of the importance scores (default 64). */
+  calibWindows?: number;
+  /** Consecutive fitness / reformation windows from the start of the text (default ~10k tokens). */
+  fitnessWindows?: number;
+  evalText?: string;
+  evalWindows?: number;
+  /**
+   * Whether, without `evalText`, the job measures perplexity on the calibration text's consecutive windows (all of
+   * them unless `evalWindows`), as `prune` does. Default true, the safe side: `compress` and `search` never do and
+   * may pass false.
+   */
+  evalOnCalib?: boolean;
+}
+
+/**
+ * The most calibration tokens any stage of a job reads (Infinity: the whole text): the pool the sampled
+ * calibration windows are drawn from (`sampledPoolTokens`), the fitness / reformation windows, and the
+ * perplexity windows on the calibration text when there is no held-out text. The defaults are those of
+ * defaults.ts.
+ */
+export function calibrationTokens(r: CalibrationUse, seqLen: number): number {
+  return Math.max(
+    sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS),
+    windowTokens(seqLen, r.fitnessWindows ?? defaultFitnessWindows(seqLen)),
+    r.evalText || r.evalOnCalib === false ? 0 : windowTokens(seqLen, r.evalWindows),
+  );
+}
+
+/**
+ * The model, its tokenizer and the calibration tokens. `calibIds` holds the first `calibrationTokens(r)` tokens of
+ * the calibration text (the whole text when it is shorter): every window any stage takes from it is the same as
+ * from the whole text's tokens (sampled windows are drawn from a bounded prefix, see `sampledWindows`).
+ */
+export function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): JobContext {
   const decoder = loadDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${decoder.config.maxPositions}`);
-  return { decoder, tokenizer, seqLen, calibIds: tokenizeFile(r.calib, tokenizer), provider: r.provider, emit: r.onEvent ?? (() => {}) };
+  const calibIds = tokenizePrefix(r.calib, tokenizer, calibrationTokens(r, seqLen));
+  const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
+  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit: r.onEvent ?? (() => {}) };
 }

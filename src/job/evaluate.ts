@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { loadDecoder } from '../model/recognise';
 import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, defaultSeqLen, tokenizePrefix, windowTokens } from '../text/windows';
 import { createSession, type ProviderChoice } from '../runtime/session';
 import { decoderSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll } from '../runtime/perplexity';
@@ -13,6 +13,7 @@ export interface EvalRequest {
   seqLen?: number;
   windows?: number;
   provider: ProviderChoice;
+  threads?: number;
   /** `file`: run the .onnx as it is (logits); `ours`: our re-emitted graph with an NLL head (faster, same numbers). */
   graph?: 'file' | 'ours';
   tokenizer?: string;
@@ -40,10 +41,10 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
   const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
   if (seqLen < 2 || seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
-  const windows = consecutiveWindows(tokenizeFile(r.text, tok), seqLen, r.windows);
+  const windows = consecutiveWindows(tokenizePrefix(r.text, tok, windowTokens(seqLen, r.windows)), seqLen, r.windows);
   const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
   if (graph === 'file' && d.source.format !== 'onnx') throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
-  const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider });
+  const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider, threads: r.threads }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider, threads: r.threads });
   const sum = await windowsNll(s.session, windows, { layers: d.layers, batch: r.batch, onBatch: (n) => r.onProgress?.(n, windows.length) });
   return {
     model: path.resolve(r.model),

@@ -1,7 +1,6 @@
 import { loadDecoder } from '../model/recognise';
-import { buildDecoderGraph } from '../build/decoderGraph';
-import { modelToBuffer } from '../onnx/writeModel';
 import { createSession, type ProviderChoice } from '../runtime/session';
+import { decoderSession } from '../runtime/decoderSession';
 import { generateGreedy } from '../runtime/generate';
 import { loadModelTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
@@ -10,6 +9,7 @@ export interface GenerateRequest {
   prompt: string;
   maxTokens: number;
   provider: ProviderChoice;
+  threads?: number;
   original?: boolean;
   tokenizer?: string;
 }
@@ -27,11 +27,8 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   const d = loadDecoder(model);
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
-  const source = r.original ? d.source.path : (() => {
-    const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
-    return modelToBuffer(built.model, built.tensors);
-  })();
-  const s = await createSession(source, { provider: r.provider });
+  const session = { provider: r.provider, threads: r.threads };
+  const s = r.original ? await createSession(d.source.path, session) : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
   const prompt = tok.encode(r.prompt, { bos: true });
   const t0 = performance.now();
   // llama2.c convention: a generated BOS ends the story.

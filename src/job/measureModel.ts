@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
-import { createSession, type ProviderChoice } from '../runtime/session';
+import { createSession, type SessionOptions } from '../runtime/session';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
@@ -45,7 +45,7 @@ function zeroFraction(d: Decoder): number {
  * Measures model files side by side: perplexity through each file as it is, latency with interleaved runs on the
  * same provider, resident memory in fresh processes. `files[i]` may be omitted to export `decoders[i]` first.
  */
-export async function measureModels(models: { stage: string; decoder: Decoder; file?: string }[], windows: number[][], provider: ProviderChoice): Promise<ModelMeasure[]> {
+export async function measureModels(models: { stage: string; decoder: Decoder; file?: string }[], windows: number[][], session: SessionOptions): Promise<ModelMeasure[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-measure-'));
   try {
     const files = models.map((m, i) => {
@@ -56,10 +56,10 @@ export async function measureModels(models: { stage: string; decoder: Decoder; f
       return path.join(dir, 'model.onnx');
     });
     const d0 = models[0].decoder;
-    const latency = await measureLatency(files.map((file, i) => ({ file, layers: models[i].decoder.layers })), { provider, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab });
+    const latency = await measureLatency(files.map((file, i) => ({ file, layers: models[i].decoder.layers })), { ...session, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab });
     const out: ModelMeasure[] = [];
     for (const [i, m] of models.entries()) {
-      const s = await createSession(files[i], { provider });
+      const s = await createSession(files[i], session);
       const nll = await windowsNll(s.session, windows, { layers: m.decoder.layers });
       out.push({
         stage: m.stage,

@@ -9,6 +9,8 @@ export type JobEvent =
   | { type: 'candidate'; generation: number; index: number; decided: number; of: number; params: number; ppl?: number }
   | { type: 'generation'; summary: GenerationSummary; generations: number; best: { params: number; ppl: number; layers: MasksFile['layers'] } }
   | { type: 'reform'; layer: LayerReformReport; layers: number }
+  /** Progress inside a stage (layers, batches of windows): renderers derive the ETA from it. */
+  | { type: 'progress'; stage: string; done: number; total: number; unit: string }
   | { type: 'log'; message: string };
 
 export type JobListener = (e: JobEvent) => void;

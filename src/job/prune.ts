@@ -2,10 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
-import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { DEFAULT_CALIB_WINDOWS } from './defaults';
 import { perplexity } from '../runtime/perplexity';
-import { denseLayerStats } from '../compress/calibration';
-import { layerScores, type Method } from '../compress/importance/scores';
+import { denseCalibration } from '../compress/calibration';
+import type { Method } from '../compress/importance/scores';
 import { compensationParams, withCompensation, type CompensationBias } from '../compress/importance/compensation';
 import { minimumParams, outerParams, selectGlobal, selectUniform } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
@@ -53,12 +54,14 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
   if (compensate && o.method !== 'flap') throw new UserError('bias compensation is part of FLAP; use it with --method flap');
   checkRatio(d, o.ratio, granularity);
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, o.seed ?? 0), { provider: ctx.provider });
-  ctx.emit({ type: 'stage', stage: `${o.method} scores` });
-  const scores = await layerScores(d, stats, o.method, granularity);
+  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, o.seed ?? 0), [o.method], granularity, {
+    ...ctx.session,
+    onLayer: (done, total) => ctx.emit({ type: 'progress', stage: `calibration statistics and ${o.method} scores`, done, total, unit: 'layers' }),
+  });
+  const scores = calibration.scores.get(o.method)!;
   const total = totalCounts(d).params;
   const mask = o.method === 'flap' ? selectGlobal(d, scores, granularity, o.ratio * total) : selectUniform(d, scores, granularity, o.ratio * total);
-  const comp = compensate ? withCompensation(d, mask, stats) : undefined;
+  const comp = compensate ? withCompensation(d, mask, calibration.means) : undefined;
   const params = maskedParams(d, mask, outerParams(d)) + (comp ? compensationParams(d) : 0);
   return { mask, decoder: comp?.decoder ?? d, bias: comp?.bias, params, totalParams: total, granularity };
 }
@@ -95,10 +98,10 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     const b = await baselineMask(ctx, r);
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
-    const windows = consecutiveWindows(r.evalText ? tokenizeFile(r.evalText, ctx.tokenizer) : ctx.calibIds, ctx.seqLen, r.evalWindows);
-    const evaluator = await MaskedEvaluator.open(b.decoder, { provider: r.provider });
+    const windows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)) : ctx.calibIds, ctx.seqLen, r.evalWindows);
+    const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
     const pruned = await evaluator.nll(b.mask, windows);
-    const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, { provider: r.provider })).nll(fullMask(ctx.decoder), windows);
+    const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);
     const file = toMasksFile(b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, ratio: b.params / b.totalParams, params: b.params, totalParams: b.totalParams, ...(b.bias ? { bias: b.bias } : {}) });
     fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(file)}\n`);
     const result: PruneResult = {

@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { consecutiveWindows, sampledWindows, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
 import { perplexity } from '../runtime/perplexity';
-import { denseLayerStats } from '../compress/calibration';
-import { layerScores } from '../compress/importance/scores';
+import { denseCalibration } from '../compress/calibration';
 import { globalUnits, uniformUnits } from '../compress/importance/select';
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
-import { compensationBiases, compensationMeans, compensationParams, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
+import { compensationBiases, compensationParams, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
 import { toMasksFile } from '../compress/masksFile';
 import { candidateCompensation, candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
@@ -119,13 +119,18 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     ctx.emit({ type: 'log', message: `resuming the search after generation ${resume!.generation}` });
   }
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  const stats = await denseLayerStats(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? 64, seed), { provider: ctx.provider });
+  const methods = o.init === 'obs' ? (['obs'] as const) : INIT_METHODS;
+  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, seed), methods, granularity, {
+    ...ctx.session,
+    signal: ctx.signal ?? o.signal,
+    onLayer: (done, total) => ctx.emit({ type: 'progress', stage: 'calibration statistics', done, total, unit: 'layers' }),
+  });
   // Each importance selection joins without and (in a space with compensation) with compensation biases, whose
   // parameters it leaves room for, and (with depth) with each number of last layers dropped, the rest selected
   // to the same budget. The first seed is the paper's: OBS, all layers, no biases.
   const seeds: Candidate[] = [];
-  for (const method of o.init === 'obs' ? (['obs'] as const) : INIT_METHODS) {
-    const scores = await layerScores(d, stats, method, granularity);
+  for (const method of methods) {
+    const scores = calibration.scores.get(method)!;
     let allLayers: Candidate | undefined;
     for (let drop = 0; drop <= sp.maxDrop; drop++) {
       const n = d.layers.length - drop;
@@ -140,9 +145,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
       }
     }
   }
-  const means = compensation ? compensationMeans(d, stats) : undefined;
-  const evaluator = await MaskedEvaluator.open(d, { provider: ctx.provider }, means);
-  const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? Math.ceil(10240 / ctx.seqLen));
+  const means = compensation ? calibration.means : undefined;
+  const evaluator = await MaskedEvaluator.open(d, ctx.session, means);
+  const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
   const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
   ctx.emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
   const { best, checkpoint } = await evolve(sp, seeds, fitness, schedule, seed, {
@@ -161,7 +166,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     mask,
     compensate,
     droppedLayers: best.candidate.drop ?? 0,
-    bias: compensate.some((c) => c.attn || c.mlp) ? compensationBiases(d, mask, stats, compensate) : undefined,
+    bias: compensate.some((c) => c.attn || c.mlp) ? compensationBiases(d, mask, calibration.means, compensate) : undefined,
     compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),
     ratio: best.params / sp.totalParams,
@@ -182,7 +187,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
 }
 
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
-  const ctx = openContext(r);
+  const ctx = openContext({ ...r, evalOnCalib: false });
   const out = new OutputFolder(r.out, { resume: r.resume });
   if (r.resume && !fs.existsSync(out.file(SEARCH_CHECKPOINT))) {
     throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
@@ -192,8 +197,8 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     let heldOut: SearchResult['heldOut'];
     if (r.evalText) {
       ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
-      const ev = consecutiveWindows(tokenizeFile(r.evalText, ctx.tokenizer), ctx.seqLen, r.evalWindows);
-      const evaluator = await MaskedEvaluator.open(ctx.decoder, { provider: r.provider }, s.compensationMeans);
+      const ev = consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows);
+      const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
       const none = s.compensate.map(() => ({ attn: false, mlp: false }));
       const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
       heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };

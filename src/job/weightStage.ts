@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../model/recognise';
 import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, sampledWindows, tokenizeFile } from '../text/windows';
+import { consecutiveWindows, defaultSeqLen, sampledPoolTokens, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { needsCalibration, sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import { patternName } from '../compress/sparsify/pattern';
@@ -12,6 +12,7 @@ import { OutputFolder } from '../util/outputFolder';
 import { UserError } from '../util/errors';
 import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
 import type { JobListener } from './protocol';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
 
 export interface WeightStageRequest {
   model: string;
@@ -24,6 +25,8 @@ export interface WeightStageRequest {
   calibWindows?: number;
   seed?: number;
   provider: ProviderChoice;
+  threads?: number;
+  signal?: AbortSignal;
   tokenizer?: string;
   onEvent?: JobListener;
 }
@@ -57,16 +60,18 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
   if (!textFile) throw new UserError('pass --eval <file> (or --calib) so the report can measure perplexity before and after');
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
-    const calibIds = r.calib ? tokenizeFile(r.calib, tok) : [];
-    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? 64, r.seed ?? 0) : [];
+    // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
+    const calibNeed = Math.max(needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0, r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS));
+    const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
+    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? 0) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
-    const result = await sparsifyDecoder(d, windows, r.stage, { provider: r.provider }, (layer) => emit({ type: 'log', message: `  layer ${layer} done` }));
+    const result = await sparsifyDecoder(d, windows, r.stage, { provider: r.provider, threads: r.threads, signal: r.signal, onLayer: (done, total) => emit({ type: 'progress', stage: describeStage(r.stage), done, total, unit: 'layers' }) });
     emit({ type: 'stage', stage: 'export' });
     writeModelFiles(result, out.tmp, tok);
     emit({ type: 'stage', stage: 'measure' });
-    const evalWindows = consecutiveWindows(r.evalText ? tokenizeFile(r.evalText, tok) : calibIds, seqLen, r.evalWindows ?? 64);
+    const evalWindows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, tok, windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS)) : calibIds, seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS);
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
-    const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, r.provider);
+    const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
     const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes: honestNotes(before, after, Boolean(r.stage.sparsity)), seconds: (performance.now() - t0) / 1000 };
     fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
     return report;

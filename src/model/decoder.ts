@@ -33,6 +33,20 @@ export interface LayerShape {
   attnScale: number;
 }
 
+/** Float types a weight can be stored in. */
+export type FloatType = 'float32' | 'float16';
+
+/**
+ * An unchanged weight's bytes as the source stores them, already in our `[in, out]` layout: graphs use them as
+ * they are (fp16 stays fp16, design.md "Scale") and reference them in place when they lie in external data.
+ */
+export interface StoredBytes {
+  type: FloatType;
+  read(): Uint8Array;
+  /** Where the bytes lie in an external-data file beside the source model. */
+  external?: { file: string; offset: number; length: number };
+}
+
 /** A weight read on demand, so a large model is never held in memory all at once. */
 export interface Weight {
   name: string;
@@ -43,6 +57,8 @@ export interface Weight {
   read(): Float32Array;
   /** A linear weight stored block-quantized: the graph multiplies with com.microsoft.MatMulNBits. */
   quant?: QuantizedLinear;
+  /** The source's own bytes of an unchanged weight (absent once a stage computes new values). */
+  stored?: StoredBytes;
 }
 
 export interface LayerWeights {
@@ -71,6 +87,8 @@ export interface Decoder {
   /** `[hidden, vocab]`. For tied embeddings without a separate copy, the transposed embedding. */
   lmHead: Weight;
   source: { path: string; format: 'onnx' | 'llama2c'; adapter: string };
+  /** The precision of the source's linear weights, which an export keeps (float32 when absent). */
+  weightType?: FloatType;
 }
 
 export function denseLayerShape(c: DecoderConfig): LayerShape {

@@ -1,12 +1,18 @@
 // Reader for llama2.c "legacy" (version 0) checkpoints; format in shared/fixtures/README.md §1.
+// Only the 28-byte header is read up front: every weight reads its own byte range when asked, so a checkpoint
+// over 2 GiB opens and a model is never held in memory whole.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
 import { transpose2d } from './transpose';
 import type { Decoder, DecoderConfig, LayerWeights, Weight } from './decoder';
-import { denseLayerShape, memoryWeight } from './decoder';
+import { denseLayerShape } from './decoder';
 
 export const LLAMA2C_ADAPTER = 'llama2.c checkpoint (legacy v0)';
+
+const HEADER_BYTES = 28;
+/** Bytes per read call: fs.readSync takes at most 2 GiB at once. */
+const READ_CHUNK = 1 << 30;
 
 /**
  * llama2.c rotates interleaved pairs (2i, 2i+1) inside a head; our graphs rotate halves (i, i + d/2), like
@@ -26,13 +32,37 @@ function interleavedToHalves(w: Float32Array, heads: number, headDim: number, in
   return out;
 }
 
+/** Fills `into` from `file` at byte `position` (a plain number: offsets pass 2^31), looping over short reads. */
+function readRange(file: string, into: Uint8Array, position: number): void {
+  const fd = fs.openSync(file, 'r');
+  try {
+    let done = 0;
+    while (done < into.length) {
+      const n = fs.readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
+      if (n <= 0) throw new UserError(`${path.basename(file)}: ended at byte ${position + done} while reading a weight (the file changed or was truncated)`);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** `count` float32 values (little-endian, like llama2.c's own reader) starting at float index `offset` after the header. */
+function readFloats(file: string, offset: number, count: number): Float32Array {
+  const out = new Float32Array(count);
+  readRange(file, new Uint8Array(out.buffer), HEADER_BYTES + 4 * offset);
+  return out;
+}
+
 export function readLlama2c(file: string): Decoder {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new UserError(`${file}: file not found`);
-  const buf = fs.readFileSync(abs);
+  const size = fs.statSync(abs).size;
   const name = path.basename(file);
-  if (buf.length < 28) throw new UserError(`${name}: too short for a llama2.c checkpoint header (${buf.length} bytes)`);
-  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
+  if (size < HEADER_BYTES) throw new UserError(`${name}: too short for a llama2.c checkpoint header (${size} bytes)`);
+  const header = Buffer.alloc(HEADER_BYTES);
+  readRange(abs, header, 0);
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) => header.readInt32LE(4 * i));
   const vocab = Math.abs(vocabSigned);
   const shared = vocabSigned > 0;
   const sane = [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen].every((v) => v > 0 && v < 1 << 24) && dim % nHeads === 0 && nHeads % nKvHeads === 0;
@@ -40,17 +70,20 @@ export function readLlama2c(file: string): Decoder {
   const hs = dim / nHeads;
   const kvDim = nKvHeads * hs;
   const floats = vocab * dim + nLayers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hiddenDim) + dim + seqLen * hs + (shared ? 0 : vocab * dim);
-  const expected = 28 + 4 * floats;
-  if (buf.length !== expected) {
-    throw new UserError(`${name}: size ${buf.length} bytes does not match its header (expected ${expected} for dim ${dim}, ${nLayers} layers, vocab ${vocab}); truncated or not legacy format`);
+  const expected = HEADER_BYTES + 4 * floats;
+  if (size !== expected) {
+    throw new UserError(`${name}: size ${size} bytes does not match its header (expected ${expected} for dim ${dim}, ${nLayers} layers, vocab ${vocab}); truncated or not legacy format`);
   }
-  const all = new Float32Array(floats);
-  new Uint8Array(all.buffer).set(buf.subarray(28));
-  let off = 0;
-  const take = (n: number) => all.subarray(off, (off += n));
-  const perLayer = (n: number) => Array.from({ length: nLayers }, () => take(n));
 
-  const embedData = take(vocab * dim);
+  // Float offsets of every tensor, in file order (all below 2^53, so plain numbers).
+  let off = 0;
+  const take = (n: number) => {
+    const at = off;
+    off += n;
+    return { at, n };
+  };
+  const perLayer = (n: number) => Array.from({ length: nLayers }, () => take(n));
+  const embedAt = take(vocab * dim);
   const rmsAtt = perLayer(dim);
   const wq = perLayer(dim * dim);
   const wk = perLayer(kvDim * dim);
@@ -62,20 +95,25 @@ export function readLlama2c(file: string): Decoder {
   const w3 = perLayer(hiddenDim * dim);
   const rmsFinal = take(dim);
   take(seqLen * hs); // legacy freq_cis tables, unused: RoPE is computed from theta
-  const wcls = shared ? embedData : take(vocab * dim);
+  const wcls = shared ? embedAt : take(vocab * dim);
 
+  // Each read() reads the tensor afresh: nothing is cached, so memory stays one tensor at a time.
+  const raw = (r: { at: number; n: number }) => readFloats(abs, r.at, r.n);
+  const lazy = (n: string, shape: number[], read: () => Float32Array): Weight => ({ name: n, shape, storedBytesPerElement: 4, read });
+  const vec = (n: string, r: { at: number; n: number }) => lazy(n, [r.n], () => raw(r));
   // [out, in] → our [in, out]
-  const lin = (n: string, w: Float32Array, out: number, inp: number): Weight => memoryWeight(n, [inp, out], transpose2d(w, out, inp));
+  const lin = (n: string, r: { at: number; n: number }, out: number, inp: number, rope?: number): Weight =>
+    lazy(n, [inp, out], () => transpose2d(rope ? interleavedToHalves(raw(r), rope, hs, inp) : raw(r), out, inp));
   const layerWeights: LayerWeights[] = [];
   for (let l = 0; l < nLayers; l++) {
     const p = `model.layers.${l}`;
     layerWeights.push({
-      inputNorm: memoryWeight(`${p}.input_layernorm.weight`, [dim], rmsAtt[l]),
-      q: lin(`${p}.self_attn.q_proj.weight`, interleavedToHalves(wq[l], nHeads, hs, dim), dim, dim),
-      k: lin(`${p}.self_attn.k_proj.weight`, interleavedToHalves(wk[l], nKvHeads, hs, dim), kvDim, dim),
+      inputNorm: vec(`${p}.input_layernorm.weight`, rmsAtt[l]),
+      q: lin(`${p}.self_attn.q_proj.weight`, wq[l], dim, dim, nHeads),
+      k: lin(`${p}.self_attn.k_proj.weight`, wk[l], kvDim, dim, nKvHeads),
       v: lin(`${p}.self_attn.v_proj.weight`, wv[l], kvDim, dim),
       o: lin(`${p}.self_attn.o_proj.weight`, wo[l], dim, dim),
-      postNorm: memoryWeight(`${p}.post_attention_layernorm.weight`, [dim], rmsFfn[l]),
+      postNorm: vec(`${p}.post_attention_layernorm.weight`, rmsFfn[l]),
       gate: lin(`${p}.mlp.gate_proj.weight`, w1[l], hiddenDim, dim),
       up: lin(`${p}.mlp.up_proj.weight`, w3[l], hiddenDim, dim),
       down: lin(`${p}.mlp.down_proj.weight`, w2[l], dim, hiddenDim),
@@ -100,11 +138,11 @@ export function readLlama2c(file: string): Decoder {
   return {
     config,
     layers: Array.from({ length: nLayers }, () => denseLayerShape(config)),
-    embed: memoryWeight('model.embed_tokens.weight', [vocab, dim], embedData),
+    embed: lazy('model.embed_tokens.weight', [vocab, dim], () => raw(embedAt)),
     layerWeights,
-    finalNorm: memoryWeight('model.norm.weight', [dim], rmsFinal),
+    finalNorm: vec('model.norm.weight', rmsFinal),
     // A shared classifier keeps the embedding's name so it is counted once.
-    lmHead: memoryWeight(shared ? 'model.embed_tokens.weight' : 'lm_head.weight', [dim, vocab], transpose2d(wcls, vocab, dim)),
+    lmHead: lin(shared ? 'model.embed_tokens.weight' : 'lm_head.weight', wcls, vocab, dim),
     source: { path: abs, format: 'llama2c', adapter: LLAMA2C_ADAPTER },
   };
 }

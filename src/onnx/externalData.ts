@@ -41,7 +41,7 @@ export function externalDataRef(t: onnx.ITensorProto, modelDir: string): Externa
  * A tensor's external byte range, checked: the file exists beside the model and is long enough. `sizes` caches
  * file sizes when many tensors share one `.onnx_data`.
  */
-function checkedRange(t: onnx.ITensorProto, modelDir: string, expectedBytes: number, sizes = new Map<string, number>()): { file: string; offset: number; length: number } {
+export function checkedRange(t: onnx.ITensorProto, modelDir: string, expectedBytes: number, sizes = new Map<string, number>()): { file: string; offset: number; length: number } {
   const ref = externalDataRef(t, modelDir);
   let size = sizes.get(ref.file);
   if (size === undefined) {

@@ -1,8 +1,15 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { onnx, DataType } from './proto';
+import { onnx, DataType, bytesPerElement } from './proto';
 
 export type TensorValues = Float32Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** A byte range of an external-data file that already holds a tensor's values. */
+export interface InPlaceBytes {
+  file: string;
+  offset: number;
+  length: number;
+}
 
 /** An initializer to write. `values` may be a thunk so that large weights are produced one at a time. */
 export interface TensorSpec {
@@ -10,6 +17,8 @@ export interface TensorSpec {
   dims: number[];
   dataType: DataType;
   values: TensorValues | (() => TensorValues);
+  /** Where the values already lie: referenced there by in-memory sessions, copied from there into written files. */
+  inPlace?: InPlaceBytes;
 }
 
 export interface WriteOptions {
@@ -38,9 +47,46 @@ function bytesOf(v: TensorValues): Uint8Array {
   return new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
 }
 
-function estimatedBytes(t: TensorSpec): number {
-  const per = t.dataType === DataType.INT64 || t.dataType === DataType.DOUBLE ? 8 : t.dataType === DataType.UINT8 ? 1 : 4;
-  return t.dims.reduce((a, b) => a * b, 1) * per;
+export function estimatedBytes(t: TensorSpec): number {
+  return t.dims.reduce((a, b) => a * b, 1) * bytesPerElement(t.dataType);
+}
+
+/** The external-data location of `inPlace` relative to `dir`, or undefined when it lies outside `dir`. */
+function locationIn(dir: string, inPlace: InPlaceBytes): string | undefined {
+  const rel = path.relative(dir, inPlace.file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
+}
+
+export const referencedIn = (dir: string | undefined, t: TensorSpec) => Boolean(dir && t.inPlace && locationIn(dir, t.inPlace));
+
+function externalTensor(t: TensorSpec, location: string, offset: number, length: number): onnx.ITensorProto {
+  return {
+    name: t.name,
+    dims: t.dims,
+    dataType: t.dataType,
+    dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
+    externalData: [
+      { key: 'location', value: location },
+      { key: 'offset', value: String(offset) },
+      { key: 'length', value: String(length) },
+    ],
+  };
+}
+
+/** Copies `length` bytes from `src` at `from` to `fd` at `to`, in bounded chunks (tensors can exceed 2 GiB). */
+function copyRange(src: string, from: number, length: number, fd: number, to: number): void {
+  const chunk = Buffer.alloc(Math.min(length, 64 << 20));
+  const sfd = fs.openSync(src, 'r');
+  try {
+    for (let done = 0; done < length; ) {
+      const n = fs.readSync(sfd, chunk, 0, Math.min(chunk.length, length - done), from + done);
+      if (n <= 0) throw new Error(`${src}: ended before byte ${from + length}`);
+      fs.writeSync(fd, chunk, 0, n, to + done);
+      done += n;
+    }
+  } finally {
+    fs.closeSync(sfd);
+  }
 }
 
 function inlineTensor(t: TensorSpec, v: TensorValues): onnx.ITensorProto {
@@ -51,9 +97,17 @@ function withInitializers(model: onnx.IModelProto, init: onnx.ITensorProto[]): o
   return { ...model, graph: { ...model.graph, initializer: [...(model.graph?.initializer ?? []), ...init] } };
 }
 
-/** The whole model as one protobuf buffer, every tensor inline (for in-memory sessions of small models). */
-export function modelToBuffer(model: onnx.IModelProto, tensors: TensorSpec[]): Uint8Array {
-  return onnx.ModelProto.encode(withInitializers(model, tensors.map((t) => inlineTensor(t, valuesOf(t))))).finish();
+/**
+ * The whole model as one protobuf buffer for an in-memory session: every tensor inline, except those whose values
+ * lie in an external-data file under `referenceDir`, which are referenced there (the session resolves them with
+ * `SessionOptions.externalDataDir`), so unchanged weights are never copied.
+ */
+export function modelToBuffer(model: onnx.IModelProto, tensors: TensorSpec[], referenceDir?: string): Uint8Array {
+  const init = tensors.map((t) => {
+    const location = referenceDir && t.inPlace ? locationIn(referenceDir, t.inPlace) : undefined;
+    return location ? externalTensor(t, location, t.inPlace!.offset, t.inPlace!.length) : inlineTensor(t, valuesOf(t));
+  });
+  return onnx.ModelProto.encode(withInitializers(model, init)).finish();
 }
 
 /**
@@ -75,27 +129,19 @@ export function writeModelFile(model: onnx.IModelProto, tensors: TensorSpec[], m
     try {
       let offset = 0;
       for (const t of tensors) {
-        const v = valuesOf(t);
-        if (v.byteLength <= INLINE_MAX_BYTES) {
+        const length = t.inPlace?.length ?? estimatedBytes(t);
+        const v = t.inPlace && length > INLINE_MAX_BYTES ? undefined : valuesOf(t);
+        if (v && v.byteLength <= INLINE_MAX_BYTES) {
           init.push(inlineTensor(t, v));
           continue;
         }
         const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
         if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
         offset += pad;
-        fs.writeSync(fd, bytesOf(v), 0, v.byteLength, offset);
-        init.push({
-          name: t.name,
-          dims: t.dims,
-          dataType: t.dataType,
-          dataLocation: onnx.TensorProto.DataLocation.EXTERNAL,
-          externalData: [
-            { key: 'location', value: location },
-            { key: 'offset', value: String(offset) },
-            { key: 'length', value: String(v.byteLength) },
-          ],
-        });
-        offset += v.byteLength;
+        if (v) fs.writeSync(fd, bytesOf(v), 0, v.byteLength, offset);
+        else copyRange(t.inPlace!.file, t.inPlace!.offset, length, fd, offset);
+        init.push(externalTensor(t, location, offset, v ? v.byteLength : length));
+        offset += v ? v.byteLength : length;
       }
     } finally {
       fs.closeSync(fd);

@@ -23,36 +23,76 @@ export function variance(s: ActivationStats): Float64Array {
 export const columnNorms = (s: ActivationStats) => Float64Array.from({ length: s.dim }, (_, j) => Math.sqrt(s.gram[j * s.dim + j]));
 
 /**
- * Runs windows through a capture graph (`BuildOptions.capture`) and accumulates each layer's statistics in
- * float64; the per-batch products themselves are computed by ONNX Runtime. Only the points the graph outputs
- * are present in the result.
+ * Calibration windows in batches, and (after the first layer) the hidden states entering the next layer for each
+ * batch, so a pass runs one layer on what the layers before it produced (design.md "Scale").
  */
-export async function captureStats(session: ort.InferenceSession, windows: number[][], layers: number[], o: { batch?: number; extraFeeds?: Record<string, ort.Tensor> } = {}): Promise<Map<number, LayerStats>> {
-  const batch = o.batch ?? 4;
-  const stats = new Map<number, LayerStats>();
-  const points = (i: number) => CAPTURE_POINTS.filter((p) => session.outputNames.includes(IO.gram(i, p)));
-  const fetch = layers.flatMap((i) => points(i).flatMap((p) => [IO.gram(i, p), IO.sum(i, p)]));
-  for (let w = 0; w < windows.length; w += batch) {
-    const rows = windows.slice(w, w + batch);
-    const S = rows[0].length - 1;
-    const out = await session.run({
-      [IO.inputIds]: int64(rows.flatMap((r) => r.slice(0, S)), [rows.length, S]),
-      [IO.positionIds]: int64(rows.flatMap(() => Array.from({ length: S }, (_, i) => i)), [rows.length, S]),
-      ...(session.inputNames.includes(IO.labels) ? { [IO.labels]: int64(rows.flatMap((r) => r.slice(1)), [rows.length, S]) } : {}),
-      ...o.extraFeeds,
-    }, fetch);
-    for (const i of layers) {
-      const ls = stats.get(i) ?? ({} as LayerStats);
-      for (const p of points(i)) {
-        const gram = out[IO.gram(i, p)].data as Float32Array;
-        const sum = out[IO.sum(i, p)].data as Float32Array;
-        const acc = (ls[p] ??= { dim: sum.length, gram: new Float64Array(gram.length), sum: new Float64Array(sum.length), count: 0 });
-        for (let k = 0; k < gram.length; k++) acc.gram[k] += gram[k];
-        for (let k = 0; k < sum.length; k++) acc.sum[k] += sum[k];
-        acc.count += rows.length * S;
-      }
-      stats.set(i, ls);
-    }
+export interface LayerInputs {
+  windows: number[][];
+  batch: number;
+  /** Per batch `[b, S, D]`; undefined before layer 0, whose graph embeds the windows' token ids itself. */
+  hidden?: ort.Tensor[];
+}
+
+export const calibrationInputs = (windows: number[][], batch = 4): LayerInputs => ({ windows, batch });
+
+/** The capture points `session` outputs for layer `l`. */
+const capturedPoints = (session: ort.InferenceSession, l: number) => CAPTURE_POINTS.filter((p) => session.outputNames.includes(IO.gram(l, p)));
+
+function accumulate(stats: Partial<LayerStats>, p: CapturePoint, out: ort.InferenceSession.OnnxValueMapType, l: number, positions: number): void {
+  const gram = out[IO.gram(l, p)].data as Float32Array;
+  const sum = out[IO.sum(l, p)].data as Float32Array;
+  const acc = (stats[p] ??= { dim: sum.length, gram: new Float64Array(gram.length), sum: new Float64Array(sum.length), count: 0 });
+  for (let k = 0; k < gram.length; k++) acc.gram[k] += gram[k];
+  for (let k = 0; k < sum.length; k++) acc.sum[k] += sum[k];
+  acc.count += positions;
+}
+
+function feedsOf(session: ort.InferenceSession, input: LayerInputs, b: number, extraFeeds?: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+  const rows = input.windows.slice(b * input.batch, (b + 1) * input.batch);
+  const S = rows[0].length - 1;
+  const feeds: Record<string, ort.Tensor> = {
+    [IO.positionIds]: int64(rows.flatMap(() => Array.from({ length: S }, (_, i) => i)), [rows.length, S]),
+    ...extraFeeds,
+  };
+  if (input.hidden) feeds[IO.hiddenIn] = input.hidden[b];
+  else feeds[IO.inputIds] = int64(rows.flatMap((r) => r.slice(0, S)), [rows.length, S]);
+  if (session.inputNames.includes(IO.labels)) feeds[IO.labels] = int64(rows.flatMap((r) => r.slice(1)), [rows.length, S]);
+  return feeds;
+}
+
+export interface PassResult {
+  /** Statistics of layer `layer` at the capture points the graph outputs. */
+  stats: Partial<LayerStats>;
+  /** What the graph's last layer passes on (only when asked for). */
+  next?: LayerInputs;
+}
+
+/**
+ * Runs every batch of `input` through `session` (a graph of `buildDecoderGraph` with `capture` and, for a layer
+ * pass, `layerRange`), accumulating layer `layer`'s statistics in float64 (the per-batch products are computed by
+ * ONNX Runtime) and, with `keepOutput`, collecting `hidden_states_out` as the next layer's inputs.
+ */
+export async function runPass(session: ort.InferenceSession, input: LayerInputs, layer: number, o: { extraFeeds?: Record<string, ort.Tensor>; keepOutput?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
+  const stats: Partial<LayerStats> = {};
+  const points = capturedPoints(session, layer);
+  const fetch = [...points.flatMap((p) => [IO.gram(layer, p), IO.sum(layer, p)]), ...(o.keepOutput ? [IO.hiddenOut] : [])];
+  const hidden: ort.Tensor[] = [];
+  const batches = Math.ceil(input.windows.length / input.batch);
+  for (let b = 0; b < batches; b++) {
+    o.signal?.throwIfAborted();
+    const feeds = feedsOf(session, input, b, o.extraFeeds);
+    const out = await session.run(feeds, fetch);
+    const ids = feeds[IO.positionIds];
+    const positions = (ids.dims[0] as number) * (ids.dims[1] as number);
+    for (const p of points) accumulate(stats, p, out, layer, positions);
+    if (o.keepOutput) hidden.push(out[IO.hiddenOut] as ort.Tensor);
   }
+  return { stats, next: o.keepOutput ? { ...input, hidden } : undefined };
+}
+
+/** Statistics of `layers` from one graph that runs from the token ids (a whole-model capture graph). */
+export async function captureStats(session: ort.InferenceSession, windows: number[][], layers: number[], o: { batch?: number; extraFeeds?: Record<string, ort.Tensor> } = {}): Promise<Map<number, LayerStats>> {
+  const stats = new Map<number, LayerStats>();
+  for (const l of layers) stats.set(l, (await runPass(session, calibrationInputs(windows, o.batch), l, o)).stats as LayerStats);
   return stats;
 }

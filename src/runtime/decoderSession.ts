@@ -1,24 +1,33 @@
-import type { Decoder } from '../model/decoder';
-import { buildDecoderGraph, type BuildOptions } from '../build/decoderGraph';
-import { modelToBuffer, writeModelFile } from '../onnx/writeModel';
-import { createSession, type Session, type SessionOptions } from './session';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type { Decoder } from '../model/decoder';
+import { buildDecoderGraph, type BuildOptions } from '../build/decoderGraph';
+import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
+import { DataType } from '../onnx/proto';
+import { createSession, type Session, type SessionOptions } from './session';
 
-/** Below this the graph is handed to ONNX Runtime as one buffer; above, it goes through a temporary file with external data. */
+/**
+ * Below this many bytes of values to inline, the graph is handed to ONNX Runtime as one buffer (unchanged weights
+ * referenced where they lie); above, it goes through a temporary file with external data.
+ */
 const IN_MEMORY_LIMIT = 1 << 30;
 
-/** A session over a graph we emit for `d` (dense, masked, or with activation outputs). */
+/** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: SessionOptions): Promise<Session> {
   const built = buildDecoderGraph(d, build);
-  const bytes = built.tensors.reduce((a, t) => a + t.dims.reduce((x, y) => x * y, 1) * 4, 0);
-  if (bytes < IN_MEMORY_LIMIT) return createSession(modelToBuffer(built.model, built.tensors), o);
+  const sourceDir = d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined;
+  const inline = built.tensors.filter((t) => !referencedIn(sourceDir, t)).reduce((a, t) => a + estimatedBytes(t), 0);
+  const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
+  if (inline < IN_MEMORY_LIMIT) {
+    const referenced = inline < built.tensors.reduce((a, t) => a + estimatedBytes(t), 0);
+    return createSession(modelToBuffer(built.model, built.tensors, sourceDir), { ...o, keepsHalfWeights, externalDataDir: referenced ? sourceDir : undefined });
+  }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-graph-'));
   try {
     const file = path.join(dir, 'model.onnx');
     writeModelFile(built.model, built.tensors, file, { externalData: 'always' });
-    return await createSession(file, o);
+    return await createSession(file, { ...o, keepsHalfWeights });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import { ort } from './session';
 import type { LayerShape } from '../model/decoder';
 import { IO } from '../build/decoderGraph';
-import { emptyPast, int64, presentToPast } from './kvCache';
+import { emptyPast, floatValues, int64, presentToPast } from './kvCache';
 
 export interface GenerateOptions {
   maxTokens: number; // total length including the prompt
@@ -11,7 +11,7 @@ export interface GenerateOptions {
 
 function argmaxLast(logits: ort.Tensor): number {
   const [, seq, vocab] = logits.dims as number[];
-  const data = logits.data as Float32Array;
+  const data = floatValues(logits);
   const off = (seq - 1) * vocab;
   let best = 0;
   for (let v = 1; v < vocab; v++) if (data[off + v] > data[off + best]) best = v;
@@ -21,7 +21,7 @@ function argmaxLast(logits: ort.Tensor): number {
 /** Greedy decoding with the KV cache: one prefill of the prompt, then one token per step. */
 export async function generateGreedy(session: ort.InferenceSession, layers: LayerShape[], prompt: number[], o: GenerateOptions): Promise<number[]> {
   const tokens = [...prompt];
-  let past = emptyPast(layers, 1);
+  let past = emptyPast(session, layers, 1);
   let step = prompt;
   while (tokens.length < o.maxTokens) {
     const start = tokens.length - step.length;

@@ -30,7 +30,7 @@ export async function measureLatency(models: { file: string; layers: LayerShape[
         [IO.inputIds]: int64(Array.from({ length: o.prompt }, (_, i) => token(i)), [1, o.prompt]),
         [IO.attentionMask]: int64(new Array(o.prompt).fill(1), [1, o.prompt]),
         [IO.positionIds]: int64(Array.from({ length: o.prompt }, (_, i) => i), [1, o.prompt]),
-        ...emptyPast(layers, 1),
+        ...emptyPast(s.session, layers, 1),
       });
       const p = performance.now() - t0;
       t0 = performance.now();

@@ -1,7 +1,7 @@
 import { ort } from './session';
 import { IO } from '../build/decoderGraph';
 import type { LayerShape } from '../model/decoder';
-import { emptyPast, int64 } from './kvCache';
+import { emptyPast, floatValues, int64 } from './kvCache';
 
 export interface NllSum {
   nll: number; // sum of −log p over predicted tokens
@@ -45,10 +45,11 @@ export async function windowsNll(
       }
     } else {
       if (session.inputNames.includes(IO.attentionMask)) feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);
-      if (o.layers) Object.assign(feeds, emptyPast(o.layers, B));
+      if (o.layers) Object.assign(feeds, emptyPast(session, o.layers, B));
       const logits = (await session.run(feeds, [IO.logits]))[IO.logits];
       const vocab = logits.dims[2] as number;
-      rows.forEach((r, b) => perWindow.push(nllFromLogits(logits.data as Float32Array, vocab, b * S, r.slice(1))));
+      const values = floatValues(logits);
+      rows.forEach((r, b) => perWindow.push(nllFromLogits(values, vocab, b * S, r.slice(1))));
     }
     tokens += B * S;
     o.onBatch?.(Math.min(w + batch, windows.length));

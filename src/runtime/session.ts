@@ -10,6 +10,17 @@ export interface SessionOptions {
   threads?: number;
 }
 
+/** How a model given as a buffer is opened (internal to the sessions over graphs we build). */
+export interface GraphSessionOptions extends SessionOptions {
+  /** The folder the buffer's external-data locations are relative to (the source model's folder). */
+  externalDataDir?: string;
+  /**
+   * The graph widens fp16 weights with Cast nodes: ONNX Runtime's constant folding would replace each weight by an
+   * fp32 copy at load and double its memory, so it is turned off for such graphs.
+   */
+  keepsHalfWeights?: boolean;
+}
+
 export interface Session {
   session: ort.InferenceSession;
   /** The execution provider that actually runs the model. */
@@ -38,16 +49,20 @@ function unavailable(provider: string): string | undefined {
   return undefined;
 }
 
-function baseOptions(o: SessionOptions): ort.InferenceSession.SessionOptions {
+function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
+  const extra: Record<string, Record<string, string>> = {};
+  if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
+  if (o.keepsHalfWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return {
     graphOptimizationLevel: 'all',
     ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     logSeverityLevel: 3,
+    ...(Object.keys(extra).length ? { extra } : {}),
   };
 }
 
 /** Opens a session on the requested provider; `auto` falls back provider by provider down to the CPU. */
-export async function createSession(model: string | Uint8Array, o: SessionOptions = {}): Promise<Session> {
+export async function createSession(model: string | Uint8Array, o: GraphSessionOptions = {}): Promise<Session> {
   const choice = o.provider ?? 'auto';
   if (!PROVIDERS.includes(choice)) throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
   const candidates = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];

@@ -40,7 +40,7 @@ for (const [name, fx] of [['stories260K (GQA)', stories260K], ['tinystories-llam
     const d = loadDecoder(fx.onnx);
     const ours = await ourSession(d);
     const orig = (await createSession(fx.onnx, { provider: 'cpu' })).session;
-    const feeds = { ...batch(d, 24), ...emptyPast(d.layers, 2) };
+    const feeds = { ...batch(d, 24), ...emptyPast(orig, d.layers, 2) };
     const a = await ours.run(feeds);
     const b = await orig.run(feeds);
     assert.ok(maxAbsDiff(a.logits, b.logits) <= 1e-4, `logits differ by ${maxAbsDiff(a.logits, b.logits)}`);
@@ -53,7 +53,7 @@ for (const [name, fx] of [['stories260K (GQA)', stories260K], ['tinystories-llam
     const prompt = [1, 403, 407, 261, 378, 432, 383, 286, 261, 376];
     const logits: ort.Tensor[][] = [[], []];
     for (const [k, s] of sessions.entries()) {
-      let past = emptyPast(d.layers, 1);
+      let past = emptyPast(s, d.layers, 1);
       let step = prompt;
       const all = [...prompt];
       for (let t = 0; t <= 8; t++) {

@@ -2,7 +2,6 @@
 // contribution of what a mask removes. The masked graph computes the same thing in-graph (build/compensation.ts).
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
-import { mean, type LayerStats } from '../../runtime/activationStats';
 import type { SubnetMask } from '../subnet';
 import { compensationBias } from './scores';
 
@@ -13,27 +12,26 @@ export type CompensationFlags = { attn: boolean; mlp: boolean }[];
 export type CompensationBias = { o?: number[]; down?: number[] }[];
 
 /** Per layer, the dense model's mean o_proj and down_proj inputs: what the masked graph needs to compensate. */
-export type CompensationMeans = { o: Float32Array; down: Float32Array }[];
+export type CompensationMeans = { o: Float64Array; down: Float64Array }[];
 
 const allOn = (d: Decoder): CompensationFlags => d.layers.map(() => ({ attn: true, mlp: true }));
 
 /** FLAP's compensation biases on o_proj / down_proj (those `flags` select) for what the mask removes. */
-export function compensationBiases(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>, flags = allOn(d)): CompensationBias {
+export function compensationBiases(d: Decoder, mask: SubnetMask, means: CompensationMeans, flags = allOn(d)): CompensationBias {
   const hidden = d.config.hidden;
   return d.layers.map((s, i) => {
-    const st = stats.get(i)!;
     const half = s.headDim / 2;
     const keepQ = (j: number) => mask[i].heads[Math.floor(j / s.headDim)] && mask[i].pairs[(j % s.headDim) % half];
     return {
-      ...(flags[i].attn ? { o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, st.o_in, keepQ)) } : {}),
-      ...(flags[i].mlp ? { down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, st.down_in, (j) => mask[i].mlp[j])) } : {}),
+      ...(flags[i].attn ? { o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, means[i].o, keepQ)) } : {}),
+      ...(flags[i].mlp ? { down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, means[i].down, (j) => mask[i].mlp[j])) } : {}),
     };
   });
 }
 
 /** The decoder with FLAP's compensation biases for what the mask removes, and the biases. */
-export function withCompensation(d: Decoder, mask: SubnetMask, stats: Map<number, LayerStats>): { decoder: Decoder; bias: CompensationBias } {
-  const bias = compensationBiases(d, mask, stats);
+export function withCompensation(d: Decoder, mask: SubnetMask, means: CompensationMeans): { decoder: Decoder; bias: CompensationBias } {
+  const bias = compensationBiases(d, mask, means);
   return { decoder: withBiases(d, bias), bias };
 }
 
@@ -54,10 +52,6 @@ export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
     downBias: add(`model.layers.${i}.mlp.down_proj.bias`, w.downBias, bias[i].down),
   }));
   return { ...d, layerWeights };
-}
-
-export function compensationMeans(d: Decoder, stats: Map<number, LayerStats>): CompensationMeans {
-  return d.layers.map((_, i) => ({ o: Float32Array.from(mean(stats.get(i)!.o_in)), down: Float32Array.from(mean(stats.get(i)!.down_in)) }));
 }
 
 /** Per layer, the bias parameters compensating o_proj / down_proj adds (none where the model already has the bias). */

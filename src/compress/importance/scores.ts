@@ -1,7 +1,7 @@
 // Importance of attention units and MLP channels, from weights and calibration activation statistics.
 // Layouts: q/k/v/gate/up are [hidden, out] (a channel is a column), o/down are [in, hidden] (a channel is a row).
 import type { Decoder } from '../../model/decoder';
-import { columnNorms, mean, variance, type LayerStats } from '../../runtime/activationStats';
+import { columnNorms, variance, type LayerStats } from '../../runtime/activationStats';
 import { dampedInverse } from '../../linalg/inverse';
 import { attentionUnitCount, unitChannels, type Granularity } from './units';
 
@@ -53,73 +53,63 @@ function aggregate(channelScore: Float64Array, units: number, channelsOf: (u: nu
   });
 }
 
-/** Scores of every layer for `method`; `stats` must hold the dense model's activation statistics of each layer. */
-export async function layerScores(d: Decoder, stats: Map<number, LayerStats>, method: Method, g: Granularity): Promise<LayerScores[]> {
+/** Layer `i`'s scores for `method`; `st` holds the dense model's activation statistics of that layer. */
+export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: Method, g: Granularity): Promise<LayerScores> {
   const hidden = d.config.hidden;
-  const result: LayerScores[] = [];
-  for (let i = 0; i < d.layers.length; i++) {
-    const s = d.layers[i];
-    const w = d.layerWeights[i];
-    const st = stats.get(i)!;
-    const qd = s.heads * s.headDim;
-    const o = w.o.read();
-    const down = w.down.read();
-    const units = attentionUnitCount(s, g);
-    const qChannels = (u: number) => unitChannels(s, g, u).q;
-    let attnCh: Float64Array;
-    let mlpCh: Float64Array;
-    switch (method) {
-      case 'magnitude': // Mag-sp: ‖W[:, j]‖₂ of the o_proj / down_proj column (paper-spec §3)
-        attnCh = perRow(o, qd, hidden, (r) => Math.sqrt(sumSq(r)));
-        mlpCh = perRow(down, s.intermediate, hidden, (r) => Math.sqrt(sumSq(r)));
-        result.push({ attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh });
-        break;
-      case 'wanda-sp': { // mean_i |W_ij| · ‖X_j‖₂ (paper-spec §3)
-        const xo = columnNorms(st.o_in);
-        const xd = columnNorms(st.down_in);
-        attnCh = perRow(o, qd, hidden, (r, j) => meanAbs(r) * xo[j]);
-        mlpCh = perRow(down, s.intermediate, hidden, (r, j) => meanAbs(r) * xd[j]);
-        result.push({ attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh });
-        break;
-      }
-      case 'flap': { // WIFV: Var(x_j)·‖W[:, j]‖², attention squared; standardized per layer (paper-spec §3)
-        const vo = variance(st.o_in);
-        const vd = variance(st.down_in);
-        attnCh = standardize(perRow(o, qd, hidden, (r, j) => (vo[j] * sumSq(r)) ** 2));
-        mlpCh = standardize(perRow(down, s.intermediate, hidden, (r, j) => vd[j] * sumSq(r)));
-        result.push({ attn: aggregate(attnCh, units, qChannels, 'mean'), mlp: mlpCh });
-        break;
-      }
-      case 'obs': { // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
-        const [hx, ho, hm, hd] = await Promise.all([st.attn_in, st.o_in, st.mlp_in, st.down_in].map(inverseHessianDiagonal));
-        const kvd = s.kvHeads * s.headDim;
-        const qRow = obsOutputScores(w.q.read(), hidden, qd, hx);
-        const kRow = obsOutputScores(w.k.read(), hidden, kvd, hx);
-        const vRow = obsOutputScores(w.v.read(), hidden, kvd, hx);
-        const oCol = perRow(o, qd, hidden, (r, j) => sumSq(r) / ho[j]);
-        const attn = Float64Array.from({ length: units }, (_, u) => {
-          const ch = unitChannels(s, g, u);
-          return ch.q.reduce((a, c) => a + qRow[c] + oCol[c], 0) + ch.kv.reduce((a, c) => a + kRow[c] + vRow[c], 0);
-        });
-        const gRow = obsOutputScores(w.gate.read(), hidden, s.intermediate, hm);
-        const uRow = obsOutputScores(w.up.read(), hidden, s.intermediate, hm);
-        const dCol = perRow(down, s.intermediate, hidden, (r, j) => sumSq(r) / hd[j]);
-        result.push({ attn, mlp: Float64Array.from(dCol, (v, c) => v + gRow[c] + uRow[c]) });
-        break;
-      }
+  const s = d.layers[i];
+  const w = d.layerWeights[i];
+  const qd = s.heads * s.headDim;
+  const o = w.o.read();
+  const down = w.down.read();
+  const units = attentionUnitCount(s, g);
+  const qChannels = (u: number) => unitChannels(s, g, u).q;
+  let attnCh: Float64Array;
+  let mlpCh: Float64Array;
+  switch (method) {
+    case 'magnitude': // Mag-sp: ‖W[:, j]‖₂ of the o_proj / down_proj column (paper-spec §3)
+      attnCh = perRow(o, qd, hidden, (r) => Math.sqrt(sumSq(r)));
+      mlpCh = perRow(down, s.intermediate, hidden, (r) => Math.sqrt(sumSq(r)));
+      return { attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh };
+    case 'wanda-sp': { // mean_i |W_ij| · ‖X_j‖₂ (paper-spec §3)
+      const xo = columnNorms(st.o_in);
+      const xd = columnNorms(st.down_in);
+      attnCh = perRow(o, qd, hidden, (r, j) => meanAbs(r) * xo[j]);
+      mlpCh = perRow(down, s.intermediate, hidden, (r, j) => meanAbs(r) * xd[j]);
+      return { attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh };
+    }
+    case 'flap': { // WIFV: Var(x_j)·‖W[:, j]‖², attention squared; standardized per layer (paper-spec §3)
+      const vo = variance(st.o_in);
+      const vd = variance(st.down_in);
+      attnCh = standardize(perRow(o, qd, hidden, (r, j) => (vo[j] * sumSq(r)) ** 2));
+      mlpCh = standardize(perRow(down, s.intermediate, hidden, (r, j) => vd[j] * sumSq(r)));
+      return { attn: aggregate(attnCh, units, qChannels, 'mean'), mlp: mlpCh };
+    }
+    case 'obs': { // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
+      const [hx, ho, hm, hd] = await Promise.all([st.attn_in, st.o_in, st.mlp_in, st.down_in].map(inverseHessianDiagonal));
+      const kvd = s.kvHeads * s.headDim;
+      const qRow = obsOutputScores(w.q.read(), hidden, qd, hx);
+      const kRow = obsOutputScores(w.k.read(), hidden, kvd, hx);
+      const vRow = obsOutputScores(w.v.read(), hidden, kvd, hx);
+      const oCol = perRow(o, qd, hidden, (r, j) => sumSq(r) / ho[j]);
+      const attn = Float64Array.from({ length: units }, (_, u) => {
+        const ch = unitChannels(s, g, u);
+        return ch.q.reduce((a, c) => a + qRow[c] + oCol[c], 0) + ch.kv.reduce((a, c) => a + kRow[c] + vRow[c], 0);
+      });
+      const gRow = obsOutputScores(w.gate.read(), hidden, s.intermediate, hm);
+      const uRow = obsOutputScores(w.up.read(), hidden, s.intermediate, hm);
+      const dCol = perRow(down, s.intermediate, hidden, (r, j) => sumSq(r) / hd[j]);
+      return { attn, mlp: Float64Array.from(dCol, (v, c) => v + gRow[c] + uRow[c]) };
     }
   }
-  return result;
 }
 
 /**
  * FLAP's bias compensation: the pruned channels' mean contribution Σ_{j pruned} x̄_j · W[j, :] becomes a bias of
  * o_proj / down_proj, so removing them shifts the output by nothing on average.
  */
-export function compensationBias(w: Float32Array, hidden: number, stats: Parameters<typeof mean>[0], keep: (j: number) => boolean): Float32Array {
-  const xbar = mean(stats);
+export function compensationBias(w: Float32Array, hidden: number, xbar: Float64Array, keep: (j: number) => boolean): Float32Array {
   const b = new Float32Array(hidden);
-  for (let j = 0; j < stats.dim; j++) {
+  for (let j = 0; j < xbar.length; j++) {
     if (keep(j)) continue;
     for (let c = 0; c < hidden; c++) b[c] += xbar[j] * w[j * hidden + c];
   }

@@ -2,10 +2,9 @@
 // calibration inputs coming from the already processed layers (SparseGPT's sequential scheme, paper-spec §4).
 import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
-import { decoderSession } from '../../runtime/decoderSession';
-import { captureStats, columnNorms, type LayerStats } from '../../runtime/activationStats';
-import type { SessionOptions } from '../../runtime/session';
-import type { CapturePoint } from '../../build/decoderGraph';
+import { calibrationInputs, columnNorms, type LayerStats } from '../../runtime/activationStats';
+import { CAPTURE_POINTS, type CapturePoint } from '../../build/decoderGraph';
+import { passLayer, type LayerwiseOptions } from '../calibration';
 import { sparsegpt } from './sparsegpt';
 import { pruneByScore } from './wanda';
 import type { SparsityPattern } from './pattern';
@@ -47,20 +46,23 @@ async function processWeight(w: Weight, name: string, stats: LayerStats | undefi
   return memoryWeight(name, [K, N], values);
 }
 
-export async function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: SessionOptions, onLayer?: (layer: number) => void): Promise<Decoder> {
+export async function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: LayerwiseOptions): Promise<Decoder> {
   let cur = d;
-  for (let l = 0; l < d.layers.length; l++) {
-    let stats: LayerStats | undefined;
-    if (needsCalibration(stage)) {
-      const s = await decoderSession(cur, { kvCache: false, head: 'nll', masks: false, capture: [l], stopAfterLayer: l }, o);
-      stats = (await captureStats(s.session, windows, [l])).get(l);
-    }
+  const calibrated = needsCalibration(stage);
+  // The inputs of layer l: the calibration windows through layers 0..l−1, already processed.
+  let input = calibrationInputs(windows);
+  const last = d.layers.length - 1;
+  o.onLayer?.(0, d.layers.length);
+  for (let l = 0; l <= last; l++) {
+    o.signal?.throwIfAborted();
+    const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
     const lw: LayerWeights = { ...cur.layerWeights[l] };
     for (const [key, point, module] of LINEARS) {
       lw[key] = await processWeight(cur.layerWeights[l][key]!, `model.layers.${l}.${module}.weight`, stats, point, stage);
     }
     cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
-    onLayer?.(l);
+    if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
+    o.onLayer?.(l + 1, d.layers.length);
   }
   return cur;
 }

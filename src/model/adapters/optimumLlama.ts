@@ -3,12 +3,13 @@
 import * as path from 'node:path';
 import type { OnnxFile } from '../../onnx/modelFile';
 import { onnx, bytesPerElement, DataType } from '../../onnx/proto';
-import { readFloatTensor, readRawBytes, tensorDims } from '../../onnx/tensorData';
+import { elementCount, readFloatTensor, readRawBytes, tensorDims } from '../../onnx/tensorData';
+import { checkedRange, isExternal } from '../../onnx/externalData';
 import { dequantize, type QuantizedLinear } from '../../compress/quantize/nbits';
 import { UserError } from '../../util/errors';
 import { GraphIndex, intAttr, intsAttr } from './graphIndex';
 import { transpose2d } from '../transpose';
-import type { Decoder, DecoderConfig, LayerWeights, Weight } from '../decoder';
+import type { Decoder, DecoderConfig, LayerWeights, StoredBytes, Weight } from '../decoder';
 import { denseLayerShape } from '../decoder';
 import type { ConfigHints } from '../hfConfig';
 
@@ -37,9 +38,11 @@ function isTransposeSwap(node: onnx.INodeProto): boolean {
 /**
  * How the graph multiplies by this weight: `in-out` when it is a MatMul right operand as stored, `out-in` when the
  * graph transposes it first (Gemm transB=1, or Transpose → MatMul), `unknown` when it is not used by a product.
+ * A Cast in front (an fp16 weight widened for fp32 arithmetic, as our exports do) is looked through.
  */
 function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'unknown' {
   for (const u of index.usesOf(name)) {
+    if (u.node.opType === 'Cast') return orientation(index, u.node.output?.[0] ?? '');
     if (u.node.opType === 'MatMul' && u.input === 1) return 'in-out';
     if (u.node.opType === 'Gemm' && u.input === 1) return intAttr(u.node, 'transB', 0) ? 'out-in' : 'in-out';
     if (isTransposeSwap(u.node)) {
@@ -48,6 +51,18 @@ function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'un
     }
   }
   return 'unknown';
+}
+
+/**
+ * The bytes of a weight that graphs can use as they are: fp16 (kept in its precision), or fp32 in external data
+ * (referenced in place). A transposed weight has none: its graph layout differs from the file's.
+ */
+function storedBytes(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): StoredBytes | undefined {
+  const type = t.dataType === DataType.FLOAT16 ? 'float16' : t.dataType === DataType.FLOAT ? 'float32' : undefined;
+  const readable = isExternal(t) || (t.rawData?.length ?? 0) > 0;
+  if (transposed || !type || !readable || (type === 'float32' && !isExternal(t))) return undefined;
+  const bytes = elementCount(tensorDims(t)) * bytesPerElement(t.dataType!);
+  return { type, read: () => readRawBytes(t, file.dir), external: isExternal(t) ? checkedRange(t, file.dir, bytes) : undefined };
 }
 
 function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): Weight {
@@ -61,6 +76,7 @@ function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean)
       const data = readFloatTensor(t, file.dir);
       return transposed ? transpose2d(data, dims[0], dims[1]) : data;
     },
+    stored: storedBytes(file, t, transposed),
   };
 }
 
@@ -196,5 +212,6 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     intermediate: w.gate.shape[1],
     ropePairs: hints.perLayer?.ropePairs?.[i] ?? Array.from({ length: headDims[i] / 2 }, (_, j) => j),
   }));
-  return { config, layers: shapes, embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter: ADAPTER_NAME } };
+  const weightType = layerWeights[0]?.q.stored?.type ?? 'float32';
+  return { config, layers: shapes, embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter: ADAPTER_NAME }, weightType };
 }
