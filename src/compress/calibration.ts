@@ -23,7 +23,7 @@ export interface LayerwiseOptions extends SessionOptions {
  * evaluation graph.
  */
 export async function passLayer(d: Decoder, l: number, input: LayerInputs, o: LayerwiseOptions & { points: readonly CapturePoint[]; layerMask?: LayerMask; keepOutput: boolean }): Promise<PassResult> {
-  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: Boolean(o.layerMask), capture: o.points.length ? [l] : [], capturePoints: o.points, layerRange: { from: l, to: l } }, o);
+  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: Boolean(o.layerMask), capture: o.points.length ? [l] : [], capturePoints: o.points, layerRange: { from: l, to: l } }, { ...o, noArena: true });
   try {
     const extraFeeds: Record<string, ort.Tensor> = {};
     if (o.layerMask) {

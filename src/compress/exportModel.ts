@@ -5,6 +5,7 @@ import { buildDecoderGraph } from '../build/decoderGraph';
 import { writeModelFile, type WriteOptions } from '../onnx/writeModel';
 import type { TextTokenizer } from '../text/tokenizer';
 import { OutputFolder } from '../util/outputFolder';
+import { writeJsonAtomic } from '../util/atomicWrite';
 import { genaiConfig, generationConfig, hfConfig } from './hfFiles';
 
 export interface ExportedModel {
@@ -12,20 +13,18 @@ export interface ExportedModel {
   files: string[];
 }
 
-const json = (v: unknown) => `${JSON.stringify(v, null, 2)}\n`;
-
 /**
  * Writes a runnable model into `dir`: `model.onnx` (+ `model.onnx_data` when large) with the standard decoder
  * I/O and KV cache, `config.json`, `generation_config.json`, `genai_config.json` and the tokenizer files.
  * `model.onnx` is written last, so its presence means the folder is complete.
  */
 export function writeModelFiles(d: Decoder, dir: string, tokenizer: TextTokenizer | undefined, write: WriteOptions = {}): void {
-  fs.writeFileSync(path.join(dir, 'config.json'), json(hfConfig(d)));
-  fs.writeFileSync(path.join(dir, 'generation_config.json'), json(generationConfig(d)));
-  fs.writeFileSync(path.join(dir, 'genai_config.json'), json(genaiConfig(d, 'model.onnx')));
+  writeJsonAtomic(path.join(dir, 'config.json'), hfConfig(d), 2);
+  writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfig(d), 2);
+  writeJsonAtomic(path.join(dir, 'genai_config.json'), genaiConfig(d, 'model.onnx'), 2);
   if (tokenizer) {
-    fs.writeFileSync(path.join(dir, 'tokenizer.json'), json(tokenizer.files.tokenizer));
-    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), json({ ...tokenizer.files.config, model_max_length: d.config.maxPositions }));
+    writeJsonAtomic(path.join(dir, 'tokenizer.json'), tokenizer.files.tokenizer, 2);
+    writeJsonAtomic(path.join(dir, 'tokenizer_config.json'), { ...tokenizer.files.config, model_max_length: d.config.maxPositions }, 2);
   }
   // An fp16 model stays fp16 on disk: new weight values are rounded to it, unchanged ones copied as they are.
   const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false, weightType: d.weightType });
@@ -37,10 +36,10 @@ export function exportDecoder(d: Decoder, outDir: string, tokenizer: TextTokeniz
   const out = new OutputFolder(outDir);
   try {
     writeModelFiles(d, out.tmp, tokenizer, write);
+    out.markModelFinished();
     const dir = out.commit();
     return { dir, files: fs.readdirSync(dir).sort() };
   } catch (e) {
-    out.abort();
-    throw e;
+    throw out.fail(e);
   }
 }

@@ -36,7 +36,12 @@ export class MaskedEvaluator {
     return feeds;
   }
 
+  /** Frees the session's memory (the model's weights and activations) now rather than at garbage collection. */
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
   nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
-    return windowsNll(this.session, windows, { extraFeeds: this.feeds(mask, compensate) });
+    return windowsNll(this.session, windows, { vocab: this.decoder.config.vocab, extraFeeds: this.feeds(mask, compensate) });
   }
 }

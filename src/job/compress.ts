@@ -22,6 +22,8 @@ import { totalCounts } from '../model/params';
 import type { Decoder } from '../model/decoder';
 import { summarize, type ModelSummary } from './inspect';
 import { OutputFolder } from '../util/outputFolder';
+import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
+import { throwIfCancelled } from '../util/errors';
 import { openContext, type ModelJobRequest } from './context';
 import { baselineMask } from './prune';
 import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
@@ -108,7 +110,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     const model = bias ? withBiases(d, bias) : d;
     const params = maskedParams(model, mask, outerParams(d));
     const total = totalCounts(d).params;
-    fs.writeFileSync(out.file(MASKS), `${JSON.stringify(toMasksFile(mask, { model: d.source.path, method, granularity, ratio: params / total, params, totalParams: total, ...(bias ? { bias } : {}) }))}\n`);
+    writeJsonAtomic(out.file(MASKS), toMasksFile(mask, { model: d.source.path, method, granularity, ratio: params / total, params, totalParams: total, ...(bias ? { bias } : {}) }));
 
     // 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights and refits a
     // module with a compensation bias together with its bias (least squares with an intercept): the compensation
@@ -117,6 +119,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     let reformed = model;
     let reformation: CompressReport['reformation'];
     if (r.reform ?? true) {
+      throwIfCancelled(r.signal, 'reformation');
       emit({ type: 'stage', stage: 'reformation' });
       const rt = performance.now();
       const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
@@ -134,6 +137,8 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       emit({ type: 'stage', stage });
       final = await sparsifyDecoder(small, calib, r.weightStage, { ...ctx.session, onLayer: (done, total) => emit({ type: 'progress', stage, done, total, unit: 'layers' }) });
     }
+    // Reformation's and the weight stage's loops check the signal per layer; the fitting after the last does not.
+    throwIfCancelled(r.signal, 'export');
     writeModelFiles(final, out.tmp, ctx.tokenizer);
     const exportedFile = out.file('model.onnx');
 
@@ -150,7 +155,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
         before: perplexity(await original.nll(fullMask(d), windows)),
         search: perplexity(await masked.nll(mask, windows)),
         after: perplexity(after),
-        exported: perplexity(await windowsNll(exportedSession.session, windows, { layers: final.layers })),
+        exported: perplexity(await windowsNll(exportedSession.session, windows, { layers: final.layers, vocab: final.config.vocab })),
         tokens: after.tokens,
       };
     };
@@ -189,17 +194,18 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       notes: stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [],
       seconds: (performance.now() - t0) / 1000,
     };
-    fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
-    fs.writeFileSync(out.file('report.md'), renderReport(report));
+    // The last await is behind us: a cancel seen here is the last one that can stop the commit.
+    throwIfCancelled(r.signal, 'writing the report');
+    out.markModelFinished();
+    writeJsonAtomic(out.file('report.json'), report, 2);
+    writeFileAtomic(out.file('report.md'), renderReport(report));
     fs.rmSync(out.file(SEARCH_CHECKPOINT), { force: true });
     out.commit();
     return report;
   } catch (e) {
-    // Whatever was written stays under the temporary name (the checkpoint is what --resume needs); the output
-    // folder itself never holds a half-written model.
-    fs.rmSync(out.file('model.onnx'), { force: true });
-    if (!fs.existsSync(out.file(SEARCH_CHECKPOINT)) && !fs.existsSync(out.file(MASKS))) out.abort();
-    throw e;
+    // The checkpoint or masks stay under the temporary name for --resume; the output folder itself never holds a
+    // half-written model.
+    throw out.fail(e, [SEARCH_CHECKPOINT, MASKS]);
   }
 }
 

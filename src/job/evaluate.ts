@@ -45,7 +45,7 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
   const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
   if (graph === 'file' && d.source.format !== 'onnx') throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
   const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider, threads: r.threads }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider, threads: r.threads });
-  const sum = await windowsNll(s.session, windows, { layers: d.layers, batch: r.batch, onBatch: (n) => r.onProgress?.(n, windows.length) });
+  const sum = await windowsNll(s.session, windows, { layers: d.layers, vocab: d.config.vocab, batch: r.batch, onBatch: (n) => r.onProgress?.(n, windows.length) });
   return {
     model: path.resolve(r.model),
     text: path.resolve(r.text),

@@ -60,7 +60,7 @@ export async function measureModels(models: { stage: string; decoder: Decoder; f
     const out: ModelMeasure[] = [];
     for (const [i, m] of models.entries()) {
       const s = await createSession(files[i], session);
-      const nll = await windowsNll(s.session, windows, { layers: m.decoder.layers });
+      const nll = await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab });
       out.push({
         stage: m.stage,
         provider: s.provider,

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
@@ -14,7 +13,8 @@ import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { toMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
-import { UserError } from '../util/errors';
+import { throwIfCancelled, UserError } from '../util/errors';
+import { writeJsonAtomic } from '../util/atomicWrite';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
 
 export interface BaselineOptions {
@@ -96,6 +96,7 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     const b = await baselineMask(ctx, r);
+    throwIfCancelled(r.signal, 'the masked perplexity');
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
     const windows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)) : ctx.calibIds, ctx.seqLen, r.evalWindows);
@@ -103,7 +104,8 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     const pruned = await evaluator.nll(b.mask, windows);
     const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);
     const file = toMasksFile(b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, ratio: b.params / b.totalParams, params: b.params, totalParams: b.totalParams, ...(b.bias ? { bias: b.bias } : {}) });
-    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(file)}\n`);
+    throwIfCancelled(r.signal, 'writing the masks');
+    writeJsonAtomic(out.file('masks.json'), file);
     const result: PruneResult = {
       out: path.resolve(r.out),
       masks: path.resolve(r.out, 'masks.json'),
@@ -120,7 +122,7 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
       seconds: (performance.now() - t0) / 1000,
       provider: evaluator.provider,
     };
-    fs.writeFileSync(out.file('prune.json'), `${JSON.stringify(result, null, 2)}\n`);
+    writeJsonAtomic(out.file('prune.json'), result, 2);
     return result;
   });
 }

@@ -15,7 +15,8 @@ import { candidateCompensation, candidateFromKeep, candidateMask, searchSpace, t
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
 import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
 import { OutputFolder } from '../util/outputFolder';
-import { UserError } from '../util/errors';
+import { throwIfCancelled, UserError } from '../util/errors';
+import { writeJsonAtomic } from '../util/atomicWrite';
 import type { JobListener } from './protocol';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
 
@@ -91,6 +92,16 @@ export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask' | 'bias' | 'c
 };
 
 export const SEARCH_CHECKPOINT = 'search-checkpoint.json';
+
+/** A checkpoint cut short (a full disk or a crash, before writes were atomic) cannot be continued from. */
+function readCheckpoint(file: string, folder: string): SearchCheckpoint & { settings?: unknown } {
+  try {
+    return JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UserError(`--resume: the checkpoint ${file} cannot be read (${(e as Error).message}); start afresh without --resume (this discards ${folder})`);
+  }
+}
+
 const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
 
 export function searchSchedule(o: SearchOptions): SearchSchedule {
@@ -113,7 +124,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
   let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
   if (o.resume && fs.existsSync(checkpointFile)) {
-    resume = JSON.parse(fs.readFileSync(checkpointFile, 'utf8'));
+    resume = readCheckpoint(checkpointFile, folder.tmp);
     if (resume!.version !== 2) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume!.version}); start afresh without --resume`);
     if (JSON.stringify(resume!.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
     ctx.emit({ type: 'log', message: `resuming the search after generation ${resume!.generation}` });
@@ -155,7 +166,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
     onGeneration: (summary, b) =>
       ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
-    checkpoint: (c) => fs.writeFileSync(checkpointFile, JSON.stringify({ ...c, settings })),
+    checkpoint: (c) => writeJsonAtomic(checkpointFile, { ...c, settings }),
   }, resume);
   // The report compares against the paper's initialisation: finish it where early rejection dropped it.
   const init = (await fitness.evaluate(seeds[0])).full!;
@@ -189,13 +200,15 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
   const ctx = openContext({ ...r, evalOnCalib: false });
   const out = new OutputFolder(r.out, { resume: r.resume });
-  if (r.resume && !fs.existsSync(out.file(SEARCH_CHECKPOINT))) {
-    throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
-  }
   try {
+    // Inside the try: the folder just made for nothing is removed again.
+    if (r.resume && !fs.existsSync(out.file(SEARCH_CHECKPOINT))) {
+      throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
+    }
     const s = await runSearch(ctx, r, out);
     let heldOut: SearchResult['heldOut'];
     if (r.evalText) {
+      throwIfCancelled(r.signal, 'the held-out perplexity');
       ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
       const ev = consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows);
       const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
@@ -205,13 +218,13 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     }
     const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;
     const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
-    fs.writeFileSync(out.file('masks.json'), `${JSON.stringify(toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }))}\n`);
-    fs.writeFileSync(out.file('search.json'), `${JSON.stringify(result)}\n`);
+    throwIfCancelled(r.signal, 'writing the masks');
+    writeJsonAtomic(out.file('masks.json'), toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }));
+    writeJsonAtomic(out.file('search.json'), result);
     out.commit();
     return result;
   } catch (e) {
     // A failed or cancelled search keeps its temporary folder only when it has a checkpoint to resume from.
-    if (!fs.existsSync(out.file(SEARCH_CHECKPOINT))) out.abort();
-    throw e;
+    throw out.fail(e, [SEARCH_CHECKPOINT]);
   }
 }

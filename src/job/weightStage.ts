@@ -1,5 +1,4 @@
 // `sparsify` and `quantize` on their own: one weight stage over the whole model, exported and measured.
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../model/recognise';
 import { loadModelTokenizer } from '../text/tokenizer';
@@ -9,7 +8,8 @@ import { needsCalibration, sparsifyDecoder, type WeightStage } from '../compress
 import { patternName } from '../compress/sparsify/pattern';
 import { writeModelFiles } from '../compress/exportModel';
 import { OutputFolder } from '../util/outputFolder';
-import { UserError } from '../util/errors';
+import { throwIfCancelled, UserError } from '../util/errors';
+import { writeJsonAtomic } from '../util/atomicWrite';
 import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
 import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
@@ -66,6 +66,8 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? 0) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
     const result = await sparsifyDecoder(d, windows, r.stage, { provider: r.provider, threads: r.threads, signal: r.signal, onLayer: (done, total) => emit({ type: 'progress', stage: describeStage(r.stage), done, total, unit: 'layers' }) });
+    // The stage's loop checks the signal per layer; the work after the last layer does not.
+    throwIfCancelled(r.signal, 'export');
     emit({ type: 'stage', stage: 'export' });
     writeModelFiles(result, out.tmp, tok);
     emit({ type: 'stage', stage: 'measure' });
@@ -73,7 +75,9 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
     const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
     const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes: honestNotes(before, after, Boolean(r.stage.sparsity)), seconds: (performance.now() - t0) / 1000 };
-    fs.writeFileSync(out.file('report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    throwIfCancelled(r.signal, 'writing the report');
+    out.markModelFinished();
+    writeJsonAtomic(out.file('report.json'), report, 2);
     return report;
   });
 }

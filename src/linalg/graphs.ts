@@ -1,47 +1,57 @@
-// Small ONNX Runtime graphs for the heavy products of reformation, built once per process and shared.
+// Small ONNX Runtime graphs for the heavy products of reformation, importance scores and SparseGPT.
 import { DataType } from '../onnx/proto';
 import { GraphBuilder } from '../build/graph';
 import { modelToBuffer } from '../onnx/writeModel';
 import { createSession, ort } from '../runtime/session';
+import { emitInverse, squareInput } from './blockInverse';
 
-const sessions = new Map<string, Promise<ort.InferenceSession>>();
+/** Per kind of graph, the session of the last size asked for: sizes change per layer, and a 7B layer's are large. */
+const sessions = new Map<string, { size: string; session: Promise<ort.InferenceSession> }>();
 
-function cached(name: string, build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
-  let s = sessions.get(name);
-  if (!s) {
-    s = (async () => {
-      const g = new GraphBuilder();
-      build(g);
-      return (await createSession(modelToBuffer(g.model(name, name), g.tensors), { provider: 'cpu' })).session;
-    })();
-    sessions.set(name, s);
-  }
-  return s;
+function cached(kind: string, size: string, build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
+  const held = sessions.get(kind);
+  if (held?.size === size) return held.session;
+  void held?.session.then((s) => s.release());
+  const session = (async () => {
+    const g = new GraphBuilder();
+    build(g);
+    return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), { provider: 'cpu', noArena: true })).session;
+  })();
+  sessions.set(kind, { size, session });
+  return session;
 }
 
 export const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 
 /** A · B for `[n, k]` · `[k, m]`. */
 export async function matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array> {
-  const s = await cached('matmul', (g) => {
+  const s = await cached('matmul', '', (g) => {
     g.output(g.op('MatMul', [g.input('A', DataType.FLOAT, ['n', 'k']), g.input('B', DataType.FLOAT, ['k', 'm'])]), 'C', DataType.FLOAT, ['n', 'm']);
   });
   return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
 }
 
-/** A⁻¹ · (B · C) for `A [k, k]`, `B [k, n]`, `C [n, m]` (com.microsoft.Inverse: the O(k³) work in native code). */
+/** A⁻¹ for a symmetric positive definite `A [k, k]` (blockInverse.ts: the O(k³) work in MatMuls). */
+export async function inverseSpd(a: Float32Array, k: number): Promise<Float32Array> {
+  const s = await cached('inverse', String(k), (g) => {
+    g.output(emitInverse(g, squareInput(g, 'A', k), k), 'X', DataType.FLOAT, [k, k]);
+  });
+  return (await s.run({ A: tensor(a, [k, k]) })).X.data as Float32Array;
+}
+
+/** A⁻¹ · (B · C) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`. */
 export async function solveProduct(a: Float32Array, b: Float32Array, c: Float32Array, k: number, n: number, m: number): Promise<Float32Array> {
-  const s = await cached('solveProduct', (g) => {
-    const inv = g.op('Inverse', [g.input('A', DataType.FLOAT, ['k', 'k'])], {}, 'inverse', 'com.microsoft');
-    const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, ['k', 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
-    g.output(g.op('MatMul', [inv, bc]), 'X', DataType.FLOAT, ['k', 'm']);
+  const s = await cached('solveProduct', String(k), (g) => {
+    const inv = emitInverse(g, squareInput(g, 'A', k), k);
+    const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
+    g.output(g.op('MatMul', [inv, bc]), 'X', DataType.FLOAT, [k, 'm']);
   });
   return (await s.run({ A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]) })).X.data as Float32Array;
 }
 
 /** tr(Dᵀ H D) = Σ D ⊙ (H D): the output error energy of a weight change D `[n, m]` on inputs with Gram H `[n, n]`. */
 export async function quadraticForm(h: Float32Array, d: Float32Array, n: number, m: number): Promise<number> {
-  const s = await cached('quadraticForm', (g) => {
+  const s = await cached('quadraticForm', '', (g) => {
     const dIn = g.input('D', DataType.FLOAT, ['n', 'm']);
     const hd = g.op('MatMul', [g.input('H', DataType.FLOAT, ['n', 'n']), dIn]);
     g.output(g.op('ReduceSum', [g.op('Mul', [dIn, hd])], { keepdims: 0 }), 'E', DataType.FLOAT, []);

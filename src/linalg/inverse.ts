@@ -1,5 +1,5 @@
-// Matrix inverse through ONNX Runtime (`com.microsoft.Inverse`): the O(n³) work runs in native code.
-import { solveProduct } from './graphs';
+// Matrix inverse through ONNX Runtime: the O(n³) work runs in native code (blockInverse.ts).
+import { inverseSpd } from './graphs';
 
 /** Mean of the diagonal, the scale of SparseGPT's dampening λ = percdamp · mean(diag H) (paper-spec §4). */
 export function meanDiagonal(h: ArrayLike<number>, n: number): number {
@@ -8,14 +8,6 @@ export function meanDiagonal(h: ArrayLike<number>, n: number): number {
   return s / n;
 }
 
-const identity = (n: number) => {
-  const a = new Float32Array(n * n);
-  for (let j = 0; j < n; j++) a[j * n + j] = 1;
-  return a;
-};
-
-/** A⁻¹ of a `[n, n]` matrix. */
-export const inverse = (a: Float32Array, n: number) => solveProduct(a, identity(n), identity(n), n, n, n);
 
 /**
  * (H + λI)⁻¹ with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
@@ -28,5 +20,5 @@ export async function dampedInverse(h: ArrayLike<number>, n: number, percdamp = 
     if (a[j * n + j] === 0) a[j * n + j] = 1;
     a[j * n + j] += damp;
   }
-  return inverse(a, n);
+  return inverseSpd(a, n);
 }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, DataType, bytesPerElement } from './proto';
+import { environmentError } from '../util/errors';
 
 export type TensorValues = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
@@ -110,6 +111,33 @@ export function modelToBuffer(model: onnx.IModelProto, tensors: TensorSpec[], re
   return onnx.ModelProto.encode(withInitializers(model, init)).finish();
 }
 
+/** Writes every tensor but the smallest into `tmpData` (aligned), returning the initializers that point there. */
+function writeExternalData(tensors: TensorSpec[], tmpData: string, location: string): onnx.ITensorProto[] {
+  const init: onnx.ITensorProto[] = [];
+  const fd = fs.openSync(tmpData, 'w');
+  try {
+    let offset = 0;
+    for (const t of tensors) {
+      const length = t.inPlace?.length ?? estimatedBytes(t);
+      const v = t.inPlace && length > INLINE_MAX_BYTES ? undefined : valuesOf(t);
+      if (v && v.byteLength <= INLINE_MAX_BYTES) {
+        init.push(inlineTensor(t, v));
+        continue;
+      }
+      const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
+      if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
+      offset += pad;
+      if (v) fs.writeSync(fd, bytesOf(v), 0, v.byteLength, offset);
+      else copyRange(t.inPlace!.file, t.inPlace!.offset, length, fd, offset);
+      init.push(externalTensor(t, location, offset, v ? v.byteLength : length));
+      offset += v ? v.byteLength : length;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+  return init;
+}
+
 /**
  * Writes `model` with `tensors` as its initializers. Files are written under temporary names and renamed at
  * the end, the `.onnx` last, so a crash never leaves a `model.onnx` that points at missing or partial data.
@@ -119,38 +147,21 @@ export function writeModelFile(model: onnx.IModelProto, tensors: TensorSpec[], m
   const total = tensors.reduce((a, t) => a + estimatedBytes(t), 0);
   const external = mode === 'always' || (mode === 'auto' && total > (opts.externalThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD));
   const tmpModel = `${modelPath}.tmp-${process.pid}`;
-  const init: onnx.ITensorProto[] = [];
-  let dataPath: string | undefined;
-  if (external) {
-    dataPath = `${modelPath}_data`;
-    const location = path.basename(dataPath);
-    const tmpData = `${dataPath}.tmp-${process.pid}`;
-    const fd = fs.openSync(tmpData, 'w');
-    try {
-      let offset = 0;
-      for (const t of tensors) {
-        const length = t.inPlace?.length ?? estimatedBytes(t);
-        const v = t.inPlace && length > INLINE_MAX_BYTES ? undefined : valuesOf(t);
-        if (v && v.byteLength <= INLINE_MAX_BYTES) {
-          init.push(inlineTensor(t, v));
-          continue;
-        }
-        const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
-        if (pad) fs.writeSync(fd, new Uint8Array(pad), 0, pad, offset);
-        offset += pad;
-        if (v) fs.writeSync(fd, bytesOf(v), 0, v.byteLength, offset);
-        else copyRange(t.inPlace!.file, t.inPlace!.offset, length, fd, offset);
-        init.push(externalTensor(t, location, offset, v ? v.byteLength : length));
-        offset += v ? v.byteLength : length;
-      }
-    } finally {
-      fs.closeSync(fd);
+  const dataPath = external ? `${modelPath}_data` : undefined;
+  const tmpData = dataPath && `${dataPath}.tmp-${process.pid}`;
+  try {
+    if (dataPath && tmpData) {
+      const init = writeExternalData(tensors, tmpData, path.basename(dataPath));
+      fs.writeFileSync(tmpModel, onnx.ModelProto.encode(withInitializers(model, init)).finish());
+      fs.renameSync(tmpData, dataPath);
+    } else {
+      fs.writeFileSync(tmpModel, modelToBuffer(model, tensors));
     }
-    fs.writeFileSync(tmpModel, onnx.ModelProto.encode(withInitializers(model, init)).finish());
-    fs.renameSync(tmpData, dataPath);
-  } else {
-    fs.writeFileSync(tmpModel, modelToBuffer(model, tensors));
+    fs.renameSync(tmpModel, modelPath);
+  } catch (e) {
+    // A half-written temporary of model size is what keeps a full disk full.
+    for (const f of [tmpModel, tmpData]) if (f) fs.rmSync(f, { force: true });
+    throw environmentError(e, modelPath) ?? e;
   }
-  fs.renameSync(tmpModel, modelPath);
   return { modelPath, dataPath, totalBytes: total };
 }

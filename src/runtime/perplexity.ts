@@ -13,6 +13,12 @@ export interface NllSum {
 
 export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 
+/** Bytes of fp32 logits one batch may produce: a 32k vocabulary at 2048 tokens is 256 MiB a window. */
+const LOGITS_BUDGET = 1 << 28;
+
+/** Windows per batch: up to 8, fewer where the logits of 8 would exceed the budget. */
+const batchFor = (tokens: number, vocab: number | undefined) => (vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8);
+
 /**
  * Negative log-likelihood of windows, every position but the first of each window predicted. Works for our
  * evaluation graphs (an `nll` output: the vocabulary never leaves the runtime) and for any standard decoder
@@ -21,9 +27,9 @@ export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 export async function windowsNll(
   session: ort.InferenceSession,
   windows: number[][],
-  o: { batch?: number; extraFeeds?: Record<string, ort.Tensor>; layers?: LayerShape[]; onBatch?: (done: number) => void } = {},
+  o: { batch?: number; vocab?: number; extraFeeds?: Record<string, ort.Tensor>; layers?: LayerShape[]; onBatch?: (done: number) => void } = {},
 ): Promise<NllSum> {
-  const batch = o.batch ?? 8;
+  const batch = o.batch ?? batchFor(windows[0]?.length ?? 1, o.vocab);
   const ours = session.outputNames.includes(IO.nll);
   const t0 = performance.now();
   const perWindow: number[] = [];

@@ -19,6 +19,11 @@ export interface GraphSessionOptions extends SessionOptions {
    * fp32 copy at load and double its memory, so it is turned off for such graphs.
    */
   keepsHalfWeights?: boolean;
+  /**
+   * Free each intermediate tensor when done with it instead of keeping ONNX Runtime's CPU arena: for graphs run on
+   * matrices of changing sizes (linear algebra, one decoder layer at a time), where an arena only ever grows.
+   */
+  noArena?: boolean;
 }
 
 export interface Session {
@@ -57,6 +62,7 @@ function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOption
     graphOptimizationLevel: 'all',
     ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     logSeverityLevel: 3,
+    ...(o.noArena ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     ...(Object.keys(extra).length ? { extra } : {}),
   };
 }

@@ -85,7 +85,8 @@ export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: 
       return { attn: aggregate(attnCh, units, qChannels, 'mean'), mlp: mlpCh };
     }
     case 'obs': { // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
-      const [hx, ho, hm, hd] = await Promise.all([st.attn_in, st.o_in, st.mlp_in, st.down_in].map(inverseHessianDiagonal));
+      // One after another: each inverse holds a few copies of its matrix.
+      const [hx, ho, hm, hd] = [await inverseHessianDiagonal(st.attn_in), await inverseHessianDiagonal(st.o_in), await inverseHessianDiagonal(st.mlp_in), await inverseHessianDiagonal(st.down_in)];
       const kvd = s.kvHeads * s.headDim;
       const qRow = obsOutputScores(w.q.read(), hidden, qd, hx);
       const kRow = obsOutputScores(w.k.read(), hidden, kvd, hx);

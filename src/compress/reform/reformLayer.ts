@@ -1,8 +1,8 @@
 // Reformation of one column-pruned linear layer (paper-spec §1.6): refit the kept input channels K of W so that
 // the layer's output on calibration inputs matches the original, using what the omitted channels contributed.
 // Our layout is W [in, out]; H = XᵀX [in, in] over calibration positions, X including the omitted channels.
-import { quadraticForm, solveProduct, matmul } from '../../linalg/graphs';
-import { inverse, meanDiagonal } from '../../linalg/inverse';
+import { inverseSpd, quadraticForm, solveProduct, matmul } from '../../linalg/graphs';
+import { meanDiagonal } from '../../linalg/inverse';
 
 export type ReformMethod = 'closed-form' | 'admm';
 
@@ -70,7 +70,7 @@ async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, k
   const wn = Float32Array.from(w, (v, idx) => v * norm[Math.floor(idx / m)]);
   const hr = Float32Array.from(h);
   for (let j = 0; j < n; j++) hr[j * n + j] += o.rho;
-  const inv = await inverse(hr, n);
+  const inv = await inverseSpd(hr, n);
   const hw = await matmul(h, wn, n, n, m);
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;

@@ -1,0 +1,144 @@
+// Random-weight decoders of real shapes, written in the Optimum layout (model.onnx + model.onnx_data, config.json,
+// tokenizer) by our own exporter. Speed and memory do not depend on the values: every result measured on them says
+// "random weights". The vocabulary is the Llama 2 tokenizer's 32,000 for every shape (SmolLM's 49,152, Qwen2.5's
+// 151,936 and Llama 3.2's 128,256 are reduced to it), so one real tokenizer serves all of them.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
+import { denseLayerShape, memoryWeight } from '../src/model/decoder';
+import { halfToFloat } from '../src/onnx/tensorData';
+import { writeModelFiles } from '../src/compress/exportModel';
+import { loadTokenizerFile } from '../src/text/tokenizer';
+import { fixtures } from './lib';
+
+export interface Shape {
+  layers: number;
+  hidden: number;
+  heads: number;
+  kvHeads: number;
+  intermediate: number;
+  tied: boolean;
+  ropeTheta: number;
+  maxPositions: number;
+  /** Qwen2's q/k/v biases. */
+  qkvBias?: boolean;
+}
+
+/** Published configs (layers, hidden, heads, KV heads, MLP width, tied embeddings, RoPE θ); Llama 3.2's rope_scaling is not modelled. */
+export const SHAPES: Record<string, Shape> = {
+  'smollm-135m': { layers: 30, hidden: 576, heads: 9, kvHeads: 3, intermediate: 1536, tied: true, ropeTheta: 10000, maxPositions: 2048 },
+  'qwen2.5-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, tied: true, ropeTheta: 1000000, maxPositions: 32768, qkvBias: true },
+  'tinyllama-1.1b': { layers: 22, hidden: 2048, heads: 32, kvHeads: 4, intermediate: 5632, tied: false, ropeTheta: 10000, maxPositions: 2048 },
+  'llama-3.2-1b': { layers: 16, hidden: 2048, heads: 32, kvHeads: 8, intermediate: 8192, tied: true, ropeTheta: 500000, maxPositions: 131072 },
+  'llama-2-7b': { layers: 32, hidden: 4096, heads: 32, kvHeads: 32, intermediate: 11008, tied: false, ropeTheta: 10000, maxPositions: 4096 },
+};
+
+/** The scale issue's test shape (TinyLlama's layer with 8 KV heads) at a given depth. */
+export const scaleShape = (layers: number): Shape => ({ layers, hidden: 2048, heads: 32, kvHeads: 8, intermediate: 5632, tied: false, ropeTheta: 10000, maxPositions: 2048 });
+
+export const VOCAB = 32000;
+export const tokenizerFile = () => path.join(fixtures, 'llama2c', 'tokenizer.bin');
+
+/** 64 MiB of random values (uniform, std 0.02 like Hugging Face's init) per type; tensors are windows into it. */
+const POOL_ELEMENTS = 1 << 25;
+const pools = new Map<FloatType, Uint8Array>();
+
+function pool(type: FloatType): Uint8Array {
+  let p = pools.get(type);
+  if (p) return p;
+  let s = 0x9e3779b9;
+  const next = () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 2 ** 32;
+  };
+  const a = 0.02 * Math.sqrt(3);
+  if (type === 'float32') {
+    const f = new Float32Array(POOL_ELEMENTS);
+    for (let i = 0; i < f.length; i++) f[i] = (2 * next() - 1) * a;
+    p = new Uint8Array(f.buffer);
+  } else {
+    // fp16 bits directly: sign, exponent 2^-10..2^-6, random mantissa (|v| < 0.0156, mean |v| ≈ 0.004).
+    const h = new Uint16Array(POOL_ELEMENTS);
+    for (let i = 0; i < h.length; i++) h[i] = (next() < 0.5 ? 0x8000 : 0) | ((5 + Math.floor(next() * 5)) << 10) | Math.floor(next() * 1024);
+    p = new Uint8Array(h.buffer);
+  }
+  pools.set(type, p);
+  return p;
+}
+
+function randomBytes(type: FloatType, elements: number, seed: number): Uint8Array {
+  const src = pool(type);
+  const bytes = elements * (type === 'float16' ? 2 : 4);
+  const out = new Uint8Array(bytes);
+  let at = ((seed * 2654435761) >>> 0) % (src.length / 4) * 4;
+  for (let done = 0; done < bytes; ) {
+    const n = Math.min(bytes - done, src.length - at);
+    out.set(src.subarray(at, at + n), done);
+    done += n;
+    at = 0;
+  }
+  return out;
+}
+
+function randomWeight(name: string, shape: number[], type: FloatType, seed: number): Weight {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const bytes = () => randomBytes(type, n, seed);
+  const read = () => {
+    const b = bytes();
+    return type === 'float32' ? new Float32Array(b.buffer) : Float32Array.from(new Uint16Array(b.buffer), halfToFloat);
+  };
+  return { name, shape, storedBytesPerElement: type === 'float16' ? 2 : 4, read, stored: { type, read: bytes } };
+}
+
+export function randomDecoder(s: Shape, type: FloatType): Decoder {
+  const headDim = s.hidden / s.heads;
+  const config: DecoderConfig = {
+    family: 'llama', layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
+    vocab: VOCAB, ropeTheta: s.ropeTheta, normEps: 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
+  };
+  let seed = 1;
+  const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++);
+  const ones = (name: string, n: number) => memoryWeight(name, [n], new Float32Array(n).fill(1));
+  const kv = s.kvHeads * headDim;
+  const layerWeights: LayerWeights[] = Array.from({ length: s.layers }, (_, i) => {
+    const p = `model.layers.${i}`;
+    return {
+      inputNorm: ones(`${p}.input_layernorm.weight`, s.hidden),
+      q: w(`${p}.self_attn.q_proj.weight`, [s.hidden, s.hidden]),
+      k: w(`${p}.self_attn.k_proj.weight`, [s.hidden, kv]),
+      v: w(`${p}.self_attn.v_proj.weight`, [s.hidden, kv]),
+      o: w(`${p}.self_attn.o_proj.weight`, [s.hidden, s.hidden]),
+      postNorm: ones(`${p}.post_attention_layernorm.weight`, s.hidden),
+      gate: w(`${p}.mlp.gate_proj.weight`, [s.hidden, s.intermediate]),
+      up: w(`${p}.mlp.up_proj.weight`, [s.hidden, s.intermediate]),
+      down: w(`${p}.mlp.down_proj.weight`, [s.intermediate, s.hidden]),
+      ...(s.qkvBias
+        ? { qBias: memoryWeight(`${p}.self_attn.q_proj.bias`, [s.hidden], new Float32Array(s.hidden).fill(0.01)), kBias: memoryWeight(`${p}.self_attn.k_proj.bias`, [kv], new Float32Array(kv).fill(0.01)), vBias: memoryWeight(`${p}.self_attn.v_proj.bias`, [kv], new Float32Array(kv).fill(0.01)) }
+        : {}),
+    };
+  });
+  const embed = w('model.embed_tokens.weight', [VOCAB, s.hidden]);
+  // Our exports write the head as its own initializer, tied or not (config.json keeps tie_word_embeddings).
+  const lmHead = w('lm_head.weight', [s.hidden, VOCAB]);
+  return {
+    config,
+    layers: Array.from({ length: s.layers }, () => denseLayerShape(config)),
+    embed,
+    layerWeights,
+    finalNorm: ones('model.norm.weight', s.hidden),
+    lmHead,
+    source: { path: '(random weights)', format: 'onnx', adapter: 'random weights (bench)' },
+    weightType: type,
+  };
+}
+
+/** Writes the random model folder `dir` (if its model.onnx is not there yet) and returns its model.onnx. */
+export function writeRandomModel(s: Shape, type: FloatType, dir: string): string {
+  const file = path.join(dir, 'model.onnx');
+  if (fs.existsSync(file)) return file;
+  fs.mkdirSync(dir, { recursive: true });
+  writeModelFiles(randomDecoder(s, type), dir, loadTokenizerFile(tokenizerFile()), { externalData: 'always' });
+  return file;
+}

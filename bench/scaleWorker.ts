@@ -1,0 +1,112 @@
+// One scale measurement in a process of its own (peak RSS is per process): `stages` times statistics + scores,
+// one fitness evaluation, reformation and export of a model; `compress` runs the whole job and times its stages
+// from the job's own events. Prints one JSON line. Used by bench/scale.ts here and by bench/gpu.sh on a GPU machine.
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { loadDecoder } from '../src/model/recognise';
+import { loadModelTokenizer } from '../src/text/tokenizer';
+import { consecutiveWindows, sampledWindows, tokenizePrefix } from '../src/text/windows';
+import { denseCalibration } from '../src/compress/calibration';
+import { selectGlobal } from '../src/compress/importance/select';
+import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
+import { reformDecoder } from '../src/compress/reform/reformation';
+import { DEFAULT_REFORM } from '../src/compress/reform/reformLayer';
+import { sliceDecoder } from '../src/compress/subnet';
+import { writeModelFiles } from '../src/compress/exportModel';
+import { totalCounts } from '../src/model/params';
+import { compressModel, type CompressRequest } from '../src/job/compress';
+import type { ProviderChoice } from '../src/runtime/session';
+
+export interface StagesRequest {
+  mode: 'stages';
+  model: string;
+  text: string;
+  provider: ProviderChoice;
+  seqLen: number;
+  calibWindows: number;
+  fitnessWindows: number;
+  ratio: number;
+}
+
+export interface CompressRun {
+  mode: 'compress';
+  request: Omit<CompressRequest, 'onEvent' | 'signal'>;
+}
+
+export interface WorkerResult {
+  seconds: Record<string, number>;
+  /** Peak resident memory of the process at the end of each stage. */
+  peakRssAfter: Record<string, number>;
+  maxRssBytes: number;
+  provider: string;
+  weightBytes: number;
+  params: number;
+  ppl?: number;
+}
+
+const peakRss = () => process.resourceUsage().maxRSS * 1024;
+
+async function stages(r: StagesRequest): Promise<WorkerResult> {
+  const seconds: Record<string, number> = {};
+  const peakRssAfter: Record<string, number> = {};
+  const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
+    const t0 = performance.now();
+    const v = await f();
+    seconds[name] = (performance.now() - t0) / 1000;
+    peakRssAfter[name] = peakRss();
+    return v;
+  };
+  const d = await timed('load', () => loadDecoder(r.model));
+  const ids = tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), 16 * r.calibWindows * r.seqLen);
+  const session = { provider: r.provider };
+  const calib = sampledWindows(ids, r.seqLen, r.calibWindows, 0);
+  const fitness = consecutiveWindows(ids, r.seqLen, r.fitnessWindows);
+  const cal = await timed('statistics + scores', () => denseCalibration(d, calib, ['obs', 'wanda-sp', 'magnitude', 'flap'], 'head', session));
+  const mask = selectGlobal(d, cal.scores.get('flap')!, 'head', r.ratio * totalCounts(d).params);
+  const evaluator = await timed('evaluator session', () => MaskedEvaluator.open(d, session, cal.means));
+  const nll = await timed('fitness evaluation', () => evaluator.nll(mask, fitness));
+  await evaluator.release();
+  const reformed = await timed('reformation', () => reformDecoder(d, mask, calib, DEFAULT_REFORM, session));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-scale-'));
+  try {
+    await timed('export', () => writeModelFiles(sliceDecoder(reformed.decoder, mask), dir, undefined));
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: evaluator.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: Math.exp(nll.nll / nll.tokens) };
+}
+
+async function compress(c: CompressRun): Promise<WorkerResult> {
+  const seconds: Record<string, number> = {};
+  const peakRssAfter: Record<string, number> = {};
+  let stage = 'open';
+  let since = performance.now();
+  const close = () => {
+    seconds[stage] = (seconds[stage] ?? 0) + (performance.now() - since) / 1000;
+    peakRssAfter[stage] = peakRss();
+  };
+  const report = await compressModel({
+    ...c.request,
+    onEvent: (e) => {
+      if (e.type !== 'stage') return;
+      close();
+      stage = e.stage;
+      since = performance.now();
+    },
+  });
+  close();
+  const d = loadDecoder(c.request.model);
+  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: report.latency.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: report.ppl.exported };
+}
+
+async function main(): Promise<void> {
+  const request = JSON.parse(process.argv[2]) as StagesRequest | CompressRun;
+  const result = request.mode === 'stages' ? await stages(request) : await compress(request);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+}
+
+void main().catch((e) => {
+  process.stderr.write(`${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

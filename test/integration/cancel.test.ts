@@ -1,0 +1,61 @@
+// Cancelling after the search (reformation, export, measurement, or a whole baseline compress) stops the job.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { compressModel } from '../../src/job/compress';
+import type { JobEvent } from '../../src/job/protocol';
+import { JobCancelledError } from '../../src/util/errors';
+import { runCli } from '../cli';
+import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
+
+const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
+const FLAP = ['--method', 'flap', '--ratio', '0.8', '--calib', demoText, '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu'];
+
+/** `compress --method flap` in this process, aborted at the first event `when` picks. */
+async function cancelledAt(when: (e: JobEvent) => boolean) {
+  const out = path.join(tempDir(), 'c');
+  const controller = new AbortController();
+  const onEvent = (e: JobEvent) => when(e) && controller.abort();
+  const job = compressModel({ model: stories260K.onnx, method: 'flap', ratio: 0.8, calib: demoText, out, seqLen: 128, fitnessWindows: 8, calibWindows: 8, provider: 'cpu', signal: controller.signal, onEvent });
+  await assert.rejects(job, (e: unknown) => e instanceof JobCancelledError && e.exitCode === 130 && /^cancelled.*c\.partial keeps what was done: rerun with --resume/.test(e.message));
+  assert.ok(!fs.existsSync(out), 'no output folder');
+  assert.ok(!fs.existsSync(path.join(`${out}.partial`, 'model.onnx')), 'no model, not even under the temporary name');
+  assert.ok(fs.existsSync(path.join(`${out}.partial`, 'masks.json')), 'the masks stay for --resume');
+  return out;
+}
+
+test('cancel after the last layer of reformation: the job stops before export', async () => {
+  await cancelledAt((e) => e.type === 'reform' && e.layer.layer === e.layers - 1);
+});
+
+test('cancel as the export starts: no model is committed', async () => {
+  await cancelledAt((e) => e.type === 'stage' && e.stage === 'export');
+});
+
+test('cancel during measurement: the measured job is not committed, and --resume then finishes it', async () => {
+  const out = await cancelledAt((e) => e.type === 'stage' && e.stage === 'measure');
+  const r = runCli(['compress', stories260K.onnx, ...FLAP, '--out', out, '--resume', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(fs.existsSync(path.join(out, 'model.onnx')));
+  assert.ok(!fs.existsSync(`${out}.partial`));
+  assert.ok(!fs.readdirSync(out).some((f) => f.startsWith('.') || f.includes('.tmp-')), 'no marker or temporary committed');
+});
+
+test('Ctrl-C during `compress --method flap` exits 130 with "cancelled" and writes no output folder', async () => {
+  const out = path.join(tempDir(), 'k');
+  const child = spawn(process.execPath, [cliPath, 'compress', stories260K.onnx, ...FLAP, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  let sent = false;
+  child.stderr.on('data', (b: Buffer) => {
+    stderr += b.toString();
+    // Once: a second Ctrl-C ends the process the hard way, as a user's second press should.
+    if (!sent && /reformation…/.test(stderr)) sent = child.kill('SIGINT');
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /subnet-search: cancelled/);
+  assert.doesNotMatch(stderr, /internal error/);
+  assert.ok(!fs.existsSync(out));
+});
