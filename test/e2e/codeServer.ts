@@ -1,16 +1,48 @@
 // A real VS Code (code-server 4.100.3) with only our extension, on 127.0.0.1, fresh profile, no auth
 // (shared/docs/vscode-e2e.md §4). Killed as a process group so no extension host outlives a test.
+// The tools are installed by e2e/setup.sh, the first step of `npm test`; playwright-core is loaded from
+// e2e/tools at run time, and its types come from there too (tsconfig `paths`; a stub when it is absent).
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import type * as Playwright from 'playwright-core';
 import { repoRoot } from '../fixtures';
 
-export const codeServerBin = path.join(repoRoot, 'e2e', 'tools', 'node_modules', '.bin', 'code-server');
+const toolsDir = path.join(repoRoot, 'e2e', 'tools');
+export const codeServerBin = path.join(toolsDir, 'node_modules', '.bin', 'code-server');
 export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const isCI = process.env.CI === 'true' || process.env.CI === '1';
 
-export const e2eAvailable = () => fs.existsSync(codeServerBin) && fs.existsSync(chromiumPath);
+/** What the end-to-end tests lack on this machine; empty when they can run. */
+export function e2eMissing(): string[] {
+  const missing: string[] = [];
+  if (!fs.existsSync(chromiumPath)) missing.push(`Chromium (${chromiumPath})`);
+  if (!fs.existsSync(codeServerBin)) missing.push('code-server');
+  if (!fs.existsSync(path.join(toolsDir, 'node_modules', 'playwright-core', 'package.json'))) missing.push('playwright-core');
+  return missing;
+}
+
+const howToInstall = 'run `npm test` as root on Debian, or `sudo apt-get install chromium libkrb5-dev ripgrep && e2e/tools/install.sh`';
+
+/** node:test's `skip` option: the reason when the tools are missing; never under CI, where the test then fails. */
+export function e2eSkip(): string | false {
+  const missing = e2eMissing();
+  return missing.length > 0 && !isCI && `NOT RUN: ${missing.join(', ')} not installed; ${howToInstall}`;
+}
+
+function assertE2eTools(): void {
+  const missing = e2eMissing();
+  if (missing.length) throw new Error(`end-to-end tools missing (CI must not skip these tests): ${missing.join(', ')}; ${howToInstall}`);
+}
+
+export function launchChromium(): Promise<Playwright.Browser> {
+  assertE2eTools();
+  const { chromium } = createRequire(path.join(toolsDir, 'package.json'))('playwright-core') as typeof Playwright;
+  return chromium.launch({ executablePath: chromiumPath, headless: true, args: BROWSER_ARGS });
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolve) => {
@@ -29,6 +61,7 @@ export interface CodeServer {
 }
 
 export async function startCodeServer(o: { workspace: string; installExtension: boolean; theme?: string }): Promise<CodeServer> {
+  assertE2eTools();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-e2e-'));
   const port = await freePort();
   fs.writeFileSync(path.join(scratch, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);

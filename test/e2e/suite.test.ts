@@ -3,13 +3,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as util from 'node:util';
-import { chromium } from 'playwright-core';
 import { repoRoot, tempDir } from '../fixtures';
-import { BROWSER_ARGS, chromiumPath, e2eAvailable, startCodeServer } from './codeServer';
+import { e2eSkip, launchChromium, startCodeServer } from './codeServer';
 
-test('extension-host suite passes inside code-server (VS Code 1.100.3)', { skip: !e2eAvailable() && 'code-server or Chromium not installed', timeout: 300_000 }, async () => {
+test('extension-host suite passes inside code-server (VS Code 1.100.3)', { skip: e2eSkip(), timeout: 300_000 }, async () => {
   const server = await startCodeServer({ workspace: tempDir('subnet-search-suite-ws-'), installExtension: false });
-  const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: BROWSER_ARGS });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage();
     const exit = new Promise<number>((resolve) => void page.exposeFunction('codeAutomationExit', (code: number) => resolve(code)));

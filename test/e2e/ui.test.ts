@@ -4,9 +4,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { chromium, type Page, type FrameLocator } from 'playwright-core';
+import type { Page, FrameLocator } from 'playwright-core';
 import { repoRoot, tempDir } from '../fixtures';
-import { BROWSER_ARGS, chromiumPath, e2eAvailable, startCodeServer } from './codeServer';
+import { e2eSkip, launchChromium, startCodeServer } from './codeServer';
 
 const artifacts = path.join(repoRoot, 'test', 'artifacts');
 
@@ -20,10 +20,10 @@ function demoWorkspace(): string {
 const webview = (page: Page): FrameLocator => page.locator('iframe.webview.ready').last().contentFrame().locator('iframe#active-frame').contentFrame();
 
 for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
-  test(`UI (${theme}): right-click → Compress Model → report in the webview matches report.json`, { skip: !e2eAvailable() && 'code-server or Chromium not installed (e2e/tools/install.sh, apt-get install chromium)', timeout: 600_000 }, async () => {
+  test(`UI (${theme}): right-click → Compress Model → report in the webview matches report.json`, { skip: e2eSkip(), timeout: 600_000 }, async () => {
     const ws = demoWorkspace();
     const server = await startCodeServer({ workspace: ws, installExtension: true, theme });
-    const browser = await chromium.launch({ executablePath: chromiumPath, headless: true, args: BROWSER_ARGS });
+    const browser = await launchChromium();
     const tag = theme.includes('Light') ? 'light' : 'dark';
     fs.mkdirSync(artifacts, { recursive: true });
     try {
