@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
 import { denseLayerShape, memoryWeight } from '../src/model/decoder';
-import { halfToFloat } from '../src/onnx/tensorData';
+import { halfBytesToFloat } from '../src/onnx/tensorData';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { loadTokenizerFile } from '../src/text/tokenizer';
 import { fixtures } from './lib';
@@ -87,7 +87,7 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
   const bytes = () => randomBytes(type, n, seed);
   const read = () => {
     const b = bytes();
-    return type === 'float32' ? new Float32Array(b.buffer) : Float32Array.from(new Uint16Array(b.buffer), halfToFloat);
+    return type === 'float32' ? new Float32Array(b.buffer) : halfBytesToFloat(b);
   };
   return { name, shape, storedBytesPerElement: type === 'float16' ? 2 : 4, read, stored: { type, read: bytes } };
 }

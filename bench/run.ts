@@ -5,6 +5,7 @@ import { benchSearch, benchSearchSeeds, benchSearchVariants } from './search';
 import { benchReform } from './reform';
 import { benchSparsity } from './sparsity';
 import { benchExportSpeed } from './exportSpeed';
+import { benchScale } from './scale';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -15,6 +16,7 @@ const ALL: Record<string, () => Promise<void>> = {
   reform: benchReform,
   'export-speed': benchExportSpeed,
   sparsity: benchSparsity,
+  scale: benchScale,
 };
 
 async function main() {

@@ -1,6 +1,6 @@
 // One scale measurement in a process of its own (peak RSS is per process): `stages` times statistics + scores,
-// one fitness evaluation, reformation and export of a model; `compress` runs the whole job and times its stages
-// from the job's own events. Prints one JSON line. Used by bench/scale.ts here and by bench/gpu.sh on a GPU machine.
+// one fitness evaluation, reformation and export of a model; `fitness` only opens and evaluates a whole model;
+// `compress` runs the whole job and times its stages from the job's own events. Prints one JSON line. Used by bench/scale.ts here and by bench/gpu.sh on a GPU machine.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -12,7 +12,8 @@ import { selectGlobal } from '../src/compress/importance/select';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { reformDecoder } from '../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../src/compress/reform/reformLayer';
-import { sliceDecoder } from '../src/compress/subnet';
+import { fullMask, sliceDecoder, type SubnetMask } from '../src/compress/subnet';
+import type { Decoder } from '../src/model/decoder';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
 import { compressModel, type CompressRequest } from '../src/job/compress';
@@ -27,6 +28,16 @@ export interface StagesRequest {
   calibWindows: number;
   fitnessWindows: number;
   ratio: number;
+}
+
+/** Only the fitness evaluation of a whole model (a 7B on a GPU): session creation, then two evaluations. */
+export interface FitnessRequest {
+  mode: 'fitness';
+  model: string;
+  text: string;
+  provider: ProviderChoice;
+  seqLen: number;
+  fitnessWindows: number;
 }
 
 export interface CompressRun {
@@ -55,6 +66,8 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
     const v = await f();
     seconds[name] = (performance.now() - t0) / 1000;
     peakRssAfter[name] = peakRss();
+    // A line per stage, so a run cut short by its deadline still tells what it finished.
+    process.stdout.write(`${JSON.stringify({ partial: { seconds, peakRssAfter } })}\n`);
     return v;
   };
   const d = await timed('load', () => loadDecoder(r.model));
@@ -75,6 +88,30 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
     fs.rmSync(dir, { recursive: true, force: true });
   }
   return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: evaluator.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: Math.exp(nll.nll / nll.tokens) };
+}
+
+/** A mask that keeps the first 80 % of every layer's heads and MLP channels: fitness costs the same for any mask. */
+function firstChannels(d: Decoder): SubnetMask {
+  return fullMask(d).map((m) => ({ ...m, heads: m.heads.map((_, h) => h < Math.ceil(0.8 * m.heads.length)), mlp: m.mlp.map((_, c) => c < Math.ceil(0.8 * m.mlp.length)) }));
+}
+
+async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
+  const seconds: Record<string, number> = {};
+  const peakRssAfter: Record<string, number> = {};
+  const d = loadDecoder(r.model);
+  const windows = consecutiveWindows(tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), r.fitnessWindows * r.seqLen), r.seqLen, r.fitnessWindows);
+  let t0 = performance.now();
+  const evaluator = await MaskedEvaluator.open(d, { provider: r.provider });
+  seconds['evaluator session'] = (performance.now() - t0) / 1000;
+  peakRssAfter['evaluator session'] = peakRss();
+  let nll;
+  for (const run of ['first fitness evaluation', 'fitness evaluation']) {
+    t0 = performance.now();
+    nll = await evaluator.nll(firstChannels(d), windows);
+    seconds[run] = (performance.now() - t0) / 1000;
+    peakRssAfter[run] = peakRss();
+  }
+  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: evaluator.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: Math.exp(nll!.nll / nll!.tokens) };
 }
 
 async function compress(c: CompressRun): Promise<WorkerResult> {
@@ -101,8 +138,8 @@ async function compress(c: CompressRun): Promise<WorkerResult> {
 }
 
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2]) as StagesRequest | CompressRun;
-  const result = request.mode === 'stages' ? await stages(request) : await compress(request);
+  const request = JSON.parse(process.argv[2]) as StagesRequest | FitnessRequest | CompressRun;
+  const result = request.mode === 'stages' ? await stages(request) : request.mode === 'fitness' ? await fitnessOnly(request) : await compress(request);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

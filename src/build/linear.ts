@@ -22,6 +22,18 @@ export function floatWeight(g: GraphBuilder, name: string, w: Weight, as: FloatT
 }
 
 /**
+ * fp16 → fp32 of `weight` just before its product with `x`. A Cast of an initializer alone depends on nothing, so
+ * ONNX Runtime runs every one of them at the start of a run and holds the whole model in fp32 at once (measured);
+ * reshaping the weight to a shape computed from `x` (its dims plus 0 · x's batch size: no data is moved) makes the
+ * Cast wait for `x`, so one layer's weights are widened at a time.
+ */
+function widenWhenNeeded(g: GraphBuilder, weight: string, dims: number[], x: string, name: string): string {
+  const batch = g.op('Gather', [g.op('Shape', [x], {}, `${name}_xshape`), g.ints([0], true)], { axis: 0 }, `${name}_xbatch`);
+  const shape = g.op('Add', [g.ints(dims), g.op('Mul', [batch, g.ints([0], true)], {}, `${name}_zero`)], {}, `${name}_wshape`);
+  return g.op('Cast', [g.op('Reshape', [weight, shape], {}, `${name}_wafter`)], { to: DataType.FLOAT }, `${name}_weight`);
+}
+
+/**
  * MatMul for a float weight; com.microsoft.MatMulNBits for a block-quantized one (its packed codes, scales and
  * zero points become the initializers, so the file really holds 4 or 8 bits per weight).
  */
@@ -29,7 +41,7 @@ export function linear(g: GraphBuilder, name: string, w: Weight, as: FloatType =
   const q = w.quant;
   if (!q) {
     const { value, half } = floatWeight(g, name, w, as);
-    return (x, n) => g.op('MatMul', [x, half ? g.op('Cast', [value], { to: DataType.FLOAT }, `${n}_weight`) : value], {}, n);
+    return (x, n) => g.op('MatMul', [x, half ? widenWhenNeeded(g, value, w.shape, x, n) : value], {}, n);
   }
   const blocks = Math.ceil(q.K / q.blockSize);
   const inputs = [

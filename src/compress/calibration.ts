@@ -1,7 +1,7 @@
 // The dense model's calibration statistics, decoder layer by decoder layer (design.md "Scale"): each layer runs on
 // the hidden states the layer before it produced, its statistics are turned into what the job needs (scores,
 // means) and dropped, so memory holds one layer's Gram matrices and the cost grows linearly with depth.
-import type { Decoder } from '../model/decoder';
+import type { Decoder, LayerWeights, Weight } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
 import { calibrationInputs, mean, runPass, type LayerInputs, type LayerStats, type PassResult } from '../runtime/activationStats';
 import { ort, type SessionOptions } from '../runtime/session';
@@ -56,6 +56,16 @@ export async function denseLayerwise<T>(d: Decoder, windows: number[][], points:
   return results;
 }
 
+/** The layer's weights with each `read()` done at most once (while the copy is alive). */
+function readOnce(w: LayerWeights): LayerWeights {
+  const out: Partial<Record<keyof LayerWeights, Weight>> = {};
+  for (const [k, v] of Object.entries(w) as [keyof LayerWeights, Weight][]) {
+    let values: Float32Array | undefined;
+    out[k] = { ...v, read: () => (values ??= v.read()) };
+  }
+  return out as LayerWeights;
+}
+
 /** Per method, every layer's importance scores, and the mean o_proj / down_proj inputs (for bias compensation). */
 export interface DenseCalibration {
   scores: Map<Method, LayerScores[]>;
@@ -67,8 +77,10 @@ export async function denseCalibration(d: Decoder, windows: number[][], methods:
   // OBS needs the Gram matrices of all four linear inputs; the other scores and the means only those of o/down.
   const points: CapturePoint[] = methods.includes('obs') ? ['attn_in', 'o_in', 'mlp_in', 'down_in'] : ['o_in', 'down_in'];
   const perLayer = await denseLayerwise(d, windows, points, o, async (l, st) => {
+    // Every method reads the same weights: read (and widen from fp16) each once for this layer.
+    const layer = { ...d, layerWeights: d.layerWeights.map((w, i) => (i === l ? readOnce(w) : w)) };
     const scores: [Method, LayerScores][] = [];
-    for (const m of methods) scores.push([m, await scoreLayer(d, l, st, m, g)]);
+    for (const m of methods) scores.push([m, await scoreLayer(layer, l, st, m, g)]);
     return { scores, means: { o: mean(st.o_in), down: mean(st.down_in) } };
   });
   return {

@@ -5,14 +5,11 @@ import * as path from 'node:path';
 import { consecutiveWindows, tokenizePrefix, windowTokens } from '../text/windows';
 import { defaultFitnessWindows } from './defaults';
 import type { SessionOptions } from '../runtime/session';
-import { createSession } from '../runtime/session';
-import { perplexity, windowsNll } from '../runtime/perplexity';
 import { measureLatency, type Latency } from '../runtime/latency';
 import type { Method } from '../compress/importance/scores';
 import type { Granularity } from '../compress/importance/units';
-import { fullMask, maskedParams, sliceDecoder, type SubnetMask } from '../compress/subnet';
+import { maskedParams, sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { outerParams } from '../compress/importance/select';
-import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { readMasksFile, toMasksFile } from '../compress/masksFile';
 import { compensatedModules, withBiases, type CompensationBias } from '../compress/importance/compensation';
 import { reformDecoder, type LayerReformReport } from '../compress/reform/reformation';
@@ -29,6 +26,7 @@ import { baselineMask } from './prune';
 import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
 import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
+import { stagePerplexities, type PplSet } from './stagePerplexity';
 import { sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import { describeStage } from './weightStage';
 import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
@@ -43,13 +41,6 @@ export interface CompressRequest extends SearchOptions, ModelJobRequest {
   weightStage?: WeightStage;
 }
 
-export interface PplSet {
-  before: number;
-  search: number;
-  after: number;
-  exported: number;
-  tokens: number;
-}
 
 /** `report.json`; `compress --json` prints it. */
 export interface CompressReport {
@@ -86,6 +77,8 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   const d = ctx.decoder;
   const emit = ctx.emit;
   const method = r.method ?? 'search';
+  // The held-out text is read before any heavy step, so a wrong path fails at once.
+  const heldOut = r.evalText ? consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows) : undefined;
   const out = new OutputFolder(r.out, { resume: r.resume });
   try {
     // 1. Which sub-network: from a finished earlier run's masks, a (resumed) search, or a baseline.
@@ -123,7 +116,10 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       emit({ type: 'stage', stage: 'reformation' });
       const rt = performance.now();
       const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
-      const res = await reformDecoder(d, mask, calib, opts, ctx.session, (l) => emit({ type: 'reform', layer: l, layers: d.layers.length }), bias && compensatedModules(bias));
+      const res = await reformDecoder(d, mask, calib, opts, ctx.session, (l) => {
+        emit({ type: 'reform', layer: l, layers: d.layers.length });
+        emit({ type: 'progress', stage: 'reformation', done: l.layer + 1, total: d.layers.length, unit: 'layers' });
+      }, bias && compensatedModules(bias));
       reformed = res.decoder;
       reformation = { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers };
     }
@@ -144,30 +140,15 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
 
     // 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side.
     emit({ type: 'stage', stage: 'measure' });
-    // One session per model, shared by the calibration and held-out measurements.
-    const exportedSession = await createSession(exportedFile, ctx.session);
-    const original = await MaskedEvaluator.open(d, ctx.session);
-    const masked = model === d ? original : await MaskedEvaluator.open(model, ctx.session);
-    const reformedEval = reformed === model ? masked : await MaskedEvaluator.open(reformed, ctx.session);
-    const measure = async (windows: number[][]): Promise<PplSet> => {
-      const after = await reformedEval.nll(mask, windows);
-      return {
-        before: perplexity(await original.nll(fullMask(d), windows)),
-        search: perplexity(await masked.nll(mask, windows)),
-        after: perplexity(after),
-        exported: perplexity(await windowsNll(exportedSession.session, windows, { layers: final.layers, vocab: final.config.vocab })),
-        tokens: after.tokens,
-      };
-    };
-    const pplCalibration = await measure(calib);
-    const heldOut = r.evalText ? consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows) : undefined;
-    const pplHeldOut = heldOut ? { ...(await measure(heldOut)), text: path.resolve(r.evalText!) } : undefined;
+    const measured = await stagePerplexities({ original: d, masked: model, reformed, mask, exportedFile, exported: final }, heldOut ? [calib, heldOut] : [calib], ctx.session);
+    const [pplCalibration, heldOutPpl] = measured.sets;
+    const pplHeldOut = heldOutPpl && { ...heldOutPpl, text: path.resolve(r.evalText!) };
     // With a weight stage every stage is measured side by side (latency included); without, the two files are timed.
     const stages = r.weightStage
       ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], heldOut ?? calib, ctx.session)
       : undefined;
     const [lo, lc] = stages ? [stages[0].latency, stages[2].latency] : await timeAgainstOriginal(d, exportedFile, final, ctx.session);
-    const provider = exportedSession.provider;
+    const provider = measured.provider;
 
     const originalSummary = summarize(d);
     const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };

@@ -1,5 +1,6 @@
 import * as path from 'node:path';
-import type { CompressReport, PplSet } from './compress';
+import type { CompressReport } from './compress';
+import type { PplSet } from './stagePerplexity';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;

@@ -170,6 +170,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   }, resume);
   // The report compares against the paper's initialisation: finish it where early rejection dropped it.
   const init = (await fitness.evaluate(seeds[0])).full!;
+  await evaluator.release();
   const seedFitness = seeds.map((c) => fitness.record(c)?.full).filter((f): f is number => f !== undefined);
   const mask = candidateMask(d, sp, best.candidate);
   const compensate = candidateCompensation(best.candidate);
@@ -214,6 +215,7 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
       const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
       const none = s.compensate.map(() => ({ attn: false, mlp: false }));
       const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
+      await evaluator.release();
       heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
     }
     const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;

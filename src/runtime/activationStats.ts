@@ -1,6 +1,7 @@
 import { ort } from './session';
 import { CAPTURE_POINTS, IO, type CapturePoint } from '../build/decoderGraph';
 import { int64 } from './kvCache';
+import { mapTo } from '../util/mapTo';
 
 /** Accumulated statistics of one activation: Gram matrix, sum, and the number of positions. */
 export interface ActivationStats {
@@ -12,11 +13,11 @@ export interface ActivationStats {
 
 export type LayerStats = Record<CapturePoint, ActivationStats>;
 
-export const mean = (s: ActivationStats) => Float64Array.from(s.sum, (v) => v / s.count);
+export const mean = (s: ActivationStats) => mapTo(Float64Array, s.sum, (v) => v / s.count);
 
 /** Per-channel variance over positions: E[x²] − E[x]². */
 export function variance(s: ActivationStats): Float64Array {
-  return Float64Array.from(s.sum, (v, j) => Math.max(0, s.gram[j * s.dim + j] / s.count - (v / s.count) ** 2));
+  return mapTo(Float64Array, s.sum, (v, j) => Math.max(0, s.gram[j * s.dim + j] / s.count - (v / s.count) ** 2));
 }
 
 /** Per-channel ‖x_j‖₂ over all positions. */

@@ -1,7 +1,7 @@
 import { ort } from './session';
 import type { LayerShape } from '../model/decoder';
 import { IO } from '../build/decoderGraph';
-import { halfToFloat } from '../onnx/tensorData';
+import { halfBytesToFloat } from '../onnx/tensorData';
 
 /** The element type `session` declares for input `name` (an fp16 model's KV cache is fp16). */
 function inputType(session: ort.InferenceSession, name: string): ort.Tensor.Type {
@@ -29,7 +29,10 @@ export function emptyPast(session: ort.InferenceSession, layers: LayerShape[], b
 /** A float output as float32 values, whatever float type the model computes in (fp16 logits are widened). */
 export function floatValues(t: ort.Tensor): Float32Array {
   if (t.type === 'float32') return t.data as Float32Array;
-  if (t.type === 'float16') return Float32Array.from(t.data as Uint16Array, halfToFloat);
+  if (t.type === 'float16') {
+    const h = t.data as Uint16Array;
+    return halfBytesToFloat(new Uint8Array(h.buffer, h.byteOffset, h.byteLength));
+  }
   throw new Error(`expected a float tensor, got ${t.type}`);
 }
 

@@ -13,8 +13,11 @@ export interface NllSum {
 
 export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 
-/** Bytes of fp32 logits one batch may produce: a 32k vocabulary at 2048 tokens is 256 MiB a window. */
-const LOGITS_BUDGET = 1 << 28;
+/**
+ * Bytes of fp32 logits one batch may produce (a 32k vocabulary at 512 tokens is 64 MiB a window): the logits and
+ * their log-softmax dominate a large model's activation memory, and smaller batches lose no speed at that size.
+ */
+const LOGITS_BUDGET = 1 << 26;
 
 /** Windows per batch: up to 8, fewer where the logits of 8 would exceed the budget. */
 const batchFor = (tokens: number, vocab: number | undefined) => (vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8);

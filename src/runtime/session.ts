@@ -16,7 +16,8 @@ export interface GraphSessionOptions extends SessionOptions {
   externalDataDir?: string;
   /**
    * The graph widens fp16 weights with Cast nodes: ONNX Runtime's constant folding would replace each weight by an
-   * fp32 copy at load and double its memory, so it is turned off for such graphs.
+   * fp32 copy at load and double its memory, so it is turned off for such graphs (and the optimisation level kept
+   * at `extended`).
    */
   keepsHalfWeights?: boolean;
   /**
@@ -59,7 +60,8 @@ function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOption
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
   if (o.keepsHalfWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return {
-    graphOptimizationLevel: 'all',
+    // Level `all` folds the Casts even with ConstantFolding disabled (measured: an fp16 model then holds fp32 copies).
+    graphOptimizationLevel: o.keepsHalfWeights ? 'extended' : 'all',
     ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     logSeverityLevel: 3,
     ...(o.noArena ? { enableCpuMemArena: false, enableMemPattern: false } : {}),

@@ -4,6 +4,7 @@ import type { Decoder } from '../../model/decoder';
 import { columnNorms, variance, type LayerStats } from '../../runtime/activationStats';
 import { dampedInverse } from '../../linalg/inverse';
 import { attentionUnitCount, unitChannels, type Granularity } from './units';
+import { mapTo } from '../../util/mapTo';
 
 export const METHODS = ['magnitude', 'wanda-sp', 'flap', 'obs'] as const;
 export type Method = (typeof METHODS)[number];
@@ -34,7 +35,7 @@ function obsOutputScores(w: Float32Array, rows: number, cols: number, hinvDiag: 
 /** diag((2·XXᵀ/N + λI)⁻¹), the OBS saliency denominator. */
 async function inverseHessianDiagonal(st: { dim: number; gram: Float64Array; count: number }): Promise<Float64Array> {
   const n = st.dim;
-  const h = Float64Array.from(st.gram, (v) => (2 * v) / st.count);
+  const h = mapTo(Float32Array, st.gram, (v) => (2 * v) / st.count);
   const inv = await dampedInverse(h, n);
   return Float64Array.from({ length: n }, (_, j) => inv[j * n + j]);
 }
@@ -99,7 +100,7 @@ export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: 
       const gRow = obsOutputScores(w.gate.read(), hidden, s.intermediate, hm);
       const uRow = obsOutputScores(w.up.read(), hidden, s.intermediate, hm);
       const dCol = perRow(down, s.intermediate, hidden, (r, j) => sumSq(r) / hd[j]);
-      return { attn, mlp: Float64Array.from(dCol, (v, c) => v + gRow[c] + uRow[c]) };
+      return { attn, mlp: mapTo(Float64Array, dCol, (v, c) => v + gRow[c] + uRow[c]) };
     }
   }
 }

@@ -1,6 +1,7 @@
 // Weight-only block quantization in com.microsoft.MatMulNBits' storage (anchors.md): per output n and block of
 // `blockSize` inputs, codes q ∈ [0, 2^bits) with w ≈ (q − zero point) · scale. Our weights are [K = in, N = out].
 import type { ColumnQuantizer } from '../sparsify/sparsegpt';
+import { mapTo } from '../../util/mapTo';
 
 export interface NBitsOptions {
   bits: 4 | 8;
@@ -100,7 +101,7 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, o: NBitsOptio
       g.set(b, n, values);
     }
   }
-  const dequantized = Float32Array.from(w, (v, idx) => {
+  const dequantized = mapTo(Float32Array, w, (v, idx) => {
     const gr = g.at(Math.floor(idx / N), idx % N);
     return (code(v, gr, o.bits) - gr.zp) * gr.scale;
   });

@@ -3,6 +3,7 @@
 // Our layout is W [in, out]; H = XᵀX [in, in] over calibration positions, X including the omitted channels.
 import { inverseSpd, quadraticForm, solveProduct, matmul } from '../../linalg/graphs';
 import { meanDiagonal } from '../../linalg/inverse';
+import { mapTo } from '../../util/mapTo';
 
 export type ReformMethod = 'closed-form' | 'admm';
 
@@ -66,8 +67,8 @@ async function closedForm(w: Float32Array, gram: Float32Array, n: number, m: num
  */
 async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, keep: number[], o: ReformOptions): Promise<Float32Array> {
   const norm = Float32Array.from({ length: n }, (_, j) => Math.sqrt(gram[j * n + j]) + 1e-8);
-  const h = Float32Array.from(gram, (v, idx) => v / norm[Math.floor(idx / n)] / norm[idx % n]);
-  const wn = Float32Array.from(w, (v, idx) => v * norm[Math.floor(idx / m)]);
+  const h = mapTo(Float32Array, gram, (v, idx) => v / norm[Math.floor(idx / n)] / norm[idx % n]);
+  const wn = mapTo(Float32Array, w, (v, idx) => v * norm[Math.floor(idx / m)]);
   const hr = Float32Array.from(h);
   for (let j = 0; j < n; j++) hr[j * n + j] += o.rho;
   const inv = await inverseSpd(hr, n);
@@ -77,13 +78,13 @@ async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, k
   let z = Float32Array.from(wn);
   let u = new Float32Array(n * m);
   for (let it = 0; it < o.iterations; it++) {
-    const rhs = Float32Array.from(hw, (v, idx) => v + o.rho * (z[idx] - u[idx]));
+    const rhs = mapTo(Float32Array, hw, (v, idx) => v + o.rho * (z[idx] - u[idx]));
     const what = await matmul(inv, rhs, n, n, m);
-    const zNext = Float32Array.from(what, (v, idx) => (kept[Math.floor(idx / m)] ? v + u[idx] : 0));
-    u = Float32Array.from(u, (v, idx) => v + what[idx] - zNext[idx]);
+    const zNext = mapTo(Float32Array, what, (v, idx) => (kept[Math.floor(idx / m)] ? v + u[idx] : 0));
+    u = mapTo(Float32Array, u, (v, idx) => v + what[idx] - zNext[idx]);
     z = zNext;
   }
-  return Float32Array.from(z, (v, idx) => v / norm[Math.floor(idx / m)]);
+  return mapTo(Float32Array, z, (v, idx) => v / norm[Math.floor(idx / m)]);
 }
 
 /** The statistics reformation needs of a layer's inputs: H = XᵀX, and for a fitted bias also ΣX and the count. */
@@ -99,16 +100,16 @@ export interface ReformInputs {
  * b = x̄ᵀ W_removed) the way plain reformation generalises dropping the rows (paper-spec §1.6, §3).
  */
 export async function reformLayer(w: Float32Array, x: ReformInputs, n: number, m: number, keep: number[], o: ReformOptions, withBias = false): Promise<ReformResult> {
-  const xbar = Float64Array.from(x.sum, (v) => v / x.count);
+  const xbar = mapTo(Float64Array, x.sum, (v) => v / x.count);
   const uncentred = Float32Array.from(x.gram);
-  const h = withBias ? Float32Array.from(x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n]) : uncentred;
+  const h = withBias ? mapTo(Float32Array, x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n]) : uncentred;
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
-  const dropped = Float32Array.from(w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
+  const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
   const weight = o.method === 'admm' ? await admm(w, h, n, m, keep, o) : await closedForm(w, h, n, m, keep, o.damp);
   // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
   const energy = await quadraticForm(uncentred, w, n, m);
-  const err = async (v: Float32Array) => (await quadraticForm(h, Float32Array.from(v, (u, idx) => u - w[idx]), n, m)) / energy;
+  const err = async (v: Float32Array) => (await quadraticForm(h, mapTo(Float32Array, v, (u, idx) => u - w[idx]), n, m)) / energy;
   const bias = withBias ? biasFor(w, weight, xbar, n, m) : undefined;
   return { weight, bias, errorBefore: await err(dropped), errorAfter: await err(weight) };
 }

@@ -6,6 +6,7 @@ import { dampedInverse } from '../../linalg/inverse';
 import { matmul } from '../../linalg/graphs';
 import { choleskyUpper } from './cholesky';
 import type { SparsityPattern } from './pattern';
+import { mapTo } from '../../util/mapTo';
 
 const BLOCK = 128;
 
@@ -22,7 +23,7 @@ export interface ColumnQuantizer {
  */
 export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, gram: Float64Array, count: number, p: SparsityPattern | undefined, quant?: ColumnQuantizer, percdamp = 0.01): Promise<Float32Array> {
   // H = 2/n Σ xxᵀ; dead inputs get a unit diagonal and zero weights.
-  const h = Float64Array.from(gram, (v) => (2 * v) / count);
+  const h = mapTo(Float64Array, gram, (v) => (2 * v) / count);
   const W = Array.from({ length: inDim }, (_, i) => Float32Array.from(w.subarray(i * outDim, (i + 1) * outDim)));
   for (let i = 0; i < inDim; i++) {
     if (h[i * inDim + i] === 0) {

@@ -38,11 +38,12 @@ function isTransposeSwap(node: onnx.INodeProto): boolean {
 /**
  * How the graph multiplies by this weight: `in-out` when it is a MatMul right operand as stored, `out-in` when the
  * graph transposes it first (Gemm transB=1, or Transpose → MatMul), `unknown` when it is not used by a product.
- * A Cast in front (an fp16 weight widened for fp32 arithmetic, as our exports do) is looked through.
+ * A Cast in front (an fp16 weight widened for fp32 arithmetic, as our exports do, after a Reshape that only
+ * orders it: build/linear.ts) is looked through.
  */
 function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'unknown' {
   for (const u of index.usesOf(name)) {
-    if (u.node.opType === 'Cast') return orientation(index, u.node.output?.[0] ?? '');
+    if (u.node.opType === 'Cast' || (u.node.opType === 'Reshape' && u.input === 0)) return orientation(index, u.node.output?.[0] ?? '');
     if (u.node.opType === 'MatMul' && u.input === 1) return 'in-out';
     if (u.node.opType === 'Gemm' && u.input === 1) return intAttr(u.node, 'transB', 0) ? 'out-in' : 'in-out';
     if (isTransposeSwap(u.node)) {

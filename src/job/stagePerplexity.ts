@@ -1,0 +1,57 @@
+// Perplexity of every stage of a compression (original, masks, reformed, exported file) on each window set, one
+// model in memory at a time: at 7B each holds the weights, so four open sessions would need four copies.
+import type { Decoder } from '../model/decoder';
+import { MaskedEvaluator } from '../compress/maskedEvaluator';
+import { fullMask, type SubnetMask } from '../compress/subnet';
+import { createSession, type SessionOptions } from '../runtime/session';
+import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
+
+export interface PplSet {
+  before: number;
+  search: number;
+  after: number;
+  exported: number;
+  tokens: number;
+}
+
+export interface StageModels {
+  original: Decoder;
+  /** The original with the masks' compensation biases (or the original itself). */
+  masked: Decoder;
+  reformed: Decoder;
+  mask: SubnetMask;
+  exportedFile: string;
+  exported: Decoder;
+}
+
+/** Each window set's NLL through one model, opened once and released before the next. */
+async function through(open: () => Promise<{ nll(w: number[][]): Promise<NllSum>; release(): Promise<void> }>, sets: number[][][]): Promise<NllSum[]> {
+  const model = await open();
+  try {
+    const out: NllSum[] = [];
+    for (const w of sets) out.push(await model.nll(w));
+    return out;
+  } finally {
+    await model.release();
+  }
+}
+
+export async function stagePerplexities(m: StageModels, sets: number[][][], session: SessionOptions): Promise<{ sets: PplSet[]; provider: string }> {
+  const masked = (d: Decoder, mask: SubnetMask) => async () => {
+    const e = await MaskedEvaluator.open(d, session);
+    return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
+  };
+  let provider = '';
+  const before = await through(masked(m.original, fullMask(m.original)), sets);
+  const search = await through(masked(m.masked, m.mask), sets);
+  const after = m.reformed === m.masked ? search : await through(masked(m.reformed, m.mask), sets);
+  const exported = await through(async () => {
+    const s = await createSession(m.exportedFile, session);
+    provider = s.provider;
+    return { nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }), release: () => s.session.release() };
+  }, sets);
+  return {
+    sets: sets.map((_, i) => ({ before: perplexity(before[i]), search: perplexity(search[i]), after: perplexity(after[i]), exported: perplexity(exported[i]), tokens: after[i].tokens })),
+    provider,
+  };
+}
