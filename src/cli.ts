@@ -23,9 +23,12 @@ import { compressModel, type CompressReport } from './job/compress';
 import type { JobEvent } from './job/protocol';
 import { demoText } from './cli/demoAssets';
 import { runWeightStage, type WeightStageReport } from './job/weightStage';
+import { pplText } from './job/measureModel';
 import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from './compress/sparsify/sparsifyDecoder';
-import { parsePattern } from './compress/sparsify/pattern';
+import type { SparsityPattern } from './compress/sparsify/pattern';
 import { UserError } from './util/errors';
+import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from './job/options';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './job/defaults';
 import { sendToParent, underParent } from './job/ipc';
 
 const program = new Command();
@@ -34,12 +37,21 @@ program.name('subnet-search').description('Compress decoder-only LLMs stored as 
 const providerOption = () =>
   new Option('--provider <ep>', 'ONNX Runtime execution provider').choices(PROVIDERS as unknown as string[]).default('auto');
 
+/** A value refused by the rules of job/options.ts, as commander reports a bad argument (flag, value, what to give). */
+function asArgument<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    throw new InvalidArgumentError((e as Error).message);
+  }
+}
+
+/** Commander's parser for a numeric option, under the rule the job API checks too. */
+const ruled = (name: RuleName) => (v: string) => asArgument(() => parseRuleValue(name, v));
+const sparsityArg = (v: string) => asArgument(() => parseSparsity(v));
+
 const threadsOption = () =>
-  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(0).argParser((v) => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('a whole number of threads, 0 or more');
-    return n;
-  });
+  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(0).argParser(ruled('threads'));
 
 program
   .command('inspect')
@@ -69,7 +81,7 @@ program
   .description('greedy generation with the KV cache, through our re-emitted graph (or the original with --original)')
   .argument('<model>', 'model.onnx or .bin')
   .option('--prompt <text>', 'prompt text (default: start from BOS)', '')
-  .option('--max-tokens <n>', 'total tokens including the prompt', (v) => Number(v), 256)
+  .option('--max-tokens <n>', 'total tokens including the prompt', ruled('maxTokens'), 256)
   .option('--original', 'run the original .onnx as it is instead of the re-emitted graph')
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .addOption(providerOption())
@@ -80,21 +92,10 @@ program
     process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
   });
 
-const int = (v: string) => Number.parseInt(v, 10);
+/** `--generations` / `--population` over the chosen preset. */
+const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) => scheduleOverrides(PRESETS[o.preset], o);
 
-/** `--population` scales the preset's mutants / crossovers / random shares and its parents. */
-function scheduleOverrides(o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) {
-  const base = PRESETS[o.preset];
-  const scale = o.population ? o.population / base.population : 1;
-  const mutants = Math.round(base.mutants * scale);
-  const crossovers = Math.round(base.crossovers * scale);
-  return {
-    ...(o.generations ? { generations: o.generations } : {}),
-    ...(o.population ? { mutants, crossovers, randoms: Math.max(1, o.population - mutants - crossovers), parents: Math.max(2, Math.round(base.parents * scale)) } : {}),
-  };
-}
-
-/** Ctrl-C cancels within one candidate; the checkpoint stays for --resume. */
+/** Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. */
 function cancelOnInterrupt(): AbortSignal {
   const controller = new AbortController();
   process.once('SIGINT', () => controller.abort());
@@ -130,27 +131,19 @@ function jobProgress(json: boolean | undefined, generations: number) {
   };
 }
 
-/** `--sparsify` / `--quantize` options → a weight stage (undefined when neither is given). */
-function weightStage(o: { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean }): WeightStage | undefined {
-  let pattern;
-  try {
-    pattern = o.sparsity ? parsePattern(o.sparsity) : undefined;
-  } catch (e) {
-    throw new UserError((e as Error).message);
-  }
-  const bits = o.bits ? Number(o.bits) : undefined;
-  if (bits !== undefined && bits !== 4 && bits !== 8) throw new UserError(`--bits ${o.bits}: choose 4 or 8`);
-  const blockSize = o.blockSize ?? 32;
-  if (blockSize < 16 || (blockSize & (blockSize - 1)) !== 0) throw new UserError(`--block-size ${blockSize}: a power of two, at least 16`);
+/** `--sparsity` / `--bits` options (already checked by their parsers) → a weight stage (undefined without either). */
+function weightStage(o: { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean }): WeightStage | undefined {
+  const pattern = o.sparsity;
+  const bits = o.bits ? (Number(o.bits) as 4 | 8) : undefined;
   if (!pattern && !bits) return undefined;
   return {
     ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern } } : {}),
-    ...(bits ? { quant: { bits: bits as 4 | 8, blockSize, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
+    ...(bits ? { quant: { bits, blockSize: o.blockSize ?? 32, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
   };
 }
 
 function printWeightStage(r: WeightStageReport): string {
-  const row = (m: WeightStageReport['before']) => `${m.stage}: perplexity ${m.ppl.toFixed(4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
+  const row = (m: WeightStageReport['before']) => `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
   return [row(r.before), row(r.after), ...r.notes.map((n) => `note: ${n}`), `model: ${path.join(r.out, 'model.onnx')}`].join('\n');
 }
 
@@ -160,7 +153,7 @@ function printReport(r: CompressReport): string {
     `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
     `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
     `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}`,
-    ...(r.stages ?? []).map((m) => `  ${m.stage}: perplexity ${m.ppl.toFixed(3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`),
+    ...(r.stages ?? []).map((m) => `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`),
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,
@@ -172,8 +165,8 @@ program
   .description('perplexity on a text: consecutive windows, loss on every position but the first of each window')
   .argument('<model>', 'model.onnx or .bin')
   .requiredOption('--text <file>', 'plain text, or .jsonl with a "text" field')
-  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-  .option('--windows <n>', 'evaluate only the first N windows', int)
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
+  .option('--windows <n>', 'evaluate only the first N windows', ruled('windows'))
   .addOption(new Option('--graph <which>', 'file: run the .onnx as it is; ours: our re-emitted graph').choices(['file', 'ours']))
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print one JSON object on stdout')
@@ -191,15 +184,15 @@ program
   .description('structured baseline masks at a target inheriting ratio, and the masked perplexity')
   .argument('<model>', 'model.onnx or .bin')
   .addOption(new Option('--method <m>', 'importance method').choices(METHODS as unknown as string[]).makeOptionMandatory())
-  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+  .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', ruled('ratio'))
   .requiredOption('--calib <file>', 'calibration text')
   .requiredOption('--out <dir>', 'new output folder for masks.json and prune.json')
   .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
   .option('--eval <file>', 'held-out text for the reported perplexity (default: the calibration text)')
-  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-  .option('--calib-windows <n>', 'calibration windows', int, 64)
-  .option('--eval-windows <n>', 'evaluate only the first N windows', int)
-  .option('--seed <n>', 'seed for sampling calibration windows', int, 0)
+  .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
+  .option('--calib-windows <n>', 'calibration windows', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
+  .option('--eval-windows <n>', 'evaluate only the first N windows', ruled('evalWindows'))
+  .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), 0)
   .option('--no-bias-compensation', "FLAP without its bias compensation")
   .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
   .option('--json', 'print one JSON object on stdout')
@@ -211,6 +204,7 @@ program
       model,
       evalText: o.eval,
       biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
+      signal: cancelOnInterrupt(),
       onStage: o.json ? undefined : (s) => process.stderr.write(`${s}…\n`),
     });
     console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
@@ -226,20 +220,20 @@ const compensationOption = (o: { biasCompensation: boolean }) => (o.biasCompensa
 function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): Command {
   return cmd
     .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default(defaultPreset))
-    .option('--generations <n>', 'generations (overrides the preset)', int)
-    .option('--population <n>', 'candidates per generation (overrides the preset; mutants / crossovers / random keep their shares)', int)
-    .option('--seed <n>', 'random seed: same inputs and seed give the same masks', int, 0)
+    .option('--generations <n>', 'generations (overrides the preset)', ruled('generations'))
+    .option('--population <n>', 'candidates per generation, 3 or more (overrides the preset; mutants / crossovers / random keep their shares)', ruled('population'))
+    .option('--seed <n>', 'random seed: same inputs and seed give the same masks', ruled('seed'), 0)
     .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
-    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', Number, 0.01)
-    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-    .option('--fitness-windows <n>', 'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)', int)
-    .option('--calib-windows <n>', 'calibration windows for the importance scores', int, 64)
+    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', ruled('tolerance'), 0.01)
+    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
+    .option('--fitness-windows <n>', 'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)', ruled('fitnessWindows'))
+    .option('--calib-windows <n>', 'calibration windows for the importance scores', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
     .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
     .option('--no-halving', "evaluate every candidate on all fitness windows (the paper's plain schedule)")
     .option('--depth', 'below a 0.7 ratio, also search how many last layers to drop whole')
     .option('--no-bias-compensation', "measure candidates without FLAP's compensation biases (the paper's fitness; also FLAP without them)")
     .option('--eval <file>', 'held-out text: perplexity in the result')
-    .option('--eval-windows <n>', 'evaluate only the first N held-out windows', int)
+    .option('--eval-windows <n>', 'evaluate only the first N held-out windows', ruled('evalWindows'))
     .option('--resume', 'continue an interrupted job from its checkpoint in <out>.partial')
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .addOption(providerOption())
@@ -251,16 +245,15 @@ withSearchOptions(
     .command('search')
     .description('training-free evolutionary search for the sub-network to keep at a parameter budget')
     .argument('<model>', 'model.onnx or .bin')
-    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', ruled('ratio'))
     .requiredOption('--calib <file>', 'calibration text: importance initialisation and fitness windows')
     .requiredOption('--out <dir>', 'new output folder for masks.json, search.json and the checkpoint'),
   'paper',
 )
   .option('--json', 'print one JSON object on stdout')
   .action(async (model: string, o: SearchCliOptions) => {
-    const schedule = scheduleOverrides(o);
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-    const r = await searchModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule, signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    const r = await searchModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule: schedule(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
     if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
     console.log(`best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`);
@@ -275,7 +268,7 @@ withSearchOptions(
     .command('compress')
     .description('search (or a baseline) → reformation → physically smaller ONNX export → report, in one job')
     .argument('<model>', 'model.onnx or .bin')
-    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', Number)
+    .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', ruled('ratio'))
     .requiredOption('--calib <file>', 'calibration text')
     .requiredOption('--out <dir>', 'new output folder'),
   'small',
@@ -283,16 +276,16 @@ withSearchOptions(
   .addOption(new Option('--method <m>', 'search, or a baseline instead of it').choices(['search', ...METHODS]).default('search'))
   .option('--no-reform', 'skip reformation of o_proj / down_proj')
   .addOption(new Option('--reform-method <m>', "closed-form least squares or the paper's ADMM").choices(['closed-form', 'admm']).default('closed-form'))
-  .option('--sparsity <s>', 'then sparsify: a fraction (0.5) or N:M (2:4)')
+  .option('--sparsity <s>', 'then sparsify: a fraction (0.5) or N:M (2:4, M ≤ 64)', sparsityArg)
   .addOption(new Option('--sparsify-method <m>', 'one-shot sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
   .addOption(new Option('--bits <b>', 'then quantize weights to int4 or int8 (MatMulNBits)').choices(['4', '8']))
-  .option('--block-size <n>', 'quantization block size', int, 32)
+  .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
   .option('--json', 'print report.json on stdout at the end')
-  .action(async (model: string, o: SearchCliOptions & { sparsity?: string; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
+  .action(async (model: string, o: SearchCliOptions & { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-    const r = await compressModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule: scheduleOverrides(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+    const r = await compressModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule: schedule(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
     if (underParent()) return sendToParent({ kind: 'result', result: r });
     console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));
@@ -306,10 +299,10 @@ const stageCommand = (name: string, description: string) =>
     .requiredOption('--out <dir>', 'new output folder')
     .option('--calib <file>', 'calibration text (SparseGPT, Wanda, GPTQ)')
     .option('--eval <file>', 'text for the perplexity before / after (default: the calibration text)')
-    .option('--eval-windows <n>', 'evaluation windows', int, 64)
-    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', int)
-    .option('--calib-windows <n>', 'calibration windows', int, 64)
-    .option('--seed <n>', 'seed for sampling calibration windows', int, 0)
+    .option('--eval-windows <n>', 'evaluation windows', ruled('evalWindows'), DEFAULT_EVAL_WINDOWS)
+    .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
+    .option('--calib-windows <n>', 'calibration windows', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
+    .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), 0)
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .option('--json', 'print report.json on stdout')
     .addOption(providerOption())
@@ -319,22 +312,22 @@ type StageOptions = { out: string; calib?: string; eval?: string; evalWindows: n
 
 async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
   if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
-  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, onEvent: (e) => !o.json && e.type === 'stage' && process.stderr.write(`${e.stage}…\n`) });
+  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, signal: cancelOnInterrupt(), onEvent: (e) => !o.json && e.type === 'stage' && process.stderr.write(`${e.stage}…\n`) });
   console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
 }
 
 stageCommand('sparsify', 'one-shot SparseGPT / Wanda / magnitude sparsity, unstructured or N:M, optionally quantized too')
   .addOption(new Option('--method <m>', 'sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
-  .requiredOption('--sparsity <s>', 'a fraction (0.5) or N:M (2:4)')
+  .requiredOption('--sparsity <s>', 'a fraction (0.5) or N:M (2:4, M ≤ 64)', sparsityArg)
   .addOption(new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices(['4', '8']))
-  .option('--block-size <n>', 'quantization block size', int, 32)
+  .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization')
-  .action((model: string, o: StageOptions & { method: SparsifyMethod; sparsity: string; bits?: string; blockSize: number; asymmetric?: boolean }) =>
+  .action((model: string, o: StageOptions & { method: SparsifyMethod; sparsity: SparsityPattern; bits?: string; blockSize: number; asymmetric?: boolean }) =>
     stageAction(model, o, weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) })));
 
 stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)')
   .addOption(new Option('--bits <b>', 'bits per weight').choices(['4', '8']).makeOptionMandatory())
-  .option('--block-size <n>', 'block size along the input dimension', int, 32)
+  .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
   .action((model: string, o: StageOptions & { bits: string; blockSize: number; asymmetric?: boolean; gptq?: boolean }) => stageAction(model, o, weightStage(o)));

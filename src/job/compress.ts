@@ -21,9 +21,11 @@ import { summarize, type ModelSummary } from './inspect';
 import { OutputFolder } from '../util/outputFolder';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
-import { openContext, type ModelJobRequest } from './context';
+import { openContext, type JobContext, type ModelJobRequest } from './context';
 import { baselineMask } from './prune';
-import { runSearch, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
+import { runSearch, searchArguments, SEARCH_CHECKPOINT, type SearchOptions, type SearchOutcome } from './search';
+import { JOB_ARGUMENTS, maskArguments, recordArguments, type ArgumentValues, type JobArguments } from './jobArguments';
+import { checkWeightStageRequest } from './options';
 import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
 import { stagePerplexities, type PplSet } from './stagePerplexity';
@@ -70,9 +72,37 @@ export interface CompressReport {
 }
 
 const MASKS = 'masks.json';
+/** The report's `search` section, kept beside the masks so that a job resumed from them still reports its search. */
+const SEARCH_SECTION = 'search-summary.json';
+
+type SearchSection = NonNullable<CompressReport['search']>;
+
+function searchSection(s: SearchOutcome): SearchSection {
+  return { evaluations: s.evaluations, tokens: s.tokens, seconds: s.seconds, history: s.history, fitness: s.fitness, schedule: s.schedule, evaluated: s.evaluated, droppedLayers: s.droppedLayers };
+}
+
+/** An interrupted job's search section; absent for a folder from before it was kept. */
+function readSearchSection(out: OutputFolder): SearchSection | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(out.file(SEARCH_SECTION), 'utf8')) as SearchSection;
+  } catch {
+    return undefined;
+  }
+}
+
+/** What the masks depend on (`fixed`) and what only reformation, export and the weight stage use (`later`). */
+function compressArguments(ctx: JobContext, r: CompressRequest, method: 'search' | Method): JobArguments {
+  const masks = method === 'search' ? searchArguments(ctx, r) : { ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r), '--bias-compensation': r.biasCompensation ?? method === 'flap' };
+  const reformWindows: ArgumentValues = method === 'search' ? {} : { '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen) };
+  return {
+    fixed: { '--method': method, ...masks },
+    later: { '--reform': r.reform ?? true, '--reform-method': r.reformMethod ?? DEFAULT_REFORM.method, ...reformWindows, '--sparsity/--bits': r.weightStage ? describeStage(r.weightStage) : null },
+  };
+}
 
 export async function compressModel(r: CompressRequest): Promise<CompressReport> {
   const t0 = performance.now();
+  checkWeightStageRequest(r.weightStage);
   const ctx = openContext({ ...r, evalOnCalib: false });
   const d = ctx.decoder;
   const emit = ctx.emit;
@@ -81,18 +111,23 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   const heldOut = r.evalText ? consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows) : undefined;
   const out = new OutputFolder(r.out, { resume: r.resume });
   try {
+    const honoured = recordArguments(out, compressArguments(ctx, r, method), r.resume);
+    if (honoured.length) emit({ type: 'log', message: `resuming with new arguments for the stages after the masks: ${honoured.join(', ')}` });
     // 1. Which sub-network: from a finished earlier run's masks, a (resumed) search, or a baseline.
     let mask: SubnetMask;
     let bias: CompensationBias | undefined;
-    let searchOutcome: SearchOutcome | undefined;
+    let search: SearchSection | undefined;
     let granularity: Granularity = r.granularity ?? 'head';
     if (r.resume && fs.existsSync(out.file(MASKS))) {
       emit({ type: 'log', message: 'resuming with the masks of the interrupted run' });
       ({ mask, meta: { bias } } = readMasksFile(out.file(MASKS), d));
+      search = method === 'search' ? readSearchSection(out) : undefined;
     } else if (method === 'search') {
-      searchOutcome = await runSearch(ctx, { ...r, resume: r.resume }, out);
-      mask = searchOutcome.mask;
-      bias = searchOutcome.bias;
+      const outcome = await runSearch(ctx, { ...r, resume: r.resume }, out);
+      mask = outcome.mask;
+      bias = outcome.bias;
+      search = searchSection(outcome);
+      writeJsonAtomic(out.file(SEARCH_SECTION), search);
     } else {
       const b = await baselineMask(ctx, { ...r, method });
       mask = b.mask;
@@ -167,7 +202,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       pplCalibration,
       pplHeldOut,
       reformation,
-      search: searchOutcome && { evaluations: searchOutcome.evaluations, tokens: searchOutcome.tokens, seconds: searchOutcome.seconds, history: searchOutcome.history, fitness: searchOutcome.fitness, schedule: searchOutcome.schedule, evaluated: searchOutcome.evaluated, droppedLayers: searchOutcome.droppedLayers },
+      search,
       original: originalSummary,
       compressed,
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
@@ -180,7 +215,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     out.markModelFinished();
     writeJsonAtomic(out.file('report.json'), report, 2);
     writeFileAtomic(out.file('report.md'), renderReport(report));
-    fs.rmSync(out.file(SEARCH_CHECKPOINT), { force: true });
+    for (const f of [SEARCH_CHECKPOINT, SEARCH_SECTION, JOB_ARGUMENTS]) fs.rmSync(out.file(f), { force: true });
     out.commit();
     return report;
   } catch (e) {

@@ -7,6 +7,7 @@ import { UserError } from '../util/errors';
 import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
 import type { LayerwiseOptions } from '../compress/calibration';
+import { checkRequest } from './options';
 
 /** What every job over a model and its calibration text is asked. */
 export interface ModelJobRequest {
@@ -76,6 +77,8 @@ export function calibrationTokens(r: CalibrationUse, seqLen: number): number {
  * from the whole text's tokens (sampled windows are drawn from a bounded prefix, see `sampledWindows`).
  */
 export function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): JobContext {
+  // Every numeric field of the request (ratio, windows, seed ...) under the CLI's rules, before the model is read.
+  checkRequest(r);
   const decoder = loadDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);

@@ -6,6 +6,7 @@ import { createSession, type ProviderChoice } from '../runtime/session';
 import { decoderSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { UserError } from '../util/errors';
+import { checkRequest } from './options';
 
 export interface EvalRequest {
   model: string;
@@ -37,6 +38,7 @@ export interface EvalResult {
 
 /** Perplexity with the WikiText protocol: consecutive windows of `seqLen`, loss on every position but the first. */
 export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
+  checkRequest(r);
   const d = loadDecoder(r.model);
   const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);

@@ -23,6 +23,9 @@ export interface ModelMeasure {
   latency: Latency;
 }
 
+/** A model measured without any text (`quantize` by round-to-nearest runs without one): no perplexity, 0 tokens. */
+export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
+
 export function fileBytes(file: string): number {
   const data = `${file}_data`;
   return fs.statSync(file).size + (fs.existsSync(data) ? fs.statSync(data).size : 0);
@@ -41,11 +44,19 @@ function zeroFraction(d: Decoder): number {
   return zeros / total;
 }
 
+type MeasuredModel = { stage: string; decoder: Decoder; file?: string };
+
+/** A perplexity for people: `null` (no text to measure on) says so rather than printing NaN. */
+export const pplText = (ppl: number | null, digits: number) => (ppl === null ? 'not measured' : ppl.toFixed(digits));
+
 /**
- * Measures model files side by side: perplexity through each file as it is, latency with interleaved runs on the
- * same provider, resident memory in fresh processes. `files[i]` may be omitted to export `decoders[i]` first.
+ * Measures model files side by side: perplexity through each file as it is (on `windows`; none: not measured),
+ * latency with interleaved runs on the same provider, resident memory in fresh processes. `files[i]` may be
+ * omitted to export `decoders[i]` first.
  */
-export async function measureModels(models: { stage: string; decoder: Decoder; file?: string }[], windows: number[][], session: SessionOptions): Promise<ModelMeasure[]> {
+export async function measureModels(models: MeasuredModel[], windows: number[][], session: SessionOptions): Promise<ModelMeasure[]>;
+export async function measureModels(models: MeasuredModel[], windows: number[][] | undefined, session: SessionOptions): Promise<(ModelMeasure | ModelMeasureNoText)[]>;
+export async function measureModels(models: MeasuredModel[], windows: number[][] | undefined, session: SessionOptions): Promise<(ModelMeasure | ModelMeasureNoText)[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-measure-'));
   try {
     const files = models.map((m, i) => {
@@ -57,10 +68,10 @@ export async function measureModels(models: { stage: string; decoder: Decoder; f
     });
     const d0 = models[0].decoder;
     const latency = await measureLatency(files.map((file, i) => ({ file, layers: models[i].decoder.layers })), { ...session, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab });
-    const out: ModelMeasure[] = [];
+    const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
       const s = await createSession(files[i], session);
-      const nll = await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab });
+      const nll = windows ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab }) : undefined;
       out.push({
         stage: m.stage,
         provider: s.provider,
@@ -68,8 +79,8 @@ export async function measureModels(models: { stage: string; decoder: Decoder; f
         zeroFraction: zeroFraction(m.decoder),
         fileBytes: fileBytes(files[i]),
         residentBytes: residentBytes(files[i], m.decoder.layers, s.provider),
-        ppl: perplexity(nll),
-        tokens: nll.tokens,
+        ppl: nll ? perplexity(nll) : null,
+        tokens: nll?.tokens ?? 0,
         latency: latency[i],
       });
     }
@@ -80,7 +91,7 @@ export async function measureModels(models: { stage: string; decoder: Decoder; f
 }
 
 /** Plain words where a stage bought no speed or size (the top complaint about sparsity tools, anchors.md §4). */
-export function honestNotes(before: ModelMeasure, after: ModelMeasure, sparsified: boolean): string[] {
+export function honestNotes(before: ModelMeasure | ModelMeasureNoText, after: ModelMeasure | ModelMeasureNoText, sparsified: boolean): string[] {
   const notes: string[] = [];
   const speedup = after.latency.decodeTokensPerSecond / before.latency.decodeTokensPerSecond;
   if (sparsified) {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { CompressReport } from './compress';
 import type { PplSet } from './stagePerplexity';
+import { pplText } from './measureModel';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;
@@ -53,7 +54,7 @@ export function renderReport(r: CompressReport): string {
           '',
           '| stage | params | zero weights | file | resident memory | perplexity | decode tok/s |',
           '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-          ...r.stages.map((s) => `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${s.ppl.toFixed(3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`),
+          ...r.stages.map((s) => `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${pplText(s.ppl, 3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`),
         ]
       : []),
     ...r.notes.map((n) => `\n> ${n}`),

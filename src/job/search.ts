@@ -11,7 +11,8 @@ import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { compensationBiases, compensationParams, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
 import { toMasksFile } from '../compress/masksFile';
-import { candidateCompensation, candidateFromKeep, candidateMask, searchSpace, type Candidate } from '../compress/search/space';
+import { candidateCompensation, candidateFromKeep, candidateMask, candidateParams, searchSpace, withinBudget, type Candidate, type SearchSpace } from '../compress/search/space';
+import { attentionUnitCount } from '../compress/importance/units';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
 import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
 import { OutputFolder } from '../util/outputFolder';
@@ -19,6 +20,9 @@ import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import type { JobListener } from './protocol';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
+import { checkRatio } from './prune';
+import { checkSchedule } from './options';
+import { JOB_ARGUMENTS, maskArguments, recordArguments, type ArgumentValues } from './jobArguments';
 
 export interface SearchOptions {
   ratio: number;
@@ -104,6 +108,47 @@ function readCheckpoint(file: string, folder: string): SearchCheckpoint & { sett
 
 const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
 
+/**
+ * Whether the search can start, known before calibration: the ratio must be possible, the budget window at least
+ * one unit wide, and the first seed (the paper's uniform selection at the ratio) in it. Which units that seed keeps
+ * depends on the scores, but how many does not, so any scores (zeros here) give its size.
+ */
+function checkBudget(d: Decoder, sp: SearchSpace, ratio: number, tolerance: number, compensation: boolean): void {
+  checkRatio(d, ratio, sp.granularity);
+  // A window narrower than the smallest unit a mutation adds or removes is met by luck only: the search then fails
+  // after calibration, unable to sample candidates.
+  const step = Math.min(sp.mlpUnitParams, ...sp.attnUnitParams);
+  if (sp.budget.max - sp.budget.min < step) {
+    const needed = Math.ceil((step / sp.totalParams) * 1e4) / 1e4;
+    throw new UserError(`--tolerance ${tolerance} is narrower than the smallest step of the search (one unit: ${step} parameters, ${(step / sp.totalParams).toFixed(5)} of the model); give --tolerance ${needed} or more`);
+  }
+  const zeros = d.layers.map((s) => ({ attn: new Float64Array(attentionUnitCount(s, sp.granularity)), mlp: new Float64Array(s.intermediate) }));
+  const keep = uniformUnits(d, zeros, sp.granularity, ratio * sp.totalParams);
+  const first = candidateFromKeep(keep.attn, keep.mlp, compensation ? false : undefined);
+  if (withinBudget(sp, first)) return;
+  const params = candidateParams(sp, first);
+  const needed = Math.ceil((ratio - params / sp.totalParams) * 1e4) / 1e4;
+  throw new UserError(
+    `--ratio ${ratio} with --tolerance ${tolerance}: the search starts from a uniform selection of ${params} parameters (ratio ${(params / sp.totalParams).toFixed(4)}), ` +
+      `outside the budget window [${(ratio - tolerance).toFixed(4)}, ${ratio}] at ${sp.granularity} granularity; give --tolerance ${needed} or more${sp.granularity === 'head' ? ', or --granularity channel for finer steps' : ''}`,
+  );
+}
+
+/** The arguments a search's checkpoint and result depend on, as resolved for this job (see jobArguments.ts). */
+export function searchArguments(ctx: JobContext, r: SearchOptions & ModelJobRequest): ArgumentValues {
+  const s = searchSchedule(r);
+  return {
+    ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r),
+    '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen),
+    '--tolerance': r.tolerance ?? 0.01,
+    '--preset/--generations/--population': `${s.generations} generations × ${s.population} candidates (${s.mutants} mutants, ${s.crossovers} crossovers, ${s.randoms} random; ${s.parents} parents)`,
+    '--halving': r.halving ?? true,
+    '--bias-compensation': r.biasCompensation ?? true,
+    '--depth': Boolean(r.depth),
+    '--init': r.init ?? 'all',
+  };
+}
+
 export function searchSchedule(o: SearchOptions): SearchSchedule {
   const s: SearchSchedule = { ...PRESETS[o.preset ?? 'paper'], ...o.schedule };
   return { ...s, population: s.mutants + s.crossovers + s.randoms };
@@ -111,7 +156,7 @@ export function searchSchedule(o: SearchOptions): SearchSchedule {
 
 /** The search stage: its checkpoint lives in `folder` (an output folder being written), so a rerun can resume. */
 export async function runSearch(ctx: JobContext, o: SearchOptions, folder: OutputFolder): Promise<SearchOutcome> {
-  if (!(o.ratio > 0 && o.ratio < 1)) throw new UserError(`--ratio ${o.ratio} must be in (0, 1): the fraction of parameters to keep`);
+  checkSchedule(o.schedule);
   const d = ctx.decoder;
   const schedule = searchSchedule(o);
   const granularity = o.granularity ?? 'head';
@@ -119,6 +164,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const halving = o.halving ?? true;
   const compensation = o.biasCompensation ?? true;
   const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, { compensation, depth: o.depth });
+  checkBudget(d, sp, o.ratio, o.tolerance ?? 0.01, compensation);
   if (o.depth && !sp.maxDrop) ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
   const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, depth: sp.maxDrop, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
@@ -206,6 +252,7 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     if (r.resume && !fs.existsSync(out.file(SEARCH_CHECKPOINT))) {
       throw new UserError(`--resume: no checkpoint in ${out.tmp}; start without --resume`);
     }
+    recordArguments(out, { fixed: searchArguments(ctx, r), later: {} }, r.resume);
     const s = await runSearch(ctx, r, out);
     let heldOut: SearchResult['heldOut'];
     if (r.evalText) {
@@ -223,6 +270,7 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     throwIfCancelled(r.signal, 'writing the masks');
     writeJsonAtomic(out.file('masks.json'), toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }));
     writeJsonAtomic(out.file('search.json'), result);
+    fs.rmSync(out.file(JOB_ARGUMENTS), { force: true });
     out.commit();
     return result;
   } catch (e) {

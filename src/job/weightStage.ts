@@ -10,9 +10,11 @@ import { writeModelFiles } from '../compress/exportModel';
 import { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
-import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
+import { honestNotes, measureModels, type ModelMeasure, type ModelMeasureNoText } from './measureModel';
 import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
+import { checkRequest, checkWeightStageRequest } from './options';
+import type { TextTokenizer } from '../text/tokenizer';
 
 export interface WeightStageRequest {
   model: string;
@@ -36,8 +38,9 @@ export interface WeightStageReport {
   out: string;
   model: string;
   stage: string;
-  before: ModelMeasure;
-  after: ModelMeasure;
+  /** Without any text (round-to-nearest needs none) their perplexity is null: not measured, as a note says. */
+  before: ModelMeasure | ModelMeasureNoText;
+  after: ModelMeasure | ModelMeasureNoText;
   notes: string[];
   seconds: number;
 }
@@ -49,15 +52,26 @@ export function describeStage(s: WeightStage): string {
   return parts.join(' + ');
 }
 
+/** Why the report has no perplexity: round-to-nearest runs without any text, and none was given. */
+const UNMEASURED = 'perplexity not measured: no text was given (pass --eval <file> or --calib <file> to measure it before and after)';
+
+/** The windows perplexity is measured on: the held-out text's, else the calibration text's, else none. */
+function measureWindows(r: WeightStageRequest, tok: TextTokenizer, seqLen: number, calibIds: number[]): number[][] | undefined {
+  const n = r.evalWindows ?? DEFAULT_EVAL_WINDOWS;
+  if (r.evalText) return consecutiveWindows(tokenizePrefix(r.evalText, tok, windowTokens(seqLen, n)), seqLen, n);
+  return r.calib ? consecutiveWindows(calibIds, seqLen, n) : undefined;
+}
+
 export async function runWeightStage(r: WeightStageRequest): Promise<WeightStageReport> {
   const t0 = performance.now();
   const emit = r.onEvent ?? (() => {});
+  checkRequest(r);
+  checkWeightStageRequest(r.stage);
   const d = loadDecoder(r.model);
   const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
+  if (seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
   if (needsCalibration(r.stage) && !r.calib) throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
-  const textFile = r.evalText ?? r.calib;
-  if (!textFile) throw new UserError('pass --eval <file> (or --calib) so the report can measure perplexity before and after');
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
@@ -71,10 +85,11 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     emit({ type: 'stage', stage: 'export' });
     writeModelFiles(result, out.tmp, tok);
     emit({ type: 'stage', stage: 'measure' });
-    const evalWindows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, tok, windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS)) : calibIds, seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS);
+    const evalWindows = measureWindows(r, tok, seqLen, calibIds);
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
     const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
-    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes: honestNotes(before, after, Boolean(r.stage.sparsity)), seconds: (performance.now() - t0) / 1000 };
+    const notes = [...honestNotes(before, after, Boolean(r.stage.sparsity)), ...(evalWindows ? [] : [UNMEASURED])];
+    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes, seconds: (performance.now() - t0) / 1000 };
     throwIfCancelled(r.signal, 'writing the report');
     out.markModelFinished();
     writeJsonAtomic(out.file('report.json'), report, 2);

@@ -9,6 +9,11 @@ export type ConfigHints = Partial<DecoderConfig> & {
   modelType?: string;
   /** Per-layer arrays a pruned model's config.json carries (written by our export). */
   perLayer?: { heads?: number[]; kvHeads?: number[]; headDim?: number[]; intermediate?: number[]; ropePairs?: number[][] };
+  /**
+   * Numbers the file does not hold but implies, as Hugging Face reads it, with how (`num_key_value_heads` absent:
+   * `num_attention_heads`), so a contradiction is not quoted as something the file says.
+   */
+  implied?: Partial<Record<'kvHeads' | 'headDim', string>>;
 };
 
 function readJson(file: string): Record<string, unknown> | undefined {
@@ -30,6 +35,10 @@ export function readConfigHints(modelDir: string): ConfigHints {
   if (hf) {
     const heads = num(hf.num_attention_heads);
     const hidden = num(hf.hidden_size);
+    const implied = {
+      ...(num(hf.num_key_value_heads) === undefined && heads !== undefined ? { kvHeads: 'num_attention_heads' } : {}),
+      ...(num(hf.head_dim) === undefined && hidden && heads ? { headDim: 'hidden_size / num_attention_heads' } : {}),
+    };
     return {
       file: path.join(modelDir, 'config.json'),
       modelType: typeof hf.model_type === 'string' ? hf.model_type : undefined,
@@ -53,6 +62,7 @@ export function readConfigHints(modelDir: string): ConfigHints {
         intermediate: nums(hf.intermediate_size_per_layer),
         ropePairs: Array.isArray(hf.rope_pairs_per_layer) ? (hf.rope_pairs_per_layer as number[][]) : undefined,
       },
+      implied,
     };
   }
   const genai = readJson(path.join(modelDir, 'genai_config.json'));

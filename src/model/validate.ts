@@ -22,6 +22,9 @@ export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
   const model = path.basename(d.source.path);
   const contradiction = (key: string, said: number, found: number) =>
     new UserError(`${file} says ${key} = ${said}, but the weights in ${model} give ${found}; the config does not belong to this model (fix or remove ${file})`);
+  // A number the file leaves out is not quoted as said: the user is told what it lacks and what to add.
+  const unstated = (key: string, how: string, implied: number, found: number) =>
+    new UserError(`${file} has no ${key} (read as ${how} = ${implied}); the weights in ${model} give ${found}: add "${key}": ${found} to ${file}`);
   for (const [key, hfKey] of MODEL_KEYS) {
     const said = hints[key];
     if (said !== undefined && said !== d.config[key]) throw contradiction(hfKey, said as number, d.config[key] as number);
@@ -30,7 +33,10 @@ export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
     for (const [layerKey, configKey, hfKey] of LAYER_KEYS) {
       const perLayer = hints.perLayer?.[layerKey];
       const said = perLayer ? perLayer[i] : hints[configKey];
-      if (said !== undefined && said !== s[layerKey]) throw contradiction(perLayer ? `${hfKey}_per_layer[${i}]` : hfKey, said as number, s[layerKey] as number);
+      if (said === undefined || said === s[layerKey]) continue;
+      const how = perLayer ? undefined : hints.implied?.[configKey as 'kvHeads' | 'headDim'];
+      if (how) throw unstated(hfKey, how, said as number, s[layerKey] as number);
+      throw contradiction(perLayer ? `${hfKey}_per_layer[${i}]` : hfKey, said as number, s[layerKey] as number);
     }
   });
   if (hints.modelType && !['llama', 'mistral', 'qwen2', 'tinyllama'].includes(hints.modelType)) {

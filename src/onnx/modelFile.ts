@@ -18,7 +18,11 @@ export function readOnnxFile(file: string): OnnxFile {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new UserError(`${file}: file not found`);
   if (!fs.statSync(abs).isFile()) throw new UserError(`${file}: not a file`);
-  const bytes = fs.readFileSync(abs);
+  const read = fs.readFileSync(abs);
+  // A plain Uint8Array view, not the Buffer: protobufjs then hands out bytes fields (raw tensor data) as Uint8Array
+  // views and never takes its Buffer code path (Buffer.prototype.slice, whose `.slice()` on such a view does not
+  // copy: an fp16 tensor at an odd offset was read from the wrong bytes).
+  const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength);
   let model: onnx.ModelProto;
   try {
     model = onnx.ModelProto.decode(bytes);

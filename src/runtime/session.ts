@@ -25,6 +25,8 @@ export interface GraphSessionOptions extends SessionOptions {
    * matrices of changing sizes (linear algebra, one decoder layer at a time), where an arena only ever grows.
    */
   noArena?: boolean;
+  /** What a model given as a buffer was built from, for errors (a path names itself). */
+  describe?: string;
 }
 
 export interface Session {
@@ -69,13 +71,47 @@ function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOption
   };
 }
 
+/** ONNX Runtime's first line: the rest is often a stack of its own. */
+const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 1000).replace(/\.+$/, '');
+
+/** One try on one provider; failed probes log errors of their own, expected here and reported by the caller. */
+async function open(model: string | Uint8Array, o: GraphSessionOptions, provider: string, quiet: boolean): Promise<ort.InferenceSession> {
+  const previousLevel = ort.env.logLevel;
+  try {
+    if (quiet) ort.env.logLevel = 'fatal';
+    const opts = { ...baseOptions(o), executionProviders: [provider] };
+    return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+  } finally {
+    ort.env.logLevel = previousLevel;
+  }
+}
+
+/** The model ONNX Runtime refused: the file (or what the graph was built from) and its first line. */
+function modelRefused(model: string | Uint8Array, o: GraphSessionOptions, why: string): UserError {
+  const which = typeof model === 'string' ? model : `the graph built from ${o.describe ?? 'the model'}`;
+  return new UserError(`ONNX Runtime refused to load ${which}: ${why}. The file may be cut short, or hold an operator or attribute this ONNX Runtime does not accept`);
+}
+
+/**
+ * A provider that failed on a model: the CPU provider is always there, so there the model is at fault; another
+ * provider is unavailable only when the CPU provider loads the same model, otherwise the model is at fault too.
+ */
+async function explainFailure(model: string | Uint8Array, o: GraphSessionOptions, provider: string, why: string): Promise<UserError> {
+  if (provider === 'cpu') return modelRefused(model, o, why);
+  try {
+    await (await open(model, o, 'cpu', true)).release();
+  } catch (e) {
+    return modelRefused(model, o, firstLine(e));
+  }
+  return new UserError(`execution provider '${provider}' is not available on this machine (${why}); use --provider auto or cpu`);
+}
+
 /** Opens a session on the requested provider; `auto` falls back provider by provider down to the CPU. */
 export async function createSession(model: string | Uint8Array, o: GraphSessionOptions = {}): Promise<Session> {
   const choice = o.provider ?? 'auto';
   if (!PROVIDERS.includes(choice)) throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
   const candidates = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];
   const fallbacks: string[] = [];
-  const previousLevel = ort.env.logLevel;
   for (const provider of candidates) {
     const skip = choice === 'auto' ? unavailable(provider) : undefined;
     if (skip) {
@@ -83,19 +119,12 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       continue;
     }
     try {
-      // Failed provider probes log errors of their own; they are expected here and reported below instead.
-      if (choice === 'auto' && provider !== 'cpu') ort.env.logLevel = 'fatal';
-      const opts = { ...baseOptions(o), executionProviders: [provider] };
-      const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
-      return { session, provider, fallbacks };
+      return { session: await open(model, o, provider, choice === 'auto' && provider !== 'cpu'), provider, fallbacks };
     } catch (e) {
-      const why = (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 160);
-      if (choice !== 'auto') {
-        throw new UserError(`execution provider '${provider}' is not available on this machine (${why}); use --provider auto or cpu`);
-      }
-      fallbacks.push(`${provider}: ${why}`);
-    } finally {
-      ort.env.logLevel = previousLevel;
+      if (choice !== 'auto') throw await explainFailure(model, o, provider, firstLine(e));
+      // `auto` ends with the CPU: when it too refuses, the model is at fault, whatever the accelerators said.
+      if (provider === 'cpu') throw modelRefused(model, o, firstLine(e));
+      fallbacks.push(`${provider}: ${firstLine(e)}`);
     }
   }
   throw new UserError(`no execution provider could open the model: ${fallbacks.join('; ')}`);

@@ -21,7 +21,7 @@ interface Marker {
 const held = new Set<string>();
 
 /** The names jobs write into their folder (and their `.tmp-<pid>` temporaries): the only files ever removed. */
-const JOB_FILES = new Set([MARKER, 'masks.json', 'search-checkpoint.json', 'search.json', 'prune.json', 'report.json', 'report.md', 'config.json', 'generation_config.json', 'genai_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx', 'model.onnx_data']);
+const JOB_FILES = new Set([MARKER, 'job-arguments.json', 'masks.json', 'search-checkpoint.json', 'search-summary.json', 'search.json', 'prune.json', 'report.json', 'report.md', 'config.json', 'generation_config.json', 'genai_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx', 'model.onnx_data']);
 const isJobFile = (name: string) => JOB_FILES.has(name.replace(TEMP_PATTERN, ''));
 
 /** What a job folder from before markers holds; with --resume such a folder is adopted rather than refused. */

@@ -61,9 +61,9 @@ test('sparsify / quantize: missing calibration, bad patterns and bits are refuse
   const dir = tempDir();
   for (const [args, msg] of [
     [['sparsify', stories260K.onnx, '--sparsity', '0.5', '--out', path.join(dir, 'a')], /needs calibration text: pass --calib/],
-    [['sparsify', stories260K.onnx, '--sparsity', '4:2', '--calib', demoText, '--out', path.join(dir, 'b')], /N:M sparsity needs 0 < N < M/],
-    [['sparsify', stories260K.onnx, '--sparsity', '1.5', '--calib', demoText, '--out', path.join(dir, 'c')], /--sparsity must be a fraction in \(0, 1\)/],
-    [['quantize', stories260K.onnx, '--bits', '4', '--block-size', '24', '--eval', demoText, '--out', path.join(dir, 'd')], /--block-size 24: a power of two/],
+    [['sparsify', stories260K.onnx, '--sparsity', '4:2', '--calib', demoText, '--out', path.join(dir, 'b')], /argument '4:2' is invalid\. N:M needs 1 ≤ N < M/],
+    [['sparsify', stories260K.onnx, '--sparsity', '1.5', '--calib', demoText, '--out', path.join(dir, 'c')], /argument '1\.5' is invalid\. expected a fraction of zeros strictly between 0 and 1/],
+    [['quantize', stories260K.onnx, '--bits', '4', '--block-size', '24', '--eval', demoText, '--out', path.join(dir, 'd')], /option '--block-size <n>' argument '24' is invalid\. expected one of 16, 32, 64, 128, 256/],
   ] as const) {
     const r = runCli([...args]);
     assert.notEqual(r.code, 0);

@@ -1,0 +1,84 @@
+// fp16 end to end (design.md "Scale"): an fp16 copy of the real MHA fixture, written by our own exporter, is read,
+// evaluated, compressed and exported as fp16; unchanged weights in external data are referenced, not copied.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDecoder } from '../../src/model/recognise';
+import { loadModelTokenizer } from '../../src/text/tokenizer';
+import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
+import { writeModelFiles } from '../../src/compress/exportModel';
+import { buildDecoderGraph } from '../../src/build/decoderGraph';
+import { modelToBuffer } from '../../src/onnx/writeModel';
+import { readOnnxFile } from '../../src/onnx/modelFile';
+import { DataType } from '../../src/onnx/proto';
+import { decoderSession } from '../../src/runtime/decoderSession';
+import { createSession } from '../../src/runtime/session';
+import { perplexity, windowsNll } from '../../src/runtime/perplexity';
+import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
+import { cliPath, tempDir, texts, tinyMha } from '../fixtures';
+
+const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
+/** The MHA fixture written again by our exporter, fp16 or fp32, with its weights in model.onnx_data. */
+function copyOf(weightType: 'float16' | 'float32'): string {
+  const d = loadDecoder(tinyMha.onnx);
+  const dir = tempDir(`subnet-search-${weightType}-`);
+  writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(tinyMha.onnx, d.config.vocab), { externalData: 'always' });
+  return path.join(dir, 'model.onnx');
+}
+
+const windows = () => consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(tinyMha.onnx, 512)), 128, 12);
+
+test('fp16 ↔ fp32: every half converts to float and back exactly', () => {
+  for (let h = 0; h < 65536; h++) {
+    const f = halfToFloat(h);
+    if (Number.isNaN(f)) continue;
+    assert.equal(floatToHalf(f), h, `half 0x${h.toString(16)}`);
+  }
+  assert.equal(floatToHalf(1 + 2 ** -11), floatToHalf(1), 'a tie rounds to even');
+  assert.equal(halfToFloat(floatToHalf(70000)), Infinity);
+});
+
+test('an fp16 copy of the MHA model evaluates within 1e-3 of fp32, through its own graph and ours', async () => {
+  const file = copyOf('float16');
+  const init = readOnnxFile(file).model.graph!.initializer!;
+  assert.equal(init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType, DataType.FLOAT16, 'weights stored as fp16');
+  const d = loadDecoder(file);
+  assert.equal(d.weightType, 'float16');
+  const w = windows();
+  const reference = perplexity(await windowsNll((await createSession(tinyMha.onnx, { provider: 'cpu' })).session, w, { layers: d.layers }));
+  const own = perplexity(await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }));
+  const ours = perplexity(await windowsNll((await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, w));
+  assert.ok(relDiff(own, reference) <= 1e-3, `fp16 file ${own} vs fp32 ${reference}`);
+  assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over fp16 ${ours} vs fp32 ${reference}`);
+});
+
+test('unchanged weights in external data are referenced where they lie, with the same result as inline', async () => {
+  const file = copyOf('float32');
+  const d = loadDecoder(file);
+  const built = buildDecoderGraph(d, { kvCache: false, head: 'nll', masks: false });
+  const referenced = modelToBuffer(built.model, built.tensors, path.dirname(file));
+  const inline = modelToBuffer(built.model, built.tensors);
+  assert.ok(referenced.length < 0.05 * inline.length, `buffer ${referenced.length} bytes vs ${inline.length} inline`);
+  const w = windows().slice(0, 4);
+  const a = await windowsNll((await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, w);
+  const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
+  assert.ok(relDiff(a.nll, b.nll) <= 1e-6, `referenced ${a.nll} vs inline ${b.nll}`);
+});
+
+test('compress of the fp16 model runs end to end and exports fp16 that plain ONNX Runtime loads', async () => {
+  const file = copyOf('float16');
+  const out = path.join(tempDir(), 'out');
+  const json = execFileSync(process.execPath, [cliPath, 'compress', file, '--method', 'flap', '--ratio', '0.7', '--calib', texts.tinyStoriesValid, '--out', out, '--seq-len', '128', '--calib-windows', '8', '--fitness-windows', '4', '--provider', 'cpu', '--json'], { encoding: 'utf8' });
+  const report = JSON.parse(json);
+  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
+  const exported = readOnnxFile(path.join(out, 'model.onnx')).model.graph!.initializer!;
+  assert.equal(exported.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType, DataType.FLOAT16, 'the export keeps fp16');
+  assert.ok(report.fileBytes.after < 0.8 * report.fileBytes.before, `file ${report.fileBytes.after} vs ${report.fileBytes.before}`);
+  assert.ok(relDiff(report.ppl.exported, report.ppl.after) <= 1e-3, `exported ${report.ppl.exported} vs masked evaluation ${report.ppl.after}`);
+  const back = loadDecoder(path.join(out, 'model.onnx'));
+  const nll = await windowsNll((await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' })).session, windows().slice(0, 2), { layers: back.layers });
+  assert.ok(Number.isFinite(nll.nll) && nll.tokens > 0);
+});
