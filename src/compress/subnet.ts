@@ -2,7 +2,7 @@
 // are kept. Masks are structural (not raw vectors) so that every mask the engine produces can be deployed as a
 // physically smaller dense model.
 import type { Decoder, LayerShape, LayerWeights, Weight } from '../model/decoder';
-import { memoryWeight } from '../model/decoder';
+import { computedWeight, memoryWeight } from '../model/decoder';
 import { layerParamCount } from '../model/params';
 import { UserError } from '../util/errors';
 
@@ -105,20 +105,26 @@ function headChannels(headsKept: number[], headDim: number, pairs: number[]): nu
   return headsKept.flatMap((h) => [...pairs.map((p) => h * headDim + p), ...pairs.map((p) => h * headDim + p + half)]);
 }
 
+// Sliced weights are computed when read, not held: a sliced 7B would otherwise sit in memory in fp32 while it is
+// exported one tensor at a time.
 function columns(w: Weight, cols: number[], name: string): Weight {
   const [rows, n] = w.shape;
-  const src = w.read();
-  const out = new Float32Array(rows * cols.length);
-  for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
-  return memoryWeight(name, [rows, cols.length], out);
+  return computedWeight(name, [rows, cols.length], () => {
+    const src = w.read();
+    const out = new Float32Array(rows * cols.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
+    return out;
+  });
 }
 
 function rows(w: Weight, keep: number[], name: string): Weight {
   const [, n] = w.shape;
-  const src = w.read();
-  const out = new Float32Array(keep.length * n);
-  keep.forEach((r, i) => out.set(src.subarray(r * n, (r + 1) * n), i * n));
-  return memoryWeight(name, [keep.length, n], out);
+  return computedWeight(name, [keep.length, n], () => {
+    const src = w.read();
+    const out = new Float32Array(keep.length * n);
+    keep.forEach((r, i) => out.set(src.subarray(r * n, (r + 1) * n), i * n));
+    return out;
+  });
 }
 
 function entries(w: Weight | undefined, keep: number[], name: string): Weight | undefined {

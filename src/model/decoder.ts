@@ -1,6 +1,7 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
 import type { QuantizedLinear } from '../compress/quantize/nbits';
+import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
 
 export interface DecoderConfig {
   family: 'llama';
@@ -104,4 +105,19 @@ export function denseLayerShape(c: DecoderConfig): LayerShape {
 
 export function memoryWeight(name: string, shape: number[], data: Float32Array): Weight {
   return { name, shape, storedBytesPerElement: 4, read: () => data };
+}
+
+/**
+ * New values for a weight of a model stored in `type`: an fp16 model's are held (and built into graphs) as fp16,
+ * half the memory, and what is measured is what its fp16 export will hold.
+ */
+export function newWeight(name: string, shape: number[], values: Float32Array, type: FloatType = 'float32'): Weight {
+  if (type === 'float32') return memoryWeight(name, shape, values);
+  const bytes = toHalfBytes(values);
+  return { name, shape, storedBytesPerElement: 2, read: () => halfBytesToFloat(bytes), stored: { type, read: () => bytes } };
+}
+
+/** A float32 weight computed from others each time it is read (nothing held in between). */
+export function computedWeight(name: string, shape: number[], read: () => Float32Array): Weight {
+  return { name, shape, storedBytesPerElement: 4, read };
 }

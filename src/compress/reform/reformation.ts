@@ -2,7 +2,7 @@
 // come from the already pruned and reformed layers before it; o_proj's inputs are captured with the layer's
 // unpruned q/k/v, then down_proj's inputs with the unpruned gate/up after the reformed attention.
 import type { Decoder } from '../../model/decoder';
-import { memoryWeight } from '../../model/decoder';
+import { memoryWeight, newWeight } from '../../model/decoder';
 import { calibrationInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
@@ -25,7 +25,7 @@ function replace(d: Decoder, l: number, key: 'o' | 'down', r: ReformResult): Dec
   const name = key === 'o' ? `model.layers.${l}.self_attn.o_proj` : `model.layers.${l}.mlp.down_proj`;
   const biasKey = key === 'o' ? 'oBias' : 'downBias';
   const lw = d.layerWeights[l];
-  const w = memoryWeight(`${name}.weight`, lw[key].shape, r.weight);
+  const w = newWeight(`${name}.weight`, lw[key].shape, r.weight, d.weightType);
   const own = lw[biasKey]?.read();
   const bias = r.bias && memoryWeight(`${name}.bias`, [r.bias.length], Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)));
   const layerWeights = d.layerWeights.map((x, i) => (i === l ? { ...x, [key]: w, ...(bias ? { [biasKey]: bias } : {}) } : x));
