@@ -110,6 +110,7 @@ export class CompressPanel {
       this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
         this.post({ type: 'event', event });
         if (event.type === 'stage') progress.report({ message: event.stage });
+        if (event.type === 'progress') progress.report({ message: `${event.stage}: ${event.done}/${event.total} ${event.unit}` });
         if (event.type === 'generation') progress.report({ message: `generation ${event.summary.generation}/${event.generations}: best perplexity ${event.summary.bestSoFar.toFixed(3)}` });
       });
       token.onCancellationRequested(() => this.job?.cancel());
