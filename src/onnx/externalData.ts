@@ -37,6 +37,18 @@ export function externalDataRef(t: onnx.ITensorProto, modelDir: string): Externa
   return { file, offset, length };
 }
 
+/** A location inside the folder may still be a symlink to any file on the machine: where it resolves must be inside too. */
+function refuseLinkOutside(t: onnx.ITensorProto, file: string, modelDir: string): void {
+  const real = fs.realpathSync(file);
+  const rel = path.relative(fs.realpathSync(modelDir), real);
+  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new UserError(
+      `tensor ${t.name}: external data file '${path.basename(file)}' is a link to ${real}, outside the model's folder; ` +
+        `copy the data file itself next to the .onnx file`,
+    );
+  }
+}
+
 /**
  * A tensor's external byte range, checked: the file exists beside the model and is long enough. `sizes` caches
  * file sizes when many tensors share one `.onnx_data`.
@@ -51,6 +63,7 @@ export function checkedRange(t: onnx.ITensorProto, modelDir: string, expectedByt
           `copy the .onnx_data file next to the .onnx file`,
       );
     }
+    refuseLinkOutside(t, ref.file, modelDir);
     size = fs.statSync(ref.file).size;
     sizes.set(ref.file, size);
   }

@@ -123,6 +123,15 @@ test('bad input: an ONNX that is not a decoder (a single MatMul)', () => {
   assertRefused(['convert', f], /is not a recognised decoder LLM: no token embedding.*Found 1 node \(MatMul×1\) and 1 initializer/);
 });
 
+test('bad input: an embedding but no decoder layers', () => {
+  const g = new GraphBuilder();
+  const ids = g.input('input_ids', DataType.INT64, [1, 4]);
+  g.output(g.op('Gather', [g.initializer('model.embed_tokens.weight', [16, 4], new Float32Array(64)), ids], { axis: 0 }), 'Y', DataType.FLOAT, [1, 4, 4]);
+  const f = path.join(tempDir(), 'model.onnx');
+  writeModelFile(g.model('m', ''), g.tensors, f);
+  assertRefused(['convert', f], /no decoder layers found \(no initializer named model\.layers\.<i>/);
+});
+
 test('bad input: a fused-op graph from another exporter (onnxruntime.transformers GPT-2)', () => {
   assertRefused(['convert', fixture('onnx', 'tiny-random-gpt2-ortgenai', 'past.onnx')], /fused runtime ops \(com\.microsoft\.EmbedLayerNormalization/);
 });

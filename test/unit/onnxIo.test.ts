@@ -43,6 +43,17 @@ test('external data: locations outside the model folder are refused', () => {
   }
 });
 
+test('external data: a data file that is a symlink to a file outside the model folder is refused', () => {
+  const dir = tempDir();
+  const { file } = matmulModel(dir, 'always');
+  const outside = path.join(tempDir(), 'elsewhere.bin');
+  fs.renameSync(path.join(dir, 'model.onnx_data'), outside);
+  fs.symlinkSync(outside, path.join(dir, 'model.onnx_data'));
+  const m = readOnnxFile(file);
+  const t = m.model.graph!.initializer!.find((i) => i.name === 'W')!;
+  assert.throws(() => readFloatTensor(t, m.dir), (e: unknown) => e instanceof UserError && /is a link to .*outside the model's folder/.test(e.message));
+});
+
 test('external data: a missing .onnx_data file gets a specific error', () => {
   const dir = tempDir();
   const { file } = matmulModel(dir, 'always');

@@ -131,6 +131,7 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     if (m) layerIds.add(Number(m[1]));
   }
   const layers = layerIds.size;
+  if (!layers) throw new UserError(`${fileName}: no decoder layers found (no initializer named model.layers.<i>.…); not a Llama-family decoder this adapter reads`);
   for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
 
   const linear = (i: number, role: LinearRole): Weight => {
