@@ -6,7 +6,7 @@ import { decoderSession } from '../runtime/decoderSession';
 import { calibrationInputs, mean, runPass, type LayerInputs, type LayerStats, type PassResult } from '../runtime/activationStats';
 import { ort, type SessionOptions } from '../runtime/session';
 import { IO, type CapturePoint } from '../build/decoderGraph';
-import { fullMask, maskVectors, type LayerMask } from './subnet';
+import { layerMaskVectors, type LayerMask } from './subnet';
 import { scoreLayer, type LayerScores, type Method } from './importance/scores';
 import type { Granularity } from './importance/units';
 import type { CompensationMeans } from './importance/compensation';
@@ -27,11 +27,9 @@ export async function passLayer(d: Decoder, l: number, input: LayerInputs, o: La
   try {
     const extraFeeds: Record<string, ort.Tensor> = {};
     if (o.layerMask) {
-      const mask = fullMask(d);
-      mask[l] = o.layerMask;
-      const v = maskVectors(d, mask);
-      extraFeeds[IO.attnMask(l)] = new ort.Tensor('float32', v.attn[l], [v.attn[l].length]);
-      extraFeeds[IO.mlpMask(l)] = new ort.Tensor('float32', v.mlp[l], [v.mlp[l].length]);
+      const v = layerMaskVectors(d.layers[l], o.layerMask);
+      extraFeeds[IO.attnMask(l)] = new ort.Tensor('float32', v.attn, [v.attn.length]);
+      extraFeeds[IO.mlpMask(l)] = new ort.Tensor('float32', v.mlp, [v.mlp.length]);
     }
     return await runPass(s.session, input, l, { extraFeeds, keepOutput: o.keepOutput, signal: o.signal });
   } finally {

@@ -85,18 +85,19 @@ export function maskedParams(d: Decoder, mask: SubnetMask, outer: number): numbe
   return outer + maskedShapes(d, mask).reduce((a, s) => a + layerParamCount(s, d.config.hidden, flags), 0);
 }
 
+/** One layer's `[H·d]` and `[I]` mask vectors. */
+export function layerMaskVectors(s: LayerShape, m: LayerMask): { attn: Float32Array; mlp: Float32Array } {
+  const half = s.headDim / 2;
+  const attn = new Float32Array(s.heads * s.headDim);
+  for (let h = 0; h < s.heads; h++) for (let j = 0; j < s.headDim; j++) attn[h * s.headDim + j] = m.heads[h] && m.pairs[j % half] ? 1 : 0;
+  return { attn, mlp: Float32Array.from(m.mlp, (b) => (b ? 1 : 0)) };
+}
+
 /** `[H·d]` and `[I]` float vectors for the masked evaluation graph's mask inputs. */
 export function maskVectors(d: Decoder, mask: SubnetMask): { attn: Float32Array[]; mlp: Float32Array[] } {
   checkLengths(d, mask);
-  return {
-    attn: d.layers.map((s, i) => {
-      const half = s.headDim / 2;
-      const v = new Float32Array(s.heads * s.headDim);
-      for (let h = 0; h < s.heads; h++) for (let j = 0; j < s.headDim; j++) v[h * s.headDim + j] = mask[i].heads[h] && mask[i].pairs[j % half] ? 1 : 0;
-      return v;
-    }),
-    mlp: mask.map((m) => Float32Array.from(m.mlp, (b) => (b ? 1 : 0))),
-  };
+  const layers = d.layers.map((s, i) => layerMaskVectors(s, mask[i]));
+  return { attn: layers.map((v) => v.attn), mlp: layers.map((v) => v.mlp) };
 }
 
 /** Channel indices of the kept heads' kept dims, each head laid out as [first halves, second halves]. */

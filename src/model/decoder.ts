@@ -2,6 +2,7 @@
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
 import type { QuantizedLinear } from '../compress/quantize/nbits';
 import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
+import type { InPlaceBytes } from '../onnx/writeModel';
 
 export interface DecoderConfig {
   family: 'llama';
@@ -45,7 +46,7 @@ export interface StoredBytes {
   type: FloatType;
   read(): Uint8Array;
   /** Where the bytes lie in an external-data file beside the source model. */
-  external?: { file: string; offset: number; length: number };
+  external?: InPlaceBytes;
 }
 
 /** A weight read on demand, so a large model is never held in memory all at once. */

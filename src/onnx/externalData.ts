@@ -37,11 +37,16 @@ export function externalDataRef(t: onnx.ITensorProto, modelDir: string): Externa
   return { file, offset, length };
 }
 
+/** `file`'s path relative to `dir` with `/` separators, or undefined when it lies outside `dir`. */
+export function pathInside(dir: string, file: string): string | undefined {
+  const rel = path.relative(dir, file);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
+}
+
 /** A location inside the folder may still be a symlink to any file on the machine: where it resolves must be inside too. */
 function refuseLinkOutside(t: onnx.ITensorProto, file: string, modelDir: string): void {
   const real = fs.realpathSync(file);
-  const rel = path.relative(fs.realpathSync(modelDir), real);
-  if (rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (!pathInside(fs.realpathSync(modelDir), real)) {
     throw new UserError(
       `tensor ${t.name}: external data file '${path.basename(file)}' is a link to ${real}, outside the model's folder; ` +
         `copy the data file itself next to the .onnx file`,

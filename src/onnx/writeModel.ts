@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, DataType, bytesPerElement } from './proto';
 import { environmentError } from '../util/errors';
+import { pathInside } from './externalData';
 
 export type TensorValues = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
@@ -52,13 +53,7 @@ export function estimatedBytes(t: TensorSpec): number {
   return t.dims.reduce((a, b) => a * b, 1) * bytesPerElement(t.dataType);
 }
 
-/** The external-data location of `inPlace` relative to `dir`, or undefined when it lies outside `dir`. */
-function locationIn(dir: string, inPlace: InPlaceBytes): string | undefined {
-  const rel = path.relative(dir, inPlace.file);
-  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
-}
-
-export const referencedIn = (dir: string | undefined, t: TensorSpec) => Boolean(dir && t.inPlace && locationIn(dir, t.inPlace));
+export const referencedIn = (dir: string | undefined, t: TensorSpec) => Boolean(dir && t.inPlace && pathInside(dir, t.inPlace.file));
 
 function externalTensor(t: TensorSpec, location: string, offset: number, length: number): onnx.ITensorProto {
   return {
@@ -105,7 +100,7 @@ function withInitializers(model: onnx.IModelProto, init: onnx.ITensorProto[]): o
  */
 export function modelToBuffer(model: onnx.IModelProto, tensors: TensorSpec[], referenceDir?: string): Uint8Array {
   const init = tensors.map((t) => {
-    const location = referenceDir && t.inPlace ? locationIn(referenceDir, t.inPlace) : undefined;
+    const location = referenceDir && t.inPlace ? pathInside(referenceDir, t.inPlace.file) : undefined;
     return location ? externalTensor(t, location, t.inPlace!.offset, t.inPlace!.length) : inlineTensor(t, valuesOf(t));
   });
   return onnx.ModelProto.encode(withInitializers(model, init)).finish();
