@@ -6,6 +6,7 @@ import { benchReform } from './reform';
 import { benchSparsity } from './sparsity';
 import { benchExportSpeed } from './exportSpeed';
 import { benchScale } from './scale';
+import { benchLinalg } from './linalg';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -17,6 +18,7 @@ const ALL: Record<string, () => Promise<void>> = {
   'export-speed': benchExportSpeed,
   sparsity: benchSparsity,
   scale: benchScale,
+  linalg: benchLinalg,
 };
 
 async function main() {

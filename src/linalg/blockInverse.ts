@@ -1,6 +1,6 @@
 // A⁻¹ of a symmetric positive definite matrix (a damped Gram matrix) as MatMuls, by recursive 2×2 blocking with
-// the Schur complement. ONNX Runtime's com.microsoft.Inverse is single-threaded Eigen (25 s for n = 5632 on two
-// cores, where a MatMul of that size takes 4 s) and WebGPU has no Inverse at all: the blocks do ~n³ flops in
+// the Schur complement. ONNX Runtime's com.microsoft.Inverse is Eigen's LU (10.3 s for n = 5632 on two cores,
+// 11× the blocked inverse: bench/results/linalg.md) and WebGPU has no Inverse at all: the blocks do ~n³ flops in
 // MatMuls, which every provider runs fast, and leave only leaf blocks to Inverse (the CPU provider takes those
 // when the graph runs on a GPU).
 import { DataType } from '../onnx/proto';

@@ -1,0 +1,70 @@
+// `npm run bench -- linalg`: the two measurements behind design choices of the scale work, side by side in one run.
+// (1) ONNX Runtime's com.microsoft.Inverse against our blocked inverse (src/linalg/blockInverse.ts) on damped
+// Gram-like matrices of a 7B-class layer's sizes; (2) an fp16 against an fp32 MatMul on the CPU provider, which
+// decides that our graphs widen fp16 weights and compute in fp32.
+import { GraphBuilder } from '../src/build/graph';
+import { DataType } from '../src/onnx/proto';
+import { modelToBuffer } from '../src/onnx/writeModel';
+import { createSession, ort } from '../src/runtime/session';
+import { inverseSpd } from '../src/linalg/graphs';
+import { machine, writeResults } from './lib';
+
+async function session(build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
+  const g = new GraphBuilder();
+  build(g);
+  return (await createSession(modelToBuffer(g.model('bench', 'bench'), g.tensors), { provider: 'cpu' })).session;
+}
+
+/** Median seconds of `reps` runs of `f` after one warm-up. */
+async function timed(f: () => Promise<unknown>, reps = 3): Promise<number> {
+  await f();
+  const t: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const t0 = performance.now();
+    await f();
+    t.push((performance.now() - t0) / 1000);
+  }
+  return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
+}
+
+/** A symmetric positive definite matrix with a dominant diagonal (what a damped Gram matrix looks like to a solver). */
+function spd(n: number): Float32Array {
+  const a = new Float32Array(n * n);
+  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = i === j ? 2 + (i % 7) : 0.001 * Math.sin(i * 31 + j);
+  return a;
+}
+
+export async function benchLinalg(): Promise<void> {
+  const inverseRows = [];
+  for (const n of [2048, 5632]) {
+    const a = spd(n);
+    const eigen = await session((g) => g.output(g.op('Inverse', [g.input('A', DataType.FLOAT, [n, n])], {}, 'inv', 'com.microsoft'), 'X', DataType.FLOAT, [n, n]));
+    const ortInverse = await timed(() => eigen.run({ A: new ort.Tensor('float32', a, [n, n]) }), 1);
+    const blocked = await timed(() => inverseSpd(a, n), 1);
+    inverseRows.push({ n, ortInverse, blocked });
+    console.log(`inverse n=${n}: Inverse ${ortInverse.toFixed(2)} s, blocked ${blocked.toFixed(2)} s`);
+  }
+  const matmulRows = [];
+  const [M, K, N] = [1024, 2048, 2048];
+  for (const type of ['float32', 'float16'] as const) {
+    const dt = type === 'float32' ? DataType.FLOAT : DataType.FLOAT16;
+    const w = type === 'float32' ? new Float32Array(K * N).fill(0.01) : new Uint16Array(K * N).fill(0x2000);
+    const s = await session((g) => g.output(g.op('MatMul', [g.input('x', dt, [M, K]), g.initializer('w', [K, N], new Uint8Array(w.buffer), dt)]), 'y', dt, [M, N]));
+    const x = new ort.Tensor(type, type === 'float32' ? new Float32Array(M * K).fill(1) : new Uint16Array(M * K).fill(0x3c00), [M, K]);
+    const seconds = await timed(() => s.run({ x }), 5);
+    matmulRows.push({ type, seconds, gflops: (2 * M * K * N) / seconds / 1e9 });
+    console.log(`MatMul ${type}: ${seconds.toFixed(3)} s`);
+  }
+  const md = [
+    `${machine()}, CPU execution provider; medians (one run for the inverses after a warm-up, five for the products).`,
+    '',
+    '| n | com.microsoft.Inverse | blocked inverse (MatMuls) | speed-up |',
+    '| ---: | ---: | ---: | ---: |',
+    ...inverseRows.map((r) => `| ${r.n} | ${r.ortInverse.toFixed(2)} s | ${r.blocked.toFixed(2)} s | ${(r.ortInverse / r.blocked).toFixed(1)}× |`),
+    '',
+    `| MatMul ${M} × ${K} · ${K} × ${N} | time | GFLOP/s |`,
+    '| --- | ---: | ---: |',
+    ...matmulRows.map((r) => `| ${r.type} | ${(r.seconds * 1000).toFixed(0)} ms | ${r.gflops.toFixed(0)} |`),
+  ].join('\n');
+  writeResults('linalg', { machine: machine(), inverse: inverseRows, matmul: matmulRows }, md);
+}
