@@ -26,6 +26,8 @@ import { runWeightStage, type WeightStageReport } from './job/weightStage';
 import { pplText } from './job/measureModel';
 import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from './compress/sparsify/sparsifyDecoder';
 import type { SparsityPattern } from './compress/sparsify/pattern';
+import type { MaskSelection } from './compress/sparsify/maskSelection';
+import { PROFILE_KINDS, type ProfileKind } from './compress/profile/profileStage';
 import { UserError } from './util/errors';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from './job/options';
 import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './job/defaults';
@@ -132,15 +134,23 @@ function jobProgress(json: boolean | undefined, generations: number) {
 }
 
 /** `--sparsity` / `--bits` options (already checked by their parsers) → a weight stage (undefined without either). */
-function weightStage(o: { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean }): WeightStage | undefined {
+type WeightStageOptions = { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; profile?: ProfileKind; profileGenerations?: number; maskSelection?: MaskSelection };
+
+function weightStage(o: WeightStageOptions): WeightStage | undefined {
   const pattern = o.sparsity;
   const bits = o.bits ? (Number(o.bits) as 4 | 8) : undefined;
   if (!pattern && !bits) return undefined;
   return {
-    ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern } } : {}),
+    ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern, ...(o.maskSelection ? { selection: o.maskSelection } : {}) } } : {}),
     ...(bits ? { quant: { bits, blockSize: o.blockSize ?? 32, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
+    ...(o.profile ? { profile: o.profile } : {}),
+    ...(o.profileGenerations !== undefined ? { profileGenerations: o.profileGenerations } : {}),
   };
 }
+
+const profileOption = (kinds: readonly string[]) =>
+  new Option('--profile <p>', 'how levels are spread over the linears: uniform; owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)').choices([...kinds]).default('uniform');
+const maskSelectionOption = () => new Option('--mask-selection <s>', "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's) or per output").choices(['block', 'output']).default('block');
 
 function printWeightStage(r: WeightStageReport): string {
   const row = (m: WeightStageReport['before']) => `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
@@ -282,8 +292,11 @@ withSearchOptions(
   .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
+  .addOption(profileOption(PROFILE_KINDS))
+  .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+  .addOption(maskSelectionOption())
   .option('--json', 'print report.json on stdout at the end')
-  .action(async (model: string, o: SearchCliOptions & { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
+  .action(async (model: string, o: SearchCliOptions & WeightStageOptions & { method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {
     const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
     const r = await compressModel({ ...o, biasCompensation: compensationOption(o), model, evalText: o.eval, schedule: schedule(o), weightStage: weightStage(o), signal: cancelOnInterrupt(), onEvent: progress.onEvent });
     progress.stop();
@@ -322,7 +335,10 @@ stageCommand('sparsify', 'one-shot SparseGPT / Wanda / magnitude sparsity, unstr
   .addOption(new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices(['4', '8']))
   .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization')
-  .action((model: string, o: StageOptions & { method: SparsifyMethod; sparsity: SparsityPattern; bits?: string; blockSize: number; asymmetric?: boolean }) =>
+  .addOption(profileOption(PROFILE_KINDS))
+  .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+  .addOption(maskSelectionOption())
+  .action((model: string, o: StageOptions & WeightStageOptions & { method: SparsifyMethod; sparsity: SparsityPattern }) =>
     stageAction(model, o, weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) })));
 
 stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)')
@@ -330,7 +346,9 @@ stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.
   .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), 32)
   .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
   .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
-  .action((model: string, o: StageOptions & { bits: string; blockSize: number; asymmetric?: boolean; gptq?: boolean }) => stageAction(model, o, weightStage(o)));
+  .addOption(profileOption(['uniform', 'search']))
+  .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+  .action((model: string, o: StageOptions & WeightStageOptions) => stageAction(model, o, weightStage(o)));
 
 program
   .command('demo')

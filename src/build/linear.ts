@@ -13,6 +13,7 @@ export type Linear = (x: string, name: string) => string;
  * itself stays fp16 in the file and in the session's memory (design.md "Scale").
  */
 export function floatWeight(g: GraphBuilder, name: string, w: Weight, as: FloatType = 'float32'): { value: string; half: boolean } {
+  if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape), half: false };
   const s = w.stored;
   if (s?.type === 'float16' || (!s && as === 'float16')) {
     const init = g.initializer(name, w.shape, () => (s ? s.read() : toHalfBytes(w.read())), DataType.FLOAT16, s?.external);

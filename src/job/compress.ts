@@ -29,8 +29,9 @@ import { checkWeightStageRequest } from './options';
 import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
 import { stagePerplexities, type PplSet } from './stagePerplexity';
-import { sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
-import { describeStage } from './weightStage';
+import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import type { ProfileReport } from '../compress/profile/profileStage';
+import { describeStage, weightStagePass } from './weightStage';
 import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
 
 export interface CompressRequest extends SearchOptions, ModelJobRequest {
@@ -65,6 +66,8 @@ export interface CompressReport {
   original: ModelSummary;
   compressed: ModelSummary;
   latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
+  /** With a weight stage's --profile owl / search: the per-linear levels. */
+  profile?: ProfileReport;
   /** With a weight stage: original, structured (searched + reformed) and final model side by side. */
   stages?: ModelMeasure[];
   notes: string[];
@@ -163,10 +166,10 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     emit({ type: 'stage', stage: 'export' });
     const small = sliceDecoder(reformed, mask);
     let final = small;
+    let profile: ProfileReport | undefined;
     if (r.weightStage) {
-      const stage = describeStage(r.weightStage);
-      emit({ type: 'stage', stage });
-      final = await sparsifyDecoder(small, calib, r.weightStage, { ...ctx.session, onLayer: (done, total) => emit({ type: 'progress', stage, done, total, unit: 'layers' }) });
+      emit({ type: 'stage', stage: describeStage(r.weightStage) });
+      ({ decoder: final, profile } = await weightStagePass(small, calib, r.weightStage, out.file('profile-database'), ctx.session, emit));
     }
     // Reformation's and the weight stage's loops check the signal per layer; the fitting after the last does not.
     throwIfCancelled(r.signal, 'export');
@@ -207,6 +210,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       compressed,
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
       stages,
+      ...(profile ? { profile } : {}),
       notes: stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [],
       seconds: (performance.now() - t0) / 1000,
     };

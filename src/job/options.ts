@@ -35,6 +35,7 @@ export const RULES = {
   maxTokens: { flag: '--max-tokens', ...wholeAtLeast(1) },
   blockSize: { flag: '--block-size', ...blockSize },
   batch: { flag: '--batch', ...wholeAtLeast(1) },
+  profileGenerations: { flag: '--profile-generations', ...wholeAtLeast(1) },
 } satisfies Record<string, NumberRule & { flag: string }>;
 
 export type RuleName = keyof typeof RULES;
@@ -87,12 +88,18 @@ function patternProblem(p: SparsityPattern): string | undefined {
 const patternText = (p: SparsityPattern) => (p.kind === 'nm' ? `${p.n}:${p.m}` : String(p.sparsity));
 
 /** A weight stage asked through the job API: the same rules as `--sparsity`, `--bits` and `--block-size`. */
-export function checkWeightStageRequest(s: { sparsity?: { pattern: SparsityPattern }; quant?: { bits: number; blockSize: number } } | undefined): void {
+export function checkWeightStageRequest(s: { sparsity?: { pattern: SparsityPattern }; quant?: { bits: number; blockSize: number }; profile?: string; profileGenerations?: number } | undefined): void {
   if (!s) return;
   const problem = s.sparsity && patternProblem(s.sparsity.pattern);
   if (problem) throw new UserError(`--sparsity ${patternText(s.sparsity!.pattern)}: ${problem}`);
   if (s.quant && s.quant.bits !== 4 && s.quant.bits !== 8) throw new UserError(`--bits ${s.quant.bits}: choose 4 or 8`);
   if (s.quant) checkRequest({ blockSize: s.quant.blockSize });
+  const profile = s.profile ?? 'uniform';
+  checkRequest({ profileGenerations: s.profileGenerations });
+  if (!['uniform', 'owl', 'search'].includes(profile)) throw new UserError(`--profile ${profile}: choose uniform, owl or search`);
+  if (profile !== 'uniform' && s.sparsity?.pattern.kind === 'nm') throw new UserError(`--profile ${profile} spreads unstructured sparsity over the layers; N:M (${patternText(s.sparsity.pattern)}) is the same in every layer: give a fraction such as --sparsity 0.5`);
+  if (profile === 'owl' && !s.sparsity) throw new UserError('--profile owl sets per-layer sparsity: give --sparsity (for mixed int4/int8 use --bits 4 --profile search)');
+  if (profile === 'search' && !s.sparsity && s.quant?.bits !== 4) throw new UserError('--profile search with --bits alone mixes int4 and int8 under the size of int4 + 10 %: give --bits 4');
 }
 
 /** A search schedule given through the job API (the CLI builds it from --preset, --generations, --population). */

@@ -4,7 +4,12 @@ import { loadDecoder } from '../model/recognise';
 import { loadModelTokenizer } from '../text/tokenizer';
 import { consecutiveWindows, defaultSeqLen, sampledPoolTokens, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
-import { needsCalibration, sparsifyDecoder, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import { needsCalibration, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import { applyWeightStage } from '../compress/profile/applyStage';
+import type { ProfileReport } from '../compress/profile/profileStage';
+import { PROFILE_SCHEDULE, type ProfileGeneration } from '../compress/profile/search';
+import type { LayerwiseOptions } from '../compress/calibration';
+import type { Decoder } from '../model/decoder';
 import { patternName } from '../compress/sparsify/pattern';
 import { writeModelFiles } from '../compress/exportModel';
 import { OutputFolder } from '../util/outputFolder';
@@ -41,15 +46,29 @@ export interface WeightStageReport {
   /** Without any text (round-to-nearest needs none) their perplexity is null: not measured, as a note says. */
   before: ModelMeasure | ModelMeasureNoText;
   after: ModelMeasure | ModelMeasureNoText;
+  /** The per-linear levels, with --profile owl or search. */
+  profile?: ProfileReport;
   notes: string[];
   seconds: number;
 }
 
 export function describeStage(s: WeightStage): string {
   const parts: string[] = [];
-  if (s.sparsity) parts.push(`${s.sparsity.method} ${patternName(s.sparsity.pattern)}`);
-  if (s.quant) parts.push(`int${s.quant.bits} ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`);
+  const profile = s.profile && s.profile !== 'uniform' ? `, ${s.profile === 'owl' ? 'OWL' : 'searched'} per-layer profile` : '';
+  if (s.sparsity) parts.push(`${s.sparsity.method} ${patternName(s.sparsity.pattern)}${s.sparsity.selection === 'output' ? ' per output' : ''}${profile}`);
+  if (s.quant) parts.push(s.profile === 'search' && !s.sparsity ? `int4/int8 mixed per linear (≤ int4 size + 10 %) ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}` : `int${s.quant.bits} ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`);
   return parts.join(' + ');
+}
+
+/** The stage run on `d` with its profile; the profile's database lives in the job's own `scratch` folder. */
+export async function weightStagePass(d: Decoder, windows: number[][], stage: WeightStage, scratch: string, o: LayerwiseOptions, emit: JobListener): Promise<{ decoder: Decoder; profile?: ProfileReport }> {
+  const name = describeStage(stage);
+  const schedule = { ...PROFILE_SCHEDULE, generations: stage.profileGenerations ?? PROFILE_SCHEDULE.generations };
+  const onGeneration = (g: ProfileGeneration) => emit({ type: 'progress', stage: `${name}: profile search`, done: g.generation, total: schedule.generations, unit: 'generations' });
+  return applyWeightStage(d, windows, stage, { scratch, schedule, onGeneration }, {
+    ...o,
+    onLayer: (done, total) => emit({ type: 'progress', stage: name, done, total, unit: 'layers' }),
+  });
 }
 
 /** Why the report has no perplexity: round-to-nearest runs without any text, and none was given. */
@@ -79,7 +98,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
     const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? 0) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
-    const result = await sparsifyDecoder(d, windows, r.stage, { provider: r.provider, threads: r.threads, signal: r.signal, onLayer: (done, total) => emit({ type: 'progress', stage: describeStage(r.stage), done, total, unit: 'layers' }) });
+    const { decoder: result, profile } = await weightStagePass(d, windows, r.stage, out.file('profile-database'), { provider: r.provider, threads: r.threads, signal: r.signal }, emit);
     // The stage's loop checks the signal per layer; the work after the last layer does not.
     throwIfCancelled(r.signal, 'export');
     emit({ type: 'stage', stage: 'export' });
@@ -89,7 +108,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
     const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
     const notes = [...honestNotes(before, after, Boolean(r.stage.sparsity)), ...(evalWindows ? [] : [UNMEASURED])];
-    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, notes, seconds: (performance.now() - t0) / 1000 };
+    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, ...(profile ? { profile } : {}), notes, seconds: (performance.now() - t0) / 1000 };
     throwIfCancelled(r.signal, 'writing the report');
     out.markModelFinished();
     writeJsonAtomic(out.file('report.json'), report, 2);

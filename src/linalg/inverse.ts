@@ -8,17 +8,19 @@ export function meanDiagonal(h: ArrayLike<number>, n: number): number {
   return s / n;
 }
 
-
 /**
- * (H + λI)⁻¹ with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
+ * H + λI with λ = percdamp · mean(diag H). Channels that never fire (zero diagonal) get a unit diagonal, as in
  * SparseGPT, so the matrix stays invertible.
  */
-export async function dampedInverse(h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> {
+export function damped(h: ArrayLike<number>, n: number, percdamp = 0.01): Float32Array {
   const a = Float32Array.from(h);
   const damp = percdamp * meanDiagonal(h, n) || 1e-8;
   for (let j = 0; j < n; j++) {
     if (a[j * n + j] === 0) a[j * n + j] = 1;
     a[j * n + j] += damp;
   }
-  return inverseSpd(a, n);
+  return a;
 }
+
+/** (H + λI)⁻¹, damped as `damped` says. */
+export const dampedInverse = (h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> => inverseSpd(damped(h, n, percdamp), n);

@@ -61,6 +61,11 @@ export interface Weight {
   quant?: QuantizedLinear;
   /** The source's own bytes of an unchanged weight (absent once a stage computes new values). */
   stored?: StoredBytes;
+  /**
+   * A graph input of this name (float32) instead of an initializer: the weight is fed on every run, so one session
+   * measures many versions of it (a sparsity profile search swaps pruned linears this way).
+   */
+  fed?: boolean;
 }
 
 export interface LayerWeights {

@@ -1,3 +1,8 @@
+import type { MaskSelection } from './maskSelection';
+
+/** SparseGPT's block of inputs: its masks are chosen per block (paper-spec §4). */
+export const SPARSEGPT_BLOCK = 128;
+
 /** Unstructured sparsity (a fraction of each output's weights) or N:M (N zeros in every M consecutive inputs). */
 export type SparsityPattern = { kind: 'unstructured'; sparsity: number } | { kind: 'nm'; n: number; m: number };
 
@@ -16,10 +21,19 @@ export function parsePattern(s: string): SparsityPattern {
 export const patternName = (p: SparsityPattern) => (p.kind === 'nm' ? `${p.n}:${p.m}` : `${Math.round(p.sparsity * 100)}% unstructured`);
 
 /**
- * Whether a weight `[in, out]` has the pattern exactly: every output column has the requested fraction of zeros
- * (rounded down), or every group of M consecutive inputs of every output has at least N zeros.
+ * Whether a weight `[in, out]` has the pattern exactly: the requested fraction of zeros (rounded down) in every
+ * output column (`output`) or in every block of `BLOCK` inputs × all outputs (`block`, SparseGPT's default), or at
+ * least N zeros in every group of M consecutive inputs of every output.
  */
-export function hasPattern(w: Float32Array, inDim: number, outDim: number, p: SparsityPattern): boolean {
+export function hasPattern(w: Float32Array, inDim: number, outDim: number, p: SparsityPattern, selection: MaskSelection = 'output'): boolean {
+  if (p.kind === 'unstructured' && selection === 'block') {
+    for (let i1 = 0; i1 < inDim; i1 += SPARSEGPT_BLOCK) {
+      const i2 = Math.min(i1 + SPARSEGPT_BLOCK, inDim);
+      const zeros = w.subarray(i1 * outDim, i2 * outDim).reduce((a, v) => a + (v === 0 ? 1 : 0), 0);
+      if (zeros < Math.floor(p.sparsity * (i2 - i1) * outDim)) return false;
+    }
+    return true;
+  }
   for (let c = 0; c < outDim; c++) {
     if (p.kind === 'unstructured') {
       let zeros = 0;

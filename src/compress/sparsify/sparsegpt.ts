@@ -1,14 +1,20 @@
 // SparseGPT (paper-spec §4): OBS pruning with the upper Cholesky factor of H⁻¹, 128-column blocks, mask selection
-// per block and output (unstructured) or per M columns (N:M), updates of the remaining columns; optional joint quantization
-// (GPTQ-style error feedback) through `quantizeColumn`. Paper layout W [rows = outputs, cols = inputs]; ours is
-// [in, out], so "column i" below is our input row i.
-import { dampedInverse } from '../../linalg/inverse';
+// per block (unstructured, maskSelection.ts) or per M columns (N:M), updates of the remaining columns; optional joint
+// quantization (GPTQ-style error feedback) through `quantizeColumn`. Paper layout W [rows = outputs, cols = inputs];
+// ours is [in, out], so "column i" below is our input row i.
+import { damped } from '../../linalg/inverse';
 import { matmul } from '../../linalg/graphs';
-import { choleskyUpper } from './cholesky';
-import type { SparsityPattern } from './pattern';
+import { inverseUpperFactor } from '../../linalg/inverseCholesky';
+import { SPARSEGPT_BLOCK as BLOCK, type SparsityPattern } from './pattern';
+import { selectBlockMask, type MaskSelection } from './maskSelection';
 import { mapTo } from '../../util/mapTo';
 
-const BLOCK = 128;
+/**
+ * Inside a block, columns are processed in sub-blocks of this many: the sequential OBS updates stay inside the
+ * sub-block (JS), the rest of the block gets them as one product (ONNX Runtime). The arithmetic is the
+ * reference's; only the order of the additions differs.
+ */
+const SUB_BLOCK = 32;
 
 export interface ColumnQuantizer {
   /** Called when the loop reaches input `i` (group starts), with the current weights of the group's inputs. */
@@ -18,82 +24,96 @@ export interface ColumnQuantizer {
 }
 
 /**
- * Prunes (and optionally quantizes) W `[in, out]` given the Gram matrix of its inputs (Σ xxᵀ over `count`
- * positions). Returns the new weights in the same layout.
+ * What SparseGPT needs of a layer's inputs, computed once and shared by every weight that reads them (q, k and v;
+ * gate and up) and by every sparsity level tried: U with H⁻¹ = UᵀU, and the inputs that never fire.
  */
-export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, gram: Float64Array, count: number, p: SparsityPattern | undefined, quant?: ColumnQuantizer, percdamp = 0.01): Promise<Float32Array> {
-  // H = 2/n Σ xxᵀ; dead inputs get a unit diagonal and zero weights.
+export interface ObsFactor {
+  inDim: number;
+  u: Float64Array;
+  dead: Uint8Array;
+}
+
+/** H = 2/n Σ xxᵀ from the Gram matrix over `count` positions; dead inputs get a unit diagonal (and zero weights). */
+export async function obsFactor(gram: Float64Array, count: number, inDim: number, percdamp = 0.01): Promise<ObsFactor> {
   const h = mapTo(Float64Array, gram, (v) => (2 * v) / count);
-  const W = Array.from({ length: inDim }, (_, i) => Float32Array.from(w.subarray(i * outDim, (i + 1) * outDim)));
+  const dead = new Uint8Array(inDim);
   for (let i = 0; i < inDim; i++) {
     if (h[i * inDim + i] === 0) {
       h[i * inDim + i] = 1;
-      W[i].fill(0);
+      dead[i] = 1;
     }
   }
-  const hinv = await dampedInverse(h, inDim, percdamp);
-  const U = choleskyUpper(hinv, inDim);
-  const u = (i: number, j: number) => U[i * inDim + j];
+  return { inDim, u: await inverseUpperFactor(damped(h, inDim, percdamp), inDim), dead };
+}
+
+export interface SparseGptOptions {
+  quant?: ColumnQuantizer;
+  /** Unstructured masks: one threshold per block (default, as the reference) or per output. */
+  selection?: MaskSelection;
+}
+
+/** Subtracts `U[from, to]ᵀ · err[from]` from the rows `to` of W: the deferred OBS updates, as one product. */
+async function applyDeferred(W: Float32Array[], u: Float64Array, inDim: number, outDim: number, err: Float32Array[], from: [number, number], to: [number, number], errBase: number): Promise<void> {
+  const [f1, f2] = from;
+  const [t1, t2] = to;
+  const b = f2 - f1;
+  const rest = t2 - t1;
+  const ut = new Float32Array(rest * b);
+  for (let j = 0; j < rest; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u[(f1 + k) * inDim + t1 + j];
+  const e = new Float32Array(b * outDim);
+  for (let k = 0; k < b; k++) e.set(err[f1 - errBase + k], k * outDim);
+  const delta = await matmul(ut, e, rest, b, outDim);
+  for (let j = 0; j < rest; j++) {
+    const row = W[t1 + j];
+    for (let c = 0, o = j * outDim; c < outDim; c++) row[c] -= delta[o + c];
+  }
+}
+
+/** Prunes (and optionally quantizes) W `[in, out]` with the factor of its inputs. Returns new weights, same layout. */
+export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, f: ObsFactor, p: SparsityPattern | undefined, o: SparseGptOptions = {}): Promise<Float32Array> {
+  const { u, dead } = f;
+  const quant = o.quant;
+  const W = Array.from({ length: inDim }, (_, i) => (dead[i] ? new Float32Array(outDim) : w.slice(i * outDim, (i + 1) * outDim)));
+  const d = (i: number) => u[i * inDim + i];
+  // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
+  const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
 
   for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
     const i2 = Math.min(i1 + BLOCK, inDim);
     const err = Array.from({ length: i2 - i1 }, () => new Float32Array(outDim));
-    // Unstructured: per output, the block's lowest W²/diag(U)² go (the reference shares one threshold across
-    // outputs; per output, every row gets exactly the requested sparsity, as Wanda's comparison group does).
-    let pruned: Uint8Array | undefined;
-    if (p?.kind === 'unstructured') {
-      const b = i2 - i1;
-      const k = Math.floor(p.sparsity * b);
-      pruned = new Uint8Array(b * outDim);
-      const order = Array.from({ length: b }, (_, r) => r);
-      const score = (r: number, c: number) => (W[i1 + r][c] * W[i1 + r][c]) / (u(i1 + r, i1 + r) * u(i1 + r, i1 + r));
-      for (let c = 0; c < outDim; c++) {
-        order.sort((x, y) => score(x, c) - score(y, c) || x - y);
-        for (let t = 0; t < k; t++) pruned[order[t] * outDim + c] = 1;
-      }
-    }
-    const nmMask = new Uint8Array((i2 - i1) * outDim);
-    for (let i = i1; i < i2; i++) {
-      const r = i - i1;
-      if (p?.kind === 'nm' && r % p.m === 0) {
-        // N:M on the current, already updated weights of inputs i..i+M.
-        for (let c = 0; c < outDim; c++) {
-          const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort((a, b) => (W[i + a][c] ** 2) / u(i + a, i + a) ** 2 - (W[i + b][c] ** 2) / u(i + b, i + b) ** 2 || a - b);
-          if (group.length === p.m) for (let t = 0; t < p.n; t++) nmMask[(r + group[t]) * outDim + c] = 1;
+    const pruned = p?.kind === 'unstructured' ? selectBlockMask(i2 - i1, outDim, p.sparsity, (r, c) => (W[i1 + r][c] / d(i1 + r)) ** 2, o.selection ?? 'block') : new Uint8Array((i2 - i1) * outDim);
+    for (let s1 = i1; s1 < i2; s1 += sub) {
+      const s2 = Math.min(s1 + sub, i2);
+      for (let i = s1; i < s2; i++) {
+        const r = i - i1;
+        if (p?.kind === 'nm' && r % p.m === 0) {
+          // N:M on the current, already updated weights of inputs i..i+M.
+          for (let c = 0; c < outDim; c++) {
+            const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort((a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b);
+            if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
+          }
+        }
+        if (quant?.startGroup) quant.startGroup(i, W.slice(i, inDim));
+        const di = d(i);
+        const row = W[i];
+        const e = err[r];
+        for (let c = 0, m = r * outDim; c < outDim; c++) {
+          const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
+          e[c] = (row[c] - q) / di;
+          row[c] = q;
+        }
+        // OBS update of the sub-block's remaining inputs.
+        for (let j = i + 1; j < s2; j++) {
+          const fij = u[i * inDim + j];
+          if (fij === 0) continue;
+          const next = W[j];
+          for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
         }
       }
-      if (quant?.startGroup) quant.startGroup(i, W.slice(i, inDim));
-      const d = u(i, i);
-      for (let c = 0; c < outDim; c++) {
-        const prune = p?.kind === 'unstructured' ? pruned![r * outDim + c] : p?.kind === 'nm' ? nmMask[r * outDim + c] : 0;
-        const q = prune ? 0 : quant ? quant.quantize(i, c, W[i][c]) : W[i][c];
-        const e = (W[i][c] - q) / d;
-        W[i][c] = q;
-        err[r][c] = e;
-      }
-      // OBS update of the block's remaining inputs.
-      for (let j = i + 1; j < i2; j++) {
-        const f = u(i, j);
-        if (f === 0) continue;
-        const row = W[j];
-        const e = err[r];
-        for (let c = 0; c < outDim; c++) row[c] -= e[c] * f;
-      }
+      if (s2 < i2) await applyDeferred(W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
     }
-    // Lazy batch update of every later input: W[i2:] -= U[i1:i2, i2:]ᵀ · Err (through ONNX Runtime).
-    if (i2 < inDim) {
-      const b = i2 - i1;
-      const rest = inDim - i2;
-      const ut = new Float32Array(rest * b);
-      for (let j = 0; j < rest; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u(i1 + k, i2 + j);
-      const e = new Float32Array(b * outDim);
-      err.forEach((row, k) => e.set(row, k * outDim));
-      const delta = await matmul(ut, e, rest, b, outDim);
-      for (let j = 0; j < rest; j++) {
-        const row = W[i2 + j];
-        for (let c = 0; c < outDim; c++) row[c] -= delta[j * outDim + c];
-      }
-    }
+    // Lazy batch update of every later input: W[i2:] -= U[i1:i2, i2:]ᵀ · Err.
+    if (i2 < inDim) await applyDeferred(W, u, inDim, outDim, err, [i1, i2], [i2, inDim], i1);
   }
   const out = new Float32Array(inDim * outDim);
   W.forEach((row, i) => out.set(row, i * outDim));

@@ -1,68 +1,95 @@
-// One-shot sparsity and weight-only quantization of every layer's seven linears, layer by layer, each layer's
-// calibration inputs coming from the already processed layers (SparseGPT's sequential scheme, paper-spec §4).
-import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
+// One-shot sparsity and weight-only quantization of every layer's seven linears (paper-spec §4), in the sequential
+// scheme of layerwiseWeights.ts; the sparsity of each linear is uniform or given by a per-linear profile.
+import type { Weight } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
-import { calibrationInputs, columnNorms, type LayerStats } from '../../runtime/activationStats';
-import { CAPTURE_POINTS, type CapturePoint } from '../../build/decoderGraph';
-import { passLayer, type LayerwiseOptions } from '../calibration';
-import { sparsegpt } from './sparsegpt';
+import { columnNorms, type LayerStats } from '../../runtime/activationStats';
+import type { CapturePoint } from '../../build/decoderGraph';
+import type { LayerwiseOptions } from '../calibration';
+import { obsFactor, sparsegpt, type ObsFactor } from './sparsegpt';
+import type { MaskSelection } from './maskSelection';
 import { pruneByScore } from './wanda';
 import type { SparsityPattern } from './pattern';
 import { gptqQuantizer, quantizeRtn, type NBitsOptions } from '../quantize/nbits';
+import { transformLinears, type LinearSite } from './layerwiseWeights';
+import type { Decoder } from '../../model/decoder';
 
 export const SPARSIFY_METHODS = ['sparsegpt', 'wanda', 'magnitude'] as const;
 export type SparsifyMethod = (typeof SPARSIFY_METHODS)[number];
 
 export interface WeightStage {
-  sparsity?: { method: SparsifyMethod; pattern: SparsityPattern };
-  /** Weight-only quantization; with `gptq`, jointly with SparseGPT's error feedback (sparse-quantized). */
-  quant?: NBitsOptions & { gptq: boolean };
+  /**
+   * `selection` applies to SparseGPT's unstructured masks (Wanda and magnitude always compare per output).
+   * `profile[layer][linear]` (LINEARS order) overrides an unstructured pattern's sparsity per linear.
+   */
+  sparsity?: { method: SparsifyMethod; pattern: SparsityPattern; selection?: MaskSelection; profile?: number[][] };
+  /**
+   * Weight-only quantization; with `gptq`, jointly with SparseGPT's error feedback (sparse-quantized).
+   * `profile[layer][linear]` gives each linear its own bit width.
+   */
+  quant?: NBitsOptions & { gptq: boolean; profile?: number[][] };
+  /**
+   * How levels are spread over the linears (compress/profile): uniform, OWL's outlier-weighted per-layer sparsity,
+   * or searched (sparsity at the same average, or int4/int8 under a file-size budget when only --bits is given).
+   */
+  profile?: 'uniform' | 'owl' | 'search';
+  /** Generations of the profile search (default PROFILE_SCHEDULE's). */
+  profileGenerations?: number;
 }
 
-const LINEARS: [keyof LayerWeights, CapturePoint, string][] = [
-  ['q', 'attn_in', 'self_attn.q_proj'], ['k', 'attn_in', 'self_attn.k_proj'], ['v', 'attn_in', 'self_attn.v_proj'], ['o', 'o_in', 'self_attn.o_proj'],
-  ['gate', 'mlp_in', 'mlp.gate_proj'], ['up', 'mlp_in', 'mlp.up_proj'], ['down', 'down_in', 'mlp.down_proj'],
-];
+export const needsCalibration = (s: WeightStage) => (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true || (s.profile ?? 'uniform') !== 'uniform';
 
-export const needsCalibration = (s: WeightStage) => (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true;
+const usesObs = (s: WeightStage) => s.sparsity?.method === 'sparsegpt' || s.quant?.gptq === true;
 
-async function processWeight(w: Weight, name: string, stats: LayerStats | undefined, point: CapturePoint, s: WeightStage): Promise<Weight> {
+/** One factor per layer and capture point, made when a weight first needs it (q, k and v share theirs). */
+function factorCache(): (stats: LayerStats, point: CapturePoint) => Promise<ObsFactor> {
+  const made = new WeakMap<LayerStats, Map<CapturePoint, Promise<ObsFactor>>>();
+  return (stats, point) => {
+    const layer = made.get(stats) ?? new Map<CapturePoint, Promise<ObsFactor>>();
+    made.set(stats, layer);
+    if (!layer.has(point)) layer.set(point, obsFactor(stats[point].gram, stats[point].count, stats[point].dim));
+    return layer.get(point)!;
+  };
+}
+
+/** The pattern of one linear: the profile's level for it when there is one. */
+function patternAt(s: WeightStage, at: LinearSite): SparsityPattern | undefined {
+  const p = s.sparsity?.pattern;
+  const level = s.sparsity?.profile?.[at.layer]?.[at.index];
+  return p?.kind === 'unstructured' && level !== undefined ? { kind: 'unstructured', sparsity: level } : p;
+}
+
+/** The quantization of one linear: the profile's bit width for it when there is one. */
+function quantAt(s: WeightStage, at: LinearSite): WeightStage['quant'] {
+  const bits = s.quant?.profile?.[at.layer]?.[at.index];
+  return s.quant && bits !== undefined ? { ...s.quant, bits: bits as 4 | 8 } : s.quant;
+}
+
+/** Prunes one weight at `pattern` (0 % leaves it as it is), then quantizes it as the stage asks. */
+async function processWeight(w: Weight, at: LinearSite, stats: LayerStats | undefined, factor: () => Promise<ObsFactor>, stage: WeightStage): Promise<Weight> {
   const [K, N] = w.shape;
   let values = w.read();
-  const st = stats?.[point];
-  const obs = s.sparsity?.method === 'sparsegpt' || s.quant?.gptq;
-  if (obs && st) {
+  const s = { ...stage, quant: quantAt(stage, at) };
+  const pattern = patternAt(s, at);
+  const prunes = pattern !== undefined && !(pattern.kind === 'unstructured' && pattern.sparsity === 0);
+  if (!prunes && !s.quant) return w;
+  const method = s.sparsity?.method;
+  const st = stats?.[at.point];
+  if (st && usesObs(s)) {
     const quantizer = s.quant?.gptq ? gptqQuantizer(K, N, s.quant) : undefined;
-    values = await sparsegpt(values, K, N, st.gram, st.count, s.sparsity?.method === 'sparsegpt' ? s.sparsity.pattern : undefined, quantizer);
-    if (s.sparsity && s.sparsity.method !== 'sparsegpt') values = pruneByScore(values, K, N, s.sparsity.pattern, s.sparsity.method === 'wanda' ? columnNorms(st) : undefined);
-    if (quantizer) return { ...memoryWeight(name, [K, N], values), storedBytesPerElement: s.quant!.bits / 8, quant: quantizer.pack(values) };
-  } else if (s.sparsity) {
-    values = pruneByScore(values, K, N, s.sparsity.pattern, s.sparsity.method === 'wanda' && st ? columnNorms(st) : undefined);
+    values = await sparsegpt(values, K, N, await factor(), method === 'sparsegpt' && prunes ? pattern : undefined, { quant: quantizer, selection: s.sparsity?.selection });
+    if (prunes && method !== 'sparsegpt') values = pruneByScore(values, K, N, pattern!, method === 'wanda' ? columnNorms(st) : undefined);
+    if (quantizer) return { ...memoryWeight(at.name, [K, N], values), storedBytesPerElement: s.quant!.bits / 8, quant: quantizer.pack(values) };
+  } else if (prunes) {
+    values = pruneByScore(values, K, N, pattern!, method === 'wanda' && st ? columnNorms(st) : undefined);
   }
   if (s.quant) {
     const q = quantizeRtn(values, K, N, s.quant);
-    return { ...memoryWeight(name, [K, N], q.dequantized), storedBytesPerElement: s.quant.bits / 8, quant: q.quant };
+    return { ...memoryWeight(at.name, [K, N], q.dequantized), storedBytesPerElement: s.quant.bits / 8, quant: q.quant };
   }
-  return memoryWeight(name, [K, N], values);
+  return memoryWeight(at.name, [K, N], values);
 }
 
-export async function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: LayerwiseOptions): Promise<Decoder> {
-  let cur = d;
-  const calibrated = needsCalibration(stage);
-  // The inputs of layer l: the calibration windows through layers 0..l−1, already processed.
-  let input = calibrationInputs(windows);
-  const last = d.layers.length - 1;
-  o.onLayer?.(0, d.layers.length);
-  for (let l = 0; l <= last; l++) {
-    o.signal?.throwIfAborted();
-    const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
-    const lw: LayerWeights = { ...cur.layerWeights[l] };
-    for (const [key, point, module] of LINEARS) {
-      lw[key] = await processWeight(cur.layerWeights[l][key]!, `model.layers.${l}.${module}.weight`, stats, point, stage);
-    }
-    cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
-    if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
-    o.onLayer?.(l + 1, d.layers.length);
-  }
-  return cur;
+export function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: LayerwiseOptions): Promise<Decoder> {
+  const factor = factorCache();
+  return transformLinears(d, windows, needsCalibration(stage), (w, at, stats) => processWeight(w, at, stats, () => factor(stats!, at.point), stage), o);
 }

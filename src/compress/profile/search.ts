@@ -1,0 +1,65 @@
+// EvoPress's search (paper-spec §4): a (1 + λ) evolution from the uniform profile; each generation's offspring are
+// level switches of the parent (the total stays exact), measured on rungs of calibration windows and dropped as
+// soon as they are clearly worse than the parent; the best offspring replaces the parent when it is better.
+import { Rng } from '../../util/random';
+import { mutateProfile, profileKey, type Profile, type ProfileSpace } from './space';
+import type { ProfileFitness } from './evaluator';
+
+export interface ProfileSchedule {
+  generations: number;
+  offspring: number;
+}
+
+export const PROFILE_SCHEDULE: ProfileSchedule = { generations: 40, offspring: 8 };
+
+export interface ProfileGeneration {
+  generation: number;
+  /** Perplexity of the parent after this generation. */
+  parentPpl: number;
+  rejectedEarly: number;
+  evaluations: number;
+}
+
+export interface ProfileSearchResult {
+  profile: Profile;
+  /** Fitness perplexities of the start and of the result. */
+  startPpl: number;
+  ppl: number;
+  history: ProfileGeneration[];
+}
+
+export async function searchProfile(sp: ProfileSpace, start: Profile, fitness: ProfileFitness, schedule: ProfileSchedule, seed: number, ev: { signal?: AbortSignal; onGeneration?: (g: ProfileGeneration) => void } = {}): Promise<ProfileSearchResult> {
+  const rng = new Rng(seed);
+  let parent = start;
+  let parentRec = await fitness.evaluate(parent);
+  const startPpl = Math.exp(parentRec.full!);
+  const history: ProfileGeneration[] = [];
+  for (let generation = 1; generation <= schedule.generations; generation++) {
+    const offspring = new Map<string, Profile>();
+    for (let tries = 0; offspring.size < schedule.offspring && tries < 20 * schedule.offspring; tries++) {
+      const child = mutateProfile(rng, sp, parent);
+      if (!fitness.cache.has(profileKey(child))) offspring.set(profileKey(child), child);
+    }
+    let best: { profile: Profile; full: number } | undefined;
+    let rejectedEarly = 0;
+    for (const child of offspring.values()) {
+      ev.signal?.throwIfAborted();
+      let rec = await fitness.evaluate(child, fitness.rungs[0]);
+      for (const upTo of fitness.rungs) {
+        if (rec.windowNll.length >= upTo) continue;
+        if (fitness.clearlyWorse(rec, parentRec)) break;
+        rec = await fitness.evaluate(child, upTo);
+      }
+      if (rec.full === undefined) rejectedEarly++;
+      else if (!best || rec.full < best.full) best = { profile: child, full: rec.full };
+    }
+    if (best && best.full < parentRec.full!) {
+      parent = best.profile;
+      parentRec = await fitness.evaluate(parent);
+    }
+    const g = { generation, parentPpl: Math.exp(parentRec.full!), rejectedEarly, evaluations: fitness.evaluations };
+    history.push(g);
+    ev.onGeneration?.(g);
+  }
+  return { profile: parent, startPpl, ppl: Math.exp(parentRec.full!), history };
+}

@@ -1,0 +1,50 @@
+// The sequential scheme of SparseGPT and GPTQ (paper-spec §4): every layer's seven linears are replaced, layer by
+// layer, each layer calibrated on the hidden states that the already replaced layers produce.
+import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
+import { calibrationInputs, type LayerStats } from '../../runtime/activationStats';
+import { CAPTURE_POINTS, type CapturePoint } from '../../build/decoderGraph';
+import { passLayer, type LayerwiseOptions } from '../calibration';
+
+export type LinearKey = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+
+/** The seven linears of a layer in a fixed order (a per-linear profile is indexed by it), with their inputs. */
+export const LINEARS: { key: LinearKey; point: CapturePoint; module: string }[] = [
+  { key: 'q', point: 'attn_in', module: 'self_attn.q_proj' },
+  { key: 'k', point: 'attn_in', module: 'self_attn.k_proj' },
+  { key: 'v', point: 'attn_in', module: 'self_attn.v_proj' },
+  { key: 'o', point: 'o_in', module: 'self_attn.o_proj' },
+  { key: 'gate', point: 'mlp_in', module: 'mlp.gate_proj' },
+  { key: 'up', point: 'mlp_in', module: 'mlp.up_proj' },
+  { key: 'down', point: 'down_in', module: 'mlp.down_proj' },
+];
+
+export interface LinearSite {
+  layer: number;
+  /** Index into LINEARS. */
+  index: number;
+  point: CapturePoint;
+  name: string;
+}
+
+/** New values for one linear; `stats` are its layer's input statistics (absent when not calibrated). */
+export type LinearTransform = (w: Weight, at: LinearSite, stats: LayerStats | undefined) => Promise<Weight>;
+
+export async function transformLinears(d: Decoder, windows: number[][], calibrated: boolean, transform: LinearTransform, o: LayerwiseOptions): Promise<Decoder> {
+  let cur = d;
+  // The inputs of layer l: the calibration windows through layers 0..l−1, already replaced.
+  let input = calibrationInputs(windows);
+  const last = d.layers.length - 1;
+  o.onLayer?.(0, d.layers.length);
+  for (let l = 0; l <= last; l++) {
+    o.signal?.throwIfAborted();
+    const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
+    const lw: LayerWeights = { ...cur.layerWeights[l] };
+    for (const [index, { key, point, module }] of LINEARS.entries()) {
+      lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: `model.layers.${l}.${module}.weight` }, stats);
+    }
+    cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
+    if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
+    o.onLayer?.(l + 1, d.layers.length);
+  }
+  return cur;
+}
