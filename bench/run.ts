@@ -8,6 +8,7 @@ import { benchExportSpeed } from './exportSpeed';
 import { benchScale } from './scale';
 import { benchLinalg } from './linalg';
 import { benchProfile } from './profile';
+import { benchSparsegptReference } from './sparsegptReference';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -21,6 +22,7 @@ const ALL: Record<string, () => Promise<void>> = {
   scale: benchScale,
   linalg: benchLinalg,
   profile: benchProfile,
+  'sparsegpt-reference': benchSparsegptReference,
 };
 
 async function main() {

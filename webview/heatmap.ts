@@ -46,6 +46,15 @@ export function mlpCells(layers: MasksFile['layers'], shapes: Shape[], maxBins =
   return { rows: layers.length, cols, values, colLabel: (b) => `channels ${b * per}–${Math.min(width, (b + 1) * per) - 1}` };
 }
 
+const LINEAR_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
+
+/** Layers × linears of a profile: the fraction of weights kept (sparsity), or bits / 8 (mixed precision). */
+export function profileCells(p: { of: 'sparsity' | 'bits'; levels: number[][] }): HeatmapData {
+  const cols = LINEAR_NAMES.length;
+  const values = Float32Array.from(p.levels.flatMap((layer) => layer.map((v) => (p.of === 'bits' ? v / 8 : 1 - v))));
+  return { rows: p.levels.length, cols, values, colLabel: (c) => LINEAR_NAMES[c] };
+}
+
 /** The cell under a point of a heatmap drawn at `width × height`. */
 export function cellAt(h: HeatmapData, width: number, height: number, x: number, y: number): { row: number; col: number } | undefined {
   const col = Math.floor((x / width) * h.cols);

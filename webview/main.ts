@@ -6,7 +6,7 @@ import type { CompressReport } from '../src/job/compress';
 import type { ModelSummary } from '../src/job/inspect';
 import type { MasksFile } from '../src/compress/masksFile';
 import type { LayerReformReport } from '../src/compress/reform/reformation';
-import { attentionCells, mlpCells } from './heatmap';
+import { attentionCells, mlpCells, profileCells } from './heatmap';
 import { drawHeatmap } from './draw';
 import { paretoChart, progressChart } from './charts';
 
@@ -76,6 +76,7 @@ function readForm(): CompressForm {
     reform: checked('reform'),
     depth: checked('depth'),
     sparsity: value('sparsity'),
+    profile: value('profile'),
     bits: value('bits'),
     seed: Number(value('seed')),
   };
@@ -95,6 +96,7 @@ function renderForm(f: CompressForm): HTMLElement {
     field('Execution provider', dropdown('provider', ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'].map((p) => [p, p]), f.provider)),
     field('Output folder', text('out', f.out), 'a new folder; nothing is overwritten'),
     field('Then sparsify', dropdown('sparsity', [['', 'no'], ['0.5', '50% (SparseGPT)'], ['2:4', '2:4 (SparseGPT)']], f.sparsity)),
+    field('Sparsity per layer', dropdown('profile', [['uniform', 'uniform'], ['owl', 'OWL (outlier-weighted)'], ['search', 'searched (EvoPress-style)']], f.profile), 'for 50%: spread the same total sparsity over the layers'),
     field('Then quantize', dropdown('bits', [['', 'no'], ['8', 'int8'], ['4', 'int4']], f.bits)),
     field('Seed', text('seed', String(f.seed), { type: 'number' })),
   );
@@ -185,6 +187,18 @@ function renderReform(): HTMLElement | undefined {
   return s;
 }
 
+/** The per-linear levels of a --profile owl / search weight stage, as a layers × linears heatmap. */
+function renderProfile(p: NonNullable<CompressReport['profile']>): HTMLElement {
+  const s = el('div', { class: 'profile', 'aria-label': 'Per-linear profile' });
+  const what = p.of === 'bits' ? 'Bits per linear (int4 / int8)' : `Sparsity per linear (${p.kind === 'owl' ? 'OWL' : 'searched'}, average ${(100 * p.average).toFixed(1)}%)`;
+  const canvas = <HTMLCanvasElement>el('canvas', { id: 'profileHeatmap', tabindex: '0' });
+  const tooltip = el('div', { class: 'tooltip', role: 'status' });
+  tooltip.hidden = true;
+  s.append(el('h3', {}, `${what}: layers × q k v o gate up down`), canvas, tooltip);
+  queueMicrotask(() => drawHeatmap(canvas, profileCells(p), tooltip, p.of === 'bits' ? 'of 8 bits' : 'of the weights kept'));
+  return s;
+}
+
 function renderReport(r: CompressReport): HTMLElement {
   const s = el('section', { class: 'report', id: 'report', 'aria-label': 'Report' });
   s.append(el('h2', {}, 'Report'));
@@ -207,6 +221,7 @@ function renderReport(r: CompressReport): HTMLElement {
   }
   s.append(t, el('p', {}, `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}.`));
   for (const n of r.notes) s.append(el('p', { class: 'note' }, n));
+  if (r.profile) s.append(renderProfile(r.profile));
   const actions = el('div', { class: 'actions' });
   actions.append(Object.assign(el('vscode-button', { id: 'openFolder' }, 'Open output folder'), { onclick: () => vscode.postMessage({ type: 'openFolder' }) }), Object.assign(el('vscode-button', { id: 'openReport', appearance: 'secondary' }, 'Open report'), { onclick: () => vscode.postMessage({ type: 'openReport' }) }));
   s.append(actions);

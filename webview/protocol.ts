@@ -17,6 +17,8 @@ export interface CompressForm {
   /** Below 0.7, let the search drop the last layers whole. */
   depth: boolean;
   sparsity: string; // '' | '0.5' | '2:4'
+  /** How a fractional sparsity is spread over the linears: 'uniform' | 'owl' | 'search'. */
+  profile: string;
   bits: string; // '' | '4' | '8'
   seed: number;
 }

@@ -6,6 +6,8 @@ export function compressArgs(model: string, f: CompressForm, demoText: string): 
   if (!f.reform) args.push('--no-reform');
   if (f.depth) args.push('--depth');
   if (f.sparsity) args.push('--sparsity', f.sparsity);
+  // A profile spreads a fraction over the layers; N:M is the same in every layer.
+  if (f.sparsity && !f.sparsity.includes(':') && f.profile && f.profile !== 'uniform') args.push('--profile', f.profile);
   if (f.bits) args.push('--bits', f.bits);
   return args;
 }

@@ -72,7 +72,7 @@ export class CompressPanel {
         const s = settings();
         try {
           const summary = await runCliJson<ModelSummary>(this.ctx.cli, ['inspect', this.model, '--json'], this.ctx.output);
-          this.post({ type: 'init', model: this.model, summary, form: { ratio: s.ratio, granularity: 'head', calib: s.calibration, provider: s.provider, out: defaultOut(this.model), preset: 'quick', method: 'search', reform: true, depth: false, sparsity: '', bits: '', seed: 0 } });
+          this.post({ type: 'init', model: this.model, summary, form: { ratio: s.ratio, granularity: 'head', calib: s.calibration, provider: s.provider, out: defaultOut(this.model), preset: 'quick', method: 'search', reform: true, depth: false, sparsity: '', profile: 'uniform', bits: '', seed: 0 } });
           if (this.report) this.post({ type: 'done', report: this.report });
         } catch (e) {
           this.post({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { attentionCells, cellAt, mlpCells, paretoFront } from '../../webview/heatmap';
+import { attentionCells, cellAt, mlpCells, paretoFront, profileCells } from '../../webview/heatmap';
 import { compressArgs } from '../../src/extension/compressArgs';
-import type { CompressForm, HostToWebview } from '../../webview/protocol';
+import type { CompressForm } from '../../webview/protocol';
 
 const shape = (heads: number, headDim: number, intermediate: number) => ({ heads, headDim, intermediate });
 
@@ -43,11 +43,19 @@ test('Pareto front: the candidates no other beats in both parameters and perplex
 });
 
 test('the form becomes the same compress command the CLI runs', () => {
-  const form: CompressForm = { ratio: 0.7, granularity: 'channel', calib: '', provider: 'cpu', out: '/tmp/o', preset: 'quick', method: 'search', reform: false, depth: true, sparsity: '2:4', bits: '4', seed: 3 };
+  const form: CompressForm = { ratio: 0.7, granularity: 'channel', calib: '', provider: 'cpu', out: '/tmp/o', preset: 'quick', method: 'search', reform: false, depth: true, sparsity: '2:4', profile: 'search', bits: '4', seed: 3 };
   assert.deepEqual(compressArgs('/m/model.onnx', form, '/ext/sample.txt'), [
     'compress', '/m/model.onnx', '--ratio', '0.7', '--calib', '/ext/sample.txt', '--out', '/tmp/o', '--provider', 'cpu', '--granularity', 'channel',
     '--preset', 'quick', '--method', 'search', '--seed', '3', '--no-reform', '--depth', '--sparsity', '2:4', '--bits', '4',
   ]);
-  const msg: HostToWebview = { type: 'failed', message: 'x' };
-  assert.deepEqual(JSON.parse(JSON.stringify(msg)), msg, 'messages are plain JSON');
+  assert.deepEqual(compressArgs('/m/model.onnx', { ...form, sparsity: '0.5' }, '/ext/sample.txt').slice(-6), ['--sparsity', '0.5', '--profile', 'search', '--bits', '4'], 'a fraction takes the profile');
+});
+
+test('profile heatmap: layers × the seven linears, the fraction kept (sparsity) or bits / 8', () => {
+  const h = profileCells({ of: 'sparsity', levels: [[0.5, 0.4, 0.6, 0.5, 0.5, 0.5, 0.5], [0.3, 0.5, 0.5, 0.5, 0.7, 0.5, 0.5]] });
+  assert.equal(h.rows, 2);
+  assert.equal(h.cols, 7);
+  assert.ok(Math.abs(h.values[7 + 4] - 0.3) < 1e-6);
+  assert.equal(h.colLabel(6), 'down_proj');
+  assert.deepEqual([...profileCells({ of: 'bits', levels: [[4, 8, 4, 4, 4, 4, 8]] }).values], [0.5, 1, 0.5, 0.5, 0.5, 0.5, 1]);
 });
