@@ -2,7 +2,7 @@
 // extension host only through the typed messages of protocol.ts.
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodeTextField, vsCodeDivider, vsCodeProgressRing } from '@vscode/webview-ui-toolkit';
 import type { CompressForm, HostToWebview, WebviewToHost } from './protocol';
-import type { CompressReport } from '../src/job/compress';
+import type { CompressReport } from '../src/job/compressReport';
 import type { ModelSummary } from '../src/job/inspect';
 import type { MasksFile } from '../src/compress/masksFile';
 import type { LayerReformReport } from '../src/compress/reform/reformation';

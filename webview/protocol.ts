@@ -1,7 +1,7 @@
 // Every message between the extension host and the webview, typed in one place (style.md: like rust-analyzer's
 // lsp_ext.ts). The webview never talks to anything else.
 import type { JobEvent } from '../src/job/protocol';
-import type { CompressReport } from '../src/job/compress';
+import type { CompressReport } from '../src/job/compressReport';
 import type { ModelSummary } from '../src/job/inspect';
 
 /** The form's fields; defaults come from the settings. */

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { HostToWebview, WebviewToHost } from '../../webview/protocol';
-import type { CompressReport } from '../job/compress';
+import type { CompressReport } from '../job/compressReport';
 import type { ModelSummary } from '../job/inspect';
 import { runCliJob, runCliJson, type RunningJob } from './childJob';
 import { settings } from './config';

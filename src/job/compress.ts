@@ -12,12 +12,12 @@ import { maskedParams, sliceDecoder, type SubnetMask } from '../compress/subnet'
 import { outerParams } from '../compress/importance/select';
 import { readMasksFile, toMasksFile } from '../compress/masksFile';
 import { compensatedModules, withBiases, type CompensationBias } from '../compress/importance/compensation';
-import { reformDecoder, type LayerReformReport } from '../compress/reform/reformation';
+import { reformDecoder } from '../compress/reform/reformation';
 import { DEFAULT_REFORM, type ReformMethod } from '../compress/reform/reformLayer';
 import { writeModelFiles } from '../compress/exportModel';
 import { totalCounts } from '../model/params';
 import type { Decoder } from '../model/decoder';
-import { summarize, type ModelSummary } from './inspect';
+import { summarize } from './inspect';
 import { OutputFolder } from '../util/outputFolder';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
@@ -28,11 +28,12 @@ import { JOB_ARGUMENTS, maskArguments, recordArguments, type ArgumentValues, typ
 import { checkWeightStageRequest } from './options';
 import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
-import { stagePerplexities, type PplSet } from './stagePerplexity';
+import type { CompressReport } from './compressReport';
+import { stagePerplexities } from './stagePerplexity';
 import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { describeStage, weightStagePass } from './weightStage';
-import { honestNotes, measureModels, type ModelMeasure } from './measureModel';
+import { honestNotes, measureModels } from './measureModel';
 
 export interface CompressRequest extends SearchOptions, ModelJobRequest {
   /** `search` (default) or a baseline that replaces it. */
@@ -45,34 +46,6 @@ export interface CompressRequest extends SearchOptions, ModelJobRequest {
 }
 
 
-/** `report.json`; `compress --json` prints it. */
-export interface CompressReport {
-  version: 1;
-  out: string;
-  model: string;
-  method: 'search' | Method;
-  granularity: Granularity;
-  ratio: number;
-  targetRatio: number;
-  params: { before: number; after: number };
-  fileBytes: { before: number; after: number };
-  kvCacheBytesPerToken: { before: number; after: number };
-  /** Held-out perplexity when held-out text was given, else on the calibration windows. */
-  ppl: PplSet;
-  pplCalibration: PplSet;
-  pplHeldOut?: PplSet & { text: string };
-  reformation?: { method: ReformMethod; seconds: number; layers: LayerReformReport[] };
-  search?: Pick<SearchOutcome, 'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated' | 'droppedLayers'>;
-  original: ModelSummary;
-  compressed: ModelSummary;
-  latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
-  /** With a weight stage's --profile owl / search: the per-linear levels. */
-  profile?: ProfileReport;
-  /** With a weight stage: original, structured (searched + reformed) and final model side by side. */
-  stages?: ModelMeasure[];
-  notes: string[];
-  seconds: number;
-}
 
 const MASKS = 'masks.json';
 /** The report's `search` section, kept beside the masks so that a job resumed from them still reports its search. */

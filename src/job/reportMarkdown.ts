@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import type { CompressReport } from './compress';
+import type { CompressReport } from './compressReport';
 import type { PplSet } from './stagePerplexity';
 import { pplText } from './measureModel';
 

@@ -1,6 +1,6 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
-import type { QuantizedLinear } from '../compress/quantize/nbits';
+import type { QuantizedLinear } from './quantizedLinear';
 import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
 

@@ -1,27 +1,8 @@
 // Weight-only block quantization in com.microsoft.MatMulNBits' storage (anchors.md): per output n and block of
 // `blockSize` inputs, codes q ∈ [0, 2^bits) with w ≈ (q − zero point) · scale. Our weights are [K = in, N = out].
 import type { ColumnQuantizer } from '../sparsify/sparsegpt';
+import { blocksOf, type NBitsOptions, type QuantizedLinear } from '../../model/quantizedLinear';
 import { mapTo } from '../../util/mapTo';
-
-export interface NBitsOptions {
-  bits: 4 | 8;
-  blockSize: number;
-  /** Symmetric: zero point 2^(bits−1), not stored; asymmetric: a zero point per block. */
-  symmetric: boolean;
-}
-
-export interface QuantizedLinear extends NBitsOptions {
-  K: number;
-  N: number;
-  /** `[N, blocks, blockSize · bits / 8]` */
-  packed: Uint8Array;
-  /** `[N · blocks]` */
-  scales: Float32Array;
-  /** `[N · ceil(blocks · bits / 8)]`, asymmetric only */
-  zeroPoints?: Uint8Array;
-}
-
-const blocksOf = (K: number, blockSize: number) => Math.ceil(K / blockSize);
 
 /** Scale and zero point of one block's values (RTN grid). 0 is always exactly representable. */
 function grid(values: number[], o: NBitsOptions): { scale: number; zp: number } {
@@ -126,27 +107,4 @@ export function gptqQuantizer(K: number, N: number, o: NBitsOptions): ColumnQuan
     },
     pack: (w) => g.pack(w),
   };
-}
-
-/** The float weights `[K, N]` a MatMulNBits weight stands for. */
-export function dequantize(q: QuantizedLinear): Float32Array {
-  const blocks = blocksOf(q.K, q.blockSize);
-  const blob = (q.blockSize * q.bits) / 8;
-  const per = Math.ceil((blocks * q.bits) / 8);
-  const out = new Float32Array(q.K * q.N);
-  for (let n = 0; n < q.N; n++) {
-    for (let k = 0; k < q.K; k++) {
-      const b = Math.floor(k / q.blockSize);
-      const within = k % q.blockSize;
-      const byte = q.packed[(n * blocks + b) * blob + (q.bits === 8 ? within : within >> 1)];
-      const code = q.bits === 8 ? byte : within & 1 ? byte >> 4 : byte & 15;
-      let zp = 2 ** (q.bits - 1);
-      if (q.zeroPoints) {
-        const z = q.zeroPoints[n * per + (q.bits === 8 ? b : b >> 1)];
-        zp = q.bits === 8 ? z : b & 1 ? z >> 4 : z & 15;
-      }
-      out[k * q.N + n] = (code - zp) * q.scales[n * blocks + b];
-    }
-  }
-  return out;
 }

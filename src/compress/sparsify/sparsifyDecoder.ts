@@ -9,7 +9,8 @@ import { obsFactor, sparsegpt, type ObsFactor } from './sparsegpt';
 import type { MaskSelection } from './maskSelection';
 import { pruneByScore } from './wanda';
 import type { SparsityPattern } from './pattern';
-import { gptqQuantizer, quantizeRtn, type NBitsOptions } from '../quantize/nbits';
+import { gptqQuantizer, quantizeRtn } from '../quantize/nbits';
+import type { NBitsOptions } from '../../model/quantizedLinear';
 import { transformLinears, type LinearSite } from './layerwiseWeights';
 import type { Decoder } from '../../model/decoder';
 

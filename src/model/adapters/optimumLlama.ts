@@ -5,7 +5,7 @@ import type { OnnxFile } from '../../onnx/modelFile';
 import { onnx, bytesPerElement, DataType } from '../../onnx/proto';
 import { elementCount, readFloatTensor, readRawBytes, tensorDims } from '../../onnx/tensorData';
 import { checkedRange, isExternal } from '../../onnx/externalData';
-import { dequantize, type QuantizedLinear } from '../../compress/quantize/nbits';
+import { dequantize, type QuantizedLinear } from '../quantizedLinear';
 import { UserError } from '../../util/errors';
 import { GraphIndex, intAttr, intsAttr } from './graphIndex';
 import { transpose2d } from '../transpose';
