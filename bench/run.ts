@@ -7,6 +7,7 @@ import { benchSparsity } from './sparsity';
 import { benchExportSpeed } from './exportSpeed';
 import { benchScale } from './scale';
 import { benchLinalg } from './linalg';
+import { benchAdversarial } from './adversarial';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -19,6 +20,7 @@ const ALL: Record<string, () => Promise<void>> = {
   sparsity: benchSparsity,
   scale: benchScale,
   linalg: benchLinalg,
+  adversarial: benchAdversarial,
 };
 
 async function main() {

@@ -15,17 +15,7 @@ import { randomDecoder, tokenizerFile } from '../../bench/randomModels';
 import { loadTokenizerFile } from '../../src/text/tokenizer';
 import { tokenizePrefix } from '../../src/text/windows';
 import { checkTokenizerFits } from '../../src/job/tokenizerFit';
-
-/** tok512 with the ids of its merged tokens shuffled: 512 tokens like the model's, but another vocabulary. */
-function shuffledTokenizer(dir: string): string {
-  const t = JSON.parse(fs.readFileSync(fixture('llama2c', 'tok512.tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
-  const merged = Object.entries(t.model.vocab).filter(([, id]) => id >= 259);
-  // A fixed derangement (rotate by 97), so the test is the same on every run.
-  merged.forEach(([token], i) => (t.model.vocab[token] = merged[(i + 97) % merged.length][1]));
-  const file = path.join(dir, 'other.tokenizer.json');
-  fs.writeFileSync(file, JSON.stringify(t));
-  return file;
-}
+import { shuffledTokenizer } from '../../bench/adversarialHarness';
 
 const noInternal = (stderr: string) => assert.doesNotMatch(stderr, /internal error|\n\s+at /);
 
@@ -116,4 +106,13 @@ test('a random-weight model (about uniform predictions) is warned of, not refuse
   const d = randomDecoder({ layers: 2, hidden: 576, heads: 9, kvHeads: 3, intermediate: 256, tied: false, ropeTheta: 10000, maxPositions: 2048 }, 'float32');
   const warning = await checkTokenizerFits(d, tok, tokenizePrefix(texts.wikitext2, tok, 128), texts.wikitext2, { provider: 'cpu' });
   assert.match(warning ?? '', /perplexity on the first 128 tokens of wikitext2_test_joined\.txt is \d+, 1\.\d× that of uniform guessing over its 32000 tokens: the tokenizer .* may not match the model, or the model is untrained/);
+});
+
+test('a tokenizer.json without the fields of a tokenizer is a user error naming the file, not an internal one', () => {
+  const file = path.join(tempDir(), 'empty.tokenizer.json');
+  fs.writeFileSync(file, '{}');
+  const r = runCli(['eval', stories260K.onnx, '--text', texts.tinyStoriesValid, '--seq-len', '64', '--windows', '1', '--tokenizer', file]);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /empty\.tokenizer\.json: not a tokenizer this tool can read \(.*"model".*\); pass a Hugging Face tokenizer\.json or a llama2\.c tokenizer \.bin/);
+  noInternal(r.stderr);
 });
