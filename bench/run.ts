@@ -9,6 +9,7 @@ import { benchScale } from './scale';
 import { benchLinalg } from './linalg';
 import { benchProfile } from './profile';
 import { benchSparsegptReference } from './sparsegptReference';
+import { benchAdversarial } from './adversarial';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -23,6 +24,7 @@ const ALL: Record<string, () => Promise<void>> = {
   linalg: benchLinalg,
   profile: benchProfile,
   'sparsegpt-reference': benchSparsegptReference,
+  adversarial: benchAdversarial,
 };
 
 async function main() {

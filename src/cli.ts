@@ -187,6 +187,7 @@ program
     const bar = o.json ? undefined : progressBar('windows');
     const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
     bar?.stop();
+    for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
     console.log(o.json ? JSON.stringify(r, null, 2) : `perplexity ${r.ppl.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.tokens} predicted tokens in ${r.windows} windows of ${r.seqLen}; ${r.seconds.toFixed(1)} s on ${r.provider}`);
   });
 
@@ -217,6 +218,7 @@ program
       biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
       signal: cancelOnInterrupt(),
       onStage: o.json ? undefined : (s) => process.stderr.write(`${s}…\n`),
+      onLog: (m) => process.stderr.write(`${m}\n`),
     });
     console.log(o.json ? JSON.stringify(r, null, 2) : `${r.method} (${r.granularity}) keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): perplexity ${r.ppl.toFixed(4)} (dense ${r.pplDense.toFixed(4)}) on ${r.evalTokens} tokens\nmasks: ${r.masks}`);
   });
@@ -326,7 +328,7 @@ type StageOptions = { out: string; calib?: string; eval?: string; evalWindows: n
 
 async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
   if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
-  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, signal: cancelOnInterrupt(), onEvent: (e) => !o.json && e.type === 'stage' && process.stderr.write(`${e.stage}…\n`) });
+  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, signal: cancelOnInterrupt(), onEvent: (e) => (e.type === 'log' || (!o.json && e.type === 'stage')) && process.stderr.write(`${e.type === 'log' ? e.message : `${e.stage}…`}\n`) });
   console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
 }
 

@@ -79,7 +79,7 @@ function compressArguments(ctx: JobContext, r: CompressRequest, method: 'search'
 export async function compressModel(r: CompressRequest): Promise<CompressReport> {
   const t0 = performance.now();
   checkWeightStageRequest(r.weightStage);
-  const ctx = openContext({ ...r, evalOnCalib: false });
+  const ctx = await openContext({ ...r, evalOnCalib: false });
   const d = ctx.decoder;
   const emit = ctx.emit;
   const method = r.method ?? 'search';
@@ -184,7 +184,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       latency: { provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
       stages,
       ...(profile ? { profile } : {}),
-      notes: stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [],
+      notes: [...ctx.warnings, ...(stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [])],
       seconds: (performance.now() - t0) / 1000,
     };
     // The last await is behind us: a cancel seen here is the last one that can stop the commit.

@@ -1,6 +1,7 @@
 import { loadDecoder } from '../model/recognise';
 import type { Decoder } from '../model/decoder';
 import { loadModelTokenizer, type TextTokenizer } from '../text/tokenizer';
+import { checkTextFile } from '../text/textCheck';
 import { defaultSeqLen, sampledPoolTokens, tokenizePrefix, windowTokens } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { UserError } from '../util/errors';
@@ -8,6 +9,7 @@ import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
 import type { LayerwiseOptions } from '../compress/calibration';
 import { checkRequest } from './options';
+import { checkTokenizerFits } from './tokenizerFit';
 
 /** What every job over a model and its calibration text is asked. */
 export interface ModelJobRequest {
@@ -39,6 +41,8 @@ export interface JobContext {
   /** What every stage's ONNX Runtime sessions and layer loops are opened with. */
   session: LayerwiseOptions;
   emit: JobListener;
+  /** What the input checks warn of (CRLF text), already emitted; reports repeat them as notes. */
+  warnings: string[];
 }
 
 /** What a job does with its calibration text, as far as its request says: how many tokens of it to tokenize. */
@@ -72,18 +76,29 @@ export function calibrationTokens(r: CalibrationUse, seqLen: number): number {
 }
 
 /**
- * The model, its tokenizer and the calibration tokens. `calibIds` holds the first `calibrationTokens(r)` tokens of
+ * The model, its tokenizer and the calibration tokens, the texts checked (`checkTextFile`) and the tokenizer tried on
+ * the calibration text (`checkTokenizerFits`) before any heavy step. `calibIds` holds the first `calibrationTokens(r)` tokens of
  * the calibration text (the whole text when it is shorter): every window any stage takes from it is the same as
  * from the whole text's tokens (sampled windows are drawn from a bounded prefix, see `sampledWindows`).
  */
-export function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): JobContext {
+export async function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): Promise<JobContext> {
   // Every numeric field of the request (ratio, windows, seed ...) under the CLI's rules, before the model is read.
   checkRequest(r);
+  const warnings = checkTexts({ '--calib': r.calib, '--eval': r.evalText });
   const decoder = loadDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${decoder.config.maxPositions}`);
   const calibIds = tokenizePrefix(r.calib, tokenizer, calibrationTokens(r, seqLen));
   const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
-  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit: r.onEvent ?? (() => {}) };
+  const fit = await checkTokenizerFits(decoder, tokenizer, calibIds, r.calib, session);
+  if (fit) warnings.push(fit);
+  const emit = r.onEvent ?? (() => {});
+  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
+  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit, warnings };
+}
+
+/** `checkTextFile` on each text given, keyed by its option: the warnings of all of them. */
+export function checkTexts(files: Record<string, string | undefined>): string[] {
+  return Object.entries(files).flatMap(([role, file]) => (file ? checkTextFile(file, role) : []));
 }

@@ -69,6 +69,8 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
 /** `evalText` defaults to the calibration text. */
 export interface PruneRequest extends BaselineOptions, ModelJobRequest {
   onStage?: (stage: string) => void;
+  /** Warnings and notes along the way (a CRLF text). */
+  onLog?: (message: string) => void;
 }
 
 /** What `prune --json` prints. */
@@ -91,7 +93,7 @@ export interface PruneResult {
 
 export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const t0 = performance.now();
-  const ctx = openContext({ ...r, onEvent: (e) => e.type === 'stage' && r.onStage?.(e.stage) });
+  const ctx = await openContext({ ...r, onEvent: (e) => (e.type === 'stage' ? r.onStage?.(e.stage) : e.type === 'log' && r.onLog?.(e.message)) });
   checkRatio(ctx.decoder, r.ratio, r.granularity ?? 'head');
   const out = new OutputFolder(r.out);
   return out.complete(async () => {

@@ -245,7 +245,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
 }
 
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
-  const ctx = openContext({ ...r, evalOnCalib: false });
+  const ctx = await openContext({ ...r, evalOnCalib: false });
   const out = new OutputFolder(r.out, { resume: r.resume });
   try {
     // Inside the try: the folder just made for nothing is removed again.

@@ -20,6 +20,8 @@ import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
 import { checkRequest, checkWeightStageRequest } from './options';
 import type { TextTokenizer } from '../text/tokenizer';
+import { checkTexts } from './context';
+import { checkTokenizerFits, PROBE_TOKENS } from './tokenizerFit';
 
 export interface WeightStageRequest {
   model: string;
@@ -86,11 +88,16 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
   const emit = r.onEvent ?? (() => {});
   checkRequest(r);
   checkWeightStageRequest(r.stage);
+  const warnings = checkTexts({ '--calib': r.calib, '--eval': r.evalText });
   const d = loadDecoder(r.model);
   const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
   if (seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
   if (needsCalibration(r.stage) && !r.calib) throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
+  const probeText = r.calib ?? r.evalText;
+  const fit = probeText ? await checkTokenizerFits(d, tok, tokenizePrefix(probeText, tok, PROBE_TOKENS), probeText, { provider: r.provider, threads: r.threads }) : undefined;
+  if (fit) warnings.push(fit);
+  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
@@ -107,7 +114,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const evalWindows = measureWindows(r, tok, seqLen, calibIds);
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
     const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
-    const notes = [...honestNotes(before, after, Boolean(r.stage.sparsity)), ...(evalWindows ? [] : [UNMEASURED])];
+    const notes = [...warnings, ...honestNotes(before, after, Boolean(r.stage.sparsity)), ...(evalWindows ? [] : [UNMEASURED])];
     const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, ...(profile ? { profile } : {}), notes, seconds: (performance.now() - t0) / 1000 };
     throwIfCancelled(r.signal, 'writing the report');
     out.markModelFinished();

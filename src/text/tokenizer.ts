@@ -16,7 +16,13 @@ export interface TextTokenizer {
 }
 
 function fromJson(tokenizer: object, config: object, source: string): TextTokenizer {
-  const tok = new Tokenizer(tokenizer, config);
+  let tok: Tokenizer;
+  try {
+    tok = new Tokenizer(tokenizer, config);
+  } catch (e) {
+    // The library refuses a JSON that is not a tokenizer (fields missing): the file is at fault, not our code.
+    throw new UserError(`${source}: not a tokenizer this tool can read (${e instanceof Error ? e.message : e}); pass a Hugging Face tokenizer.json or a llama2.c tokenizer .bin`);
+  }
   const model = (tokenizer as { model?: { vocab?: Record<string, number> | unknown[] } }).model;
   const added = (tokenizer as { added_tokens?: { id: number }[] }).added_tokens ?? [];
   const vocabIds = model?.vocab ? (Array.isArray(model.vocab) ? model.vocab.length : Math.max(...Object.values(model.vocab)) + 1) : 0;

@@ -47,8 +47,21 @@ function isRunning(m: Marker): boolean {
   }
 }
 
+/** Where `p` links to, or undefined when it is no symbolic link (or absent). */
+function linkTarget(p: string): string | undefined {
+  const bare = p.replace(/[\\/]+$/, '');
+  try {
+    return fs.lstatSync(bare).isSymbolicLink() ? fs.readlinkSync(bare) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function refuseNonEmpty(final: string): void {
   if (!final.trim()) throw new UserError('--out is empty: give the path of a new folder for the results');
+  // The finished folder is renamed into place, which a link cannot take; writing through it would touch its target.
+  const target = linkTarget(final);
+  if (target !== undefined) throw new UserError(`output folder ${final} is a symbolic link (to ${target}); give the path of a new folder, e.g. one inside the link's target`);
   if (fs.existsSync(final) && (!fs.statSync(final).isDirectory() || fs.readdirSync(final).length > 0)) {
     throw new UserError(`output folder ${final} already exists and is not empty; choose a new folder (nothing is overwritten)`);
   }

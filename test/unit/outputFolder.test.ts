@@ -157,3 +157,16 @@ test('a failure after the model is finished keeps it and says where it is; befor
   assert.ok(c instanceof JobCancelledError && c.exitCode === 130 && /^cancelled; .*y\.partial keeps what was done: rerun with --resume/.test(c.message), String(c));
   assert.deepEqual(fs.readdirSync(g.tmp).sort(), [MARKER, 'masks.json']);
 });
+
+test('a symbolic link as --out is refused up front (it used to fail at commit with an internal error), its target untouched', () => {
+  const dir = tempDir();
+  const target = path.join(dir, 'elsewhere');
+  fs.mkdirSync(target);
+  const link = path.join(dir, 'out');
+  fs.symlinkSync(target, link);
+  for (const out of [link, `${link}/`]) {
+    assert.throws(() => new OutputFolder(out), (e: unknown) => e instanceof UserError && e.exitCode === 2 && /output folder .*out\/? is a symbolic link \(to .*elsewhere\); give the path of a new folder/.test(e.message));
+  }
+  assert.deepEqual(fs.readdirSync(dir).sort(), ['elsewhere', 'out']);
+  assert.deepEqual(fs.readdirSync(target), []);
+});

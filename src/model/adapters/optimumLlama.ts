@@ -12,6 +12,7 @@ import { transpose2d } from '../transpose';
 import type { Decoder, DecoderConfig, LayerWeights, StoredBytes, Weight } from '../decoder';
 import { denseLayerShape } from '../decoder';
 import type { ConfigHints } from '../hfConfig';
+import { checkConfigAgainstGraph, graphConstants } from './graphConstants';
 
 export const ADAPTER_NAME = 'torch.onnx / Optimum Llama';
 
@@ -189,6 +190,9 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     return d;
   });
   const headDim = hints.headDim ?? headDims[0];
+  // config.json's rope_theta / rms_norm_eps, checked against the graph's; where config.json is silent, the graph's.
+  const inGraph = graphConstants(index, file.dir, headDim);
+  checkConfigAgainstGraph(hints, inGraph, file.path);
   const config: DecoderConfig = {
     family: 'llama',
     layers,
@@ -198,8 +202,8 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     headDim,
     intermediate: hints.intermediate ?? layerWeights[0]?.gate.shape[1] ?? 0,
     vocab,
-    ropeTheta: hints.ropeTheta ?? 10000,
-    normEps: hints.normEps ?? 1e-5,
+    ropeTheta: hints.ropeTheta ?? inGraph.ropeTheta ?? 10000,
+    normEps: hints.normEps ?? inGraph.normEps ?? 1e-5,
     tiedEmbeddings: hints.tiedEmbeddings ?? !lmT,
     maxPositions: hints.maxPositions ?? 2048,
     bosTokenId: hints.bosTokenId ?? 1,
