@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
 import { denseLayerShape, memoryWeight } from '../src/model/decoder';
 import { halfBytesToFloat } from '../src/onnx/tensorData';
+import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from '../src/model/names';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { loadTokenizerFile } from '../src/text/tokenizer';
 import { fixtures } from './lib';
@@ -103,31 +104,30 @@ export function randomDecoder(s: Shape, type: FloatType): Decoder {
   const ones = (name: string, n: number) => memoryWeight(name, [n], new Float32Array(n).fill(1));
   const kv = s.kvHeads * headDim;
   const layerWeights: LayerWeights[] = Array.from({ length: s.layers }, (_, i) => {
-    const p = `model.layers.${i}`;
     return {
-      inputNorm: ones(`${p}.input_layernorm.weight`, s.hidden),
-      q: w(`${p}.self_attn.q_proj.weight`, [s.hidden, s.hidden]),
-      k: w(`${p}.self_attn.k_proj.weight`, [s.hidden, kv]),
-      v: w(`${p}.self_attn.v_proj.weight`, [s.hidden, kv]),
-      o: w(`${p}.self_attn.o_proj.weight`, [s.hidden, s.hidden]),
-      postNorm: ones(`${p}.post_attention_layernorm.weight`, s.hidden),
-      gate: w(`${p}.mlp.gate_proj.weight`, [s.hidden, s.intermediate]),
-      up: w(`${p}.mlp.up_proj.weight`, [s.hidden, s.intermediate]),
-      down: w(`${p}.mlp.down_proj.weight`, [s.intermediate, s.hidden]),
+      inputNorm: ones(normName(i, 'inputNorm'), s.hidden),
+      q: w(linearName(i, 'q'), [s.hidden, s.hidden]),
+      k: w(linearName(i, 'k'), [s.hidden, kv]),
+      v: w(linearName(i, 'v'), [s.hidden, kv]),
+      o: w(linearName(i, 'o'), [s.hidden, s.hidden]),
+      postNorm: ones(normName(i, 'postNorm'), s.hidden),
+      gate: w(linearName(i, 'gate'), [s.hidden, s.intermediate]),
+      up: w(linearName(i, 'up'), [s.hidden, s.intermediate]),
+      down: w(linearName(i, 'down'), [s.intermediate, s.hidden]),
       ...(s.qkvBias
-        ? { qBias: memoryWeight(`${p}.self_attn.q_proj.bias`, [s.hidden], new Float32Array(s.hidden).fill(0.01)), kBias: memoryWeight(`${p}.self_attn.k_proj.bias`, [kv], new Float32Array(kv).fill(0.01)), vBias: memoryWeight(`${p}.self_attn.v_proj.bias`, [kv], new Float32Array(kv).fill(0.01)) }
+        ? { qBias: memoryWeight(biasName(i, 'qBias'), [s.hidden], new Float32Array(s.hidden).fill(0.01)), kBias: memoryWeight(biasName(i, 'kBias'), [kv], new Float32Array(kv).fill(0.01)), vBias: memoryWeight(biasName(i, 'vBias'), [kv], new Float32Array(kv).fill(0.01)) }
         : {}),
     };
   });
-  const embed = w('model.embed_tokens.weight', [VOCAB, s.hidden]);
+  const embed = w(EMBED_NAME, [VOCAB, s.hidden]);
   // Our exports write the head as its own initializer, tied or not (config.json keeps tie_word_embeddings).
-  const lmHead = w('lm_head.weight', [s.hidden, VOCAB]);
+  const lmHead = w(LM_HEAD_NAME, [s.hidden, VOCAB]);
   return {
     config,
     layers: Array.from({ length: s.layers }, () => denseLayerShape(config)),
     embed,
     layerWeights,
-    finalNorm: ones('model.norm.weight', s.hidden),
+    finalNorm: ones(FINAL_NORM_NAME, s.hidden),
     lmHead,
     source: { path: '(random weights)', format: 'onnx', adapter: 'random weights (bench)' },
     weightType: type,

@@ -8,6 +8,7 @@ import { looksLikeOptimumLlama, readOptimumLlama, unsupportedFusedOps } from './
 import type { Decoder } from './decoder';
 import { readConfigHints } from './hfConfig';
 import { readLlama2c } from './llama2c';
+import { linearName } from './names';
 import { checkConfigAgainstGraph, checkWeightShapes } from './validate';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
@@ -31,7 +32,7 @@ export function loadDecoder(file: string): Decoder {
     throw new UserError(
       `${name} is not a recognised decoder LLM: ${why}. Found ${plural(index.graph.node?.length ?? 0, 'node')} (${ops}) and ` +
         `${plural(index.initializers.size, 'initializer')}. Supported: Llama-family decoders exported by torch.onnx / Optimum ` +
-        `(initializers named like model.layers.0.self_attn.q_proj.weight), and llama2.c .bin checkpoints.`,
+        `(initializers named like ${linearName(0, 'q')}), and llama2.c .bin checkpoints.`,
     );
   }
   if (fused.length) {

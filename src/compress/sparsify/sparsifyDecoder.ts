@@ -8,6 +8,7 @@ import { passLayer, type LayerwiseOptions } from '../calibration';
 import { sparsegpt } from './sparsegpt';
 import { pruneByScore } from './wanda';
 import type { SparsityPattern } from './pattern';
+import { LINEAR_ROLES, linearName, type LinearRole } from '../../model/names';
 import { gptqQuantizer, quantizeRtn, type NBitsOptions } from '../quantize/nbits';
 
 export const SPARSIFY_METHODS = ['sparsegpt', 'wanda', 'magnitude'] as const;
@@ -19,10 +20,8 @@ export interface WeightStage {
   quant?: NBitsOptions & { gptq: boolean };
 }
 
-const LINEARS: [keyof LayerWeights, CapturePoint, string][] = [
-  ['q', 'attn_in', 'self_attn.q_proj'], ['k', 'attn_in', 'self_attn.k_proj'], ['v', 'attn_in', 'self_attn.v_proj'], ['o', 'o_in', 'self_attn.o_proj'],
-  ['gate', 'mlp_in', 'mlp.gate_proj'], ['up', 'mlp_in', 'mlp.up_proj'], ['down', 'down_in', 'mlp.down_proj'],
-];
+/** Which capture point holds each linear's input. */
+const INPUT_POINT: Record<LinearRole, CapturePoint> = { q: 'attn_in', k: 'attn_in', v: 'attn_in', o: 'o_in', gate: 'mlp_in', up: 'mlp_in', down: 'down_in' };
 
 export const needsCalibration = (s: WeightStage) => (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true;
 
@@ -57,8 +56,8 @@ export async function sparsifyDecoder(d: Decoder, windows: number[][], stage: We
     o.signal?.throwIfAborted();
     const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
     const lw: LayerWeights = { ...cur.layerWeights[l] };
-    for (const [key, point, module] of LINEARS) {
-      lw[key] = await processWeight(cur.layerWeights[l][key]!, `model.layers.${l}.${module}.weight`, stats, point, stage);
+    for (const key of LINEAR_ROLES) {
+      lw[key] = await processWeight(cur.layerWeights[l][key], linearName(l, key), stats, INPUT_POINT[key], stage);
     }
     cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
     if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;

@@ -12,19 +12,10 @@ import { transpose2d } from '../transpose';
 import type { Decoder, DecoderConfig, LayerWeights, StoredBytes, Weight } from '../decoder';
 import { denseLayerShape } from '../decoder';
 import type { ConfigHints } from '../hfConfig';
+import { BIAS_ROLES, EMBED_NAME, FINAL_NORM_NAME, LAYER_NAME, LINEAR_MODULES, linearName, LM_HEAD_NAME, normName, biasName, layerPrefix, type LinearRole } from '../names';
 
 export const ADAPTER_NAME = 'torch.onnx / Optimum Llama';
 
-const LINEARS = {
-  q: 'self_attn.q_proj',
-  k: 'self_attn.k_proj',
-  v: 'self_attn.v_proj',
-  o: 'self_attn.o_proj',
-  gate: 'mlp.gate_proj',
-  up: 'mlp.up_proj',
-  down: 'mlp.down_proj',
-} as const;
-type LinearRole = keyof typeof LINEARS;
 
 /** Fused contrib ops of other exporters (onnxruntime.transformers, the genai builder) this adapter cannot read. */
 const FUSED_OPS = ['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'EmbedLayerNormalization', 'SkipLayerNormalization',
@@ -82,7 +73,7 @@ function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean)
 }
 
 export function looksLikeOptimumLlama(index: GraphIndex): boolean {
-  return index.initializers.has('model.layers.0.self_attn.q_proj.weight') || index.initializers.has('model.embed_tokens.weight');
+  return index.initializers.has(linearName(0, 'q')) || index.initializers.has(EMBED_NAME);
 }
 
 export function unsupportedFusedOps(index: GraphIndex): string[] {
@@ -121,24 +112,24 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
     return t;
   };
 
-  const embedT = need('model.embed_tokens.weight', 'token embedding');
+  const embedT = need(EMBED_NAME, 'token embedding');
   const [vocab, hidden] = tensorDims(embedT);
   const embed = tensorWeight(file, embedT, false);
 
   const layerIds = new Set<number>();
   for (const name of index.initializers.keys()) {
-    const m = /^model\.layers\.(\d+)\./.exec(name);
+    const m = LAYER_NAME.exec(name);
     if (m) layerIds.add(Number(m[1]));
   }
   const layers = layerIds.size;
-  if (!layers) throw new UserError(`${fileName}: no decoder layers found (no initializer named model.layers.<i>.…); not a Llama-family decoder this adapter reads`);
+  if (!layers) throw new UserError(`${fileName}: no decoder layers found (no initializer named ${layerPrefix(0).replace('0', '<i>')}.…); not a Llama-family decoder this adapter reads`);
   for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
 
   const linear = (i: number, role: LinearRole): Weight => {
-    const name = `model.layers.${i}.${LINEARS[role]}.weight`;
+    const name = linearName(i, role);
     const quantized = quantizedWeight(file, index, name);
     if (quantized) return quantized;
-    const t = need(name, `layer ${i}: ${LINEARS[role].split('.')[1]} weight`);
+    const t = need(name, `layer ${i}: ${LINEAR_MODULES[role].split('.')[1]} weight`);
     const o = orientation(index, name);
     if (o === 'unknown') throw new UserError(`layer ${i}: ${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
     return tensorWeight(file, t, o === 'out-in');
@@ -151,31 +142,26 @@ export function readOptimumLlama(file: OnnxFile, index: GraphIndex, hints: Confi
 
   const layerWeights: LayerWeights[] = [];
   for (let i = 0; i < layers; i++) {
-    const p = `model.layers.${i}`;
     layerWeights.push({
-      inputNorm: vector(`${p}.input_layernorm.weight`, `layer ${i}: input_layernorm weight`),
+      inputNorm: vector(normName(i, 'inputNorm'), `layer ${i}: input_layernorm weight`),
       q: linear(i, 'q'),
       k: linear(i, 'k'),
       v: linear(i, 'v'),
       o: linear(i, 'o'),
-      postNorm: vector(`${p}.post_attention_layernorm.weight`, `layer ${i}: post_attention_layernorm weight`),
+      postNorm: vector(normName(i, 'postNorm'), `layer ${i}: post_attention_layernorm weight`),
       gate: linear(i, 'gate'),
       up: linear(i, 'up'),
       down: linear(i, 'down'),
-      qBias: optional(`${p}.self_attn.q_proj.bias`),
-      kBias: optional(`${p}.self_attn.k_proj.bias`),
-      vBias: optional(`${p}.self_attn.v_proj.bias`),
-      oBias: optional(`${p}.self_attn.o_proj.bias`),
-      downBias: optional(`${p}.mlp.down_proj.bias`),
+      ...Object.fromEntries(BIAS_ROLES.map((role) => [role, optional(biasName(i, role))])),
     });
     for (const k of Object.keys(layerWeights[i]) as (keyof LayerWeights)[]) if (!layerWeights[i][k]) delete layerWeights[i][k];
   }
 
-  const finalNorm = vector('model.norm.weight', 'final norm');
-  const lmT = get('lm_head.weight');
+  const finalNorm = vector(FINAL_NORM_NAME, 'final norm');
+  const lmT = get(LM_HEAD_NAME);
   let lmHead: Weight;
   if (lmT) {
-    const o = orientation(index, 'lm_head.weight');
+    const o = orientation(index, LM_HEAD_NAME);
     lmHead = tensorWeight(file, lmT, o === 'out-in');
   } else {
     // Tied and stored once: the graph multiplies by the (transposed) embedding.
