@@ -6,12 +6,14 @@ import type { Decoder, FloatType, Weight } from '../model/decoder';
 import { GraphBuilder } from './graph';
 import { rmsNorm } from './norm';
 import { ropeTables, type RopeTables } from './rope';
+import { ropeInverseFrequencies } from '../model/rope';
 import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
 import { gramStats } from './stats';
 import { floatWeight, linear, type Linear } from './linear';
 import { maskCompensation } from './compensation';
+import { FAMILIES } from '../model/families';
 import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearModule, linearName, LM_HEAD_NAME, normName } from '../model/names';
 
 export interface BuildOptions {
@@ -103,7 +105,8 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
   let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
-  const bias = attentionBias(g, inputIds ?? h, attentionMask);
+  const bias = attentionBias(g, inputIds ?? h, attentionMask, c.slidingWindow);
+  const frequencies = ropeInverseFrequencies(c);
   const ropeByPairs = new Map<string, RopeTables>();
 
   d.layers.forEach((s, i) => {
@@ -112,7 +115,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const key = s.ropePairs.join(',');
     let rope = ropeByPairs.get(key);
     if (!rope) {
-      rope = ropeTables(g, positionIds, s.ropePairs, c.ropeTheta, c.headDim, `rope${ropeByPairs.size}`);
+      rope = ropeTables(g, positionIds, s.ropePairs, frequencies, `rope${ropeByPairs.size}`);
       ropeByPairs.set(key, rope);
     }
     const qkv = s.heads * s.headDim;
@@ -182,5 +185,5 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const picked = g.op('GatherElements', [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')], { axis: 2 }, 'picked');
     g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [B, S]);
   }
-  return { model: g.model('decoder', `Llama-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
+  return { model: g.model('decoder', `${FAMILIES[c.family].label}-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
 }

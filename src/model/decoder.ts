@@ -3,9 +3,11 @@
 import type { QuantizedLinear } from '../compress/quantize/nbits';
 import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
+import type { FamilyName } from './families';
+import type { Llama3RopeScaling } from './rope';
 
 export interface DecoderConfig {
-  family: 'llama';
+  family: FamilyName;
   layers: number;
   hidden: number;
   heads: number;
@@ -14,6 +16,10 @@ export interface DecoderConfig {
   intermediate: number;
   vocab: number;
   ropeTheta: number;
+  /** Llama 3.x frequency rescaling (absent: plain RoPE). */
+  ropeScaling?: Llama3RopeScaling;
+  /** Mistral: a query sees at most this many keys, itself included (absent: all earlier ones). */
+  slidingWindow?: number;
   normEps: number;
   tiedEmbeddings: boolean;
   maxPositions: number;

@@ -1,0 +1,47 @@
+// The decoder families we read, write and compress: all share the Llama layout (pre-norm RMSNorm, rotate-half RoPE,
+// grouped-query attention, SwiGLU MLP) and differ in options the one graph builder takes from `DecoderConfig`.
+// Adding a family of this kind is an entry here plus whatever option it needs in the config and builder.
+
+export type FamilyName = 'llama' | 'mistral' | 'qwen2';
+
+export interface FamilySpec {
+  name: FamilyName;
+  /** For messages and `inspect`. */
+  label: string;
+  /** `config.json` `model_type` values read as this family. */
+  modelTypes: readonly string[];
+  /** `architectures[0]` of an exported `config.json` (transformers / transformers.js pick the class from it). */
+  architecture: string;
+  /** What is read beyond the plain Llama layout. */
+  reads: string;
+}
+
+export const FAMILIES: Record<FamilyName, FamilySpec> = {
+  llama: {
+    name: 'llama',
+    label: 'Llama',
+    modelTypes: ['llama', 'tinyllama'],
+    architecture: 'LlamaForCausalLM',
+    reads: 'Llama 2, Llama 3.x (rope_scaling llama3), SmolLM and TinyLlama; tied embeddings stored once or twice',
+  },
+  mistral: {
+    name: 'mistral',
+    label: 'Mistral',
+    modelTypes: ['mistral'],
+    architecture: 'MistralForCausalLM',
+    reads: 'the Llama layout; sliding_window applied in the attention mask',
+  },
+  qwen2: {
+    name: 'qwen2',
+    label: 'Qwen2',
+    modelTypes: ['qwen2'],
+    architecture: 'Qwen2ForCausalLM',
+    reads: 'Qwen2 / Qwen2.5: the Llama layout with q/k/v biases',
+  },
+};
+
+/** The family whose `model_type` this is; no config (an older export) reads as Llama. */
+export function familyOfModelType(modelType: string | undefined): FamilySpec | undefined {
+  if (modelType === undefined) return FAMILIES.llama;
+  return Object.values(FAMILIES).find((f) => f.modelTypes.includes(modelType));
+}
