@@ -5,7 +5,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
-import { denseLayerShape, memoryWeight } from '../src/model/decoder';
+import { denseLayerShape, memoryWeight, newWeight } from '../src/model/decoder';
+import type { FamilyName } from '../src/model/families';
+import type { Llama3RopeScaling } from '../src/model/rope';
 import { halfBytesToFloat } from '../src/onnx/tensorData';
 import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from '../src/model/names';
 import { writeModelFiles } from '../src/compress/exportModel';
@@ -23,6 +25,18 @@ export interface Shape {
   maxPositions: number;
   /** Qwen2's q/k/v biases. */
   qkvBias?: boolean;
+  /** The family's config options (default: Llama, plain RoPE, no window). */
+  family?: FamilyName;
+  ropeScaling?: Llama3RopeScaling;
+  slidingWindow?: number;
+  normEps?: number;
+  /** Default: `VOCAB`. */
+  vocab?: number;
+  /**
+   * Multiplies every random value (default 1: std 0.02). Test fixtures use a larger one, and norms of 1 ± noise, so
+   * that a wrong rotary frequency, bias or window changes the logits far beyond the parity tolerance.
+   */
+  weightScale?: number;
 }
 
 /** Published configs (layers, hidden, heads, KV heads, MLP width, tied embeddings, RoPE θ); Llama 3.2's rope_scaling is not modelled. */
@@ -83,8 +97,12 @@ function randomBytes(type: FloatType, elements: number, seed: number): Uint8Arra
   return out;
 }
 
-function randomWeight(name: string, shape: number[], type: FloatType, seed: number): Weight {
+function randomWeight(name: string, shape: number[], type: FloatType, seed: number, scale = 1, offset = 0): Weight {
   const n = shape.reduce((a, b) => a * b, 1);
+  if (scale !== 1 || offset !== 0) {
+    const values = Float32Array.from(randomWeight(name, shape, type, seed).read(), (v) => offset + scale * v);
+    return newWeight(name, shape, values, type);
+  }
   const bytes = () => randomBytes(type, n, seed);
   const read = () => {
     const b = bytes();
@@ -95,14 +113,19 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
 
 export function randomDecoder(s: Shape, type: FloatType): Decoder {
   const headDim = s.hidden / s.heads;
+  const vocab = s.vocab ?? VOCAB;
   const config: DecoderConfig = {
-    family: 'llama', layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
-    vocab: VOCAB, ropeTheta: s.ropeTheta, normEps: 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
+    family: s.family ?? 'llama', layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
+    vocab, ropeTheta: s.ropeTheta, ropeScaling: s.ropeScaling, slidingWindow: s.slidingWindow, normEps: s.normEps ?? 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
   };
   let seed = 1;
-  const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++);
-  const ones = (name: string, n: number) => memoryWeight(name, [n], new Float32Array(n).fill(1));
+  const scale = s.weightScale ?? 1;
+  const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++, scale);
+  const ones = (name: string, n: number) =>
+    scale === 1 ? memoryWeight(name, [n], new Float32Array(n).fill(1)) : randomWeight(name, [n], 'float32', seed++, 5, 1);
   const kv = s.kvHeads * headDim;
+  // Biases as large as the projections' outputs, so a bias read wrongly shows (fp32: they stay fp32 in the graph).
+  const bias = (name: string, n: number) => randomWeight(name, [n], 'float32', seed++, scale === 1 ? 0.5 : 25);
   const layerWeights: LayerWeights[] = Array.from({ length: s.layers }, (_, i) => {
     return {
       inputNorm: ones(normName(i, 'inputNorm'), s.hidden),
@@ -115,13 +138,13 @@ export function randomDecoder(s: Shape, type: FloatType): Decoder {
       up: w(linearName(i, 'up'), [s.hidden, s.intermediate]),
       down: w(linearName(i, 'down'), [s.intermediate, s.hidden]),
       ...(s.qkvBias
-        ? { qBias: memoryWeight(biasName(i, 'qBias'), [s.hidden], new Float32Array(s.hidden).fill(0.01)), kBias: memoryWeight(biasName(i, 'kBias'), [kv], new Float32Array(kv).fill(0.01)), vBias: memoryWeight(biasName(i, 'vBias'), [kv], new Float32Array(kv).fill(0.01)) }
+        ? { qBias: bias(biasName(i, 'qBias'), s.hidden), kBias: bias(biasName(i, 'kBias'), kv), vBias: bias(biasName(i, 'vBias'), kv) }
         : {}),
     };
   });
-  const embed = w(EMBED_NAME, [VOCAB, s.hidden]);
+  const embed = w(EMBED_NAME, [vocab, s.hidden]);
   // Our exports write the head as its own initializer, tied or not (config.json keeps tie_word_embeddings).
-  const lmHead = w(LM_HEAD_NAME, [s.hidden, VOCAB]);
+  const lmHead = w(LM_HEAD_NAME, [s.hidden, vocab]);
   return {
     config,
     layers: Array.from({ length: s.layers }, () => denseLayerShape(config)),
