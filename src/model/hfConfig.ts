@@ -64,7 +64,7 @@ export function readConfigHints(modelDir: string): ConfigHints {
       intermediate: num(hf.intermediate_size),
       vocab: num(hf.vocab_size),
       ropeTheta: num(hf.rope_theta) ?? num((hf.rope_parameters as Record<string, unknown> | undefined)?.rope_theta),
-      ropeScaling: readRopeScaling(hf, 'config.json'),
+      ropeScaling: readRopeScaling(hf, path.join(modelDir, 'config.json')),
       slidingWindow: slidingWindow(hf),
       normEps: num(hf.rms_norm_eps),
       tiedEmbeddings: typeof hf.tie_word_embeddings === 'boolean' ? hf.tie_word_embeddings : undefined,

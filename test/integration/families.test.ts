@@ -144,3 +144,16 @@ for (const fx of FAMILY_FIXTURES) {
     assert.deepEqual(theirs, ours);
   });
 }
+
+test('refused, each with its own message: another rope_scaling type, Qwen2 with use_sliding_window, an unread model_type (lists the adapters tried)', () => {
+  const [qwen2, , llama3] = FAMILY_FIXTURES;
+  const variant = (fx: FamilyFixture, name: string, change: Record<string, unknown>) => {
+    const dir = path.join(root, `${fx.id}-${name}`);
+    fs.cpSync(path.dirname(fixtureFile(fx)), dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...fx.config, ...change }));
+    return path.join(dir, 'model.onnx');
+  };
+  assert.throws(() => loadDecoder(variant(llama3, 'yarn', { rope_scaling: { rope_type: 'yarn', factor: 4 } })), /rope_scaling of type 'yarn' is not supported \(read: none, default, llama3\)/);
+  assert.throws(() => loadDecoder(variant(qwen2, 'window', { use_sliding_window: true })), /Qwen2 with use_sliding_window: true .* is not supported/);
+  assert.throws(() => loadDecoder(variant(qwen2, 'unknown', { model_type: 'starcoder2' })), /model_type 'starcoder2', a family this version does not read\. Tried: torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/);
+});
