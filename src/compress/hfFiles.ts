@@ -27,7 +27,7 @@ export function hfConfig(d: Decoder): Record<string, unknown> {
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
     ...(c.ropeScaling ? { rope_scaling: ropeScalingJson(c.ropeScaling) } : {}),
-    ...(c.family === 'mistral' ? { sliding_window: c.slidingWindow ?? null } : {}),
+    ...(c.family === 'mistral' || c.family === 'phi3' ? { sliding_window: c.slidingWindow ?? null } : {}),
     ...(c.family === 'qwen2' ? { use_sliding_window: false } : {}),
     hidden_act: 'silu',
     tie_word_embeddings: c.tiedEmbeddings,

@@ -2,7 +2,7 @@
 // are kept. Masks are structural (not raw vectors) so that every mask the engine produces can be deployed as a
 // physically smaller dense model.
 import type { Decoder, LayerShape, LayerWeights, Weight } from '../model/decoder';
-import { computedWeight, memoryWeight } from '../model/decoder';
+import { computedWeight, memoryWeight, weightColumns as columns } from '../model/decoder';
 import { layerParamCount } from '../model/params';
 import { biasName, linearName } from '../model/names';
 import { UserError } from '../util/errors';
@@ -105,18 +105,6 @@ export function maskVectors(d: Decoder, mask: SubnetMask): { attn: Float32Array[
 function headChannels(headsKept: number[], headDim: number, pairs: number[]): number[] {
   const half = headDim / 2;
   return headsKept.flatMap((h) => [...pairs.map((p) => h * headDim + p), ...pairs.map((p) => h * headDim + p + half)]);
-}
-
-// Sliced weights are computed when read, not held: a sliced 7B would otherwise sit in memory in fp32 while it is
-// exported one tensor at a time.
-function columns(w: Weight, cols: number[], name: string): Weight {
-  const [rows, n] = w.shape;
-  return computedWeight(name, [rows, cols.length], () => {
-    const src = w.read();
-    const out = new Float32Array(rows * cols.length);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
-    return out;
-  });
 }
 
 function rows(w: Weight, keep: number[], name: string): Weight {

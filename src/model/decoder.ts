@@ -124,6 +124,20 @@ export function newWeight(name: string, shape: number[], values: Float32Array, t
   return { name, shape, storedBytesPerElement: 2, read: () => halfBytesToFloat(bytes), stored: { type, read: () => bytes } };
 }
 
+/**
+ * Columns `cols` of an `[in, out]` weight (output channels), computed when read, not held: a sliced 7B would
+ * otherwise sit in memory in fp32 while it is exported one tensor at a time.
+ */
+export function weightColumns(w: Weight, cols: number[], name: string): Weight {
+  const [rows, n] = w.shape;
+  return computedWeight(name, [rows, cols.length], () => {
+    const src = w.read();
+    const out = new Float32Array(rows * cols.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
+    return out;
+  });
+}
+
 /** A float32 weight computed from others each time it is read (nothing held in between). */
 export function computedWeight(name: string, shape: number[], read: () => Float32Array): Weight {
   return { name, shape, storedBytesPerElement: 4, read };

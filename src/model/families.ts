@@ -2,7 +2,7 @@
 // grouped-query attention, SwiGLU MLP) and differ in options the one graph builder takes from `DecoderConfig`.
 // Adding a family of this kind is an entry here plus whatever option it needs in the config and builder.
 
-export type FamilyName = 'llama' | 'mistral' | 'qwen2';
+export type FamilyName = 'llama' | 'mistral' | 'qwen2' | 'phi3';
 
 export interface FamilySpec {
   name: FamilyName;
@@ -37,6 +37,13 @@ export const FAMILIES: Record<FamilyName, FamilySpec> = {
     modelTypes: ['qwen2'],
     architecture: 'Qwen2ForCausalLM',
     reads: 'Qwen2 / Qwen2.5: the Llama layout with q/k/v biases',
+  },
+  phi3: {
+    name: 'phi3',
+    label: 'Phi-3',
+    modelTypes: ['phi3'],
+    architecture: 'Phi3ForCausalLM',
+    reads: 'Phi-3: fused qkv_proj and gate_up_proj, split on read; sliding_window',
   },
 };
 

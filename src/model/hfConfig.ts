@@ -47,6 +47,10 @@ function slidingWindow(hf: Record<string, unknown>): number | undefined {
 export function readConfigHints(modelDir: string): ConfigHints {
   const hf = readJson(path.join(modelDir, 'config.json'));
   if (hf) {
+    const partialRotary = num(hf.partial_rotary_factor);
+    if (partialRotary !== undefined && partialRotary !== 1) {
+      throw new UserError(`${path.join(modelDir, 'config.json')}: partial_rotary_factor ${partialRotary} (RoPE on part of each head, as in Phi-3.5 / Phi-4-mini) is not supported; only full rotary heads are read`);
+    }
     const heads = num(hf.num_attention_heads);
     const hidden = num(hf.hidden_size);
     const implied = {

@@ -48,6 +48,11 @@ export const biasName = (i: number, role: BiasRole) => `${linearModule(i, BIAS_O
 /** The weight of a norm of layer `i`. */
 export const normName = (i: number, role: NormRole) => `${layerPrefix(i)}.${NORM_MODULES[role]}.weight`;
 
+/** Phi-3 stores q/k/v as one projection (q, then k, then v along the outputs) and gate/up as one (gate, then up). */
+export const FUSED_MODULES = { qkv: 'self_attn.qkv_proj', gateUp: 'mlp.gate_up_proj' } as const;
+export type FusedRole = keyof typeof FUSED_MODULES;
+export const fusedName = (i: number, role: FusedRole) => `${layerPrefix(i)}.${FUSED_MODULES[role]}.weight`;
+
 /** Weights outside the layers. */
 export const EMBED_NAME = 'model.embed_tokens.weight';
 export const FINAL_NORM_NAME = 'model.norm.weight';

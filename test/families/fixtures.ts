@@ -13,7 +13,9 @@ import { transpose2d } from '../../src/model/transpose';
 import { EMBED_NAME, LM_HEAD_NAME } from '../../src/model/names';
 import type { FamilyName } from '../../src/model/families';
 import { buildDecoderGraph } from '../../src/build/decoderGraph';
-import { writeModelFile } from '../../src/onnx/writeModel';
+import { writeModelFile, type TensorSpec } from '../../src/onnx/writeModel';
+import type { onnx } from '../../src/onnx/proto';
+import { fusePhi3 } from './fuse';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { loadTokenizerFile } from '../../src/text/tokenizer';
 import { fixture } from '../fixtures';
@@ -26,9 +28,11 @@ export interface FamilyFixture {
   shape: Shape;
   /** config.json as the family's published configs write it (not our exporter's). */
   config: Record<string, unknown>;
-  /** Tied head stored once: the graph multiplies by the transposed embedding (no lm_head.weight), as SmolLM's export. */
-  headStoredOnce?: boolean;
+  /** How the family's export differs from our builder's graph: the graph rewritten so (e.g. fused projections). */
+  rewrite?: GraphRewrite;
 }
+
+type GraphRewrite = (model: onnx.IModelProto, tensors: TensorSpec[], d: Decoder) => TensorSpec[];
 
 const TINY = { layers: 2, hidden: 64, heads: 4, kvHeads: 2, intermediate: 128, vocab: 512, weightScale: 5 };
 
@@ -40,8 +44,8 @@ const common = (s: Shape) => ({
   torch_dtype: 'float32', use_cache: true, initializer_range: 0.02,
 });
 
-function familyFixture(id: string, family: FamilyName, adapter: string, shape: Shape, fields: Record<string, unknown>, headStoredOnce = false): FamilyFixture {
-  return { id, family, adapter, shape, config: { ...common(shape), ...fields }, headStoredOnce };
+function familyFixture(id: string, family: FamilyName, adapter: string, shape: Shape, fields: Record<string, unknown>, rewrite?: GraphRewrite): FamilyFixture {
+  return { id, family, adapter, shape, config: { ...common(shape), ...fields }, rewrite };
 }
 
 // Qwen2.5-0.5B's conventions: q/k/v biases, θ = 10⁶, ε = 1e-6, tied (stored twice, as torch.onnx writes a tied
@@ -55,6 +59,8 @@ const llama3Scaling = { type: 'llama3' as const, factor: 32, lowFreqFactor: 1, h
 const llama3Shape: Shape = { ...TINY, family: 'llama', tied: true, ropeTheta: 500000, maxPositions: 2048, ropeScaling: llama3Scaling };
 // SmolLM-135M's conventions: the Llama layout, θ = 10⁴, tied and stored once.
 const smollmShape: Shape = { ...TINY, family: 'llama', tied: true, ropeTheta: 10000, maxPositions: 2048 };
+// Phi-3-mini-4k's conventions: fused qkv_proj and gate_up_proj, MHA, untied, sliding_window 2047, θ = 10⁴.
+const phi3Shape: Shape = { ...TINY, family: 'phi3', kvHeads: 4, tied: false, ropeTheta: 10000, maxPositions: 4096, slidingWindow: 2047 };
 
 export const FAMILY_FIXTURES: FamilyFixture[] = [
   familyFixture('qwen2', 'qwen2', 'torch.onnx / Optimum Qwen2', qwen2Shape, {
@@ -69,7 +75,11 @@ export const FAMILY_FIXTURES: FamilyFixture[] = [
   }),
   familyFixture('smollm', 'llama', 'torch.onnx / Optimum Llama', smollmShape, {
     architectures: ['LlamaForCausalLM'], model_type: 'llama', attention_bias: false, mlp_bias: false,
-  }, true),
+  }, headFromEmbedding),
+  familyFixture('phi3', 'phi3', 'torch.onnx / Optimum Phi-3', phi3Shape, {
+    architectures: ['Phi3ForCausalLM'], model_type: 'phi3', sliding_window: 2047, original_max_position_embeddings: 4096,
+    rope_scaling: null, attention_bias: false, pad_token_id: 2,
+  }, (model, tensors, d) => fusePhi3(model, tensors, d)),
 ];
 
 export const fixtureTokenizer = () => fixture('llama2c', 'tok512.tokenizer.json');
@@ -82,14 +92,13 @@ export function fixtureDecoder(fx: FamilyFixture): Decoder {
   return { ...d, lmHead: computedWeight(LM_HEAD_NAME, [hidden, vocab], () => transpose2d(d.embed.read(), vocab, hidden)) };
 }
 
-/** The graph with `lm_head.weight` replaced by a Transpose of the embedding (a tied head stored once). */
-function headFromEmbedding(d: Decoder) {
-  const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
-  const nodes = built.model.graph!.node!;
+/** A tied head stored once, as SmolLM's export: no `lm_head.weight`, the graph multiplies by the transposed embedding. */
+function headFromEmbedding(model: onnx.IModelProto, tensors: TensorSpec[]): TensorSpec[] {
+  const nodes = model.graph!.node!;
   const head = nodes.find((n) => n.input?.includes(LM_HEAD_NAME))!;
   head.input = head.input!.map((x) => (x === LM_HEAD_NAME ? 'lm_head_from_embedding' : x));
   nodes.splice(nodes.indexOf(head), 0, { opType: 'Transpose', input: [EMBED_NAME], output: ['lm_head_from_embedding'], name: 'tied_lm_head', attribute: [{ name: 'perm', type: 7, ints: [1, 0] }] });
-  return { model: built.model, tensors: built.tensors.filter((t) => t.name !== LM_HEAD_NAME) };
+  return tensors.filter((t) => t.name !== LM_HEAD_NAME);
 }
 
 /** Writes the fixture's folder (model.onnx, its config.json, tokenizer files) and returns model.onnx's path. */
@@ -100,9 +109,9 @@ export function writeFamilyFixture(fx: FamilyFixture, dir: string): string {
   // Optimum writes no genai_config.json, and the config is the family's, not our exporter's.
   fs.rmSync(path.join(dir, 'genai_config.json'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(fx.config, null, 2));
-  if (fx.headStoredOnce) {
-    const g = headFromEmbedding(d);
-    writeModelFile(g.model, g.tensors, path.join(dir, 'model.onnx'));
+  if (fx.rewrite) {
+    const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
+    writeModelFile(built.model, fx.rewrite(built.model, built.tensors, d), path.join(dir, 'model.onnx'));
   }
   return path.join(dir, 'model.onnx');
 }

@@ -68,8 +68,8 @@ export function referenceLogits(c: Config, w: WeightsByName, ids: number[], a: A
   const I = c.intermediate_size;
   const V = c.vocab_size;
   const eps = c.rms_norm_eps;
-  // Mistral's window applies to every layer; Qwen2's only with use_sliding_window (off in these fixtures).
-  const window = c.model_type === 'mistral' && c.sliding_window && !a.noWindow ? c.sliding_window : Infinity;
+  // Mistral's and Phi-3's window applies to every layer; Qwen2's only with use_sliding_window (off in these fixtures).
+  const window = ['mistral', 'phi3'].includes(c.model_type) && c.sliding_window && !a.noWindow ? c.sliding_window : Infinity;
   const freq = inverseFrequencies(c, hd, a);
   const embed = w('model.embed_tokens.weight');
   let h = ids.map((id) => Float64Array.from(embed.subarray(id * D, (id + 1) * D)));

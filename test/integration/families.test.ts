@@ -92,7 +92,7 @@ for (const fx of FAMILY_FIXTURES) {
   test(`${fx.id}: inspect recognises it (${fx.adapter})`, () => {
     const r = cliJson(['inspect', fixtureFile(fx)]);
     assert.equal(r.adapter, fx.adapter);
-    assert.deepEqual([r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab], [2, 4, 2, 16, 512]);
+    assert.deepEqual([r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab], [2, 4, fx.shape.kvHeads, 16, 512]);
     assert.equal(r.config.tiedEmbeddings, fx.shape.tied);
     assert.equal(r.config.ropeTheta, fx.shape.ropeTheta);
   });
@@ -145,8 +145,9 @@ for (const fx of FAMILY_FIXTURES) {
   });
 }
 
-test('refused, each with its own message: another rope_scaling type, Qwen2 with use_sliding_window, an unread model_type (lists the adapters tried)', () => {
+test('refused, each with its own message: another rope_scaling type, Qwen2 with use_sliding_window, partial rotary heads, an unread model_type (lists the adapters tried)', () => {
   const [qwen2, , llama3] = FAMILY_FIXTURES;
+  const phi3 = FAMILY_FIXTURES.find((fx) => fx.id === 'phi3')!;
   const variant = (fx: FamilyFixture, name: string, change: Record<string, unknown>) => {
     const dir = path.join(root, `${fx.id}-${name}`);
     fs.cpSync(path.dirname(fixtureFile(fx)), dir, { recursive: true });
@@ -155,5 +156,6 @@ test('refused, each with its own message: another rope_scaling type, Qwen2 with 
   };
   assert.throws(() => loadDecoder(variant(llama3, 'yarn', { rope_scaling: { rope_type: 'yarn', factor: 4 } })), /rope_scaling of type 'yarn' is not supported \(read: none, default, llama3\)/);
   assert.throws(() => loadDecoder(variant(qwen2, 'window', { use_sliding_window: true })), /Qwen2 with use_sliding_window: true .* is not supported/);
+  assert.throws(() => loadDecoder(variant(phi3, 'partial', { partial_rotary_factor: 0.75 })), /partial_rotary_factor 0\.75 .* is not supported/);
   assert.throws(() => loadDecoder(variant(qwen2, 'unknown', { model_type: 'starcoder2' })), /model_type 'starcoder2', a family this version does not read\. Tried: torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/);
 });

@@ -12,6 +12,7 @@ import type { ConfigHints } from '../hfConfig';
 import type { FamilySpec } from '../families';
 import { BIAS_ROLES, EMBED_NAME, FINAL_NORM_NAME, LAYER_NAME, LINEAR_MODULES, linearName, LM_HEAD_NAME, normName, biasName, layerPrefix, type LinearRole } from '../names';
 import { orientation, quantizedWeight, tensorWeight } from './onnxWeights';
+import { splitFused } from './fused';
 
 /** Initializers named in the Llama layout: the first layer's q_proj or the token embedding. */
 export function hasLlamaLayout(index: GraphIndex): boolean {
@@ -40,14 +41,30 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
   if (!layers) throw new UserError(`${fileName}: no decoder layers found (no initializer named ${layerPrefix(0).replace('0', '<i>')}.…); not a decoder in the Llama layout`);
   for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
 
-  const linear = (i: number, role: LinearRole): Weight => {
-    const name = linearName(i, role);
-    const quantized = quantizedWeight(file, index, name);
-    if (quantized) return quantized;
-    const t = need(name, `layer ${i}: ${LINEAR_MODULES[role].split('.')[1]} weight`);
+  /** A projection's weight in our `[in, out]` layout, whichever way the graph multiplies by it. */
+  const oriented = (name: string): Weight | undefined => {
+    const t = get(name);
+    if (!t) return undefined;
     const o = orientation(index, name);
-    if (o === 'unknown') throw new UserError(`layer ${i}: ${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
+    if (o === 'unknown') throw new UserError(`${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
     return tensorWeight(file, t, o === 'out-in');
+  };
+  // Each layer's head size: the KV cache input's concrete dim, else config.json (per layer, then global).
+  const headDims = Array.from({ length: layers }, (_, i) => {
+    const d = index.inputDims(`past_key_values.${i}.key`)?.[3] ?? hints.perLayer?.headDim?.[i] ?? hints.headDim;
+    if (!d) throw new UserError(`${fileName}: cannot tell layer ${i}'s head dimension: no config.json beside the model and no concrete head size in past_key_values.${i}.key`);
+    return d;
+  });
+  const kvWidth = (i: number) => () => {
+    const kvHeads = index.inputDims(`past_key_values.${i}.key`)?.[1] ?? hints.perLayer?.kvHeads?.[i] ?? hints.kvHeads;
+    if (!kvHeads) throw new UserError(`${fileName}: cannot split layer ${i}'s fused qkv_proj: no KV head count in config.json or past_key_values.${i}.key`);
+    return kvHeads * headDims[i];
+  };
+  const linear = (i: number, role: LinearRole, fused: Partial<Record<LinearRole, Weight>>): Weight => {
+    const name = linearName(i, role);
+    const w = quantizedWeight(file, index, name) ?? fused[role] ?? oriented(name);
+    if (!w) need(name, `layer ${i}: ${LINEAR_MODULES[role].split('.')[1]} weight`);
+    return w!;
   };
   const vector = (name: string, what: string) => tensorWeight(file, need(name, what), false);
   const optional = (name: string) => {
@@ -57,16 +74,17 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
 
   const layerWeights: LayerWeights[] = [];
   for (let i = 0; i < layers; i++) {
+    const fused = splitFused(i, oriented, kvWidth(i));
     layerWeights.push({
       inputNorm: vector(normName(i, 'inputNorm'), `layer ${i}: input_layernorm weight`),
-      q: linear(i, 'q'),
-      k: linear(i, 'k'),
-      v: linear(i, 'v'),
-      o: linear(i, 'o'),
+      q: linear(i, 'q', fused),
+      k: linear(i, 'k', fused),
+      v: linear(i, 'v', fused),
+      o: linear(i, 'o', fused),
       postNorm: vector(normName(i, 'postNorm'), `layer ${i}: post_attention_layernorm weight`),
-      gate: linear(i, 'gate'),
-      up: linear(i, 'up'),
-      down: linear(i, 'down'),
+      gate: linear(i, 'gate', fused),
+      up: linear(i, 'up', fused),
+      down: linear(i, 'down', fused),
       ...Object.fromEntries(BIAS_ROLES.map((role) => [role, optional(biasName(i, role))])),
     });
     for (const k of Object.keys(layerWeights[i]) as (keyof LayerWeights)[]) if (!layerWeights[i][k]) delete layerWeights[i][k];
@@ -83,12 +101,6 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
     lmHead = tensorWeight(file, embedT, true);
   }
 
-  // Each layer's head size: the KV cache input's concrete dim, else config.json (per layer, then global).
-  const headDims = layerWeights.map((_, i) => {
-    const d = index.inputDims(`past_key_values.${i}.key`)?.[3] ?? hints.perLayer?.headDim?.[i] ?? hints.headDim;
-    if (!d) throw new UserError(`${fileName}: cannot tell layer ${i}'s head dimension: no config.json beside the model and no concrete head size in past_key_values.${i}.key`);
-    return d;
-  });
   const headDim = hints.headDim ?? headDims[0];
   const config: DecoderConfig = {
     family: family.name,
