@@ -4,9 +4,9 @@
 // 151,936 and Llama 3.2's 128,256 are reduced to it), so one real tokenizer serves all of them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
+import type { Decoder, DecoderConfig, FloatType, LayerWeights, MlpActivation, Weight } from '../src/model/decoder';
 import { denseLayerShape, memoryWeight, newWeight } from '../src/model/decoder';
-import type { FamilyName } from '../src/model/families';
+import { FAMILIES, type FamilyName } from '../src/model/families';
 import type { Llama3RopeScaling } from '../src/model/rope';
 import { halfBytesToFloat } from '../src/onnx/tensorData';
 import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from '../src/model/names';
@@ -32,6 +32,9 @@ export interface Shape {
   normEps?: number;
   /** Default: `VOCAB`. */
   vocab?: number;
+  /** Default: hidden / heads (Gemma's differs). */
+  headDim?: number;
+  mlpActivation?: MlpActivation;
   /**
    * Multiplies every random value (default 1: std 0.02). Test fixtures use a larger one, and norms of 1 ± noise, so
    * that a wrong rotary frequency, bias or window changes the logits far beyond the parity tolerance.
@@ -112,33 +115,39 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
 }
 
 export function randomDecoder(s: Shape, type: FloatType): Decoder {
-  const headDim = s.hidden / s.heads;
+  const headDim = s.headDim ?? s.hidden / s.heads;
   const vocab = s.vocab ?? VOCAB;
+  const family = FAMILIES[s.family ?? 'llama'];
   const config: DecoderConfig = {
-    family: s.family ?? 'llama', layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
+    ...family.graphOptions?.(s.hidden, type),
+    mlpActivation: s.mlpActivation,
+    family: family.name, layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
     vocab, ropeTheta: s.ropeTheta, ropeScaling: s.ropeScaling, slidingWindow: s.slidingWindow, normEps: s.normEps ?? 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
   };
   let seed = 1;
   const scale = s.weightScale ?? 1;
   const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++, scale);
+  // Norms scale by about 1: a family that adds an offset to its stored norm weights (Gemma: 1) stores about 0.
+  const unit = 1 - (config.normWeightOffset ?? 0);
   const ones = (name: string, n: number) =>
-    scale === 1 ? memoryWeight(name, [n], new Float32Array(n).fill(1)) : randomWeight(name, [n], 'float32', seed++, 5, 1);
+    scale === 1 ? memoryWeight(name, [n], new Float32Array(n).fill(unit)) : randomWeight(name, [n], 'float32', seed++, 5, unit);
   const kv = s.kvHeads * headDim;
+  const qWidth = s.heads * headDim;
   // Biases as large as the projections' outputs, so a bias read wrongly shows (fp32: they stay fp32 in the graph).
   const bias = (name: string, n: number) => randomWeight(name, [n], 'float32', seed++, scale === 1 ? 0.5 : 25);
   const layerWeights: LayerWeights[] = Array.from({ length: s.layers }, (_, i) => {
     return {
       inputNorm: ones(normName(i, 'inputNorm'), s.hidden),
-      q: w(linearName(i, 'q'), [s.hidden, s.hidden]),
+      q: w(linearName(i, 'q'), [s.hidden, qWidth]),
       k: w(linearName(i, 'k'), [s.hidden, kv]),
       v: w(linearName(i, 'v'), [s.hidden, kv]),
-      o: w(linearName(i, 'o'), [s.hidden, s.hidden]),
+      o: w(linearName(i, 'o'), [qWidth, s.hidden]),
       postNorm: ones(normName(i, 'postNorm'), s.hidden),
       gate: w(linearName(i, 'gate'), [s.hidden, s.intermediate]),
       up: w(linearName(i, 'up'), [s.hidden, s.intermediate]),
       down: w(linearName(i, 'down'), [s.intermediate, s.hidden]),
       ...(s.qkvBias
-        ? { qBias: bias(biasName(i, 'qBias'), s.hidden), kBias: bias(biasName(i, 'kBias'), kv), vBias: bias(biasName(i, 'vBias'), kv) }
+        ? { qBias: bias(biasName(i, 'qBias'), qWidth), kBias: bias(biasName(i, 'kBias'), kv), vBias: bias(biasName(i, 'vBias'), kv) }
         : {}),
     };
   });

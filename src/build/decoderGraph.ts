@@ -83,10 +83,11 @@ const B = 'batch_size';
 const S = 'sequence_length';
 
 /** Token embeddings `[B, S, D]` in fp32, gathered from the table in its stored precision. */
-function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined): string {
+function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined, scale: number | undefined): string {
   const table = floatWeight(g, EMBED_NAME, w, as);
   const rows = g.op('Gather', [table.value, inputIds], { axis: 0 }, 'embed');
-  return table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+  const wide = table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+  return scale ? g.op('Mul', [wide, g.floats([scale], true)], {}, 'embed_scaled') : wide;
 }
 
 export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
@@ -104,7 +105,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
   const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
-  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
+  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType, c.embedScale) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
   const bias = attentionBias(g, inputIds ?? h, attentionMask, c.slidingWindow);
   const frequencies = ropeInverseFrequencies(c);
   const ropeByPairs = new Map<string, RopeTables>();
@@ -129,7 +130,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
 
     const comp = opts.masks && opts.compensation ? { o: g.input(IO.compensationO(i), DataType.FLOAT, [qkv]), down: g.input(IO.compensationDown(i), DataType.FLOAT, [s.intermediate]) } : undefined;
-    const x1 = rmsNorm(g, h, weight(normName(i, 'inputNorm'), w.inputNorm), c.normEps, `l${i}_input_norm`);
+    const x1 = rmsNorm(g, h, weight(normName(i, 'inputNorm'), w.inputNorm), c.normEps, `l${i}_input_norm`, c.normWeightOffset);
     const o = lin(linearName(i, 'o'), w.o);
     const att = attention(g, s, {
       x: x1,
@@ -151,7 +152,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
     }
     h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, linearModule(i, 'o'))], {}, `l${i}_attn_residual`);
-    const x2 = rmsNorm(g, h, weight(normName(i, 'postNorm'), w.postNorm), c.normEps, `l${i}_post_norm`);
+    const x2 = rmsNorm(g, h, weight(normName(i, 'postNorm'), w.postNorm), c.normEps, `l${i}_post_norm`, c.normWeightOffset);
     const down = lin(linearName(i, 'down'), w.down);
     const m = mlp(g, {
       x: x2,
@@ -160,6 +161,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       down,
       downBias: w.downBias && weight(biasName(i, 'downBias'), w.downBias),
       channelMask: mlpMask,
+      activation: c.mlpActivation,
     }, `l${i}_mlp`);
     h = g.op('Add', [h, compensated(m.out, down, mlpMask, comp?.down, linearModule(i, 'down'))], {}, `l${i}_mlp_residual`);
     if (opts.capture?.includes(i)) {
@@ -176,7 +178,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     g.output(h, IO.hiddenOut, DataType.FLOAT, [B, S, c.hidden]);
     return { model: g.model('decoder-layers', `decoder layers ${range.from}..${range.to}`), tensors: g.tensors };
   }
-  const final = rmsNorm(g, h, weight(FINAL_NORM_NAME, d.finalNorm), c.normEps, 'final_norm');
+  const final = rmsNorm(g, h, weight(FINAL_NORM_NAME, d.finalNorm), c.normEps, 'final_norm', c.normWeightOffset);
   const logits = lin(LM_HEAD_NAME, d.lmHead)(final, 'lm_head');
   if (opts.head === 'logits') {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);

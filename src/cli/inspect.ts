@@ -9,6 +9,9 @@ function familyOptions(c: ModelSummary['config']): string[] {
     ...(c.qkvBias ? ['q/k/v biases'] : []),
     ...(r ? [`RoPE ${r.type} scaling ×${r.factor} (low ${r.lowFreqFactor}, high ${r.highFreqFactor}, original context ${r.originalMaxPositions})`] : []),
     ...(c.slidingWindow ? [`sliding window ${c.slidingWindow}`] : []),
+    ...(c.normWeightOffset ? [`norms scale by ${c.normWeightOffset} + weight`] : []),
+    ...(c.mlpActivation === 'gelu_tanh' ? ['GeGLU (tanh GELU)'] : []),
+    ...(c.embedScale ? [`embeddings × ${c.embedScale}`] : []),
   ];
   return options.length ? [`  ${c.family}: ${options.join(', ')}`] : [];
 }

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { Decoder, DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
 
-const CONFIG_KEYS = ['family', 'layers', 'heads', 'kvHeads', 'headDim', 'hidden', 'intermediate', 'vocab', 'ropeTheta', 'normEps', 'tiedEmbeddings', 'maxPositions', 'ropeScaling', 'slidingWindow'] as const;
+const CONFIG_KEYS = ['family', 'layers', 'heads', 'kvHeads', 'headDim', 'hidden', 'intermediate', 'vocab', 'ropeTheta', 'normEps', 'tiedEmbeddings', 'maxPositions', 'ropeScaling', 'slidingWindow', 'normWeightOffset', 'mlpActivation', 'embedScale'] as const;
 
 /** What `inspect` reports; `--json` prints exactly this object (a stable contract for scripts). */
 export interface ModelSummary {

@@ -6,6 +6,9 @@ import type { InPlaceBytes } from '../onnx/writeModel';
 import type { FamilyName } from './families';
 import type { Llama3RopeScaling } from './rope';
 
+/** silu: SwiGLU (Llama ...); gelu_tanh: GeGLU with tanh-approximated GELU (Gemma). */
+export type MlpActivation = 'silu' | 'gelu_tanh';
+
 export interface DecoderConfig {
   family: FamilyName;
   layers: number;
@@ -20,6 +23,12 @@ export interface DecoderConfig {
   ropeScaling?: Llama3RopeScaling;
   /** Mistral: a query sees at most this many keys, itself included (absent: all earlier ones). */
   slidingWindow?: number;
+  /** Gemma: norms multiply by (offset + stored weight); absent: 0. */
+  normWeightOffset?: number;
+  /** The MLP gate's activation; absent: silu. */
+  mlpActivation?: MlpActivation;
+  /** Gemma: token embeddings are multiplied by this (√hidden in the weights' precision); absent: 1. */
+  embedScale?: number;
   normEps: number;
   tiedEmbeddings: boolean;
   maxPositions: number;

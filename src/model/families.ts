@@ -2,7 +2,10 @@
 // grouped-query attention, SwiGLU MLP) and differ in options the one graph builder takes from `DecoderConfig`.
 // Adding a family of this kind is an entry here plus whatever option it needs in the config and builder.
 
-export type FamilyName = 'llama' | 'mistral' | 'qwen2' | 'phi3';
+import type { DecoderConfig, FloatType } from './decoder';
+import { roundToHalf } from '../onnx/tensorData';
+
+export type FamilyName = 'llama' | 'mistral' | 'qwen2' | 'phi3' | 'gemma';
 
 export interface FamilySpec {
   name: FamilyName;
@@ -14,6 +17,8 @@ export interface FamilySpec {
   architecture: string;
   /** What is read beyond the plain Llama layout. */
   reads: string;
+  /** Builder options the family always has (beyond what its config.json states). */
+  graphOptions?(hidden: number, weightType: FloatType): Partial<DecoderConfig>;
 }
 
 export const FAMILIES: Record<FamilyName, FamilySpec> = {
@@ -44,6 +49,19 @@ export const FAMILIES: Record<FamilyName, FamilySpec> = {
     modelTypes: ['phi3'],
     architecture: 'Phi3ForCausalLM',
     reads: 'Phi-3: fused qkv_proj and gate_up_proj, split on read; sliding_window',
+  },
+  gemma: {
+    name: 'gemma',
+    label: 'Gemma',
+    modelTypes: ['gemma'],
+    architecture: 'GemmaForCausalLM',
+    reads: 'Gemma 1: norms scale by 1 + weight, GeGLU (tanh GELU), embeddings × √hidden, head_dim apart from hidden / heads',
+    // transformers: `normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)`, so an fp16 model
+    // multiplies by √hidden rounded to fp16 (45.25 for 2048, not 45.2548).
+    graphOptions: (hidden, weightType) => ({
+      normWeightOffset: 1,
+      embedScale: weightType === 'float16' ? roundToHalf(Math.sqrt(hidden)) : Math.fround(Math.sqrt(hidden)),
+    }),
   },
 };
 

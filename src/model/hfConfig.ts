@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
-import type { DecoderConfig } from './decoder';
+import type { DecoderConfig, MlpActivation } from './decoder';
 import { readRopeScaling } from './rope';
 
 /** Config numbers found in the JSON files beside a model; any may be missing. */
@@ -43,6 +43,18 @@ function slidingWindow(hf: Record<string, unknown>): number | undefined {
   return num(hf.sliding_window);
 }
 
+/**
+ * The MLP gate's activation. Gemma's released configs said `hidden_act: gelu` while the model was trained with the
+ * tanh approximation; transformers runs Gemma with `gelu_pytorch_tanh` (its `hidden_activation`), and so do we.
+ */
+function mlpActivation(hf: Record<string, unknown>, file: string): MlpActivation | undefined {
+  const act = hf.hidden_activation ?? hf.hidden_act;
+  if (act === undefined || act === null) return undefined;
+  if (act === 'silu' || act === 'swish') return 'silu';
+  if (act === 'gelu_pytorch_tanh' || (hf.model_type === 'gemma' && act === 'gelu')) return 'gelu_tanh';
+  throw new UserError(`${file}: MLP activation '${String(act)}' is not supported (read: silu, gelu_pytorch_tanh); the MLP would be computed wrongly`);
+}
+
 /** Reads `config.json` (Hugging Face) or else `genai_config.json` (onnxruntime-genai) from the model's folder. */
 export function readConfigHints(modelDir: string): ConfigHints {
   const hf = readJson(path.join(modelDir, 'config.json'));
@@ -70,6 +82,7 @@ export function readConfigHints(modelDir: string): ConfigHints {
       ropeTheta: num(hf.rope_theta) ?? num((hf.rope_parameters as Record<string, unknown> | undefined)?.rope_theta),
       ropeScaling: readRopeScaling(hf, path.join(modelDir, 'config.json')),
       slidingWindow: slidingWindow(hf),
+      mlpActivation: mlpActivation(hf, path.join(modelDir, 'config.json')),
       normEps: num(hf.rms_norm_eps),
       tiedEmbeddings: typeof hf.tie_word_embeddings === 'boolean' ? hf.tie_word_embeddings : undefined,
       maxPositions: num(hf.max_position_embeddings),

@@ -60,6 +60,9 @@ const llama3Shape: Shape = { ...TINY, family: 'llama', tied: true, ropeTheta: 50
 // SmolLM-135M's conventions: the Llama layout, θ = 10⁴, tied and stored once.
 const smollmShape: Shape = { ...TINY, family: 'llama', tied: true, ropeTheta: 10000, maxPositions: 2048 };
 // Phi-3-mini-4k's conventions: fused qkv_proj and gate_up_proj, MHA, untied, sliding_window 2047, θ = 10⁴.
+// Gemma-2B's conventions: MQA (one KV head), head_dim apart from hidden / heads (256 vs 2048 / 8 there), GeGLU,
+// norms stored as offsets from 1, embeddings × √hidden, ε = 1e-6, tied.
+const gemmaShape: Shape = { ...TINY, family: 'gemma', kvHeads: 1, headDim: 32, tied: true, ropeTheta: 10000, normEps: 1e-6, maxPositions: 8192, mlpActivation: 'gelu_tanh' };
 const phi3Shape: Shape = { ...TINY, family: 'phi3', kvHeads: 4, tied: false, ropeTheta: 10000, maxPositions: 4096, slidingWindow: 2047 };
 
 export const FAMILY_FIXTURES: FamilyFixture[] = [
@@ -80,6 +83,10 @@ export const FAMILY_FIXTURES: FamilyFixture[] = [
     architectures: ['Phi3ForCausalLM'], model_type: 'phi3', sliding_window: 2047, original_max_position_embeddings: 4096,
     rope_scaling: null, attention_bias: false, pad_token_id: 2,
   }, (model, tensors, d) => fusePhi3(model, tensors, d)),
+  familyFixture('gemma', 'gemma', 'torch.onnx / Optimum Gemma', gemmaShape, {
+    architectures: ['GemmaForCausalLM'], model_type: 'gemma', head_dim: 32, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh',
+    attention_bias: false, pad_token_id: 0,
+  }),
 ];
 
 export const fixtureTokenizer = () => fixture('llama2c', 'tok512.tokenizer.json');

@@ -11,16 +11,25 @@ export interface Ablation {
   noBias?: boolean;
   noRopeScaling?: boolean;
   noWindow?: boolean;
+  /** Gemma's three differences from Llama, each alone. */
+  noNormOffset?: boolean;
+  noEmbedScale?: boolean;
+  siluGate?: boolean;
 }
 
 type Config = Record<string, any>;
 
-function rmsNorm(x: Float64Array, w: Float32Array, eps: number): Float64Array {
+/** Gemma's RMSNorm scales by (1 + weight): `offset` 1. */
+function rmsNorm(x: Float64Array, w: Float32Array, eps: number, offset: number): Float64Array {
   let ss = 0;
   for (const v of x) ss += v * v;
   const r = 1 / Math.sqrt(ss / x.length + eps);
-  return x.map((v, i) => v * r * w[i]);
+  return x.map((v, i) => v * r * (offset + w[i]));
 }
+
+const silu = (g: number) => g / (1 + Math.exp(-g));
+/** torch's `gelu(approximate='tanh')`. */
+const geluTanh = (g: number) => 0.5 * g * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (g + 0.044715 * g ** 3)));
 
 /** `x [in] · W [in, out]` (+ bias). */
 function project(x: Float64Array, w: Float32Array, out: number, bias?: Float32Array): Float64Array {
@@ -71,12 +80,18 @@ export function referenceLogits(c: Config, w: WeightsByName, ids: number[], a: A
   // Mistral's and Phi-3's window applies to every layer; Qwen2's only with use_sliding_window (off in these fixtures).
   const window = ['mistral', 'phi3'].includes(c.model_type) && c.sliding_window && !a.noWindow ? c.sliding_window : Infinity;
   const freq = inverseFrequencies(c, hd, a);
+  const gemma = c.model_type === 'gemma';
+  const offset = gemma && !a.noNormOffset ? 1 : 0;
+  const act = gemma && !a.siluGate ? geluTanh : silu;
+  // Gemma: `inputs_embeds * hidden_size**0.5`, the normalizer in the weights' dtype (fp32 here).
+  const embedScale = gemma && !a.noEmbedScale ? Math.fround(Math.sqrt(D)) : 1;
+  const norm = (x: Float64Array, name: string) => rmsNorm(x, w(name), eps, offset);
   const embed = w('model.embed_tokens.weight');
-  let h = ids.map((id) => Float64Array.from(embed.subarray(id * D, (id + 1) * D)));
+  let h = ids.map((id) => Float64Array.from(embed.subarray(id * D, (id + 1) * D), (v) => v * embedScale));
   for (let l = 0; l < c.num_hidden_layers; l++) {
     const p = `model.layers.${l}`;
     const bias = (m: string) => (c.model_type === 'qwen2' && !a.noBias ? w(`${p}.self_attn.${m}.bias`) : undefined);
-    const x = h.map((t) => rmsNorm(t, w(`${p}.input_layernorm.weight`), eps));
+    const x = h.map((t) => norm(t, `${p}.input_layernorm.weight`));
     const q = x.map((t, pos) => {
       const v = project(t, w(`${p}.self_attn.q_proj.weight`), H * hd, bias('q_proj'));
       for (let hh = 0; hh < H; hh++) rotateHalf(v, hh * hd, hd, pos, freq);
@@ -109,14 +124,14 @@ export function referenceLogits(c: Config, w: WeightsByName, ids: number[], a: A
     });
     h = h.map((t, s) => t.map((val, i) => val + project(ctx[s], w(`${p}.self_attn.o_proj.weight`), D)[i]));
     h = h.map((t) => {
-      const x2 = rmsNorm(t, w(`${p}.post_attention_layernorm.weight`), eps);
+      const x2 = norm(t, `${p}.post_attention_layernorm.weight`);
       const gate = project(x2, w(`${p}.mlp.gate_proj.weight`), I);
       const up = project(x2, w(`${p}.mlp.up_proj.weight`), I);
-      const act = gate.map((g, i) => (g / (1 + Math.exp(-g))) * up[i]);
-      const down = project(act, w(`${p}.mlp.down_proj.weight`), D);
+      const gated = gate.map((g, i) => act(g) * up[i]);
+      const down = project(gated, w(`${p}.mlp.down_proj.weight`), D);
       return t.map((val, i) => val + down[i]);
     });
   }
   const head = c.tie_word_embeddings ? transpose2d(embed, V, D) : w('lm_head.weight');
-  return h.map((t) => project(rmsNorm(t, w('model.norm.weight'), eps), head, V));
+  return h.map((t) => project(norm(t, 'model.norm.weight'), head, V));
 }

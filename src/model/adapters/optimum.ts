@@ -102,6 +102,8 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
   }
 
   const headDim = hints.headDim ?? headDims[0];
+  // o_proj is never split on read, so its stored bytes say the model's precision.
+  const weightType = layerWeights[0]?.o.stored?.type ?? 'float32';
   const config: DecoderConfig = {
     family: family.name,
     layers,
@@ -114,6 +116,8 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
     ropeTheta: hints.ropeTheta ?? 10000,
     ropeScaling: hints.ropeScaling,
     slidingWindow: hints.slidingWindow,
+    mlpActivation: hints.mlpActivation,
+    ...family.graphOptions?.(hidden, weightType),
     normEps: hints.normEps ?? 1e-5,
     tiedEmbeddings: hints.tiedEmbeddings ?? !lmT,
     maxPositions: hints.maxPositions ?? 2048,
@@ -129,6 +133,5 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
     intermediate: w.gate.shape[1],
     ropePairs: hints.perLayer?.ropePairs?.[i] ?? Array.from({ length: headDims[i] / 2 }, (_, j) => j),
   }));
-  const weightType = layerWeights[0]?.q.stored?.type ?? 'float32';
   return { config, layers: shapes, embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter }, weightType };
 }
