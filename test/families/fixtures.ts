@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { randomDecoder, type Shape } from '../../bench/randomModels';
-import type { Decoder } from '../../src/model/decoder';
+import type { Decoder, FloatType } from '../../src/model/decoder';
 import { computedWeight } from '../../src/model/decoder';
 import { transpose2d } from '../../src/model/transpose';
 import { EMBED_NAME, LM_HEAD_NAME } from '../../src/model/names';
@@ -30,6 +30,8 @@ export interface FamilyFixture {
   config: Record<string, unknown>;
   /** How the family's export differs from our builder's graph: the graph rewritten so (e.g. fused projections). */
   rewrite?: GraphRewrite;
+  /** The linear weights' and embeddings' precision (default float32; norms and biases stay fp32). */
+  weightType?: FloatType;
 }
 
 type GraphRewrite = (model: onnx.IModelProto, tensors: TensorSpec[], d: Decoder) => TensorSpec[];
@@ -83,6 +85,10 @@ export const FAMILY_FIXTURES: FamilyFixture[] = [
     architectures: ['Phi3ForCausalLM'], model_type: 'phi3', sliding_window: 2047, original_max_position_embeddings: 4096,
     rope_scaling: null, attention_bias: false, pad_token_id: 2,
   }, (model, tensors, d) => fusePhi3(model, tensors, d)),
+  // Qwen2.5 as most ONNX copies of it are published: fp16 weights, fp32 biases and norms.
+  { ...familyFixture('qwen2-fp16', 'qwen2', 'torch.onnx / Optimum Qwen2', qwen2Shape, {
+    architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', use_sliding_window: false, sliding_window: 512, max_window_layers: 2, torch_dtype: 'float16',
+  }), weightType: 'float16' },
   familyFixture('gemma', 'gemma', 'torch.onnx / Optimum Gemma', gemmaShape, {
     architectures: ['GemmaForCausalLM'], model_type: 'gemma', head_dim: 32, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh',
     attention_bias: false, pad_token_id: 0,
@@ -93,7 +99,7 @@ export const fixtureTokenizer = () => fixture('llama2c', 'tok512.tokenizer.json'
 
 /** The random decoder behind a fixture; a tied head is the transposed embedding, as tie_word_embeddings means. */
 export function fixtureDecoder(fx: FamilyFixture): Decoder {
-  const d = randomDecoder(fx.shape, 'float32');
+  const d = randomDecoder(fx.shape, fx.weightType ?? 'float32');
   if (!fx.shape.tied) return d;
   const [vocab, hidden] = d.embed.shape;
   return { ...d, lmHead: computedWeight(LM_HEAD_NAME, [hidden, vocab], () => transpose2d(d.embed.read(), vocab, hidden)) };

@@ -57,6 +57,7 @@ function weightsByName(d: Decoder) {
 /** The family features each fixture exists to exercise, each left out of the reference: the file must disagree. */
 const ABLATIONS: Record<string, Ablation[]> = {
   qwen2: [{ noBias: true }],
+  'qwen2-fp16': [{ noBias: true }],
   mistral: [{ noWindow: true }],
   llama3: [{ noRopeScaling: true }],
   gemma: [{ noNormOffset: true }, { noEmbedScale: true }, { siluGate: true }],
@@ -124,6 +125,7 @@ for (const fx of FAMILY_FIXTURES) {
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.equal(config.model_type, fx.config.model_type);
     assert.deepEqual(config.architectures, fx.config.architectures);
+    assert.equal(config.torch_dtype, fx.weightType ?? 'float32', 'the export keeps the weights\' precision');
     assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, fx.adapter);
     await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 

@@ -1,6 +1,7 @@
-// Reader for decoders exported by torch.onnx / Optimum in the Llama layout (Llama, Mistral, Qwen2 ...): standard ops,
-// initializers named after the Hugging Face modules (model/names.ts), KV cache as `past_key_values.{i}.key|value`.
-// The family (from config.json's model_type) only sets options of the config; the weights are read the same way.
+// Reader for decoders exported by torch.onnx / Optimum in the Llama layout (Llama, Mistral, Qwen2, Phi-3, Gemma):
+// standard ops, initializers named after the Hugging Face modules (model/names.ts), KV cache as
+// `past_key_values.{i}.key|value`. The family (from config.json's model_type) only sets options of the config; the
+// weights are read the same way, Phi-3's fused projections split on read (fused.ts).
 import * as path from 'node:path';
 import type { OnnxFile } from '../../onnx/modelFile';
 import { tensorDims } from '../../onnx/tensorData';
