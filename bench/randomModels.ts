@@ -4,9 +4,12 @@
 // 151,936 and Llama 3.2's 128,256 are reduced to it), so one real tokenizer serves all of them.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Decoder, DecoderConfig, FloatType, LayerWeights, Weight } from '../src/model/decoder';
-import { denseLayerShape, memoryWeight } from '../src/model/decoder';
+import type { Decoder, DecoderConfig, FloatType, LayerWeights, MlpActivation, Weight } from '../src/model/decoder';
+import { denseLayerShape, memoryWeight, newWeight } from '../src/model/decoder';
+import { FAMILIES, type FamilyName } from '../src/model/families';
+import type { Llama3RopeScaling } from '../src/model/rope';
 import { halfBytesToFloat } from '../src/onnx/tensorData';
+import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from '../src/model/names';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { loadTokenizerFile } from '../src/text/tokenizer';
 import { fixtures } from './lib';
@@ -22,6 +25,21 @@ export interface Shape {
   maxPositions: number;
   /** Qwen2's q/k/v biases. */
   qkvBias?: boolean;
+  /** The family's config options (default: Llama, plain RoPE, no window). */
+  family?: FamilyName;
+  ropeScaling?: Llama3RopeScaling;
+  slidingWindow?: number;
+  normEps?: number;
+  /** Default: `VOCAB`. */
+  vocab?: number;
+  /** Default: hidden / heads (Gemma's differs). */
+  headDim?: number;
+  mlpActivation?: MlpActivation;
+  /**
+   * Multiplies every random value (default 1: std 0.02). Test fixtures use a larger one, and norms of 1 ± noise, so
+   * that a wrong rotary frequency, bias or window changes the logits far beyond the parity tolerance.
+   */
+  weightScale?: number;
 }
 
 /** Published configs (layers, hidden, heads, KV heads, MLP width, tied embeddings, RoPE θ); Llama 3.2's rope_scaling is not modelled. */
@@ -82,8 +100,12 @@ function randomBytes(type: FloatType, elements: number, seed: number): Uint8Arra
   return out;
 }
 
-function randomWeight(name: string, shape: number[], type: FloatType, seed: number): Weight {
+function randomWeight(name: string, shape: number[], type: FloatType, seed: number, scale = 1, offset = 0): Weight {
   const n = shape.reduce((a, b) => a * b, 1);
+  if (scale !== 1 || offset !== 0) {
+    const values = Float32Array.from(randomWeight(name, shape, type, seed).read(), (v) => offset + scale * v);
+    return newWeight(name, shape, values, type);
+  }
   const bytes = () => randomBytes(type, n, seed);
   const read = () => {
     const b = bytes();
@@ -93,41 +115,51 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
 }
 
 export function randomDecoder(s: Shape, type: FloatType): Decoder {
-  const headDim = s.hidden / s.heads;
+  const headDim = s.headDim ?? s.hidden / s.heads;
+  const vocab = s.vocab ?? VOCAB;
+  const family = FAMILIES[s.family ?? 'llama'];
   const config: DecoderConfig = {
-    family: 'llama', layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
-    vocab: VOCAB, ropeTheta: s.ropeTheta, normEps: 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
+    ...family.graphOptions?.(s.hidden, type),
+    mlpActivation: s.mlpActivation,
+    family: family.name, layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
+    vocab, ropeTheta: s.ropeTheta, ropeScaling: s.ropeScaling, slidingWindow: s.slidingWindow, normEps: s.normEps ?? 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
   };
   let seed = 1;
-  const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++);
-  const ones = (name: string, n: number) => memoryWeight(name, [n], new Float32Array(n).fill(1));
+  const scale = s.weightScale ?? 1;
+  const w = (name: string, shape: number[]) => randomWeight(name, shape, type, seed++, scale);
+  // Norms scale by about 1: a family that adds an offset to its stored norm weights (Gemma: 1) stores about 0.
+  const unit = 1 - (config.normWeightOffset ?? 0);
+  const ones = (name: string, n: number) =>
+    scale === 1 ? memoryWeight(name, [n], new Float32Array(n).fill(unit)) : randomWeight(name, [n], 'float32', seed++, 5, unit);
   const kv = s.kvHeads * headDim;
+  const qWidth = s.heads * headDim;
+  // Biases as large as the projections' outputs, so a bias read wrongly shows (fp32: they stay fp32 in the graph).
+  const bias = (name: string, n: number) => randomWeight(name, [n], 'float32', seed++, scale === 1 ? 0.5 : 25);
   const layerWeights: LayerWeights[] = Array.from({ length: s.layers }, (_, i) => {
-    const p = `model.layers.${i}`;
     return {
-      inputNorm: ones(`${p}.input_layernorm.weight`, s.hidden),
-      q: w(`${p}.self_attn.q_proj.weight`, [s.hidden, s.hidden]),
-      k: w(`${p}.self_attn.k_proj.weight`, [s.hidden, kv]),
-      v: w(`${p}.self_attn.v_proj.weight`, [s.hidden, kv]),
-      o: w(`${p}.self_attn.o_proj.weight`, [s.hidden, s.hidden]),
-      postNorm: ones(`${p}.post_attention_layernorm.weight`, s.hidden),
-      gate: w(`${p}.mlp.gate_proj.weight`, [s.hidden, s.intermediate]),
-      up: w(`${p}.mlp.up_proj.weight`, [s.hidden, s.intermediate]),
-      down: w(`${p}.mlp.down_proj.weight`, [s.intermediate, s.hidden]),
+      inputNorm: ones(normName(i, 'inputNorm'), s.hidden),
+      q: w(linearName(i, 'q'), [s.hidden, qWidth]),
+      k: w(linearName(i, 'k'), [s.hidden, kv]),
+      v: w(linearName(i, 'v'), [s.hidden, kv]),
+      o: w(linearName(i, 'o'), [qWidth, s.hidden]),
+      postNorm: ones(normName(i, 'postNorm'), s.hidden),
+      gate: w(linearName(i, 'gate'), [s.hidden, s.intermediate]),
+      up: w(linearName(i, 'up'), [s.hidden, s.intermediate]),
+      down: w(linearName(i, 'down'), [s.intermediate, s.hidden]),
       ...(s.qkvBias
-        ? { qBias: memoryWeight(`${p}.self_attn.q_proj.bias`, [s.hidden], new Float32Array(s.hidden).fill(0.01)), kBias: memoryWeight(`${p}.self_attn.k_proj.bias`, [kv], new Float32Array(kv).fill(0.01)), vBias: memoryWeight(`${p}.self_attn.v_proj.bias`, [kv], new Float32Array(kv).fill(0.01)) }
+        ? { qBias: bias(biasName(i, 'qBias'), qWidth), kBias: bias(biasName(i, 'kBias'), kv), vBias: bias(biasName(i, 'vBias'), kv) }
         : {}),
     };
   });
-  const embed = w('model.embed_tokens.weight', [VOCAB, s.hidden]);
+  const embed = w(EMBED_NAME, [vocab, s.hidden]);
   // Our exports write the head as its own initializer, tied or not (config.json keeps tie_word_embeddings).
-  const lmHead = w('lm_head.weight', [s.hidden, VOCAB]);
+  const lmHead = w(LM_HEAD_NAME, [s.hidden, vocab]);
   return {
     config,
     layers: Array.from({ length: s.layers }, () => denseLayerShape(config)),
     embed,
     layerWeights,
-    finalNorm: ones('model.norm.weight', s.hidden),
+    finalNorm: ones(FINAL_NORM_NAME, s.hidden),
     lmHead,
     source: { path: '(random weights)', format: 'onnx', adapter: 'random weights (bench)' },
     weightType: type,

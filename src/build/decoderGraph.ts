@@ -6,12 +6,15 @@ import type { Decoder, FloatType, Weight } from '../model/decoder';
 import { GraphBuilder } from './graph';
 import { rmsNorm } from './norm';
 import { ropeTables, type RopeTables } from './rope';
+import { ropeInverseFrequencies } from '../model/rope';
 import { attentionBias } from './causalMask';
 import { attention } from './attention';
 import { mlp } from './mlp';
 import { gramStats } from './stats';
 import { floatWeight, linear, type Linear } from './linear';
 import { maskCompensation } from './compensation';
+import { FAMILIES } from '../model/families';
+import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearModule, linearName, LM_HEAD_NAME, normName } from '../model/names';
 
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
@@ -80,10 +83,11 @@ const B = 'batch_size';
 const S = 'sequence_length';
 
 /** Token embeddings `[B, S, D]` in fp32, gathered from the table in its stored precision. */
-function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined): string {
-  const table = floatWeight(g, 'model.embed_tokens.weight', w, as);
+function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined, scale: number | undefined): string {
+  const table = floatWeight(g, EMBED_NAME, w, as);
   const rows = g.op('Gather', [table.value, inputIds], { axis: 0 }, 'embed');
-  return table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+  const wide = table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+  return scale ? g.op('Mul', [wide, g.floats([scale], true)], {}, 'embed_scaled') : wide;
 }
 
 export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
@@ -101,18 +105,18 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
   const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
-  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
-  const bias = attentionBias(g, inputIds ?? h, attentionMask);
+  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType, c.embedScale) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
+  const bias = attentionBias(g, inputIds ?? h, attentionMask, c.slidingWindow);
+  const frequencies = ropeInverseFrequencies(c);
   const ropeByPairs = new Map<string, RopeTables>();
 
   d.layers.forEach((s, i) => {
     if (range && (i < range.from || i > range.to)) return;
     const w = d.layerWeights[i];
-    const p = `model.layers.${i}`;
     const key = s.ropePairs.join(',');
     let rope = ropeByPairs.get(key);
     if (!rope) {
-      rope = ropeTables(g, positionIds, s.ropePairs, c.ropeTheta, c.headDim, `rope${ropeByPairs.size}`);
+      rope = ropeTables(g, positionIds, s.ropePairs, frequencies, `rope${ropeByPairs.size}`);
       ropeByPairs.set(key, rope);
     }
     const qkv = s.heads * s.headDim;
@@ -126,20 +130,20 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
 
     const comp = opts.masks && opts.compensation ? { o: g.input(IO.compensationO(i), DataType.FLOAT, [qkv]), down: g.input(IO.compensationDown(i), DataType.FLOAT, [s.intermediate]) } : undefined;
-    const x1 = rmsNorm(g, h, weight(`${p}.input_layernorm.weight`, w.inputNorm), c.normEps, `l${i}_input_norm`);
-    const o = lin(`${p}.self_attn.o_proj.weight`, w.o);
+    const x1 = rmsNorm(g, h, weight(normName(i, 'inputNorm'), w.inputNorm), c.normEps, `l${i}_input_norm`, c.normWeightOffset);
+    const o = lin(linearName(i, 'o'), w.o);
     const att = attention(g, s, {
       x: x1,
       bias,
       rope,
-      q: lin(`${p}.self_attn.q_proj.weight`, w.q),
-      k: lin(`${p}.self_attn.k_proj.weight`, w.k),
-      v: lin(`${p}.self_attn.v_proj.weight`, w.v),
+      q: lin(linearName(i, 'q'), w.q),
+      k: lin(linearName(i, 'k'), w.k),
+      v: lin(linearName(i, 'v'), w.v),
       o,
-      qBias: w.qBias && weight(`${p}.self_attn.q_proj.bias`, w.qBias),
-      kBias: w.kBias && weight(`${p}.self_attn.k_proj.bias`, w.kBias),
-      vBias: w.vBias && weight(`${p}.self_attn.v_proj.bias`, w.vBias),
-      oBias: w.oBias && weight(`${p}.self_attn.o_proj.bias`, w.oBias),
+      qBias: w.qBias && weight(biasName(i, 'qBias'), w.qBias),
+      kBias: w.kBias && weight(biasName(i, 'kBias'), w.kBias),
+      vBias: w.vBias && weight(biasName(i, 'vBias'), w.vBias),
+      oBias: w.oBias && weight(biasName(i, 'oBias'), w.oBias),
       channelMask: attnMask,
       past,
     }, `l${i}_attn`);
@@ -147,18 +151,19 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
       g.output(att.present.key, IO.presentKey(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
       g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
     }
-    h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, `${p}.self_attn.o_proj`)], {}, `l${i}_attn_residual`);
-    const x2 = rmsNorm(g, h, weight(`${p}.post_attention_layernorm.weight`, w.postNorm), c.normEps, `l${i}_post_norm`);
-    const down = lin(`${p}.mlp.down_proj.weight`, w.down);
+    h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, linearModule(i, 'o'))], {}, `l${i}_attn_residual`);
+    const x2 = rmsNorm(g, h, weight(normName(i, 'postNorm'), w.postNorm), c.normEps, `l${i}_post_norm`, c.normWeightOffset);
+    const down = lin(linearName(i, 'down'), w.down);
     const m = mlp(g, {
       x: x2,
-      gate: lin(`${p}.mlp.gate_proj.weight`, w.gate),
-      up: lin(`${p}.mlp.up_proj.weight`, w.up),
+      gate: lin(linearName(i, 'gate'), w.gate),
+      up: lin(linearName(i, 'up'), w.up),
       down,
-      downBias: w.downBias && weight(`${p}.mlp.down_proj.bias`, w.downBias),
+      downBias: w.downBias && weight(biasName(i, 'downBias'), w.downBias),
       channelMask: mlpMask,
+      activation: c.mlpActivation,
     }, `l${i}_mlp`);
-    h = g.op('Add', [h, compensated(m.out, down, mlpMask, comp?.down, `${p}.mlp.down_proj`)], {}, `l${i}_mlp_residual`);
+    h = g.op('Add', [h, compensated(m.out, down, mlpMask, comp?.down, linearModule(i, 'down'))], {}, `l${i}_mlp_residual`);
     if (opts.capture?.includes(i)) {
       const points: [CapturePoint, string, number][] = [['attn_in', x1, c.hidden], ['o_in', att.oInput, qkv], ['mlp_in', x2, c.hidden], ['down_in', m.downInput, s.intermediate]];
       for (const [point, value, dim] of points.filter(([p]) => (opts.capturePoints ?? CAPTURE_POINTS).includes(p))) {
@@ -173,8 +178,8 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     g.output(h, IO.hiddenOut, DataType.FLOAT, [B, S, c.hidden]);
     return { model: g.model('decoder-layers', `decoder layers ${range.from}..${range.to}`), tensors: g.tensors };
   }
-  const final = rmsNorm(g, h, weight('model.norm.weight', d.finalNorm), c.normEps, 'final_norm');
-  const logits = lin('lm_head.weight', d.lmHead)(final, 'lm_head');
+  const final = rmsNorm(g, h, weight(FINAL_NORM_NAME, d.finalNorm), c.normEps, 'final_norm', c.normWeightOffset);
+  const logits = lin(LM_HEAD_NAME, d.lmHead)(final, 'lm_head');
   if (opts.head === 'logits') {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
   } else {
@@ -182,5 +187,5 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     const picked = g.op('GatherElements', [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')], { axis: 2 }, 'picked');
     g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [B, S]);
   }
-  return { model: g.model('decoder', `Llama-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
+  return { model: g.model('decoder', `${FAMILIES[c.family].label}-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
 }

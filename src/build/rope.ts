@@ -7,10 +7,10 @@ export interface RopeTables {
 
 /**
  * cos/sin tables `[B, 1, S, d]` for the kept rotary pairs of a layer. Each kept pair keeps its original
- * frequency θ^(-2p/d_orig) (paper-spec §1.7), so a layer with pruned head dims computes the same rotation.
+ * frequency (paper-spec §1.7): `frequencies` is the original head's table (model/rope.ts), indexed by pair.
  */
-export function ropeTables(g: GraphBuilder, positionIds: string, pairs: number[], theta: number, origHeadDim: number, name: string): RopeTables {
-  const invFreq = pairs.map((p) => Math.fround(1 / Math.pow(theta, (2 * p) / origHeadDim)));
+export function ropeTables(g: GraphBuilder, positionIds: string, pairs: number[], frequencies: number[], name: string): RopeTables {
+  const invFreq = pairs.map((p) => Math.fround(frequencies[p]));
   const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: 1 }, `${name}_posf`), g.ints([2])], {}, `${name}_pos`);
   const freqs = g.op('Mul', [pos, g.floats(invFreq)], {}, `${name}_freqs`);
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 }, `${name}_emb`);

@@ -2,12 +2,27 @@ import * as path from 'node:path';
 import type { ModelSummary } from '../job/inspect';
 import { formatBytes, formatCount, table } from './format';
 
+/** The family's options, when it has any beyond the plain Llama layout. */
+function familyOptions(c: ModelSummary['config']): string[] {
+  const r = c.ropeScaling;
+  const options = [
+    ...(c.qkvBias ? ['q/k/v biases'] : []),
+    ...(r ? [`RoPE ${r.type} scaling ×${r.factor} (low ${r.lowFreqFactor}, high ${r.highFreqFactor}, original context ${r.originalMaxPositions})`] : []),
+    ...(c.slidingWindow ? [`sliding window ${c.slidingWindow}`] : []),
+    ...(c.normWeightOffset ? [`norms scale by ${c.normWeightOffset} + weight`] : []),
+    ...(c.mlpActivation === 'gelu_tanh' ? ['GeGLU (tanh GELU)'] : []),
+    ...(c.embedScale ? [`embeddings × ${c.embedScale}`] : []),
+  ];
+  return options.length ? [`  ${c.family}: ${options.join(', ')}`] : [];
+}
+
 export function printSummary(s: ModelSummary): string {
   const c = s.config;
   const head = [
     `${path.basename(s.file)}  (${s.adapter}, ${formatBytes(s.fileBytes)} on disk)`,
     `  ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads / ${c.kvHeads} KV heads × ${c.headDim}, MLP ${c.intermediate}, vocab ${c.vocab}`,
     `  RoPE θ ${c.ropeTheta}, RMSNorm ε ${c.normEps}, context ${c.maxPositions}, tied embeddings: ${c.tiedEmbeddings ? 'yes' : 'no'}`,
+    ...familyOptions(c),
     '',
   ];
   const rows = s.layers.map((l) => [String(l.index), l.heads, l.kvHeads, l.headDim, l.intermediate, formatCount(l.params), formatBytes(l.bytes)]);

@@ -1,18 +1,21 @@
 // The side files of an exported model: config.json and generation_config.json (Hugging Face, transformers.js)
 // and genai_config.json (onnxruntime-genai).
 import type { Decoder } from '../model/decoder';
+import { FAMILIES } from '../model/families';
+import { ropeScalingJson } from '../model/rope';
 
 const uniform = (values: number[]) => values.every((v) => v === values[0]);
 
 /**
- * `config.json` with the standard Llama fields. When layers differ (pruned), the top-level fields keep the
+ * `config.json` with the standard fields of the model's family (Llama, Mistral, Qwen2 share them; the family's own
+ * `model_type` and architecture, so transformers and transformers.js pick the right class). When layers differ (pruned), the top-level fields keep the
  * original model's numbers and per-layer arrays say what each layer really has (design.md, anchors.md §3).
  */
 export function hfConfig(d: Decoder): Record<string, unknown> {
   const c = d.config;
   const cfg: Record<string, unknown> = {
-    architectures: ['LlamaForCausalLM'],
-    model_type: 'llama',
+    architectures: [FAMILIES[c.family].architecture],
+    model_type: c.family,
     hidden_size: c.hidden,
     intermediate_size: c.intermediate,
     num_hidden_layers: c.layers,
@@ -23,7 +26,11 @@ export function hfConfig(d: Decoder): Record<string, unknown> {
     max_position_embeddings: c.maxPositions,
     rms_norm_eps: c.normEps,
     rope_theta: c.ropeTheta,
-    hidden_act: 'silu',
+    ...(c.ropeScaling ? { rope_scaling: ropeScalingJson(c.ropeScaling) } : {}),
+    ...(c.family === 'mistral' || c.family === 'phi3' ? { sliding_window: c.slidingWindow ?? null } : {}),
+    ...(c.family === 'qwen2' ? { use_sliding_window: false } : {}),
+    hidden_act: c.mlpActivation === 'gelu_tanh' ? 'gelu_pytorch_tanh' : 'silu',
+    ...(c.family === 'gemma' ? { hidden_activation: 'gelu_pytorch_tanh' } : {}),
     tie_word_embeddings: c.tiedEmbeddings,
     bos_token_id: c.bosTokenId,
     eos_token_id: c.eosTokenId,
@@ -65,7 +72,7 @@ export function genaiConfig(d: Decoder, modelFile: string): Record<string, unkno
       pad_token_id: c.eosTokenId,
       context_length: c.maxPositions,
       vocab_size: c.vocab,
-      type: 'llama',
+      type: c.family,
       decoder: {
         filename: modelFile,
         head_size: L[0].headDim,

@@ -2,8 +2,9 @@
 // are kept. Masks are structural (not raw vectors) so that every mask the engine produces can be deployed as a
 // physically smaller dense model.
 import type { Decoder, LayerShape, LayerWeights, Weight } from '../model/decoder';
-import { computedWeight, memoryWeight } from '../model/decoder';
+import { computedWeight, memoryWeight, weightColumns as columns } from '../model/decoder';
 import { layerParamCount } from '../model/params';
+import { biasName, linearName } from '../model/names';
 import { UserError } from '../util/errors';
 
 export interface LayerMask {
@@ -106,18 +107,6 @@ function headChannels(headsKept: number[], headDim: number, pairs: number[]): nu
   return headsKept.flatMap((h) => [...pairs.map((p) => h * headDim + p), ...pairs.map((p) => h * headDim + p + half)]);
 }
 
-// Sliced weights are computed when read, not held: a sliced 7B would otherwise sit in memory in fp32 while it is
-// exported one tensor at a time.
-function columns(w: Weight, cols: number[], name: string): Weight {
-  const [rows, n] = w.shape;
-  return computedWeight(name, [rows, cols.length], () => {
-    const src = w.read();
-    const out = new Float32Array(rows * cols.length);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
-    return out;
-  });
-}
-
 function rows(w: Weight, keep: number[], name: string): Weight {
   const [, n] = w.shape;
   return computedWeight(name, [keep.length, n], () => {
@@ -148,20 +137,19 @@ export function sliceDecoder(d: Decoder, mask: SubnetMask): Decoder {
     const qCh = headChannels(qHeads, s.headDim, pairs);
     const kvCh = headChannels(kvHeads, s.headDim, pairs);
     const mlpCh = indices(m.mlp);
-    const p = `model.layers.${i}`;
     const sliced: LayerWeights = {
       inputNorm: w.inputNorm,
-      q: columns(w.q, qCh, `${p}.self_attn.q_proj.weight`),
-      k: columns(w.k, kvCh, `${p}.self_attn.k_proj.weight`),
-      v: columns(w.v, kvCh, `${p}.self_attn.v_proj.weight`),
-      o: rows(w.o, qCh, `${p}.self_attn.o_proj.weight`),
+      q: columns(w.q, qCh, linearName(i, 'q')),
+      k: columns(w.k, kvCh, linearName(i, 'k')),
+      v: columns(w.v, kvCh, linearName(i, 'v')),
+      o: rows(w.o, qCh, linearName(i, 'o')),
       postNorm: w.postNorm,
-      gate: columns(w.gate, mlpCh, `${p}.mlp.gate_proj.weight`),
-      up: columns(w.up, mlpCh, `${p}.mlp.up_proj.weight`),
-      down: rows(w.down, mlpCh, `${p}.mlp.down_proj.weight`),
-      qBias: entries(w.qBias, qCh, `${p}.self_attn.q_proj.bias`),
-      kBias: entries(w.kBias, kvCh, `${p}.self_attn.k_proj.bias`),
-      vBias: entries(w.vBias, kvCh, `${p}.self_attn.v_proj.bias`),
+      gate: columns(w.gate, mlpCh, linearName(i, 'gate')),
+      up: columns(w.up, mlpCh, linearName(i, 'up')),
+      down: rows(w.down, mlpCh, linearName(i, 'down')),
+      qBias: entries(w.qBias, qCh, biasName(i, 'qBias')),
+      kBias: entries(w.kBias, kvCh, biasName(i, 'kBias')),
+      vBias: entries(w.vBias, kvCh, biasName(i, 'vBias')),
       oBias: w.oBias,
       downBias: w.downBias,
     };

@@ -3,9 +3,14 @@
 import type { QuantizedLinear } from './quantizedLinear';
 import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
+import type { FamilyName } from './families';
+import type { Llama3RopeScaling } from './rope';
+
+/** silu: SwiGLU (Llama ...); gelu_tanh: GeGLU with tanh-approximated GELU (Gemma). */
+export type MlpActivation = 'silu' | 'gelu_tanh';
 
 export interface DecoderConfig {
-  family: 'llama';
+  family: FamilyName;
   layers: number;
   hidden: number;
   heads: number;
@@ -14,6 +19,16 @@ export interface DecoderConfig {
   intermediate: number;
   vocab: number;
   ropeTheta: number;
+  /** Llama 3.x frequency rescaling (absent: plain RoPE). */
+  ropeScaling?: Llama3RopeScaling;
+  /** Mistral: a query sees at most this many keys, itself included (absent: all earlier ones). */
+  slidingWindow?: number;
+  /** Gemma: norms multiply by (offset + stored weight); absent: 0. */
+  normWeightOffset?: number;
+  /** The MLP gate's activation; absent: silu. */
+  mlpActivation?: MlpActivation;
+  /** Gemma: token embeddings are multiplied by this (√hidden in the weights' precision); absent: 1. */
+  embedScale?: number;
   normEps: number;
   tiedEmbeddings: boolean;
   maxPositions: number;
@@ -121,6 +136,20 @@ export function newWeight(name: string, shape: number[], values: Float32Array, t
   if (type === 'float32') return memoryWeight(name, shape, values);
   const bytes = toHalfBytes(values);
   return { name, shape, storedBytesPerElement: 2, read: () => halfBytesToFloat(bytes), stored: { type, read: () => bytes } };
+}
+
+/**
+ * Columns `cols` of an `[in, out]` weight (output channels), computed when read, not held: a sliced 7B would
+ * otherwise sit in memory in fp32 while it is exported one tensor at a time.
+ */
+export function weightColumns(w: Weight, cols: number[], name: string): Weight {
+  const [rows, n] = w.shape;
+  return computedWeight(name, [rows, cols.length], () => {
+    const src = w.read();
+    const out = new Float32Array(rows * cols.length);
+    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
+    return out;
+  });
 }
 
 /** A float32 weight computed from others each time it is read (nothing held in between). */

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
-import type { DecoderConfig } from './decoder';
+import type { DecoderConfig, MlpActivation } from './decoder';
+import { readRopeScaling } from './rope';
 
 /** Config numbers found in the JSON files beside a model; any may be missing. */
 export type ConfigHints = Partial<DecoderConfig> & {
@@ -29,10 +30,39 @@ const num = (v: unknown): number | undefined => (typeof v === 'number' && Number
 const nums = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined);
 const firstNum = (v: unknown): number | undefined => (Array.isArray(v) ? num(v[0]) : num(v));
 
+/**
+ * The sliding attention window a config asks for. Mistral applies `sliding_window` (null: none) to every layer;
+ * Qwen2 only with `use_sliding_window`, and then only from layer `max_window_layers` on, which our graphs do not
+ * express, so it is refused.
+ */
+function slidingWindow(hf: Record<string, unknown>): number | undefined {
+  if (hf.model_type === 'qwen2') {
+    if (hf.use_sliding_window === true) throw new UserError('config.json: Qwen2 with use_sliding_window: true (a window on some layers only) is not supported; set it to false if the model never sees sequences longer than sliding_window');
+    return undefined;
+  }
+  return num(hf.sliding_window);
+}
+
+/**
+ * The MLP gate's activation. Gemma's released configs said `hidden_act: gelu` while the model was trained with the
+ * tanh approximation; transformers runs Gemma with `gelu_pytorch_tanh` (its `hidden_activation`), and so do we.
+ */
+function mlpActivation(hf: Record<string, unknown>, file: string): MlpActivation | undefined {
+  const act = hf.hidden_activation ?? hf.hidden_act;
+  if (act === undefined || act === null) return undefined;
+  if (act === 'silu' || act === 'swish') return 'silu';
+  if (act === 'gelu_pytorch_tanh' || (hf.model_type === 'gemma' && act === 'gelu')) return 'gelu_tanh';
+  throw new UserError(`${file}: MLP activation '${String(act)}' is not supported (read: silu, gelu_pytorch_tanh); the MLP would be computed wrongly`);
+}
+
 /** Reads `config.json` (Hugging Face) or else `genai_config.json` (onnxruntime-genai) from the model's folder. */
 export function readConfigHints(modelDir: string): ConfigHints {
   const hf = readJson(path.join(modelDir, 'config.json'));
   if (hf) {
+    const partialRotary = num(hf.partial_rotary_factor);
+    if (partialRotary !== undefined && partialRotary !== 1) {
+      throw new UserError(`${path.join(modelDir, 'config.json')}: partial_rotary_factor ${partialRotary} (RoPE on part of each head, as in Phi-3.5 / Phi-4-mini) is not supported; only full rotary heads are read`);
+    }
     const heads = num(hf.num_attention_heads);
     const hidden = num(hf.hidden_size);
     const implied = {
@@ -49,7 +79,10 @@ export function readConfigHints(modelDir: string): ConfigHints {
       headDim: num(hf.head_dim) ?? (hidden && heads ? hidden / heads : undefined),
       intermediate: num(hf.intermediate_size),
       vocab: num(hf.vocab_size),
-      ropeTheta: num(hf.rope_theta),
+      ropeTheta: num(hf.rope_theta) ?? num((hf.rope_parameters as Record<string, unknown> | undefined)?.rope_theta),
+      ropeScaling: readRopeScaling(hf, path.join(modelDir, 'config.json')),
+      slidingWindow: slidingWindow(hf),
+      mlpActivation: mlpActivation(hf, path.join(modelDir, 'config.json')),
       normEps: num(hf.rms_norm_eps),
       tiedEmbeddings: typeof hf.tie_word_embeddings === 'boolean' ? hf.tie_word_embeddings : undefined,
       maxPositions: num(hf.max_position_embeddings),

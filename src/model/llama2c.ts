@@ -7,6 +7,7 @@ import { UserError } from '../util/errors';
 import { transpose2d } from './transpose';
 import type { Decoder, DecoderConfig, LayerWeights, Weight } from './decoder';
 import { denseLayerShape } from './decoder';
+import { EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from './names';
 
 export const LLAMA2C_ADAPTER = 'llama2.c checkpoint (legacy v0)';
 
@@ -106,17 +107,16 @@ export function readLlama2c(file: string): Decoder {
     lazy(n, [inp, out], () => transpose2d(rope ? interleavedToHalves(raw(r), rope, hs, inp) : raw(r), out, inp));
   const layerWeights: LayerWeights[] = [];
   for (let l = 0; l < nLayers; l++) {
-    const p = `model.layers.${l}`;
     layerWeights.push({
-      inputNorm: vec(`${p}.input_layernorm.weight`, rmsAtt[l]),
-      q: lin(`${p}.self_attn.q_proj.weight`, wq[l], dim, dim, nHeads),
-      k: lin(`${p}.self_attn.k_proj.weight`, wk[l], kvDim, dim, nKvHeads),
-      v: lin(`${p}.self_attn.v_proj.weight`, wv[l], kvDim, dim),
-      o: lin(`${p}.self_attn.o_proj.weight`, wo[l], dim, dim),
-      postNorm: vec(`${p}.post_attention_layernorm.weight`, rmsFfn[l]),
-      gate: lin(`${p}.mlp.gate_proj.weight`, w1[l], hiddenDim, dim),
-      up: lin(`${p}.mlp.up_proj.weight`, w3[l], hiddenDim, dim),
-      down: lin(`${p}.mlp.down_proj.weight`, w2[l], dim, hiddenDim),
+      inputNorm: vec(normName(l, 'inputNorm'), rmsAtt[l]),
+      q: lin(linearName(l, 'q'), wq[l], dim, dim, nHeads),
+      k: lin(linearName(l, 'k'), wk[l], kvDim, dim, nKvHeads),
+      v: lin(linearName(l, 'v'), wv[l], kvDim, dim),
+      o: lin(linearName(l, 'o'), wo[l], dim, dim),
+      postNorm: vec(normName(l, 'postNorm'), rmsFfn[l]),
+      gate: lin(linearName(l, 'gate'), w1[l], hiddenDim, dim),
+      up: lin(linearName(l, 'up'), w3[l], hiddenDim, dim),
+      down: lin(linearName(l, 'down'), w2[l], dim, hiddenDim),
     });
   }
   const config: DecoderConfig = {
@@ -138,11 +138,11 @@ export function readLlama2c(file: string): Decoder {
   return {
     config,
     layers: Array.from({ length: nLayers }, () => denseLayerShape(config)),
-    embed: lazy('model.embed_tokens.weight', [vocab, dim], () => raw(embedAt)),
+    embed: lazy(EMBED_NAME, [vocab, dim], () => raw(embedAt)),
     layerWeights,
-    finalNorm: vec('model.norm.weight', rmsFinal),
+    finalNorm: vec(FINAL_NORM_NAME, rmsFinal),
     // A shared classifier keeps the embedding's name so it is counted once.
-    lmHead: lin(shared ? 'model.embed_tokens.weight' : 'lm_head.weight', wcls, vocab, dim),
+    lmHead: lin(shared ? EMBED_NAME : LM_HEAD_NAME, wcls, vocab, dim),
     source: { path: abs, format: 'llama2c', adapter: LLAMA2C_ADAPTER },
   };
 }

@@ -1,46 +1,47 @@
-import * as path from 'node:path';
-import { readOnnxFile } from '../onnx/modelFile';
 import { checkExternalData } from '../onnx/externalData';
 import { storedBytes } from '../onnx/tensorData';
 import { UserError } from '../util/errors';
-import { GraphIndex } from './adapters/graphIndex';
-import { looksLikeOptimumLlama, readOptimumLlama, unsupportedFusedOps } from './adapters/optimumLlama';
+import { ADAPTERS, adapterList, probeModel, type ModelProbe } from './adapters';
+import { hasLlamaLayout } from './adapters/optimum';
+import { unsupportedFusedOps } from './adapters/onnxWeights';
 import type { Decoder } from './decoder';
-import { readConfigHints } from './hfConfig';
-import { readLlama2c } from './llama2c';
+import { linearName } from './names';
 import { checkConfigAgainstGraph, checkWeightShapes } from './validate';
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** Why no adapter took the model: what was found, and every adapter tried. */
+function unrecognised(p: ModelProbe): UserError {
+  const { index, hints } = p.onnx!;
+  const tried = `Tried: ${adapterList()}.`;
+  if (hasLlamaLayout(index)) {
+    const c = hints();
+    return new UserError(`${p.name} has weights in the Llama layout, but ${c.file ?? 'its config'} says model_type '${c.modelType}', a family this version does not read. ${tried}`);
+  }
+  const fused = unsupportedFusedOps(index);
+  const ops = [...index.opTypes().entries()].map(([k, v]) => `${k}×${v}`).join(', ');
+  const why = fused.length
+    ? `it uses fused runtime ops (${fused.join(', ')}) of an exporter this version does not read`
+    : `no token embedding and no per-layer attention/MLP weights were found (initializers named like ${linearName(0, 'q')})`;
+  return new UserError(
+    `${p.name} is not a recognised decoder LLM: ${why}. Found ${plural(index.graph.node?.length ?? 0, 'node')} (${ops}) and ` +
+      `${plural(index.initializers.size, 'initializer')}. ${tried}`,
+  );
+}
+
 /** Recognises a decoder LLM from an `.onnx` file (plus `config.json` beside it) or a llama2.c `.bin` checkpoint. */
 export function loadDecoder(file: string): Decoder {
-  if (file.toLowerCase().endsWith('.bin')) {
-    const d = readLlama2c(file);
-    checkWeightShapes(d);
-    return d;
+  const probe = probeModel(file);
+  const adapter = ADAPTERS.find((a) => a.recognises(probe));
+  if (!adapter) throw unrecognised(probe);
+  const o = probe.onnx;
+  if (o) {
+    const fused = unsupportedFusedOps(o.index);
+    if (fused.length) throw new UserError(`${probe.name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`);
+    checkExternalData(o.file.model.graph?.initializer ?? [], o.file.dir, storedBytes);
   }
-  const onnxFile = readOnnxFile(file);
-  const name = path.basename(file);
-  const index = new GraphIndex(onnxFile.model.graph!);
-  const fused = unsupportedFusedOps(index);
-  if (!looksLikeOptimumLlama(index)) {
-    const ops = [...index.opTypes().entries()].map(([k, v]) => `${k}×${v}`).join(', ');
-    const why = fused.length
-      ? `it uses fused runtime ops (${fused.join(', ')}) of an exporter this version does not read`
-      : 'no token embedding and no per-layer attention/MLP weights were found';
-    throw new UserError(
-      `${name} is not a recognised decoder LLM: ${why}. Found ${plural(index.graph.node?.length ?? 0, 'node')} (${ops}) and ` +
-        `${plural(index.initializers.size, 'initializer')}. Supported: Llama-family decoders exported by torch.onnx / Optimum ` +
-        `(initializers named like model.layers.0.self_attn.q_proj.weight), and llama2.c .bin checkpoints.`,
-    );
-  }
-  if (fused.length) {
-    throw new UserError(`${name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`);
-  }
-  checkExternalData(onnxFile.model.graph?.initializer ?? [], onnxFile.dir, storedBytes);
-  const hints = readConfigHints(onnxFile.dir);
-  const d = readOptimumLlama(onnxFile, index, hints);
-  checkConfigAgainstGraph(d, hints);
+  const d = adapter.read(probe);
+  if (o) checkConfigAgainstGraph(d, o.hints());
   checkWeightShapes(d);
   return d;
 }

@@ -39,9 +39,6 @@ export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
       throw contradiction(perLayer ? `${hfKey}_per_layer[${i}]` : hfKey, said as number, s[layerKey] as number);
     }
   });
-  if (hints.modelType && !['llama', 'mistral', 'qwen2', 'tinyllama'].includes(hints.modelType)) {
-    throw new UserError(`${file}: model_type '${hints.modelType}' is not a supported Llama-family decoder`);
-  }
 }
 
 /** Every layer's weights must have the shapes its layer shape implies. */

@@ -62,6 +62,9 @@ export function toHalfBytes(v: Float32Array): Uint8Array {
   return new Uint8Array(out.buffer);
 }
 
+/** `v` rounded to the nearest fp16 value (as a tensor of that dtype would hold it). */
+export const roundToHalf = (v: number) => halfToFloat(floatToHalf(v));
+
 let halfTable: Float32Array | undefined;
 
 /**

@@ -2,6 +2,7 @@
 // contribution of what a mask removes. The masked graph computes the same thing in-graph (build/compensation.ts).
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
+import { biasName } from '../../model/names';
 import type { SubnetMask } from '../subnet';
 import { compensationBias } from './scores';
 
@@ -48,8 +49,8 @@ export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
   };
   const layerWeights = d.layerWeights.map((w, i) => ({
     ...w,
-    oBias: add(`model.layers.${i}.self_attn.o_proj.bias`, w.oBias, bias[i].o),
-    downBias: add(`model.layers.${i}.mlp.down_proj.bias`, w.downBias, bias[i].down),
+    oBias: add(biasName(i, 'oBias'), w.oBias, bias[i].o),
+    downBias: add(biasName(i, 'downBias'), w.downBias, bias[i].down),
   }));
   return { ...d, layerWeights };
 }

@@ -7,6 +7,7 @@ import type { Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
 import { CAPTURE_POINTS } from '../../build/decoderGraph';
 import { denseLayerwise, type LayerwiseOptions } from '../calibration';
+import { linearName } from '../../model/names';
 import { LINEARS, type LinearSite } from '../sparsify/layerwiseWeights';
 import type { ProfileSpace } from './space';
 
@@ -30,9 +31,9 @@ export class LevelDatabase {
       for (const [unit, u] of sp.units.entries()) {
         if (u.layer !== l) continue;
         o.signal?.throwIfAborted();
-        const { key, point, module } = LINEARS[u.index];
+        const { key, point } = LINEARS[u.index];
         const w = d.layerWeights[l][key];
-        const versions = await transform(w.read(), w.shape, { layer: l, index: u.index, point, name: `model.layers.${l}.${module}.weight` }, stats, sp.levels);
+        const versions = await transform(w.read(), w.shape, { layer: l, index: u.index, point, name: linearName(l, key) }, stats, sp.levels);
         versions.forEach((v, level) => db.put(unit, level, v));
       }
     });

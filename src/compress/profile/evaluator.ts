@@ -4,12 +4,13 @@ import type { Decoder, LayerWeights } from '../../model/decoder';
 import { decoderSession } from '../../runtime/decoderSession';
 import { ort, type SessionOptions } from '../../runtime/session';
 import { windowsNll } from '../../runtime/perplexity';
+import { linearName } from '../../model/names';
 import { LINEARS } from '../sparsify/layerwiseWeights';
 import { pairedWorse, rungSizes, type HalvingOptions } from '../search/fitness';
 import type { LevelDatabase } from './database';
 import { profileKey, type Profile, type ProfileSpace } from './space';
 
-const unitName = (layer: number, index: number) => `model.layers.${layer}.${LINEARS[index].module}.weight`;
+const unitName = (layer: number, index: number) => linearName(layer, LINEARS[index].key);
 
 export interface ProfileRecord {
   windowNll: number[];

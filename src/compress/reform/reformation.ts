@@ -3,6 +3,7 @@
 // unpruned q/k/v, then down_proj's inputs with the unpruned gate/up after the reformed attention.
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight, newWeight } from '../../model/decoder';
+import { biasName, linearName } from '../../model/names';
 import { calibrationInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
@@ -22,12 +23,11 @@ const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !=
 
 /** Layer `l` with its o_proj or down_proj reformed, and the fitted bias added to the layer's own. */
 function replace(d: Decoder, l: number, key: 'o' | 'down', r: ReformResult): Decoder {
-  const name = key === 'o' ? `model.layers.${l}.self_attn.o_proj` : `model.layers.${l}.mlp.down_proj`;
   const biasKey = key === 'o' ? 'oBias' : 'downBias';
   const lw = d.layerWeights[l];
-  const w = newWeight(`${name}.weight`, lw[key].shape, r.weight, d.weightType);
+  const w = newWeight(linearName(l, key), lw[key].shape, r.weight, d.weightType);
   const own = lw[biasKey]?.read();
-  const bias = r.bias && memoryWeight(`${name}.bias`, [r.bias.length], Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)));
+  const bias = r.bias && memoryWeight(biasName(l, biasKey), [r.bias.length], Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)));
   const layerWeights = d.layerWeights.map((x, i) => (i === l ? { ...x, [key]: w, ...(bias ? { [biasKey]: bias } : {}) } : x));
   return { ...d, layerWeights };
 }

@@ -4,19 +4,13 @@ import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
 import { calibrationInputs, type LayerStats } from '../../runtime/activationStats';
 import { CAPTURE_POINTS, type CapturePoint } from '../../build/decoderGraph';
 import { passLayer, type LayerwiseOptions } from '../calibration';
+import { LINEAR_ROLES, linearName, type LinearRole } from '../../model/names';
 
-export type LinearKey = 'q' | 'k' | 'v' | 'o' | 'gate' | 'up' | 'down';
+/** Which capture point holds each linear's input. */
+const INPUT_POINT: Record<LinearRole, CapturePoint> = { q: 'attn_in', k: 'attn_in', v: 'attn_in', o: 'o_in', gate: 'mlp_in', up: 'mlp_in', down: 'down_in' };
 
-/** The seven linears of a layer in a fixed order (a per-linear profile is indexed by it), with their inputs. */
-export const LINEARS: { key: LinearKey; point: CapturePoint; module: string }[] = [
-  { key: 'q', point: 'attn_in', module: 'self_attn.q_proj' },
-  { key: 'k', point: 'attn_in', module: 'self_attn.k_proj' },
-  { key: 'v', point: 'attn_in', module: 'self_attn.v_proj' },
-  { key: 'o', point: 'o_in', module: 'self_attn.o_proj' },
-  { key: 'gate', point: 'mlp_in', module: 'mlp.gate_proj' },
-  { key: 'up', point: 'mlp_in', module: 'mlp.up_proj' },
-  { key: 'down', point: 'down_in', module: 'mlp.down_proj' },
-];
+/** The seven linears of a layer in LINEAR_ROLES' order (a per-linear profile is indexed by it), with their inputs. */
+export const LINEARS: { key: LinearRole; point: CapturePoint }[] = LINEAR_ROLES.map((key) => ({ key, point: INPUT_POINT[key] }));
 
 export interface LinearSite {
   layer: number;
@@ -39,8 +33,8 @@ export async function transformLinears(d: Decoder, windows: number[][], calibrat
     o.signal?.throwIfAborted();
     const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
     const lw: LayerWeights = { ...cur.layerWeights[l] };
-    for (const [index, { key, point, module }] of LINEARS.entries()) {
-      lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: `model.layers.${l}.${module}.weight` }, stats);
+    for (const [index, { key, point }] of LINEARS.entries()) {
+      lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: linearName(l, key) }, stats);
     }
     cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
     if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
