@@ -41,7 +41,7 @@ export interface JobContext {
   /** What every stage's ONNX Runtime sessions and layer loops are opened with. */
   session: LayerwiseOptions;
   emit: JobListener;
-  /** What the input checks warn of (CRLF text), already emitted; reports repeat them as notes. */
+  /** What the input checks warn of (CRLF text, predictions worse than uniform guessing), already emitted; reports repeat them as notes. */
   warnings: string[];
 }
 

@@ -36,7 +36,7 @@ export interface EvalResult {
   seconds: number;
   provider: string;
   graph: 'file' | 'ours';
-  /** What the input checks warn of (CRLF text). */
+  /** What the input checks warn of (CRLF text, predictions worse than uniform guessing). */
   warnings: string[];
 }
 
