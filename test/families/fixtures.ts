@@ -10,7 +10,7 @@ import { randomDecoder, type Shape } from '../../bench/randomModels';
 import type { Decoder, FloatType } from '../../src/model/decoder';
 import { computedWeight } from '../../src/model/decoder';
 import { transpose2d } from '../../src/model/transpose';
-import { EMBED_NAME, LM_HEAD_NAME } from '../../src/model/names';
+import { EMBED_NAME, LINEAR_MODULES, LINEAR_ROLES, linearName, LM_HEAD_NAME } from '../../src/model/names';
 import type { FamilyName } from '../../src/model/families';
 import { buildDecoderGraph } from '../../src/build/decoderGraph';
 import { writeModelFile, type TensorSpec } from '../../src/onnx/writeModel';
@@ -89,6 +89,10 @@ export const FAMILY_FIXTURES: FamilyFixture[] = [
   { ...familyFixture('qwen2-fp16', 'qwen2', 'torch.onnx / Optimum Qwen2', qwen2Shape, {
     architectures: ['Qwen2ForCausalLM'], model_type: 'qwen2', use_sliding_window: false, sliding_window: 512, max_window_layers: 2, torch_dtype: 'float16',
   }), weightType: 'float16' },
+  // TinyLlama's conventions (GQA, untied) with the weight names a TorchScript export leaves.
+  familyFixture('tinyllama-scoped', 'llama', 'torch.onnx / Optimum Llama', { ...TINY, family: 'llama', tied: false, ropeTheta: 10000, maxPositions: 2048 }, {
+    architectures: ['LlamaForCausalLM'], model_type: 'llama', attention_bias: false, mlp_bias: false,
+  }, torchScriptNames),
   familyFixture('gemma', 'gemma', 'torch.onnx / Optimum Gemma', gemmaShape, {
     architectures: ['GemmaForCausalLM'], model_type: 'gemma', head_dim: 32, hidden_act: 'gelu_pytorch_tanh', hidden_activation: 'gelu_pytorch_tanh',
     attention_bias: false, pad_token_id: 0,
@@ -112,6 +116,24 @@ function headFromEmbedding(model: onnx.IModelProto, tensors: TensorSpec[]): Tens
   head.input = head.input!.map((x) => (x === LM_HEAD_NAME ? 'lm_head_from_embedding' : x));
   nodes.splice(nodes.indexOf(head), 0, { opType: 'Transpose', input: [EMBED_NAME], output: ['lm_head_from_embedding'], name: 'tied_lm_head', attribute: [{ name: 'perm', type: 7, ints: [1, 0] }] });
   return tensors.filter((t) => t.name !== LM_HEAD_NAME);
+}
+
+/**
+ * Weight names as torch.onnx's TorchScript exporter leaves them: each linear weight under a generated name
+ * (`onnx::MatMul_<n>`, the transpose it folded), its MatMul node named after the module's scope
+ * (`/model/layers.0/self_attn/q_proj/MatMul`).
+ */
+function torchScriptNames(model: onnx.IModelProto, tensors: TensorSpec[], d: Decoder): TensorSpec[] {
+  const renamed = new Map<string, string>();
+  const scopes: [string, string][] = d.layerWeights.flatMap((_, i) => LINEAR_ROLES.map((r): [string, string] => [linearName(i, r), `/model/layers.${i}/${LINEAR_MODULES[r].replace('.', '/')}`]));
+  for (const [weight, scope] of [...scopes, [LM_HEAD_NAME, '/lm_head'] as [string, string]]) {
+    const node = model.graph!.node!.find((n) => n.opType === 'MatMul' && n.input?.[1] === weight)!;
+    const generated = `onnx::MatMul_${1000 + renamed.size}`;
+    node.name = `${scope}/MatMul`;
+    node.input![1] = generated;
+    renamed.set(weight, generated);
+  }
+  return tensors.map((t) => (renamed.has(t.name) ? { ...t, name: renamed.get(t.name)! } : t));
 }
 
 /** Writes the fixture's folder (model.onnx, its config.json, tokenizer files) and returns model.onnx's path. */

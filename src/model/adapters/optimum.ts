@@ -15,6 +15,7 @@ import { BIAS_ROLES, EMBED_NAME, FINAL_NORM_NAME, LAYER_NAME, LINEAR_MODULES, li
 import { orientation, quantizedWeight, tensorWeight } from './onnxWeights';
 import { splitFused } from './fused';
 import { checkConfigAgainstGraph, graphConstants } from './graphConstants';
+import { weightsByScope } from './scopeNames';
 
 /** Initializers named in the Llama layout: the first layer's q_proj or the token embedding. */
 export function hasLlamaLayout(index: GraphIndex): boolean {
@@ -23,7 +24,10 @@ export function hasLlamaLayout(index: GraphIndex): boolean {
 
 export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHints, family: FamilySpec, adapter: string): Decoder {
   const fileName = path.basename(file.path);
-  const get = (name: string) => index.initializers.get(name);
+  const scoped = weightsByScope(index);
+  // The initializer of a Hugging Face weight name: stored under it, or under a generated name its node's scope gives.
+  const stored = (name: string) => (index.initializers.has(name) ? name : scoped.get(name));
+  const get = (name: string) => index.initializers.get(stored(name) ?? name);
   const need = (name: string, what: string) => {
     const t = get(name);
     if (!t) throw new UserError(`${what} not found; looked for initializer '${name}' in ${fileName}`);
@@ -47,7 +51,7 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
   const oriented = (name: string): Weight | undefined => {
     const t = get(name);
     if (!t) return undefined;
-    const o = orientation(index, name);
+    const o = orientation(index, stored(name)!);
     if (o === 'unknown') throw new UserError(`${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
     return tensorWeight(file, t, o === 'out-in');
   };
@@ -96,7 +100,7 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
   const lmT = get(LM_HEAD_NAME);
   let lmHead: Weight;
   if (lmT) {
-    const o = orientation(index, LM_HEAD_NAME);
+    const o = orientation(index, stored(LM_HEAD_NAME)!);
     lmHead = tensorWeight(file, lmT, o === 'out-in');
   } else {
     // Tied and stored once: the graph multiplies by the (transposed) embedding.
