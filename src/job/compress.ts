@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { consecutiveWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { consecutiveWindows, textWindows } from '../text/windows';
 import { defaultFitnessWindows } from './defaults';
 import type { SessionOptions } from '../runtime/session';
 import { measureLatency, type Latency } from '../runtime/latency';
@@ -205,7 +205,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   const ctx = await openContext({ ...r, evalOnCalib: false });
   const method = r.method ?? 'search';
   // The held-out text is read before any heavy step, so a wrong path fails at once.
-  const heldOut = r.evalText ? consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows) : undefined;
+  const heldOut = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : undefined;
   const out = new OutputFolder(r.out, { resume: r.resume });
   try {
     const honoured = recordArguments(out, compressArguments(ctx, r, method), r.resume);

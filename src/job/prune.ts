@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
-import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
 import { DEFAULT_CALIB_WINDOWS } from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
@@ -101,7 +101,7 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     throwIfCancelled(r.signal, 'the masked perplexity');
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
-    const windows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)) : ctx.calibIds, ctx.seqLen, r.evalWindows);
+    const windows = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : consecutiveWindows(ctx.calibIds, ctx.seqLen, r.evalWindows);
     const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
     const pruned = await evaluator.nll(b.mask, windows);
     const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
 import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
@@ -176,7 +176,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
 async function heldOutPerplexity(ctx: JobContext, r: SearchRequest, s: SearchOutcome, evalText: string): Promise<SearchResult['heldOut']> {
   throwIfCancelled(r.signal, 'the held-out perplexity');
   ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
-  const ev = consecutiveWindows(tokenizePrefix(evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows);
+  const ev = textWindows(evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows);
   const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
   const none = s.compensate.map(() => ({ attn: false, mlp: false }));
   const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
