@@ -10,7 +10,7 @@ import type { Method } from '../compress/importance/scores';
 import type { Granularity } from '../compress/importance/units';
 import { maskedParams, sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { outerParams } from '../compress/importance/select';
-import { readMasksFile, toMasksFile } from '../compress/masksFile';
+import { MASKS_FILE, readMasksFile, writeMasksFile } from '../compress/masksFile';
 import { compensatedModules, withBiases, type CompensationBias } from '../compress/importance/compensation';
 import { reformDecoder } from '../compress/reform/reformation';
 import { DEFAULT_REFORM, type ReformMethod } from '../compress/reform/reformLayer';
@@ -45,7 +45,7 @@ export interface CompressRequest extends SearchOptions, ModelJobRequest {
   weightStage?: WeightStage;
 }
 
-const MASKS = 'masks.json';
+const MASKS = MASKS_FILE;
 /** The report's `search` section, kept beside the masks so that a job resumed from them still reports its search. */
 const SEARCH_SECTION = 'search-summary.json';
 
@@ -110,7 +110,7 @@ async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search'
   const model = bias ? withBiases(d, bias) : d;
   const params = maskedParams(model, mask, outerParams(d));
   const total = totalCounts(d).params;
-  writeJsonAtomic(out.file(MASKS), toMasksFile(mask, { model: d.source.path, method, granularity, ratio: params / total, params, totalParams: total, ...(bias ? { bias } : {}) }));
+  writeMasksFile(out.file(MASKS), mask, { model: d.source.path, method, granularity, params, totalParams: total, bias });
   return { mask, bias, search, granularity, model };
 }
 

@@ -11,7 +11,7 @@ import { minimumParams, outerParams, selectGlobal, selectUniform } from '../comp
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
-import { toMasksFile } from '../compress/masksFile';
+import { MASKS_FILE, writeMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
@@ -105,12 +105,11 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
     const pruned = await evaluator.nll(b.mask, windows);
     const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);
-    const file = toMasksFile(b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, ratio: b.params / b.totalParams, params: b.params, totalParams: b.totalParams, ...(b.bias ? { bias: b.bias } : {}) });
     throwIfCancelled(r.signal, 'writing the masks');
-    writeJsonAtomic(out.file('masks.json'), file);
+    writeMasksFile(out.file(MASKS_FILE), b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, params: b.params, totalParams: b.totalParams, bias: b.bias });
     const result: PruneResult = {
       out: path.resolve(r.out),
-      masks: path.resolve(r.out, 'masks.json'),
+      masks: path.resolve(r.out, MASKS_FILE),
       method: r.method,
       granularity: b.granularity,
       targetRatio: r.ratio,

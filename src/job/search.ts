@@ -12,7 +12,7 @@ import { fullMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { compensationBiases } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
-import { toMasksFile } from '../compress/masksFile';
+import { maskLayers, MASKS_FILE, writeMasksFile } from '../compress/masksFile';
 import { candidateCompensation, candidateFromKeep, candidateMask, candidateParams, searchSpace, withinBudget, type SearchSpace } from '../compress/search/space';
 import { attentionUnitCount } from '../compress/importance/units';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
@@ -139,7 +139,7 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     signal: o.signal,
     onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
     onGeneration: (summary, b) =>
-      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
+      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: maskLayers(candidateMask(d, sp, b.candidate)) } }),
     checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
   }, resume);
   // The report compares against the paper's initialisation: finish it where early rejection dropped it.
@@ -196,9 +196,9 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     const s = await runSearch(ctx, r, out);
     const heldOut = r.evalText ? await heldOutPerplexity(ctx, r, s, r.evalText) : undefined;
     const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;
-    const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
+    const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, MASKS_FILE), heldOut };
     throwIfCancelled(r.signal, 'writing the masks');
-    writeJsonAtomic(out.file('masks.json'), toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }));
+    writeMasksFile(out.file(MASKS_FILE), mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, params: s.params, totalParams: s.totalParams, bias });
     writeJsonAtomic(out.file('search.json'), result);
     fs.rmSync(out.file(JOB_ARGUMENTS), { force: true });
     out.commit();
