@@ -5,7 +5,7 @@ import { pruneModel } from '../job/prune';
 import { searchModel } from '../job/search';
 import { compressModel } from '../job/compress';
 import { sendToParent, underParent } from '../job/ipc';
-import { DEFAULT_CALIB_WINDOWS } from '../job/defaults';
+import { COMPRESS_METHODS, DEFAULT_BLOCK_SIZE, DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED } from '../job/defaults';
 import { METHODS, type Method } from '../compress/importance/scores';
 import { GRANULARITIES, type Granularity } from '../compress/importance/units';
 import { PRESETS } from '../compress/search/evolution';
@@ -40,12 +40,12 @@ export function registerCompressCommands(program: Command): void {
     .requiredOption('--ratio <r>', 'fraction of all parameters to keep (embeddings included), e.g. 0.8', ruled('ratio'))
     .requiredOption('--calib <file>', 'calibration text')
     .requiredOption('--out <dir>', 'new output folder for masks.json and prune.json')
-    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
+    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default(DEFAULT_GRANULARITY))
     .option('--eval <file>', 'held-out text for the reported perplexity (default: the calibration text)')
     .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
     .option('--calib-windows <n>', 'calibration windows', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
     .option('--eval-windows <n>', 'evaluate only the first N windows', ruled('evalWindows'))
-    .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), 0)
+    .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), DEFAULT_SEED)
     .option('--no-bias-compensation', "FLAP without its bias compensation")
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .option('--json', 'print one JSON object on stdout')
@@ -79,13 +79,13 @@ export function registerCompressCommands(program: Command): void {
     });
 
   searchCommand(program, 'compress', 'search (or a baseline) → reformation → physically smaller ONNX export → report, in one job', 'calibration text', 'new output folder', 'small')
-    .addOption(new Option('--method <m>', 'search, or a baseline instead of it').choices(['search', ...METHODS]).default('search'))
+    .addOption(new Option('--method <m>', 'search, or a baseline instead of it').choices(COMPRESS_METHODS.map(([m]) => m)).default('search'))
     .option('--no-reform', 'skip reformation of o_proj / down_proj')
     .addOption(new Option('--reform-method <m>', "closed-form least squares or the paper's ADMM").choices(['closed-form', 'admm']).default('closed-form'))
     .option('--sparsity <s>', 'then sparsify: a fraction (0.5) or N:M (2:4, M ≤ 64)', sparsityArg)
     .addOption(new Option('--sparsify-method <m>', 'one-shot sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
     .addOption(new Option('--bits <b>', 'then quantize weights to int4 or int8 (MatMulNBits)').choices(['4', '8']))
-    .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
+    .option('--block-size <n>', 'quantization block size', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
     .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
     .addOption(profileOption(PROFILE_KINDS))

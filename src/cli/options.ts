@@ -1,10 +1,9 @@
 // Commander options and parsers the commands share, checked by the same rules as the job API (job/options.ts).
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { PROVIDERS } from '../runtime/session';
 import { GRANULARITIES } from '../compress/importance/units';
 import { PRESETS } from '../compress/search/evolution';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from '../job/options';
-import { DEFAULT_CALIB_WINDOWS } from '../job/defaults';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_PROVIDER, DEFAULT_SEED, DEFAULT_THREADS, DEFAULT_TOLERANCE, PROVIDERS } from '../job/defaults';
 
 /** A value refused by the rules of job/options.ts, as commander reports a bad argument (flag, value, what to give). */
 function asArgument<T>(parse: () => T): T {
@@ -20,10 +19,10 @@ export const ruled = (name: RuleName) => (v: string) => asArgument(() => parseRu
 export const sparsityArg = (v: string) => asArgument(() => parseSparsity(v));
 
 export const providerOption = () =>
-  new Option('--provider <ep>', 'ONNX Runtime execution provider').choices(PROVIDERS as unknown as string[]).default('auto');
+  new Option('--provider <ep>', 'ONNX Runtime execution provider').choices(PROVIDERS as unknown as string[]).default(DEFAULT_PROVIDER);
 
 export const threadsOption = () =>
-  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(0).argParser(ruled('threads'));
+  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(DEFAULT_THREADS).argParser(ruled('threads'));
 
 export const profileOption = (kinds: readonly string[]) =>
   new Option('--profile <p>', 'how levels are spread over the linears: uniform; owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)').choices([...kinds]).default('uniform');
@@ -48,9 +47,9 @@ export function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRES
     .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default(defaultPreset))
     .option('--generations <n>', 'generations (overrides the preset)', ruled('generations'))
     .option('--population <n>', 'candidates per generation, 3 or more (overrides the preset; mutants / crossovers / random keep their shares)', ruled('population'))
-    .option('--seed <n>', 'random seed: same inputs and seed give the same masks', ruled('seed'), 0)
-    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default('head'))
-    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', ruled('tolerance'), 0.01)
+    .option('--seed <n>', 'random seed: same inputs and seed give the same masks', ruled('seed'), DEFAULT_SEED)
+    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default(DEFAULT_GRANULARITY))
+    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', ruled('tolerance'), DEFAULT_TOLERANCE)
     .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
     .option('--fitness-windows <n>', 'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)', ruled('fitnessWindows'))
     .option('--calib-windows <n>', 'calibration windows for the importance scores', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)

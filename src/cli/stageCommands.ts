@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 import type { ProviderChoice } from '../runtime/session';
 import { runWeightStage } from '../job/weightStage';
-import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from '../job/defaults';
+import { DEFAULT_BLOCK_SIZE, DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS, DEFAULT_SEED } from '../job/defaults';
 import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import type { SparsityPattern } from '../compress/sparsify/pattern';
 import type { MaskSelection } from '../compress/sparsify/maskSelection';
@@ -20,7 +20,7 @@ export function weightStage(o: WeightStageOptions): WeightStage | undefined {
   if (!pattern && !bits) return undefined;
   return {
     ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern, ...(o.maskSelection ? { selection: o.maskSelection } : {}) } } : {}),
-    ...(bits ? { quant: { bits, blockSize: o.blockSize ?? 32, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
+    ...(bits ? { quant: { bits, blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
     ...(o.profile ? { profile: o.profile } : {}),
     ...(o.profileGenerations !== undefined ? { profileGenerations: o.profileGenerations } : {}),
   };
@@ -46,7 +46,7 @@ export function registerStageCommands(program: Command): void {
       .option('--eval-windows <n>', 'evaluation windows', ruled('evalWindows'), DEFAULT_EVAL_WINDOWS)
       .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
       .option('--calib-windows <n>', 'calibration windows', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
-      .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), 0)
+      .option('--seed <n>', 'seed for sampling calibration windows', ruled('seed'), DEFAULT_SEED)
       .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
       .option('--json', 'print report.json on stdout')
       .addOption(providerOption())
@@ -56,7 +56,7 @@ export function registerStageCommands(program: Command): void {
     .addOption(new Option('--method <m>', 'sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
     .requiredOption('--sparsity <s>', 'a fraction (0.5) or N:M (2:4, M ≤ 64)', sparsityArg)
     .addOption(new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices(['4', '8']))
-    .option('--block-size <n>', 'quantization block size', ruled('blockSize'), 32)
+    .option('--block-size <n>', 'quantization block size', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization')
     .addOption(profileOption(PROFILE_KINDS))
     .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
@@ -66,7 +66,7 @@ export function registerStageCommands(program: Command): void {
 
   stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)')
     .addOption(new Option('--bits <b>', 'bits per weight').choices(['4', '8']).makeOptionMandatory())
-    .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), 32)
+    .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
     .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
     .addOption(profileOption(['uniform', 'search']))

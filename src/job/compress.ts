@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { consecutiveWindows, textWindows } from '../text/windows';
-import { defaultFitnessWindows } from './defaults';
+import { DEFAULT_GRANULARITY, defaultFitnessWindows } from './defaults';
 import type { SessionOptions } from '../runtime/session';
 import { measureLatency, type Latency } from '../runtime/latency';
 import type { Method } from '../compress/importance/scores';
@@ -90,7 +90,7 @@ async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search'
   let mask: SubnetMask;
   let bias: CompensationBias | undefined;
   let search: SearchSection | undefined;
-  let granularity: Granularity = r.granularity ?? 'head';
+  let granularity: Granularity = r.granularity ?? DEFAULT_GRANULARITY;
   if (r.resume && fs.existsSync(out.file(MASKS))) {
     ctx.emit({ type: 'log', message: 'resuming with the masks of the interrupted run' });
     ({ mask, meta: { bias } } = readMasksFile(out.file(MASKS), d));

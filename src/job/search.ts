@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
-import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED, DEFAULT_TOLERANCE, defaultFitnessWindows } from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
 import { uniformUnits } from '../compress/importance/select';
@@ -71,7 +71,7 @@ export function searchArguments(ctx: JobContext, r: SearchOptions & ModelJobRequ
   return {
     ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r),
     '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen),
-    '--tolerance': r.tolerance ?? 0.01,
+    '--tolerance': r.tolerance ?? DEFAULT_TOLERANCE,
     '--preset/--generations/--population': `${s.generations} generations × ${s.population} candidates (${s.mutants} mutants, ${s.crossovers} crossovers, ${s.randoms} random; ${s.parents} parents)`,
     '--halving': r.halving ?? true,
     '--bias-compensation': r.biasCompensation ?? true,
@@ -90,12 +90,12 @@ function searchSetup(ctx: JobContext, o: SearchOptions) {
   checkSchedule(o.schedule);
   const d = ctx.decoder;
   const schedule = searchSchedule(o);
-  const granularity = o.granularity ?? 'head';
-  const seed = o.seed ?? 0;
+  const granularity = o.granularity ?? DEFAULT_GRANULARITY;
+  const seed = o.seed ?? DEFAULT_SEED;
   const halving = o.halving ?? true;
   const compensation = o.biasCompensation ?? true;
-  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, { compensation, depth: o.depth });
-  checkBudget(d, sp, o.ratio, o.tolerance ?? 0.01, compensation);
+  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, { compensation, depth: o.depth });
+  checkBudget(d, sp, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, compensation);
   if (o.depth && !sp.maxDrop) ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
   const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, depth: sp.maxDrop, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
   return { schedule, granularity, seed, halving, compensation, sp, settings };

@@ -15,7 +15,7 @@ import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { honestNotes, measureModels, type ModelMeasure, type ModelMeasureNoText } from './measureModel';
 import type { JobListener } from './protocol';
-import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS, DEFAULT_SEED } from './defaults';
 import { checkWeightStageRequest } from './options';
 import type { TextTokenizer } from '../text/tokenizer';
 import { openModel } from './context';
@@ -94,7 +94,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
     const calibNeed = Math.max(needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0, r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS));
     const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
-    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? 0) : [];
+    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
     const { decoder: result, profile } = await weightStagePass(d, windows, r.stage, out.file('profile-database'), { provider: r.provider, threads: r.threads, signal: r.signal }, emit);
     // The stage's loop checks the signal per layer; the work after the last layer does not.
