@@ -2,6 +2,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { loadModelTokenizer } from '../src/text/tokenizer';
+import { textWindows } from '../src/text/windows';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const fixturesDir = process.env.SUBNET_SEARCH_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures');
@@ -44,4 +46,21 @@ export function copyDir(src: string, dst: string): string {
   fs.cpSync(src, dst, { recursive: true });
   for (const f of fs.readdirSync(dst)) fs.chmodSync(path.join(dst, f), 0o644);
   return dst;
+}
+
+const windowCache = new Map<string, number[][]>();
+
+/**
+ * The first `n` consecutive windows of `seqLen` tokens of `text` under the tokenizer beside `model`: tokenized only
+ * as far as they reach (`tokenizePrefix`: the same ids as the whole text's first ones) and once per test process,
+ * so tests stop re-tokenizing a whole 0.8 MB text for a few windows.
+ */
+export function tokenWindows(model: string, vocab: number, text: string, seqLen: number, n: number): number[][] {
+  const key = [model, vocab, text, seqLen].join('\0');
+  let cached = windowCache.get(key);
+  if (!cached || cached.length < n) {
+    cached = textWindows(text, loadModelTokenizer(model, vocab), seqLen, n);
+    windowCache.set(key, cached);
+  }
+  return cached.slice(0, n);
 }

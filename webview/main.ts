@@ -1,7 +1,7 @@
 // The panel UI: a short form, live search / reformation progress, heatmaps and the final report. It talks to the
 // extension host only through the typed messages of protocol.ts.
 import { provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodeTextField, vsCodeDivider, vsCodeProgressRing } from '@vscode/webview-ui-toolkit';
-import type { CompressForm, HostToWebview, WebviewToHost } from './protocol';
+import type { CompressForm, FormChoices, HostToWebview, WebviewToHost } from './protocol';
 import type { CompressReport } from '../src/job/compressReport';
 import type { ModelSummary } from '../src/job/inspect';
 import type { MasksFile } from '../src/compress/masksFile';
@@ -19,6 +19,8 @@ interface State {
   model?: string;
   summary?: ModelSummary;
   form?: CompressForm;
+  /** The form's lists and the ratio's range, from the host's init message. */
+  choices?: FormChoices;
   running: boolean;
   stage?: string;
   startedAt?: number;
@@ -51,7 +53,7 @@ function field(label: string, control: HTMLElement, hint?: string): HTMLElement 
   return row;
 }
 
-function dropdown(id: string, options: [string, string][], value: string): HTMLElement {
+function dropdown(id: string, options: (readonly [string, string])[], value: string): HTMLElement {
   const d = el('vscode-dropdown', { id });
   for (const [v, text] of options) {
     const o = el('vscode-option', { value: v }, text);
@@ -82,18 +84,18 @@ function readForm(): CompressForm {
   };
 }
 
-function renderForm(f: CompressForm): HTMLElement {
+function renderForm(f: CompressForm, c: FormChoices): HTMLElement {
   const form = el('section', { class: 'form', 'aria-label': 'Compression settings' });
   const text = (id: string, v: string, extra: Record<string, string> = {}) => el('vscode-text-field', { id, value: v, ...extra });
   const calib = el('div', { class: 'inline' });
   calib.append(text('calib', f.calib, { placeholder: 'embedded TinyStories sample' }), Object.assign(el('vscode-button', { appearance: 'secondary', id: 'browse' }, 'Browse…'), { onclick: () => vscode.postMessage({ type: 'pickCalibration' }) }));
   form.append(
-    field('Keep (fraction of parameters)', text('ratio', String(f.ratio), { type: 'number', min: '0.05', max: '0.99', step: '0.05' }), 'e.g. 0.8 keeps 80% of all parameters'),
-    field('Sub-network', dropdown('method', [['search', 'evolutionary search'], ['wanda-sp', 'Wanda-sp'], ['flap', 'FLAP'], ['magnitude', 'magnitude'], ['obs', 'OBS importance']], f.method)),
+    field('Keep (fraction of parameters)', text('ratio', String(f.ratio), { type: 'number', min: String(c.ratio.exclusiveMinimum), max: String(c.ratio.exclusiveMaximum), step: '0.05' }), 'e.g. 0.8 keeps 80% of all parameters'),
+    field('Sub-network', dropdown('method', c.methods, f.method)),
     field('Granularity', dropdown('granularity', [['head', 'whole heads'], ['channel', 'head-dim channels']], f.granularity)),
     field('Search preset', dropdown('preset', [['quick', 'quick'], ['small', 'small'], ['paper', 'paper (slow)']], f.preset)),
     field('Calibration text', calib),
-    field('Execution provider', dropdown('provider', ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'].map((p) => [p, p]), f.provider)),
+    field('Execution provider', dropdown('provider', c.providers.map((p) => [p, p]), f.provider)),
     field('Output folder', text('out', f.out), 'a new folder; nothing is overwritten'),
     field('Then sparsify', dropdown('sparsity', [['', 'no'], ['0.5', '50% (SparseGPT)'], ['2:4', '2:4 (SparseGPT)']], f.sparsity)),
     field('Sparsity per layer', dropdown('profile', [['uniform', 'uniform'], ['owl', 'OWL (outlier-weighted)'], ['search', 'searched (EvoPress-style)']], f.profile), 'for 50%: spread the same total sparsity over the layers'),
@@ -230,13 +232,13 @@ function renderReport(r: CompressReport): HTMLElement {
 
 function render(): void {
   app.replaceChildren();
-  if (!state.summary || !state.form) {
+  if (!state.summary || !state.form || !state.choices) {
     app.append(el('p', {}, state.error ?? 'Reading the model…'));
     return;
   }
   const sm = state.summary;
   app.append(el('h1', {}, `Compress ${state.model?.split(/[\\/]/).slice(-2).join('/')}`), el('p', { class: 'summary' }, `${sm.config.layers} layers · hidden ${sm.config.hidden} · ${sm.config.heads} heads / ${sm.config.kvHeads} KV · MLP ${sm.config.intermediate} · ${sm.totals.params.toLocaleString()} parameters · ${mib(sm.fileBytes)}`));
-  app.append(renderForm(state.form));
+  app.append(renderForm(state.form, state.choices));
   if (state.error) app.append(el('p', { class: 'error', role: 'alert' }, state.error));
   app.append(renderProgress());
   for (const part of [renderHeatmaps(), renderReform(), state.report && renderReport(state.report)]) if (part) app.append(part);
@@ -246,7 +248,7 @@ window.addEventListener('message', (e: MessageEvent<HostToWebview>) => {
   const m = e.data;
   switch (m.type) {
     case 'init':
-      state = { ...state, model: m.model, summary: m.summary, form: state.form ?? m.form };
+      state = { ...state, model: m.model, summary: m.summary, form: state.form ?? m.form, choices: m.choices };
       break;
     case 'calibration':
       state.form = { ...readForm(), calib: m.path };

@@ -23,8 +23,17 @@ export interface CompressForm {
   seed: number;
 }
 
+/** What the form offers, from the host (src/job/defaults.ts): the webview hard-codes none of it. */
+export interface FormChoices {
+  /** `compress --method` values with their labels: the search, or a baseline instead of it. */
+  methods: (readonly [string, string])[];
+  providers: string[];
+  /** The inheriting ratio's valid range, both ends excluded. */
+  ratio: { exclusiveMinimum: number; exclusiveMaximum: number };
+}
+
 export type HostToWebview =
-  | { type: 'init'; model: string; summary: ModelSummary; form: CompressForm }
+  | { type: 'init'; model: string; summary: ModelSummary; form: CompressForm; choices: FormChoices }
   | { type: 'calibration'; path: string }
   | { type: 'started' }
   | { type: 'event'; event: JobEvent }

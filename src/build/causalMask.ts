@@ -1,4 +1,5 @@
 import type { GraphBuilder } from './graph';
+import { DataType } from '../onnx/proto';
 
 /** Added to masked scores; the most negative float32, as Hugging Face does, so softmax gives exact zeros. */
 const MASKED = -3.4028234663852886e38;
@@ -28,7 +29,7 @@ export function attentionBias(g: GraphBuilder, x: string, attentionMask?: string
   }
   let unsqueeze = [0, 1, 2];
   if (attentionMask) {
-    const pad = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], {}, 'pad4')], { to: 9 }, 'pad_bool');
+    const pad = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], {}, 'pad4')], { to: DataType.BOOL }, 'pad_bool');
     allowed = g.op('And', [allowed, pad], {}, 'allowed'); // [B, 1, S, T]
     unsqueeze = [1];
   }

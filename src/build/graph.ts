@@ -3,6 +3,10 @@ import { onnx, DataType } from '../onnx/proto';
 import type { InPlaceBytes, TensorSpec } from '../onnx/writeModel';
 
 export const OPSET = 17;
+/** ONNX IR version 8 (onnx 1.10 and later), what opset 17 needs and ONNX Runtime 1.x reads. */
+const IR_VERSION = onnx.Version.IR_VERSION;
+/** The `com.microsoft` contrib domain (MatMulNBits, Inverse) at its only version. */
+const CONTRIB_OPSET = 1;
 
 type Attr = number | number[] | string | { float: number } | { floats: number[] };
 export type Dim = number | string;
@@ -103,9 +107,9 @@ export class GraphBuilder {
 
   model(graphName: string, docString: string): onnx.IModelProto {
     const opsetImport: onnx.IOperatorSetIdProto[] = [{ domain: '', version: OPSET }];
-    if (this.usesContrib) opsetImport.push({ domain: 'com.microsoft', version: 1 });
+    if (this.usesContrib) opsetImport.push({ domain: 'com.microsoft', version: CONTRIB_OPSET });
     return {
-      irVersion: 8,
+      irVersion: IR_VERSION,
       producerName: 'subnet-search',
       producerVersion: '0.1.0',
       opsetImport,

@@ -1,4 +1,5 @@
 import type { GraphBuilder } from './graph';
+import { DataType } from '../onnx/proto';
 
 export interface RopeTables {
   cos: string;
@@ -11,7 +12,7 @@ export interface RopeTables {
  */
 export function ropeTables(g: GraphBuilder, positionIds: string, pairs: number[], frequencies: number[], name: string): RopeTables {
   const invFreq = pairs.map((p) => Math.fround(frequencies[p]));
-  const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: 1 }, `${name}_posf`), g.ints([2])], {}, `${name}_pos`);
+  const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: DataType.FLOAT }, `${name}_posf`), g.ints([2])], {}, `${name}_pos`);
   const freqs = g.op('Mul', [pos, g.floats(invFreq)], {}, `${name}_freqs`);
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 }, `${name}_emb`);
   return {

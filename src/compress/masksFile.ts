@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import type { Decoder } from '../model/decoder';
 import type { SubnetMask } from './subnet';
 import { UserError } from '../util/errors';
+import { writeJsonAtomic } from '../util/atomicWrite';
 import type { CompensationBias } from './importance/compensation';
 
 /** `masks.json`: which heads, rotary pairs and MLP channels each layer keeps (indices), plus optional biases. */
@@ -20,8 +21,21 @@ export interface MasksFile {
 
 const indices = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
 
-export function toMasksFile(mask: SubnetMask, meta: Omit<MasksFile, 'version' | 'layers'>): MasksFile {
-  return { version: 1, ...meta, layers: mask.map((m) => ({ heads: indices(m.heads), pairs: indices(m.pairs), mlp: indices(m.mlp) })) };
+/** The file every job writes its masks to, in its output folder. */
+export const MASKS_FILE = 'masks.json';
+
+/** Per layer, the kept heads, rotary pairs and MLP channels as indices (masks.json's `layers`). */
+export const maskLayers = (mask: SubnetMask): MasksFile['layers'] => mask.map((m) => ({ heads: indices(m.heads), pairs: indices(m.pairs), mlp: indices(m.mlp) }));
+
+/**
+ * The one writer of masks.json (atomically, at `file`): the masks of `model` and how they were chosen, with the
+ * ratio of the parameters they keep and the compensation biases when there are any.
+ */
+export function writeMasksFile(file: string, mask: SubnetMask, meta: { model: string; method: string; granularity: string; params: number; totalParams: number; bias?: CompensationBias }): MasksFile {
+  const { model, method, granularity, params, totalParams, bias } = meta;
+  const masks: MasksFile = { version: 1, model, method, granularity, ratio: params / totalParams, params, totalParams, ...(bias ? { bias } : {}), layers: maskLayers(mask) };
+  writeJsonAtomic(file, masks);
+  return masks;
 }
 
 export function readMasksFile(file: string, d: Decoder): { mask: SubnetMask; meta: MasksFile } {

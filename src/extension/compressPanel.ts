@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
-import type { HostToWebview, WebviewToHost } from '../../webview/protocol';
+import type { FormChoices, HostToWebview, WebviewToHost } from '../../webview/protocol';
 import type { CompressReport } from '../job/compressReport';
 import type { ModelSummary } from '../job/inspect';
 import { runCliJob, runCliJson, type RunningJob } from './childJob';
@@ -10,6 +10,14 @@ import { settings } from './config';
 import { webviewHtml } from './webviewHtml';
 import { rememberJob, forgetJob } from './resume';
 import { compressArgs } from './compressArgs';
+import { COMPRESS_METHODS, DEFAULT_GRANULARITY, DEFAULT_SEED, PROVIDERS, RATIO } from '../job/defaults';
+
+/** The form's lists and the ratio's range, sent to the webview with its init message. */
+const FORM_CHOICES: FormChoices = {
+  methods: [...COMPRESS_METHODS],
+  providers: [...PROVIDERS],
+  ratio: { exclusiveMinimum: RATIO.exclusiveMinimum, exclusiveMaximum: RATIO.exclusiveMaximum },
+};
 
 export interface PanelContext {
   extensionUri: vscode.Uri;
@@ -72,7 +80,7 @@ export class CompressPanel {
         const s = settings();
         try {
           const summary = await runCliJson<ModelSummary>(this.ctx.cli, ['inspect', this.model, '--json'], this.ctx.output);
-          this.post({ type: 'init', model: this.model, summary, form: { ratio: s.ratio, granularity: 'head', calib: s.calibration, provider: s.provider, out: defaultOut(this.model), preset: 'quick', method: 'search', reform: true, depth: false, sparsity: '', profile: 'uniform', bits: '', seed: 0 } });
+          this.post({ type: 'init', model: this.model, summary, form: { ratio: s.ratio, granularity: DEFAULT_GRANULARITY, calib: s.calibration, provider: s.provider, out: defaultOut(this.model), preset: 'quick', method: 'search', reform: true, depth: false, sparsity: '', profile: 'uniform', bits: '', seed: DEFAULT_SEED }, choices: FORM_CHOICES });
           if (this.report) this.post({ type: 'done', report: this.report });
         } catch (e) {
           this.post({ type: 'failed', message: e instanceof Error ? e.message : String(e) });

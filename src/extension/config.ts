@@ -1,5 +1,6 @@
-// Every setting the extension reads, in one place.
+// Every setting the extension reads, in one place; defaults and ranges from job/defaults.ts (SETTINGS).
 import * as vscode from 'vscode';
+import { SETTINGS } from '../job/defaults';
 
 export interface Settings {
   provider: string;
@@ -12,10 +13,10 @@ export interface Settings {
 export function settings(): Settings {
   const c = vscode.workspace.getConfiguration('subnetSearch');
   return {
-    provider: c.get('executionProvider', 'auto'),
-    ratio: c.get('defaultRatio', 0.8),
-    calibration: c.get('calibrationFile', ''),
-    outputLocation: c.get('outputLocation', ''),
-    threads: c.get('threads', 0),
+    provider: c.get<string>('executionProvider', SETTINGS.executionProvider.default),
+    ratio: c.get<number>('defaultRatio', SETTINGS.defaultRatio.default),
+    calibration: c.get<string>('calibrationFile', SETTINGS.calibrationFile.default),
+    outputLocation: c.get<string>('outputLocation', SETTINGS.outputLocation.default),
+    threads: c.get<number>('threads', SETTINGS.threads.default),
   };
 }

@@ -6,7 +6,7 @@ import type { ReformMethod } from '../compress/reform/reformLayer';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import type { Latency } from '../runtime/latency';
 import type { ModelSummary } from './inspect';
-import type { SearchOutcome } from './search';
+import type { SearchOutcome } from './searchTypes';
 import type { PplSet } from './stagePerplexity';
 import type { ModelMeasure } from './measureModel';
 

@@ -82,20 +82,47 @@ export function calibrationTokens(r: CalibrationUse, seqLen: number): number {
  * from the whole text's tokens (sampled windows are drawn from a bounded prefix, see `sampledWindows`).
  */
 export async function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): Promise<JobContext> {
-  // Every numeric field of the request (ratio, windows, seed ...) under the CLI's rules, before the model is read.
+  let calibIds: number[] = [];
+  const { decoder, tokenizer, seqLen, warnings } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) => {
+    calibIds = tokenizePrefix(r.calib, m.tokenizer, calibrationTokens(r, m.seqLen));
+    return { text: r.calib, ids: calibIds };
+  });
+  const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
+  const emit = r.onEvent ?? (() => {});
+  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
+  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit, warnings };
+}
+
+/** The recognised model, its tokenizer, the window length, and what the input checks warn of. */
+export interface ModelSetup {
+  decoder: Decoder;
+  tokenizer: TextTokenizer;
+  seqLen: number;
+  warnings: string[];
+}
+
+/**
+ * The one setup path of every job over a model and its texts: every numeric field of the request under the CLI's
+ * rules (before the model is read), the texts checked (`checkTexts`), the model recognised, its tokenizer loaded,
+ * the window length checked against the model's context, and the tokenizer tried (`checkTokenizerFits`) on the
+ * tokens `probe` gives (it tokenizes what its job needs anyway) before any heavy step.
+ */
+export async function openModel(
+  r: Parameters<typeof checkRequest>[0] & { model: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal },
+  texts: Record<string, string | undefined>,
+  probe: (m: ModelSetup) => { text: string; ids: number[] } | undefined,
+): Promise<ModelSetup> {
   checkRequest(r);
-  const warnings = checkTexts({ '--calib': r.calib, '--eval': r.evalText });
+  const warnings = checkTexts(texts);
   const decoder = loadDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${decoder.config.maxPositions}`);
-  const calibIds = tokenizePrefix(r.calib, tokenizer, calibrationTokens(r, seqLen));
-  const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
-  const fit = await checkTokenizerFits(decoder, tokenizer, calibIds, r.calib, session);
+  const m = { decoder, tokenizer, seqLen, warnings };
+  const p = probe(m);
+  const fit = p && (await checkTokenizerFits(decoder, tokenizer, p.ids, p.text, { provider: r.provider, threads: r.threads }));
   if (fit) warnings.push(fit);
-  const emit = r.onEvent ?? (() => {});
-  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
-  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit, warnings };
+  return m;
 }
 
 /** `checkTextFile` on each text given, keyed by its option: the warnings of all of them. */

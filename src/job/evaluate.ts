@@ -1,14 +1,10 @@
 import * as path from 'node:path';
-import { loadDecoder } from '../model/recognise';
-import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, tokenizePrefix, windowTokens } from '../text/windows';
+import { textWindows } from '../text/windows';
 import { createSession, type ProviderChoice } from '../runtime/session';
 import { decoderSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { UserError } from '../util/errors';
-import { checkRequest } from './options';
-import { checkTexts } from './context';
-import { checkTokenizerFits } from './tokenizerFit';
+import { openModel } from './context';
 
 export interface EvalRequest {
   model: string;
@@ -42,15 +38,11 @@ export interface EvalResult {
 
 /** Perplexity with the WikiText protocol: consecutive windows of `seqLen`, loss on every position but the first. */
 export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
-  checkRequest(r);
-  const warnings = checkTexts({ '--text': r.text });
-  const d = loadDecoder(r.model);
-  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
-  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
-  if (seqLen < 2 || seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
-  const windows = consecutiveWindows(tokenizePrefix(r.text, tok, windowTokens(seqLen, r.windows)), seqLen, r.windows);
-  const fit = await checkTokenizerFits(d, tok, windows[0], r.text, { provider: r.provider, threads: r.threads });
-  if (fit) warnings.push(fit);
+  let windows: number[][] = [];
+  const { decoder: d, seqLen, warnings } = await openModel(r, { '--text': r.text }, (m) => {
+    windows = textWindows(r.text, m.tokenizer, m.seqLen, r.windows);
+    return { text: r.text, ids: windows[0] };
+  });
   const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
   if (graph === 'file' && d.source.format !== 'onnx') throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
   const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider, threads: r.threads }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider, threads: r.threads });

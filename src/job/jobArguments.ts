@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { UserError } from '../util/errors';
 import type { OutputFolder } from '../util/outputFolder';
-import { DEFAULT_CALIB_WINDOWS } from './defaults';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED } from './defaults';
 
 export const JOB_ARGUMENTS = 'job-arguments.json';
 
@@ -30,8 +30,8 @@ export function maskArguments(model: string, seqLen: number, r: { calib: string;
     '--calib': path.resolve(r.calib),
     '--tokenizer': r.tokenizer ? path.resolve(r.tokenizer) : null,
     '--ratio': r.ratio,
-    '--granularity': r.granularity ?? 'head',
-    '--seed': r.seed ?? 0,
+    '--granularity': r.granularity ?? DEFAULT_GRANULARITY,
+    '--seed': r.seed ?? DEFAULT_SEED,
     '--seq-len': seqLen,
     '--calib-windows': r.calibWindows ?? DEFAULT_CALIB_WINDOWS,
   };

@@ -4,6 +4,7 @@
 import type { SparsityPattern } from '../compress/sparsify/pattern';
 import type { SearchSchedule } from '../compress/search/evolution';
 import { UserError } from '../util/errors';
+import { isRatio } from './defaults';
 
 /** What a value must be, in words the user reads after the flag, and the test. */
 export interface NumberRule {
@@ -20,7 +21,7 @@ const blockSize: NumberRule = { expects: `one of ${BLOCK_SIZES.join(', ')} (the 
 
 /** The numeric fields of job requests, by field name, with the flag the CLI spells them as. */
 export const RULES = {
-  ratio: { flag: '--ratio', ...fraction, expects: 'a fraction of the parameters to keep, strictly between 0 and 1, such as 0.8' },
+  ratio: { flag: '--ratio', ok: isRatio, expects: 'a fraction of the parameters to keep, strictly between 0 and 1, such as 0.8' },
   tolerance: { flag: '--tolerance', ...fraction, expects: 'a fraction of all parameters above 0 and below 1, such as 0.01' },
   seqLen: { flag: '--seq-len', ...wholeAtLeast(2) },
   windows: { flag: '--windows', ...wholeAtLeast(1) },

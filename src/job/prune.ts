@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
-import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
-import { DEFAULT_CALIB_WINDOWS } from './defaults';
+import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED } from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
 import type { Method } from '../compress/importance/scores';
@@ -11,11 +11,12 @@ import { minimumParams, outerParams, selectGlobal, selectUniform } from '../comp
 import type { Granularity } from '../compress/importance/units';
 import { fullMask, maskedParams, type SubnetMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
-import { toMasksFile } from '../compress/masksFile';
+import { MASKS_FILE, writeMasksFile } from '../compress/masksFile';
 import { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
+import { ruleProblem } from './options';
 
 export interface BaselineOptions {
   method: Method;
@@ -38,7 +39,8 @@ export interface BaselineOutcome {
 }
 
 export function checkRatio(d: Decoder, ratio: number, g: Granularity): void {
-  if (!(ratio > 0 && ratio <= 1)) throw new UserError(`--ratio ${ratio} must be in (0, 1]: the fraction of parameters to keep`);
+  const problem = ruleProblem('ratio', ratio);
+  if (problem) throw new UserError(`--ratio ${ratio}: ${problem}`);
   const total = totalCounts(d).params;
   const minimum = minimumParams(d, g);
   if (ratio * total < minimum) {
@@ -49,12 +51,12 @@ export function checkRatio(d: Decoder, ratio: number, g: Granularity): void {
 /** One structured baseline (or the paper's OBS score alone) at a target inheriting ratio. */
 export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise<BaselineOutcome> {
   const d = ctx.decoder;
-  const granularity = o.granularity ?? 'head';
+  const granularity = o.granularity ?? DEFAULT_GRANULARITY;
   const compensate = o.biasCompensation ?? o.method === 'flap';
   if (compensate && o.method !== 'flap') throw new UserError('bias compensation is part of FLAP; use it with --method flap');
   checkRatio(d, o.ratio, granularity);
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, o.seed ?? 0), [o.method], granularity, {
+  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, o.seed ?? DEFAULT_SEED), [o.method], granularity, {
     ...ctx.session,
     onLayer: (done, total) => ctx.emit({ type: 'progress', stage: `calibration statistics and ${o.method} scores`, done, total, unit: 'layers' }),
   });
@@ -94,23 +96,22 @@ export interface PruneResult {
 export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const t0 = performance.now();
   const ctx = await openContext({ ...r, onEvent: (e) => (e.type === 'stage' ? r.onStage?.(e.stage) : e.type === 'log' && r.onLog?.(e.message)) });
-  checkRatio(ctx.decoder, r.ratio, r.granularity ?? 'head');
+  checkRatio(ctx.decoder, r.ratio, r.granularity ?? DEFAULT_GRANULARITY);
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     const b = await baselineMask(ctx, r);
     throwIfCancelled(r.signal, 'the masked perplexity');
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
-    const windows = consecutiveWindows(r.evalText ? tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)) : ctx.calibIds, ctx.seqLen, r.evalWindows);
+    const windows = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : consecutiveWindows(ctx.calibIds, ctx.seqLen, r.evalWindows);
     const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
     const pruned = await evaluator.nll(b.mask, windows);
     const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);
-    const file = toMasksFile(b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, ratio: b.params / b.totalParams, params: b.params, totalParams: b.totalParams, ...(b.bias ? { bias: b.bias } : {}) });
     throwIfCancelled(r.signal, 'writing the masks');
-    writeJsonAtomic(out.file('masks.json'), file);
+    writeMasksFile(out.file(MASKS_FILE), b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, params: b.params, totalParams: b.totalParams, bias: b.bias });
     const result: PruneResult = {
       out: path.resolve(r.out),
-      masks: path.resolve(r.out, 'masks.json'),
+      masks: path.resolve(r.out, MASKS_FILE),
       method: r.method,
       granularity: b.granularity,
       targetRatio: r.ratio,

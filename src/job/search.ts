@@ -1,99 +1,32 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { consecutiveWindows, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
-import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
+import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED, DEFAULT_TOLERANCE, defaultFitnessWindows } from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
-import { globalUnits, uniformUnits } from '../compress/importance/select';
+import { uniformUnits } from '../compress/importance/select';
+import type { Method } from '../compress/importance/scores';
+import { INIT_METHODS, initialPopulation } from '../compress/search/seeds';
 import type { Granularity } from '../compress/importance/units';
-import { fullMask, type SubnetMask } from '../compress/subnet';
+import { fullMask } from '../compress/subnet';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
-import { compensationBiases, compensationParams, type CompensationBias, type CompensationFlags, type CompensationMeans } from '../compress/importance/compensation';
+import { compensationBiases } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
-import { toMasksFile } from '../compress/masksFile';
-import { candidateCompensation, candidateFromKeep, candidateMask, candidateParams, searchSpace, withinBudget, type Candidate, type SearchSpace } from '../compress/search/space';
+import { maskLayers, MASKS_FILE, writeMasksFile } from '../compress/masksFile';
+import { candidateCompensation, candidateFromKeep, candidateMask, candidateParams, searchSpace, withinBudget, type SearchSpace } from '../compress/search/space';
 import { attentionUnitCount } from '../compress/importance/units';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
-import { evolve, PRESETS, type GenerationSummary, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
+import { evolve, PRESETS, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
 import { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
-import type { JobListener } from './protocol';
+import type { SearchOptions, SearchOutcome, SearchRequest, SearchResult } from './searchTypes';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
 import { checkRatio } from './prune';
 import { checkSchedule } from './options';
 import { JOB_ARGUMENTS, maskArguments, recordArguments, type ArgumentValues } from './jobArguments';
 
-export interface SearchOptions {
-  ratio: number;
-  granularity?: Granularity;
-  preset?: keyof typeof PRESETS;
-  schedule?: Partial<SearchSchedule>;
-  seed?: number;
-  /** The budget window is [ratio − tolerance, ratio] of all parameters. */
-  tolerance?: number;
-  /** Fitness windows: consecutive windows from the start of the calibration text (paper: 5 × 2048 tokens). */
-  fitnessWindows?: number;
-  calibWindows?: number;
-  /** Early rejection on a first rung of windows (successive halving); off = the paper's plain schedule. */
-  halving?: boolean;
-  /**
-   * `obs`: the paper's initialisation (OBS importance, uniform ratio). `all` (default): the initial population
-   * also holds the Wanda-sp, magnitude and FLAP selections, so the search starts from the best training-free mask.
-   */
-  init?: 'obs' | 'all';
-  /**
-   * FLAP's bias compensation as part of the search space (default on): per module, whether o_proj / down_proj get
-   * the bias that stands in for what the candidate removes. The biases count as parameters; fitness, held-out
-   * perplexity and the masks file include them.
-   */
-  biasCompensation?: boolean;
-  /** Depth search: below a 0.7 ratio a candidate may also drop the last layers whole (paper-spec §1.1). */
-  depth?: boolean;
-  resume?: boolean;
-  signal?: AbortSignal;
-}
-
-export interface SearchRequest extends SearchOptions, ModelJobRequest {
-  onEvent?: JobListener;
-}
-
-export interface SearchOutcome {
-  mask: SubnetMask;
-  ratio: number;
-  params: number;
-  totalParams: number;
-  granularity: Granularity;
-  schedule: SearchSchedule;
-  seed: number;
-  halving: boolean;
-  /** Which modules of the result have a compensation bias. */
-  compensate: CompensationFlags;
-  /** How many last layers the result drops (depth search). */
-  droppedLayers: number;
-  /** The result's compensation biases (absent when it has none). */
-  bias?: CompensationBias;
-  /** What the masked graph needs to measure any mask with compensation (absent without it). */
-  compensationMeans?: CompensationMeans;
-  /** Fitness perplexities: the OBS initialisation, the best seed of the initial population, the result. */
-  fitness: { init: number; bestSeed: number; best: number; tokensPerEvaluation: number };
-  evaluations: number;
-  tokens: number;
-  seconds: number;
-  provider: string;
-  history: GenerationSummary[];
-  /** (params, perplexity) of every fully evaluated candidate. */
-  evaluated: [number, number][];
-  /** The OBS initialisation's mask, for before/after comparisons. */
-  initMask: SubnetMask;
-}
-
-/** What `search --json` prints; also `search.json` in the output folder. */
-export type SearchResult = Omit<SearchOutcome, 'mask' | 'initMask' | 'bias' | 'compensationMeans'> & {
-  out: string;
-  masks: string;
-  heldOut?: { text: string; tokens: number; dense: number; init: number; best: number };
-};
+export type { SearchOptions, SearchOutcome, SearchRequest, SearchResult } from './searchTypes';
 
 export const SEARCH_CHECKPOINT = 'search-checkpoint.json';
 
@@ -105,8 +38,6 @@ function readCheckpoint(file: string, folder: string): SearchCheckpoint & { sett
     throw new UserError(`--resume: the checkpoint ${file} cannot be read (${(e as Error).message}); start afresh without --resume (this discards ${folder})`);
   }
 }
-
-const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
 
 /**
  * Whether the search can start, known before calibration: the ratio must be possible, the budget window at least
@@ -140,7 +71,7 @@ export function searchArguments(ctx: JobContext, r: SearchOptions & ModelJobRequ
   return {
     ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r),
     '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen),
-    '--tolerance': r.tolerance ?? 0.01,
+    '--tolerance': r.tolerance ?? DEFAULT_TOLERANCE,
     '--preset/--generations/--population': `${s.generations} generations × ${s.population} candidates (${s.mutants} mutants, ${s.crossovers} crossovers, ${s.randoms} random; ${s.parents} parents)`,
     '--halving': r.halving ?? true,
     '--bias-compensation': r.biasCompensation ?? true,
@@ -154,54 +85,51 @@ export function searchSchedule(o: SearchOptions): SearchSchedule {
   return { ...s, population: s.mutants + s.crossovers + s.randoms };
 }
 
-/** The search stage: its checkpoint lives in `folder` (an output folder being written), so a rerun can resume. */
-export async function runSearch(ctx: JobContext, o: SearchOptions, folder: OutputFolder): Promise<SearchOutcome> {
+/** The settings a search runs under, resolved from its options; a checkpoint resumes only under equal ones. */
+function searchSetup(ctx: JobContext, o: SearchOptions) {
   checkSchedule(o.schedule);
   const d = ctx.decoder;
   const schedule = searchSchedule(o);
-  const granularity = o.granularity ?? 'head';
-  const seed = o.seed ?? 0;
+  const granularity = o.granularity ?? DEFAULT_GRANULARITY;
+  const seed = o.seed ?? DEFAULT_SEED;
   const halving = o.halving ?? true;
   const compensation = o.biasCompensation ?? true;
-  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? 0.01, { compensation, depth: o.depth });
-  checkBudget(d, sp, o.ratio, o.tolerance ?? 0.01, compensation);
+  const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, { compensation, depth: o.depth });
+  checkBudget(d, sp, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, compensation);
   if (o.depth && !sp.maxDrop) ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
   const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, depth: sp.maxDrop, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
+  return { schedule, granularity, seed, halving, compensation, sp, settings };
+}
+
+/** With --resume, the checkpoint in `folder` when there is one, checked against this job's settings. */
+function resumeCheckpoint(ctx: JobContext, o: SearchOptions, folder: OutputFolder, settings: unknown): SearchCheckpoint | undefined {
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
-  let resume: (SearchCheckpoint & { settings?: unknown }) | undefined;
-  if (o.resume && fs.existsSync(checkpointFile)) {
-    resume = readCheckpoint(checkpointFile, folder.tmp);
-    if (resume!.version !== 2) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume!.version}); start afresh without --resume`);
-    if (JSON.stringify(resume!.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
-    ctx.emit({ type: 'log', message: `resuming the search after generation ${resume!.generation}` });
-  }
+  if (!o.resume || !fs.existsSync(checkpointFile)) return undefined;
+  const resume = readCheckpoint(checkpointFile, folder.tmp);
+  if (resume.version !== 2) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume.version}); start afresh without --resume`);
+  if (JSON.stringify(resume.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
+  ctx.emit({ type: 'log', message: `resuming the search after generation ${resume.generation}` });
+  return resume;
+}
+
+/** Importance scores of the initial population's methods and the compensation means, on sampled calibration windows. */
+function calibrate(ctx: JobContext, o: SearchOptions, methods: readonly Method[], granularity: Granularity, seed: number) {
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  const methods = o.init === 'obs' ? (['obs'] as const) : INIT_METHODS;
-  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, seed), methods, granularity, {
+  return denseCalibration(ctx.decoder, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, seed), methods, granularity, {
     ...ctx.session,
     signal: ctx.signal ?? o.signal,
     onLayer: (done, total) => ctx.emit({ type: 'progress', stage: 'calibration statistics', done, total, unit: 'layers' }),
   });
-  // Each importance selection joins without and (in a space with compensation) with compensation biases, whose
-  // parameters it leaves room for, and (with depth) with each number of last layers dropped, the rest selected
-  // to the same budget. The first seed is the paper's: OBS, all layers, no biases.
-  const seeds: Candidate[] = [];
-  for (const method of methods) {
-    const scores = calibration.scores.get(method)!;
-    let allLayers: Candidate | undefined;
-    for (let drop = 0; drop <= sp.maxDrop; drop++) {
-      const n = d.layers.length - drop;
-      const kept: Decoder = { ...d, layers: d.layers.slice(0, n), layerWeights: d.layerWeights.slice(0, n) };
-      for (const bias of compensation ? [false, true] : [undefined]) {
-        const target = o.ratio * sp.totalParams - (bias ? compensationParams(kept) : 0);
-        const keep = method === 'flap' ? globalUnits(kept, scores.slice(0, n), granularity, target) : uniformUnits(kept, scores.slice(0, n), granularity, target);
-        const c = candidateFromKeep(keep.attn, keep.mlp, bias);
-        allLayers ??= c;
-        // A dropped layer's genes are those of the selection that keeps it, should a mutation bring it back.
-        seeds.push(sp.maxDrop ? { layers: [...c.layers, ...allLayers.layers.slice(n)], drop } : c);
-      }
-    }
-  }
+}
+
+/** The search stage: its checkpoint lives in `folder` (an output folder being written), so a rerun can resume. */
+export async function runSearch(ctx: JobContext, o: SearchOptions, folder: OutputFolder): Promise<SearchOutcome> {
+  const d = ctx.decoder;
+  const { schedule, granularity, seed, halving, compensation, sp, settings } = searchSetup(ctx, o);
+  const resume = resumeCheckpoint(ctx, o, folder, settings);
+  const methods = o.init === 'obs' ? (['obs'] as const) : INIT_METHODS;
+  const calibration = await calibrate(ctx, o, methods, granularity, seed);
+  const seeds = initialPopulation(d, sp, calibration.scores, methods, o.ratio);
   const means = compensation ? calibration.means : undefined;
   const evaluator = await MaskedEvaluator.open(d, ctx.session, means);
   const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
@@ -211,8 +139,8 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     signal: o.signal,
     onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
     onGeneration: (summary, b) =>
-      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: toMasksFile(candidateMask(d, sp, b.candidate), { model: '', method: 'search', granularity, ratio: 0, params: 0, totalParams: 0 }).layers } }),
-    checkpoint: (c) => writeJsonAtomic(checkpointFile, { ...c, settings }),
+      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: maskLayers(candidateMask(d, sp, b.candidate)) } }),
+    checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
   }, resume);
   // The report compares against the paper's initialisation: finish it where early rejection dropped it.
   const init = (await fitness.evaluate(seeds[0])).full!;
@@ -244,6 +172,18 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   };
 }
 
+/** Held-out perplexity of the dense model, the paper's initialisation and the result. */
+async function heldOutPerplexity(ctx: JobContext, r: SearchRequest, s: SearchOutcome, evalText: string): Promise<SearchResult['heldOut']> {
+  throwIfCancelled(r.signal, 'the held-out perplexity');
+  ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
+  const ev = textWindows(evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows);
+  const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
+  const none = s.compensate.map(() => ({ attn: false, mlp: false }));
+  const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
+  await evaluator.release();
+  return { text: path.resolve(evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
+}
+
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
   const ctx = await openContext({ ...r, evalOnCalib: false });
   const out = new OutputFolder(r.out, { resume: r.resume });
@@ -254,21 +194,11 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     }
     recordArguments(out, { fixed: searchArguments(ctx, r), later: {} }, r.resume);
     const s = await runSearch(ctx, r, out);
-    let heldOut: SearchResult['heldOut'];
-    if (r.evalText) {
-      throwIfCancelled(r.signal, 'the held-out perplexity');
-      ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
-      const ev = consecutiveWindows(tokenizePrefix(r.evalText, ctx.tokenizer, windowTokens(ctx.seqLen, r.evalWindows)), ctx.seqLen, r.evalWindows);
-      const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
-      const none = s.compensate.map(() => ({ attn: false, mlp: false }));
-      const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
-      await evaluator.release();
-      heldOut = { text: path.resolve(r.evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
-    }
+    const heldOut = r.evalText ? await heldOutPerplexity(ctx, r, s, r.evalText) : undefined;
     const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;
-    const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, 'masks.json'), heldOut };
+    const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, MASKS_FILE), heldOut };
     throwIfCancelled(r.signal, 'writing the masks');
-    writeJsonAtomic(out.file('masks.json'), toMasksFile(mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, ratio: s.ratio, params: s.params, totalParams: s.totalParams, ...(bias ? { bias } : {}) }));
+    writeMasksFile(out.file(MASKS_FILE), mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, params: s.params, totalParams: s.totalParams, bias });
     writeJsonAtomic(out.file('search.json'), result);
     fs.rmSync(out.file(JOB_ARGUMENTS), { force: true });
     out.commit();

@@ -1,8 +1,6 @@
 // `sparsify` and `quantize` on their own: one weight stage over the whole model, exported and measured.
 import * as path from 'node:path';
-import { loadDecoder } from '../model/recognise';
-import { loadModelTokenizer } from '../text/tokenizer';
-import { consecutiveWindows, defaultSeqLen, sampledPoolTokens, sampledWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import { consecutiveWindows, sampledPoolTokens, sampledWindows, textWindows, tokenizePrefix, windowTokens } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { needsCalibration, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import { applyWeightStage } from '../compress/profile/applyStage';
@@ -17,11 +15,11 @@ import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { honestNotes, measureModels, type ModelMeasure, type ModelMeasureNoText } from './measureModel';
 import type { JobListener } from './protocol';
-import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS } from './defaults';
-import { checkRequest, checkWeightStageRequest } from './options';
+import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS, DEFAULT_SEED } from './defaults';
+import { checkWeightStageRequest } from './options';
 import type { TextTokenizer } from '../text/tokenizer';
-import { checkTexts } from './context';
-import { checkTokenizerFits, PROBE_TOKENS } from './tokenizerFit';
+import { openModel } from './context';
+import { PROBE_TOKENS } from './tokenizerFit';
 
 export interface WeightStageRequest {
   model: string;
@@ -79,31 +77,24 @@ const UNMEASURED = 'perplexity not measured: no text was given (pass --eval <fil
 /** The windows perplexity is measured on: the held-out text's, else the calibration text's, else none. */
 function measureWindows(r: WeightStageRequest, tok: TextTokenizer, seqLen: number, calibIds: number[]): number[][] | undefined {
   const n = r.evalWindows ?? DEFAULT_EVAL_WINDOWS;
-  if (r.evalText) return consecutiveWindows(tokenizePrefix(r.evalText, tok, windowTokens(seqLen, n)), seqLen, n);
+  if (r.evalText) return textWindows(r.evalText, tok, seqLen, n);
   return r.calib ? consecutiveWindows(calibIds, seqLen, n) : undefined;
 }
 
 export async function runWeightStage(r: WeightStageRequest): Promise<WeightStageReport> {
   const t0 = performance.now();
   const emit = r.onEvent ?? (() => {});
-  checkRequest(r);
   checkWeightStageRequest(r.stage);
-  const warnings = checkTexts({ '--calib': r.calib, '--eval': r.evalText });
-  const d = loadDecoder(r.model);
-  const tok = loadModelTokenizer(r.model, d.config.vocab, r.tokenizer);
-  const seqLen = r.seqLen ?? defaultSeqLen(d.config.maxPositions);
-  if (seqLen > d.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${d.config.maxPositions}`);
   if (needsCalibration(r.stage) && !r.calib) throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
   const probeText = r.calib ?? r.evalText;
-  const fit = probeText ? await checkTokenizerFits(d, tok, tokenizePrefix(probeText, tok, PROBE_TOKENS), probeText, { provider: r.provider, threads: r.threads }) : undefined;
-  if (fit) warnings.push(fit);
+  const { decoder: d, tokenizer: tok, seqLen, warnings } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) => probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined);
   for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
     const calibNeed = Math.max(needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0, r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS));
     const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
-    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? 0) : [];
+    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED) : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
     const { decoder: result, profile } = await weightStagePass(d, windows, r.stage, out.file('profile-database'), { provider: r.provider, threads: r.threads, signal: r.signal }, emit);
     // The stage's loop checks the signal per layer; the work after the last layer does not.

@@ -12,7 +12,7 @@ export interface OnnxFile {
 
 /**
  * Reads and decodes an ONNX file. Tensors stored as external data stay on disk: they are read one at a time by
- * `readTensorBytes`, so only the protobuf itself (at most 2 GB by the format's own limit) is held in memory.
+ * `readRawBytes` / `readFloatTensor` (tensorData.ts), so only the protobuf itself (at most 2 GB by the format's own limit) is held in memory.
  */
 export function readOnnxFile(file: string): OnnxFile {
   const abs = path.resolve(file);
@@ -40,9 +40,4 @@ export function readOnnxFile(file: string): OnnxFile {
     );
   }
   return { path: abs, dir: path.dirname(abs), model };
-}
-
-/** Encodes a model without touching its tensors' storage (raw or external). */
-export function encodeModel(model: onnx.IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
 }

@@ -172,6 +172,11 @@ export function consecutiveWindows(ids: number[], seqLen: number, maxWindows = I
   return Array.from({ length: n }, (_, w) => ids.slice(w * seqLen, (w + 1) * seqLen));
 }
 
+/** The first `maxWindows` consecutive windows of a text file (all of them without a count), tokenized only that far. */
+export function textWindows(file: string, tok: TextTokenizer, seqLen: number, maxWindows?: number): number[][] {
+  return consecutiveWindows(tokenizePrefix(file, tok, windowTokens(seqLen, maxWindows)), seqLen, maxWindows);
+}
+
 /** How many times the tokens of the asked windows `sampledWindows` draws from (see there). */
 export const SAMPLE_POOL_FACTOR = 16;
 

@@ -7,7 +7,6 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
-import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { buildDecoderGraph } from '../../src/build/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
@@ -17,7 +16,7 @@ import { decoderSession } from '../../src/runtime/decoderSession';
 import { createSession } from '../../src/runtime/session';
 import { perplexity, windowsNll } from '../../src/runtime/perplexity';
 import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
-import { cliPath, tempDir, texts, tinyMha } from '../fixtures';
+import { cliPath, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 
 const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
@@ -29,7 +28,7 @@ function copyOf(weightType: 'float16' | 'float32'): string {
   return path.join(dir, 'model.onnx');
 }
 
-const windows = () => consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(tinyMha.onnx, 512)), 128, 12);
+const windows = () => tokenWindows(tinyMha.onnx, 512, texts.tinyStoriesValid, 128, 12);
 
 test('fp16 ↔ fp32: every half converts to float and back exactly', () => {
   for (let h = 0; h < 65536; h++) {

@@ -3,13 +3,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
-import { loadModelTokenizer } from '../../src/text/tokenizer';
-import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
 import { denseLayerwise } from '../../src/compress/calibration';
 import { decoderSession } from '../../src/runtime/decoderSession';
 import { calibrationInputs, runPass, type LayerStats } from '../../src/runtime/activationStats';
 import { CAPTURE_POINTS } from '../../src/build/decoderGraph';
-import { stories260K, texts, tinyMha } from '../fixtures';
+import { stories260K, texts, tinyMha, tokenWindows } from '../fixtures';
 
 /** max |a − b| / max |b| */
 function relMaxDiff(a: Float64Array, b: Float64Array): number {
@@ -25,7 +23,7 @@ function relMaxDiff(a: Float64Array, b: Float64Array): number {
 for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['TinyStories MHA', tinyMha.onnx]] as const) {
   test(`${name}: layer-by-layer statistics = the whole-model capture (Gram and sum ≤ 1e-5 relative)`, async () => {
     const d = loadDecoder(file);
-    const windows = consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(file, d.config.vocab)), 128, 10);
+    const windows = tokenWindows(file, d.config.vocab, texts.tinyStoriesValid, 128, 10);
     const layers = d.layers.map((_, i) => i);
     const whole = await decoderSession(d, { kvCache: false, head: 'nll', masks: false, capture: layers }, { provider: 'cpu' });
     const reference: LayerStats[] = [];
@@ -46,7 +44,7 @@ for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['TinyStori
 
 test('a layer pass is cancelled between batches', async () => {
   const d = loadDecoder(stories260K.onnx);
-  const windows = consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(stories260K.onnx, d.config.vocab)), 64, 8);
+  const windows = tokenWindows(stories260K.onnx, d.config.vocab, texts.tinyStoriesValid, 64, 8);
   const controller = new AbortController();
   controller.abort();
   await assert.rejects(denseLayerwise(d, windows, ['o_in'], { provider: 'cpu', signal: controller.signal }, () => 0), { name: 'AbortError' });

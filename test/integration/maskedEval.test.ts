@@ -3,8 +3,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
 import type { Decoder } from '../../src/model/decoder';
-import { loadModelTokenizer } from '../../src/text/tokenizer';
-import { consecutiveWindows, tokenizeFile } from '../../src/text/windows';
 import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
 import { droppedLayer, fullMask, sliceDecoder, maskedParams, type SubnetMask } from '../../src/compress/subnet';
 import { outerParams } from '../../src/compress/importance/select';
@@ -14,14 +12,14 @@ import { windowsNll } from '../../src/runtime/perplexity';
 import { seededRandom } from '../../src/util/random';
 import { denseCalibration } from '../../src/compress/calibration';
 import { compensationBiases, withBiases } from '../../src/compress/importance/compensation';
-import { stories260K, tempDir, texts, tinyMha } from '../fixtures';
+import { stories260K, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { createSession } from '../../src/runtime/session';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 function windowsFor(d: Decoder, file: string, n: number) {
-  return consecutiveWindows(tokenizeFile(texts.tinyStoriesValid, loadModelTokenizer(file, d.config.vocab)), 128, n);
+  return tokenWindows(file, d.config.vocab, texts.tinyStoriesValid, 128, n);
 }
 
 /** A mask that drops, per layer, KV groups / query heads, rotary pairs and MLP channels at seeded random. */

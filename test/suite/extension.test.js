@@ -47,7 +47,10 @@ suite('Subnet Search extension', () => {
     assert.match(text, /\| 4 \| 8 \| 4 \| 8 \| 172 \| 45,440 \|/);
   });
 
-  test('the API exposes the per-layer table renderer', () => {
-    assert.strictEqual(typeof api.layerTable, 'function');
+  test("the API's per-layer table renders a model summary: one row per layer with its shape and parameters", async () => {
+    const s = await vscode.commands.executeCommand('subnetSearch.inspectModel', vscode.Uri.file(path.join(demoCopy(), 'model.onnx')));
+    const md = api.layerTable(s).value;
+    assert.match(md, /^\*\*5 layers, 292,800 parameters, /);
+    assert.deepStrictEqual(md.split('\n').filter((l) => /^\| \d+ \|/.test(l)), [0, 1, 2, 3, 4].map((i) => `| ${i} | 8 | 4 | 8 | 172 | 45,440 |`));
   });
 });

@@ -1,0 +1,33 @@
+// A job's typed events on the terminal: stage lines and one progress bar on stderr, or relayed to the extension host.
+import type { JobEvent } from '../job/protocol';
+import { sendToParent, underParent } from '../job/ipc';
+import { progressBar } from './progress';
+
+/** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
+export function jobProgress(json: boolean | undefined, generations: number) {
+  // One bar at a time, for the candidates of the search or the steps (layers, batches) of another stage.
+  let bar: { key: string; bar: ReturnType<typeof progressBar> } | undefined;
+  const barFor = (key: string, unit: string) => {
+    if (bar?.key !== key) {
+      bar?.bar.stop();
+      bar = { key, bar: progressBar(unit) };
+    }
+    return bar.bar;
+  };
+  return {
+    onEvent: (e: JobEvent) => {
+      if (underParent()) return sendToParent({ kind: 'event', event: e });
+      if (json) return;
+      if (e.type === 'candidate') barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
+      if (e.type === 'progress') barFor(e.stage, e.unit).update(e.done, e.total);
+      if (e.type === 'stage') {
+        bar?.bar.stop();
+        bar = undefined;
+        process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
+      }
+      if (e.type === 'reform') process.stderr.write(`  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`);
+      if (e.type === 'log') process.stderr.write(`${e.message}\n`);
+    },
+    stop: () => bar?.bar.stop(),
+  };
+}
