@@ -80,7 +80,7 @@ export async function benchProfile(): Promise<void> {
   }
   const reduction = (r: Row, k: string) => 1 - (r.ppl[k] - r.dense) / (r.ppl.uniform - r.dense);
   const md = [
-    `SparseGPT (one threshold per block) at the same total sparsity over the linears, uniform vs OWL's outlier-weighted per-layer levels (M = 5, λ = 0.08) vs the searched per-linear profile (EvoPress-style: levels ±6 steps of 0.05, ${schedule.generations} generations × ${schedule.offspring} offspring, fitness on 16 calibration windows); every model then pruned layer by layer on the ${BASELINE_SETUP.calibWindows} calibration windows and measured on the ${BASELINE_SETUP.heldOutWindows} held-out windows. "reduction" = how much of uniform's perplexity increase over dense the profile removes. ${machine()}.`,
+    `SparseGPT (one threshold per block) at the same total sparsity over the linears, uniform vs OWL's outlier-weighted per-layer levels (M = 5, λ = 0.08) vs the searched per-linear profile (EvoPress-style: levels ±6 steps of 0.05, ${schedule.generations} generations × ${schedule.offspring} offspring, fitness on all ${BASELINE_SETUP.calibWindows} calibration windows); every model then pruned layer by layer on the ${BASELINE_SETUP.calibWindows} calibration windows and measured on the ${BASELINE_SETUP.heldOutWindows} held-out windows. "reduction" = how much of uniform's perplexity increase over dense the profile removes. ${machine()}.`,
     '',
     '| model | sparsity | dense | uniform | OWL | searched | average (searched) | reduction OWL | reduction searched | search time |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

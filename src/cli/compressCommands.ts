@@ -1,4 +1,5 @@
 // Commands that choose a sub-network: prune (a baseline), search, and compress (masks → reformation → export → report).
+import { PROFILE_SCHEDULE } from '../compress/profile/search';
 import { Command, Option } from 'commander';
 import type { ProviderChoice } from '../runtime/session';
 import { pruneModel } from '../job/prune';
@@ -89,7 +90,7 @@ export function registerCompressCommands(program: Command): void {
     .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
     .option('--gptq', 'GPTQ-style error feedback for quantization (jointly with SparseGPT)')
     .addOption(profileOption(PROFILE_KINDS))
-    .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+    .option('--profile-generations <n>', `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`, ruled('profileGenerations'))
     .addOption(maskSelectionOption())
     .option('--json', 'print report.json on stdout at the end')
     .action(async (model: string, o: SearchCliOptions & WeightStageOptions & { method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' }) => {

@@ -1,4 +1,5 @@
 // The weight-stage commands: sparsify and quantize a model on their own (also used by `compress` after reformation).
+import { PROFILE_SCHEDULE } from '../compress/profile/search';
 import { Command, Option } from 'commander';
 import type { ProviderChoice } from '../runtime/session';
 import { runWeightStage } from '../job/weightStage';
@@ -59,7 +60,7 @@ export function registerStageCommands(program: Command): void {
     .option('--block-size <n>', 'quantization block size', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization')
     .addOption(profileOption(PROFILE_KINDS))
-    .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+    .option('--profile-generations <n>', `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`, ruled('profileGenerations'))
     .addOption(maskSelectionOption())
     .action((model: string, o: StageOptions & WeightStageOptions & { method: SparsifyMethod; sparsity: SparsityPattern }) =>
       stageAction(model, o, weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) })));
@@ -70,6 +71,6 @@ export function registerStageCommands(program: Command): void {
     .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
     .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
     .addOption(profileOption(['uniform', 'search']))
-    .option('--profile-generations <n>', 'generations of --profile search (default 40)', ruled('profileGenerations'))
+    .option('--profile-generations <n>', `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`, ruled('profileGenerations'))
     .action((model: string, o: StageOptions & WeightStageOptions) => stageAction(model, o, weightStage(o)));
 }

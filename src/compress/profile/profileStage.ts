@@ -30,6 +30,7 @@ export interface ProfileOptions {
   kind: ProfileKind;
   /** A folder of the job's own, for the database; removed when the search ends. */
   scratch: string;
+  /** Fitness windows: the first this many calibration windows (default all of them; fewer overfit, see search.ts). */
   fitnessWindows?: number;
   schedule?: ProfileSchedule;
   seed?: number;
@@ -95,7 +96,7 @@ function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): Leve
 async function searched(d: Decoder, windows: number[][], sp: ProfileSpace, start: (db: LevelDatabase) => Profile, transform: LevelTransform, p: ProfileOptions, o: LayerwiseOptions): Promise<{ profile: Profile; search: ProfileReport['search'] }> {
   try {
     const db = await LevelDatabase.build(d, windows, sp, transform, p.scratch, o);
-    const fitnessWindows = windows.slice(0, p.fitnessWindows ?? 16);
+    const fitnessWindows = windows.slice(0, p.fitnessWindows ?? windows.length);
     const fitness = await ProfileFitness.open(d, sp, db, fitnessWindows, DEFAULT_HALVING, o);
     try {
       const r = await searchProfile(sp, start(db), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, { signal: o.signal, onGeneration: p.onGeneration });
