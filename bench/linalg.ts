@@ -2,7 +2,7 @@
 // (1) ONNX Runtime's com.microsoft.Inverse against our blocked inverse (src/linalg/blockInverse.ts) on damped
 // Gram-like matrices of a 7B-class layer's sizes; (2) an fp16 against an fp32 MatMul on the CPU provider, which
 // decides that our graphs widen fp16 weights and compute in fp32.
-import { GraphBuilder } from '../src/build/graph';
+import { GraphBuilder } from '../src/graph/graph';
 import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
 import { createSession, ort } from '../src/runtime/session';

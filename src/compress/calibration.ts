@@ -5,7 +5,7 @@ import type { Decoder, LayerWeights, Weight } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
 import { calibrationInputs, mean, runPass, type LayerInputs, type LayerStats, type PassResult } from '../runtime/activationStats';
 import { ort, type SessionOptions } from '../runtime/session';
-import { IO, type CapturePoint } from '../build/decoderGraph';
+import { IO, type CapturePoint } from '../graph/decoderGraph';
 import { layerMaskVectors, type LayerMask } from './subnet';
 import { scoreLayer, type LayerScores, type Method } from './importance/scores';
 import type { Granularity } from './importance/units';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
-import { buildDecoderGraph } from '../build/decoderGraph';
+import { buildDecoderGraph } from '../graph/decoderGraph';
 import { writeModelFile, type WriteOptions } from '../onnx/writeModel';
 import type { TextTokenizer } from '../text/tokenizer';
 import { OutputFolder } from '../util/outputFolder';

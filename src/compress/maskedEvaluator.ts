@@ -1,5 +1,5 @@
 import type { Decoder } from '../model/decoder';
-import { IO } from '../build/decoderGraph';
+import { IO } from '../graph/decoderGraph';
 import { decoderSession } from '../runtime/decoderSession';
 import { ort, type SessionOptions } from '../runtime/session';
 import { windowsNll, type NllSum } from '../runtime/perplexity';

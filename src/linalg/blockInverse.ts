@@ -4,7 +4,7 @@
 // MatMuls, which every provider runs fast, and leave only leaf blocks to Inverse (the CPU provider takes those
 // when the graph runs on a GPU).
 import { DataType } from '../onnx/proto';
-import type { GraphBuilder } from '../build/graph';
+import type { GraphBuilder } from '../graph/graph';
 
 /** Blocks up to this size are inverted by Inverse directly (and so is every matrix up to it). */
 export const LEAF_SIZE = 1024;

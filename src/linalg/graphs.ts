@@ -1,6 +1,6 @@
 // Small ONNX Runtime graphs for the heavy products of reformation, importance scores and SparseGPT.
 import { DataType } from '../onnx/proto';
-import { GraphBuilder } from '../build/graph';
+import { GraphBuilder } from '../graph/graph';
 import { modelToBuffer } from '../onnx/writeModel';
 import { createSession, ort } from '../runtime/session';
 import { emitInverse, squareInput } from './blockInverse';

@@ -1,5 +1,5 @@
 import { ort } from './session';
-import { CAPTURE_POINTS, IO, type CapturePoint } from '../build/decoderGraph';
+import { CAPTURE_POINTS, IO, type CapturePoint } from '../graph/decoderGraph';
 import { int64 } from './kvCache';
 import { mapTo } from '../util/mapTo';
 

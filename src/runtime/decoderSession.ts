@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
-import { buildDecoderGraph, type BuildOptions } from '../build/decoderGraph';
+import { buildDecoderGraph, type BuildOptions } from '../graph/decoderGraph';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
 import { createSession, type GraphSessionOptions, type Session } from './session';

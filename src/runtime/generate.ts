@@ -1,6 +1,6 @@
 import { ort } from './session';
 import type { LayerShape } from '../model/decoder';
-import { IO } from '../build/decoderGraph';
+import { IO } from '../graph/decoderGraph';
 import { emptyPast, floatValues, int64, presentToPast } from './kvCache';
 
 export interface GenerateOptions {

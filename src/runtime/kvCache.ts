@@ -1,6 +1,6 @@
 import { ort } from './session';
 import type { LayerShape } from '../model/decoder';
-import { IO } from '../build/decoderGraph';
+import { IO } from '../graph/decoderGraph';
 import { halfBytesToFloat } from '../onnx/tensorData';
 
 /** The element type `session` declares for input `name` (an fp16 model's KV cache is fp16). */

@@ -1,5 +1,5 @@
 import type { LayerShape } from '../model/decoder';
-import { IO } from '../build/decoderGraph';
+import { IO } from '../graph/decoderGraph';
 import { createSession, type SessionOptions } from './session';
 import { emptyPast, int64, presentToPast } from './kvCache';
 import { median } from '../util/median';

@@ -1,5 +1,5 @@
 import { ort } from './session';
-import { IO } from '../build/decoderGraph';
+import { IO } from '../graph/decoderGraph';
 import type { LayerShape } from '../model/decoder';
 import { emptyPast, floatValues, int64 } from './kvCache';
 

@@ -12,7 +12,7 @@ import { computedWeight } from '../../src/model/decoder';
 import { transpose2d } from '../../src/model/transpose';
 import { EMBED_NAME, LINEAR_MODULES, LINEAR_ROLES, linearName, LM_HEAD_NAME } from '../../src/model/names';
 import type { FamilyName } from '../../src/model/families';
-import { buildDecoderGraph } from '../../src/build/decoderGraph';
+import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { writeModelFile, type TensorSpec } from '../../src/onnx/writeModel';
 import type { onnx } from '../../src/onnx/proto';
 import { fusePhi3 } from './fuse';

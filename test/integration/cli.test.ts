@@ -7,7 +7,7 @@ import { elementCount, tensorDims } from '../../src/onnx/tensorData';
 import { loadDecoder } from '../../src/model/recognise';
 import { exportDecoder } from '../../src/compress/exportModel';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
-import { GraphBuilder } from '../../src/build/graph';
+import { GraphBuilder } from '../../src/graph/graph';
 import { writeModelFile } from '../../src/onnx/writeModel';
 import { DataType } from '../../src/onnx/proto';
 import { runCli } from '../cli';

@@ -12,7 +12,7 @@ import { repoRoot, tempDir } from '../fixtures';
 import { FAMILY_FIXTURES, fixtureDecoder, writeFamilyFixture, type FamilyFixture } from '../families/fixtures';
 import { referenceLogits, type Ablation } from '../families/reference';
 import { loadDecoder } from '../../src/model/recognise';
-import { buildDecoderGraph } from '../../src/build/decoderGraph';
+import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { emptyPast, int64, presentToPast } from '../../src/runtime/kvCache';
 import { createSession } from '../../src/runtime/session';

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { writeModelFiles } from '../../src/compress/exportModel';
-import { buildDecoderGraph } from '../../src/build/decoderGraph';
+import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 import { DataType } from '../../src/onnx/proto';

@@ -6,7 +6,7 @@ import { loadDecoder } from '../../src/model/recognise';
 import { denseLayerwise } from '../../src/compress/calibration';
 import { decoderSession } from '../../src/runtime/decoderSession';
 import { calibrationInputs, runPass, type LayerStats } from '../../src/runtime/activationStats';
-import { CAPTURE_POINTS } from '../../src/build/decoderGraph';
+import { CAPTURE_POINTS } from '../../src/graph/decoderGraph';
 import { stories260K, texts, tinyMha, tokenWindows } from '../fixtures';
 
 /** max |a − b| / max |b| */

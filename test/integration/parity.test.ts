@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import { loadDecoder } from '../../src/model/recognise';
-import { buildDecoderGraph } from '../../src/build/decoderGraph';
+import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { createSession, ort } from '../../src/runtime/session';
 import { emptyPast, int64, presentToPast } from '../../src/runtime/kvCache';

@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { repoRoot } from '../fixtures';
 
-const RANK: Record<string, number> = { util: 0, onnx: 1, text: 1, model: 2, build: 3, runtime: 4, linalg: 5, compress: 6, job: 7, cli: 8, extension: 9 };
+const RANK: Record<string, number> = { util: 0, onnx: 1, text: 1, model: 2, graph: 3, runtime: 4, linalg: 5, compress: 6, job: 7, cli: 8, extension: 9 };
 const src = path.join(repoRoot, 'src');
 
 const files = (dir: string): string[] => fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));

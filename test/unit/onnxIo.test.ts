@@ -6,7 +6,7 @@ import { onnx, DataType } from '../../src/onnx/proto';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 import { readFloatTensor } from '../../src/onnx/tensorData';
 import { writeModelFile } from '../../src/onnx/writeModel';
-import { GraphBuilder } from '../../src/build/graph';
+import { GraphBuilder } from '../../src/graph/graph';
 import { UserError } from '../../src/util/errors';
 import { tempDir } from '../fixtures';
 

@@ -8,7 +8,7 @@ import { MARKER, OutputFolder } from '../../src/util/outputFolder';
 import { writeFileAtomic } from '../../src/util/atomicWrite';
 import { EnvironmentError, JobCancelledError, UserError } from '../../src/util/errors';
 import { writeModelFile } from '../../src/onnx/writeModel';
-import { GraphBuilder } from '../../src/build/graph';
+import { GraphBuilder } from '../../src/graph/graph';
 import { DataType } from '../../src/onnx/proto';
 import { tempDir } from '../fixtures';
 

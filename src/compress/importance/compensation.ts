@@ -1,5 +1,5 @@
 // FLAP's bias compensation (paper-spec §3) as weights: biases for o_proj / down_proj that stand in for the mean
-// contribution of what a mask removes. The masked graph computes the same thing in-graph (build/compensation.ts).
+// contribution of what a mask removes. The masked graph computes the same thing in-graph (graph/compensation.ts).
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
 import { biasName } from '../../model/names';

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
-import { CAPTURE_POINTS } from '../../build/decoderGraph';
+import { CAPTURE_POINTS } from '../../graph/decoderGraph';
 import { denseLayerwise, type LayerwiseOptions } from '../calibration';
 import { linearName } from '../../model/names';
 import { LINEARS, type LinearSite } from '../sparsify/layerwiseWeights';

@@ -3,7 +3,7 @@
 // spread of 2λ and shifted so that their mean is 1 − target: every layer has the same size, so the total is exact.
 import type { Decoder } from '../../model/decoder';
 import { columnNorms, type LayerStats } from '../../runtime/activationStats';
-import { CAPTURE_POINTS } from '../../build/decoderGraph';
+import { CAPTURE_POINTS } from '../../graph/decoderGraph';
 import { denseLayerwise, type LayerwiseOptions } from '../calibration';
 import { LINEARS } from '../sparsify/layerwiseWeights';
 

@@ -2,7 +2,7 @@
 // layer, each layer calibrated on the hidden states that the already replaced layers produce.
 import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
 import { calibrationInputs, type LayerStats } from '../../runtime/activationStats';
-import { CAPTURE_POINTS, type CapturePoint } from '../../build/decoderGraph';
+import { CAPTURE_POINTS, type CapturePoint } from '../../graph/decoderGraph';
 import { passLayer, type LayerwiseOptions } from '../calibration';
 import { LINEAR_ROLES, linearName, type LinearRole } from '../../model/names';
 

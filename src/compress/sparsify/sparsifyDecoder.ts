@@ -3,7 +3,7 @@
 import type { Weight } from '../../model/decoder';
 import { memoryWeight } from '../../model/decoder';
 import { columnNorms, type LayerStats } from '../../runtime/activationStats';
-import type { CapturePoint } from '../../build/decoderGraph';
+import type { CapturePoint } from '../../graph/decoderGraph';
 import type { LayerwiseOptions } from '../calibration';
 import { obsFactor, sparsegpt, type ObsFactor } from './sparsegpt';
 import type { MaskSelection } from './maskSelection';

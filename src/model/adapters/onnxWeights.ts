@@ -23,7 +23,7 @@ function isTransposeSwap(node: onnx.INodeProto): boolean {
  * How the graph multiplies by this weight: `in-out` when it is a MatMul right operand as stored, `out-in` when the
  * graph transposes it first (Gemm transB=1, or Transpose → MatMul), `unknown` when it is not used by a product.
  * A Cast in front (an fp16 weight widened for fp32 arithmetic, as our exports do, after a Reshape that only
- * orders it: build/linear.ts) is looked through.
+ * orders it: graph/linear.ts) is looked through.
  */
 export function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'unknown' {
   for (const u of index.usesOf(name)) {
