@@ -27,7 +27,12 @@ export function sandbox(name: string): Sandbox {
   fs.cpSync(MODEL_DIR, path.join(dir, 'model'), { recursive: true });
   for (const f of fs.readdirSync(path.join(dir, 'model'))) fs.chmodSync(path.join(dir, 'model', f), 0o644);
   fs.copyFileSync(TEXT, path.join(dir, 'text.txt'));
-  return { dir, model: path.join(dir, 'model', 'model.onnx'), text: path.join(dir, 'text.txt'), out: path.join(dir, 'out') };
+  return {
+    dir,
+    model: path.join(dir, 'model', 'model.onnx'),
+    text: path.join(dir, 'text.txt'),
+    out: path.join(dir, 'out'),
+  };
 }
 
 export interface Run {
@@ -86,7 +91,12 @@ export function snapshot(dir: string): Map<string, string> {
 }
 
 /** Paths added, removed or changed between two snapshots, except under the given output folders. */
-export function touchedOutside(before: Map<string, string>, after: Map<string, string>, sb: Sandbox, outs: string[]): string[] {
+export function touchedOutside(
+  before: Map<string, string>,
+  after: Map<string, string>,
+  sb: Sandbox,
+  outs: string[],
+): string[] {
   const mine = outs.map((o) => path.relative(sb.dir, o)).flatMap((o) => [o, `${o}/`, `${o}.partial`, `${o}.partial/`]);
   const inside = (rel: string) => mine.some((o) => rel === o || rel.startsWith(o.endsWith('/') ? o : `${o}/`));
   const keys = new Set([...before.keys(), ...after.keys()]);
@@ -116,7 +126,9 @@ function isLink(p: string): boolean {
 }
 
 export const firstLine = (r: Run) =>
-  (r.stderr.split('\n').find((l) => /^(subnet-search: |error: )/.test(l)) ?? r.stdout.split('\n')[0] ?? '').replace(/^subnet-search: /, '').slice(0, 200);
+  (r.stderr.split('\n').find((l) => /^(subnet-search: |error: )/.test(l)) ?? r.stdout.split('\n')[0] ?? '')
+    .replace(/^subnet-search: /, '')
+    .slice(0, 200);
 
 export const sha256 = (file: string) => createHash('sha256').update(fs.readFileSync(file)).digest('hex');
 
@@ -127,16 +139,19 @@ export const sha256 = (file: string) => createHash('sha256').update(fs.readFileS
  */
 export function halfWritten(out: string, r: Run, existedBefore: boolean, expectsModel: boolean): string[] {
   const problems: string[] = [];
-  const tmpFiles = (d: string) => (fs.existsSync(d) && fs.statSync(d).isDirectory() ? fs.readdirSync(d).filter((f) => f.includes('.tmp-')) : []);
+  const tmpFiles = (d: string) =>
+    fs.existsSync(d) && fs.statSync(d).isDirectory() ? fs.readdirSync(d).filter((f) => f.includes('.tmp-')) : [];
   if (r.code === 0) {
-    if (expectsModel && !fs.existsSync(path.join(out, 'model.onnx')) && !fs.existsSync(path.join(out, 'masks.json'))) problems.push('exit 0 without model.onnx / masks.json');
+    if (expectsModel && !fs.existsSync(path.join(out, 'model.onnx')) && !fs.existsSync(path.join(out, 'masks.json')))
+      problems.push('exit 0 without model.onnx / masks.json');
     if (fs.existsSync(`${out}.partial`)) problems.push('exit 0 but <out>.partial left');
     problems.push(...tmpFiles(out).map((f) => `temporary file committed: ${f}`));
   } else {
     if (!existedBefore && fs.existsSync(out)) problems.push('a failed job left <out>');
     // A finished model kept when only its report could not be written is said so (and where): not half-written.
     const kept = /the finished model is in/.test(r.stderr);
-    if (!kept && fs.existsSync(path.join(`${out}.partial`, 'model.onnx'))) problems.push('a failed job left model.onnx in <out>.partial');
+    if (!kept && fs.existsSync(path.join(`${out}.partial`, 'model.onnx')))
+      problems.push('a failed job left model.onnx in <out>.partial');
     problems.push(...tmpFiles(`${out}.partial`).map((f) => `temporary file left: ${f}`));
   }
   return problems;
@@ -147,7 +162,9 @@ export function halfWritten(out: string, r: Run, existedBefore: boolean, expects
  * like the models', but another vocabulary. A fixed derangement, the same on every run.
  */
 export function shuffledTokenizer(dir: string): string {
-  const t = JSON.parse(fs.readFileSync(path.join(fixtures, 'llama2c', 'tok512.tokenizer.json'), 'utf8')) as { model: { vocab: Record<string, number> } };
+  const t = JSON.parse(fs.readFileSync(path.join(fixtures, 'llama2c', 'tok512.tokenizer.json'), 'utf8')) as {
+    model: { vocab: Record<string, number> };
+  };
   const merged = Object.entries(t.model.vocab).filter(([, id]) => id >= 259);
   merged.forEach(([token], i) => (t.model.vocab[token] = merged[(i + 97) % merged.length][1]));
   const file = path.join(dir, 'other.tokenizer.json');

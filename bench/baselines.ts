@@ -28,11 +28,18 @@ export async function benchBaselines(): Promise<void> {
       const scores = calibration.scores.get(method === 'flap+bias' ? 'flap' : method)!;
       for (const ratio of RATIOS) {
         const target = ratio * totalCounts(d).params;
-        const mask = method.startsWith('flap') ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
-        const biased = method === 'flap+bias' ? await MaskedEvaluator.open(withCompensation(d, mask, calibration.means).decoder, { provider: 'cpu' }) : evaluator;
+        const mask = method.startsWith('flap')
+          ? selectGlobal(d, scores, 'head', target)
+          : selectUniform(d, scores, 'head', target);
+        const biased =
+          method === 'flap+bias'
+            ? await MaskedEvaluator.open(withCompensation(d, mask, calibration.means).decoder, { provider: 'cpu' })
+            : evaluator;
         const ppl = perplexity(await biased.nll(mask, data.heldOut));
         rows.push({ model: m.name, method, ratio, achieved: inheritingRatio(d, mask), ppl });
-        console.log(`${m.name} ${method} ${ratio}: ppl ${ppl.toFixed(3)} (ratio ${inheritingRatio(d, mask).toFixed(4)})`);
+        console.log(
+          `${m.name} ${method} ${ratio}: ppl ${ppl.toFixed(3)} (ratio ${inheritingRatio(d, mask).toFixed(4)})`,
+        );
       }
     }
   }
@@ -42,7 +49,10 @@ export async function benchBaselines(): Promise<void> {
     `| model | method | dense | ${RATIOS.join(' | ')} |`,
     `| --- | --- | ---: | ${RATIOS.map(() => '---:').join(' | ')} |`,
     ...MODELS.flatMap((m) =>
-      BASELINES.map((method) => `| ${m.name} | ${method} | ${dense[m.name].toFixed(3)} | ${RATIOS.map((r) => rows.find((x) => x.model === m.name && x.method === method && x.ratio === r)!.ppl.toFixed(3)).join(' | ')} |`),
+      BASELINES.map(
+        (method) =>
+          `| ${m.name} | ${method} | ${dense[m.name].toFixed(3)} | ${RATIOS.map((r) => rows.find((x) => x.model === m.name && x.method === method && x.ratio === r)!.ppl.toFixed(3)).join(' | ')} |`,
+      ),
     ),
   ].join('\n');
   writeResults('baselines', { machine: machine(), setup: BASELINE_SETUP, dense, rows }, md);

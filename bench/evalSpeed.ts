@@ -28,14 +28,22 @@ export async function benchEvalSpeed(): Promise<void> {
         times[k].push(r.tokens / r.seconds);
       }
     }
-    rows.push({ model: m.name, masked: median(times.masked), dense: median(times.dense), original: median(times.original) });
+    rows.push({
+      model: m.name,
+      masked: median(times.masked),
+      dense: median(times.dense),
+      original: median(times.original),
+    });
   }
   const md = [
     `Evaluation throughput (predicted tokens/s, median of 5 interleaved runs over 64 windows × 256, CPU provider) on ${machine()}.`,
     '',
     '| model | masked graph | our dense graph | original graph | masked / dense | masked / original |',
     '| --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.masked.toFixed(0)} | ${r.dense.toFixed(0)} | ${r.original.toFixed(0)} | ${(r.masked / r.dense).toFixed(2)} | ${(r.masked / r.original).toFixed(2)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.masked.toFixed(0)} | ${r.dense.toFixed(0)} | ${r.original.toFixed(0)} | ${(r.masked / r.dense).toFixed(2)} | ${(r.masked / r.original).toFixed(2)} |`,
+    ),
   ].join('\n');
   writeResults('eval-speed', { machine: machine(), rows }, md);
 }

@@ -15,7 +15,17 @@ import { searchMasksFile } from './reform';
 import { benchData, machine, MODELS, workDir, writeResults } from './lib';
 
 export async function benchExportSpeed(): Promise<void> {
-  const rows: { model: string; ratio: number; params: number; originalTps: number; compressedTps: number; speedup: number; target: number; originalPrefillMs: number; compressedPrefillMs: number }[] = [];
+  const rows: {
+    model: string;
+    ratio: number;
+    params: number;
+    originalTps: number;
+    compressedTps: number;
+    speedup: number;
+    target: number;
+    originalPrefillMs: number;
+    compressedPrefillMs: number;
+  }[] = [];
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
@@ -23,16 +33,42 @@ export async function benchExportSpeed(): Promise<void> {
       const file = searchMasksFile(m.file, ratio);
       if (!fs.existsSync(file)) throw new Error(`${file} missing: run \`npm run bench -- search\` first`);
       const { mask, meta } = readMasksFile(file, d);
-      const reformed = await reformDecoder(d, mask, data.calib, DEFAULT_REFORM, { provider: 'cpu' }, undefined, meta.bias && compensatedModules(meta.bias));
+      const reformed = await reformDecoder(
+        d,
+        mask,
+        data.calib,
+        DEFAULT_REFORM,
+        { provider: 'cpu' },
+        undefined,
+        meta.bias && compensatedModules(meta.bias),
+      );
       const small = sliceDecoder(reformed.decoder, mask);
       const dir = path.join(workDir, `export-${m.name}-${ratio}`);
       fs.rmSync(dir, { recursive: true, force: true });
       fs.mkdirSync(dir, { recursive: true });
       writeModelFiles(small, dir, undefined);
-      const [lo, lc] = await measureLatency([{ file: m.file, layers: d.layers }, { file: path.join(dir, 'model.onnx'), layers: small.layers }], { provider: 'cpu', prompt: 128, decode: 128, reps: 9, vocab: d.config.vocab });
+      const [lo, lc] = await measureLatency(
+        [
+          { file: m.file, layers: d.layers },
+          { file: path.join(dir, 'model.onnx'), layers: small.layers },
+        ],
+        { provider: 'cpu', prompt: 128, decode: 128, reps: 9, vocab: d.config.vocab },
+      );
       const p = totalCounts(small).params / totalCounts(d).params;
-      rows.push({ model: m.name, ratio, params: p, originalTps: lo.decodeTokensPerSecond, compressedTps: lc.decodeTokensPerSecond, speedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, target: 0.8 / p, originalPrefillMs: lo.prefillMs, compressedPrefillMs: lc.prefillMs });
-      console.log(`${m.name} ${ratio}: decode ${lo.decodeTokensPerSecond.toFixed(0)} → ${lc.decodeTokensPerSecond.toFixed(0)} tok/s`);
+      rows.push({
+        model: m.name,
+        ratio,
+        params: p,
+        originalTps: lo.decodeTokensPerSecond,
+        compressedTps: lc.decodeTokensPerSecond,
+        speedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond,
+        target: 0.8 / p,
+        originalPrefillMs: lo.prefillMs,
+        compressedPrefillMs: lc.prefillMs,
+      });
+      console.log(
+        `${m.name} ${ratio}: decode ${lo.decodeTokensPerSecond.toFixed(0)} → ${lc.decodeTokensPerSecond.toFixed(0)} tok/s`,
+      );
     }
   }
   const md = [
@@ -40,7 +76,10 @@ export async function benchExportSpeed(): Promise<void> {
     '',
     '| model | ratio | exported params / original | prefill ms (orig → exported) | decode tok/s original | decode tok/s exported | speed-up | target |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((s) => `| ${s.model} | ${s.ratio} | ${s.params.toFixed(4)} | ${s.originalPrefillMs.toFixed(2)} → ${s.compressedPrefillMs.toFixed(2)} | ${s.originalTps.toFixed(0)} | ${s.compressedTps.toFixed(0)} | ${s.speedup.toFixed(2)}× | ${s.target.toFixed(2)}× |`),
+    ...rows.map(
+      (s) =>
+        `| ${s.model} | ${s.ratio} | ${s.params.toFixed(4)} | ${s.originalPrefillMs.toFixed(2)} → ${s.compressedPrefillMs.toFixed(2)} | ${s.originalTps.toFixed(0)} | ${s.compressedTps.toFixed(0)} | ${s.speedup.toFixed(2)}× | ${s.target.toFixed(2)}× |`,
+    ),
   ].join('\n');
   writeResults('export-speed', { machine: machine(), rows }, md);
 }

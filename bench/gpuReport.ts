@@ -32,7 +32,13 @@ function main(): void {
     .filter(([, v]) => typeof v === 'object')
     .map(([name, v]) => {
       const s = v as Step;
-      const what = s.ok ? (typeof s.result === 'string' ? 'written' : Object.entries((s.result as WorkerResult).seconds).map(([k, t]) => `${k} ${t.toFixed(1)} s`).join(', ')) : s.error!.split('\n')[0].slice(0, 160);
+      const what = s.ok
+        ? typeof s.result === 'string'
+          ? 'written'
+          : Object.entries((s.result as WorkerResult).seconds)
+              .map(([k, t]) => `${k} ${t.toFixed(1)} s`)
+              .join(', ')
+        : s.error!.split('\n')[0].slice(0, 160);
       return `| ${name} | ${s.ok ? 'done' : 'not finished'} | ${s.seconds.toFixed(0)} s | ${what} |`;
     });
   const md = [
@@ -46,7 +52,24 @@ function main(): void {
       ? `One 10,240-token fitness evaluation of the whole 7B on WebGPU: ${perCandidate.toFixed(1)} s (target ≤ 10 s: not met; the graph computes in fp32 after widening fp16 weights in-graph), after ${f!.seconds['evaluator session'].toFixed(1)} s to open the session over ${(f!.weightBytes / 2 ** 30).toFixed(1)} GiB of fp16 weights, with ${(f!.maxRssBytes / 2 ** 30).toFixed(2)} GiB peak host memory. The paper's schedule (~${PAPER_CANDIDATES} candidates) at that rate: ${hours(PAPER_CANDIDATES * perCandidate)} h plain, about ${hours(PAPER_CANDIDATES * perCandidate * EARLY_REJECTION_TOKENS)} h with early rejection, against the paper's 5 h on an A100.`
       : 'The whole-7B fitness evaluation did not finish.',
   ].join('\n');
-  writeResults('gpu', { gpu, cores: Number(cores), weights: 'random', steps, projection: perCandidate ? { paperCandidates: PAPER_CANDIDATES, secondsPerCandidate: perCandidate, hoursPlain: (PAPER_CANDIDATES * perCandidate) / 3600, hoursWithEarlyRejection: (PAPER_CANDIDATES * perCandidate * EARLY_REJECTION_TOKENS) / 3600 } : undefined }, md);
+  writeResults(
+    'gpu',
+    {
+      gpu,
+      cores: Number(cores),
+      weights: 'random',
+      steps,
+      projection: perCandidate
+        ? {
+            paperCandidates: PAPER_CANDIDATES,
+            secondsPerCandidate: perCandidate,
+            hoursPlain: (PAPER_CANDIDATES * perCandidate) / 3600,
+            hoursWithEarlyRejection: (PAPER_CANDIDATES * perCandidate * EARLY_REJECTION_TOKENS) / 3600,
+          }
+        : undefined,
+    },
+    md,
+  );
 }
 
 main();

@@ -33,7 +33,11 @@ function step<T>(name: string, needs: number, f: () => T): T | undefined {
 
 function worker(request: StagesRequest | FitnessRequest, reserve: number): WorkerResult {
   const timeout = Math.max(20_000, left() - reserve * 1000);
-  const r = spawnSync(process.execPath, [workerJs, JSON.stringify(request)], { encoding: 'utf8', timeout, maxBuffer: 1 << 26 });
+  const r = spawnSync(process.execPath, [workerJs, JSON.stringify(request)], {
+    encoding: 'utf8',
+    timeout,
+    maxBuffer: 1 << 26,
+  });
   const lines = (r.stdout ?? '').trim().split('\n');
   if (r.error) throw new Error(`${r.error.message}; finished before that: ${lines.at(-1) ?? 'nothing'}`);
   if (r.status !== 0) throw new Error(`exit ${r.status} ${r.signal ?? ''}: ${r.stderr.slice(-3000)}`);
@@ -42,10 +46,33 @@ function worker(request: StagesRequest | FitnessRequest, reserve: number): Worke
 
 const seven = SHAPES['llama-2-7b'];
 const setup = { seqLen: 2048, calibWindows: 8, fitnessWindows: 5, ratio: 0.8 };
-const four = step('write 4-layer 7B-shaped fp16 model', 30, () => writeRandomModel({ ...seven, layers: 4 }, 'float16', path.join(outDir, 'models', 'llama-2-7b-4layers')));
-if (four) step('webgpu: stages on 4 layers', 60, () => worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 240));
-const full = step('write 32-layer 7B fp16 model', 150, () => writeRandomModel(seven, 'float16', path.join(outDir, 'models', 'llama-2-7b')));
-if (full) step('webgpu: fitness on the whole 7B', 90, () => worker({ mode: 'fitness', model: full, text, provider: 'webgpu', seqLen: setup.seqLen, fitnessWindows: setup.fitnessWindows }, 60));
-if (four) step('cpu: stages on 4 layers', 40, () => worker({ mode: 'stages', model: four, text, provider: 'cpu', ...setup }, 10));
+const four = step('write 4-layer 7B-shaped fp16 model', 30, () =>
+  writeRandomModel({ ...seven, layers: 4 }, 'float16', path.join(outDir, 'models', 'llama-2-7b-4layers')),
+);
+if (four)
+  step('webgpu: stages on 4 layers', 60, () =>
+    worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 240),
+  );
+const full = step('write 32-layer 7B fp16 model', 150, () =>
+  writeRandomModel(seven, 'float16', path.join(outDir, 'models', 'llama-2-7b')),
+);
+if (full)
+  step('webgpu: fitness on the whole 7B', 90, () =>
+    worker(
+      {
+        mode: 'fitness',
+        model: full,
+        text,
+        provider: 'webgpu',
+        seqLen: setup.seqLen,
+        fitnessWindows: setup.fitnessWindows,
+      },
+      60,
+    ),
+  );
+if (four)
+  step('cpu: stages on 4 layers', 40, () =>
+    worker({ mode: 'stages', model: four, text, provider: 'cpu', ...setup }, 10),
+  );
 results.finished = new Date().toISOString();
 save();

@@ -43,7 +43,10 @@ export function splitText(): { calibFile: string; heldOutFile: string } {
   return { calibFile, heldOutFile };
 }
 
-export function benchData(file: string, o: { seqLen: number; calibWindows: number; heldOutWindows: number; seed?: number }): BenchData {
+export function benchData(
+  file: string,
+  o: { seqLen: number; calibWindows: number; heldOutWindows: number; seed?: number },
+): BenchData {
   const decoder = loadDecoder(file);
   const tok = loadModelTokenizer(file, decoder.config.vocab);
   const { calibFile, heldOutFile } = splitText();
@@ -70,5 +73,7 @@ export function writeResults(name: string, json: unknown, markdown: string): voi
   const text = fs.readFileSync(readme, 'utf8');
   const re = new RegExp(`(<!-- bench:${name} -->\\n)[\\s\\S]*?(<!-- /bench:${name} -->)`);
   if (re.test(text)) fs.writeFileSync(readme, text.replace(re, `$1${markdown}\n$2`));
-  console.log(`bench ${name}: wrote bench/results/${name}.json and .md${re.test(text) ? ', README table updated' : ''}`);
+  console.log(
+    `bench ${name}: wrote bench/results/${name}.json and .md${re.test(text) ? ', README table updated' : ''}`,
+  );
 }

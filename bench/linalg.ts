@@ -30,7 +30,8 @@ async function timed(f: () => Promise<unknown>, reps = 3): Promise<number> {
 /** A symmetric positive definite matrix with a dominant diagonal (what a damped Gram matrix looks like to a solver). */
 function spd(n: number): Float32Array {
   const a = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = i === j ? 2 + (i % 7) : 0.001 * Math.sin(i * 31 + j);
+  for (let i = 0; i < n; i++)
+    for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = i === j ? 2 + (i % 7) : 0.001 * Math.sin(i * 31 + j);
   return a;
 }
 
@@ -38,7 +39,14 @@ export async function benchLinalg(): Promise<void> {
   const inverseRows = [];
   for (const n of [2048, 5632]) {
     const a = spd(n);
-    const eigen = await session((g) => g.output(g.op('Inverse', [g.input('A', DataType.FLOAT, [n, n])], {}, 'inv', 'com.microsoft'), 'X', DataType.FLOAT, [n, n]));
+    const eigen = await session((g) =>
+      g.output(
+        g.op('Inverse', [g.input('A', DataType.FLOAT, [n, n])], {}, 'inv', 'com.microsoft'),
+        'X',
+        DataType.FLOAT,
+        [n, n],
+      ),
+    );
     const ortInverse = await timed(() => eigen.run({ A: new ort.Tensor('float32', a, [n, n]) }), 1);
     const blocked = await timed(() => inverseSpd(a, n), 1);
     inverseRows.push({ n, ortInverse, blocked });
@@ -49,8 +57,19 @@ export async function benchLinalg(): Promise<void> {
   for (const type of ['float32', 'float16'] as const) {
     const dt = type === 'float32' ? DataType.FLOAT : DataType.FLOAT16;
     const w = type === 'float32' ? new Float32Array(K * N).fill(0.01) : new Uint16Array(K * N).fill(0x2000);
-    const s = await session((g) => g.output(g.op('MatMul', [g.input('x', dt, [M, K]), g.initializer('w', [K, N], new Uint8Array(w.buffer), dt)]), 'y', dt, [M, N]));
-    const x = new ort.Tensor(type, type === 'float32' ? new Float32Array(M * K).fill(1) : new Uint16Array(M * K).fill(0x3c00), [M, K]);
+    const s = await session((g) =>
+      g.output(
+        g.op('MatMul', [g.input('x', dt, [M, K]), g.initializer('w', [K, N], new Uint8Array(w.buffer), dt)]),
+        'y',
+        dt,
+        [M, N],
+      ),
+    );
+    const x = new ort.Tensor(
+      type,
+      type === 'float32' ? new Float32Array(M * K).fill(1) : new Uint16Array(M * K).fill(0x3c00),
+      [M, K],
+    );
     const seconds = await timed(() => s.run({ x }), 5);
     matmulRows.push({ type, seconds, gflops: (2 * M * K * N) / seconds / 1e9 });
     console.log(`MatMul ${type}: ${seconds.toFixed(3)} s`);
@@ -60,7 +79,10 @@ export async function benchLinalg(): Promise<void> {
     '',
     '| n | com.microsoft.Inverse | blocked inverse (MatMuls) | speed-up |',
     '| ---: | ---: | ---: | ---: |',
-    ...inverseRows.map((r) => `| ${r.n} | ${r.ortInverse.toFixed(2)} s | ${r.blocked.toFixed(2)} s | ${(r.ortInverse / r.blocked).toFixed(1)}× |`),
+    ...inverseRows.map(
+      (r) =>
+        `| ${r.n} | ${r.ortInverse.toFixed(2)} s | ${r.blocked.toFixed(2)} s | ${(r.ortInverse / r.blocked).toFixed(1)}× |`,
+    ),
     '',
     `| MatMul ${M} × ${K} · ${K} × ${N} | time | GFLOP/s |`,
     '| --- | ---: | ---: |',

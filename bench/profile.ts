@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { fullMask } from '../src/compress/subnet';
 import { sparsifyDecoder, type WeightStage } from '../src/compress/sparsify/sparsifyDecoder';
-import { bitsProfile, sparsityProfile, type ProfileKind, type ProfileReport } from '../src/compress/profile/profileStage';
+import {
+  bitsProfile,
+  sparsityProfile,
+  type ProfileKind,
+  type ProfileReport,
+} from '../src/compress/profile/profileStage';
 import { PROFILE_SCHEDULE } from '../src/compress/profile/search';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { fileBytes } from '../src/job/measureModel';
@@ -16,7 +21,10 @@ import { benchData, machine, MODELS, workDir, writeResults } from './lib';
 
 const SPARSITIES = [0.5, 0.6];
 const KINDS: ProfileKind[] = ['uniform', 'owl', 'search'];
-const schedule = { ...PROFILE_SCHEDULE, ...(process.env.PROFILE_GENERATIONS ? { generations: Number(process.env.PROFILE_GENERATIONS) } : {}) };
+const schedule = {
+  ...PROFILE_SCHEDULE,
+  ...(process.env.PROFILE_GENERATIONS ? { generations: Number(process.env.PROFILE_GENERATIONS) } : {}),
+};
 
 interface Row {
   model: string;
@@ -30,7 +38,12 @@ interface Row {
 
 export async function benchProfile(): Promise<void> {
   const rows: Row[] = [];
-  const bits: { model: string; dense: number; int4: { ppl: number; bytes: number }; mixed: { ppl: number; bytes: number; int8Share: number; seconds: number } }[] = [];
+  const bits: {
+    model: string;
+    dense: number;
+    int4: { ppl: number; bytes: number };
+    mixed: { ppl: number; bytes: number; int8Share: number; seconds: number };
+  }[] = [];
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
@@ -56,7 +69,14 @@ export async function benchProfile(): Promise<void> {
         row.ppl[kind] = await ppl(pruned);
         row.average[kind] = p.average;
         if (p.search) row.search = p.search;
-        console.log(m.name, sparsity, kind, row.ppl[kind].toFixed(3), `avg ${p.average.toFixed(4)}`, `${row.seconds[kind].toFixed(0)} s`);
+        console.log(
+          m.name,
+          sparsity,
+          kind,
+          row.ppl[kind].toFixed(3),
+          `avg ${p.average.toFixed(4)}`,
+          `${row.seconds[kind].toFixed(0)} s`,
+        );
       }
       rows.push(row);
     }
@@ -75,7 +95,12 @@ export async function benchProfile(): Promise<void> {
     const p = await bitsProfile(d, data.calib, { quant }, { kind: 'search', scratch, schedule }, o);
     const mixed = await sparsifyDecoder(d, data.calib, { quant: { ...quant, profile: p.levels } }, o);
     const seconds = (performance.now() - t0) / 1000;
-    bits.push({ model: m.name, dense, int4: { ppl: await ppl(int4), bytes: size(int4) }, mixed: { ppl: await ppl(mixed), bytes: size(mixed), int8Share: (p.average - 4) / 4, seconds } });
+    bits.push({
+      model: m.name,
+      dense,
+      int4: { ppl: await ppl(int4), bytes: size(int4) },
+      mixed: { ppl: await ppl(mixed), bytes: size(mixed), int8Share: (p.average - 4) / 4, seconds },
+    });
     console.log(bits.at(-1));
   }
   const reduction = (r: Row, k: string) => 1 - (r.ppl[k] - r.dense) / (r.ppl.uniform - r.dense);
@@ -84,13 +109,19 @@ export async function benchProfile(): Promise<void> {
     '',
     '| model | sparsity | dense | uniform | OWL | searched | average (searched) | reduction OWL | reduction searched | search time |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.sparsity * 100}% | ${r.dense.toFixed(3)} | ${r.ppl.uniform.toFixed(3)} | ${r.ppl.owl.toFixed(3)} | ${r.ppl.search.toFixed(3)} | ${r.average.search.toFixed(4)} | ${(100 * reduction(r, 'owl')).toFixed(0)}% | ${(100 * reduction(r, 'search')).toFixed(0)}% | ${r.seconds.search.toFixed(0)} s |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.sparsity * 100}% | ${r.dense.toFixed(3)} | ${r.ppl.uniform.toFixed(3)} | ${r.ppl.owl.toFixed(3)} | ${r.ppl.search.toFixed(3)} | ${r.average.search.toFixed(4)} | ${(100 * reduction(r, 'owl')).toFixed(0)}% | ${(100 * reduction(r, 'search')).toFixed(0)}% | ${r.seconds.search.toFixed(0)} s |`,
+    ),
     '',
     `Mixed int4/int8 per linear (RTN, block 32, symmetric) searched under the file size of uniform int4 + 10 %, against uniform int4; held-out perplexity and the exported file's size.`,
     '',
     '| model | dense | uniform int4 | file | mixed int4/int8 | file | file / int4 | int8 share of linear weights | search time |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...bits.map((b) => `| ${b.model} | ${b.dense.toFixed(3)} | ${b.int4.ppl.toFixed(3)} | ${(b.int4.bytes / 2 ** 20).toFixed(2)} MiB | ${b.mixed.ppl.toFixed(3)} | ${(b.mixed.bytes / 2 ** 20).toFixed(2)} MiB | ${(b.mixed.bytes / b.int4.bytes).toFixed(3)} | ${(100 * b.mixed.int8Share).toFixed(1)}% | ${b.mixed.seconds.toFixed(0)} s |`),
+    ...bits.map(
+      (b) =>
+        `| ${b.model} | ${b.dense.toFixed(3)} | ${b.int4.ppl.toFixed(3)} | ${(b.int4.bytes / 2 ** 20).toFixed(2)} MiB | ${b.mixed.ppl.toFixed(3)} | ${(b.mixed.bytes / 2 ** 20).toFixed(2)} MiB | ${(b.mixed.bytes / b.int4.bytes).toFixed(3)} | ${(100 * b.mixed.int8Share).toFixed(1)}% | ${b.mixed.seconds.toFixed(0)} s |`,
+    ),
   ].join('\n');
   writeResults('profile', { machine: machine(), schedule, rows, bits }, md);
 }

@@ -44,15 +44,70 @@ export interface Shape {
 
 /** Published configs (layers, hidden, heads, KV heads, MLP width, tied embeddings, RoPE θ); Llama 3.2's rope_scaling is not modelled. */
 export const SHAPES: Record<string, Shape> = {
-  'smollm-135m': { layers: 30, hidden: 576, heads: 9, kvHeads: 3, intermediate: 1536, tied: true, ropeTheta: 10000, maxPositions: 2048 },
-  'qwen2.5-0.5b': { layers: 24, hidden: 896, heads: 14, kvHeads: 2, intermediate: 4864, tied: true, ropeTheta: 1000000, maxPositions: 32768, qkvBias: true },
-  'tinyllama-1.1b': { layers: 22, hidden: 2048, heads: 32, kvHeads: 4, intermediate: 5632, tied: false, ropeTheta: 10000, maxPositions: 2048 },
-  'llama-3.2-1b': { layers: 16, hidden: 2048, heads: 32, kvHeads: 8, intermediate: 8192, tied: true, ropeTheta: 500000, maxPositions: 131072 },
-  'llama-2-7b': { layers: 32, hidden: 4096, heads: 32, kvHeads: 32, intermediate: 11008, tied: false, ropeTheta: 10000, maxPositions: 4096 },
+  'smollm-135m': {
+    layers: 30,
+    hidden: 576,
+    heads: 9,
+    kvHeads: 3,
+    intermediate: 1536,
+    tied: true,
+    ropeTheta: 10000,
+    maxPositions: 2048,
+  },
+  'qwen2.5-0.5b': {
+    layers: 24,
+    hidden: 896,
+    heads: 14,
+    kvHeads: 2,
+    intermediate: 4864,
+    tied: true,
+    ropeTheta: 1000000,
+    maxPositions: 32768,
+    qkvBias: true,
+  },
+  'tinyllama-1.1b': {
+    layers: 22,
+    hidden: 2048,
+    heads: 32,
+    kvHeads: 4,
+    intermediate: 5632,
+    tied: false,
+    ropeTheta: 10000,
+    maxPositions: 2048,
+  },
+  'llama-3.2-1b': {
+    layers: 16,
+    hidden: 2048,
+    heads: 32,
+    kvHeads: 8,
+    intermediate: 8192,
+    tied: true,
+    ropeTheta: 500000,
+    maxPositions: 131072,
+  },
+  'llama-2-7b': {
+    layers: 32,
+    hidden: 4096,
+    heads: 32,
+    kvHeads: 32,
+    intermediate: 11008,
+    tied: false,
+    ropeTheta: 10000,
+    maxPositions: 4096,
+  },
 };
 
 /** The scale issue's test shape (TinyLlama's layer with 8 KV heads) at a given depth. */
-export const scaleShape = (layers: number): Shape => ({ layers, hidden: 2048, heads: 32, kvHeads: 8, intermediate: 5632, tied: false, ropeTheta: 10000, maxPositions: 2048 });
+export const scaleShape = (layers: number): Shape => ({
+  layers,
+  hidden: 2048,
+  heads: 32,
+  kvHeads: 8,
+  intermediate: 5632,
+  tied: false,
+  ropeTheta: 10000,
+  maxPositions: 2048,
+});
 
 export const VOCAB = 32000;
 export const tokenizerFile = () => path.join(fixtures, 'llama2c', 'tokenizer.bin');
@@ -79,7 +134,8 @@ function pool(type: FloatType): Uint8Array {
   } else {
     // fp16 bits directly: sign, exponent 2^-10..2^-6, random mantissa (|v| < 0.0156, mean |v| ≈ 0.004).
     const h = new Uint16Array(POOL_ELEMENTS);
-    for (let i = 0; i < h.length; i++) h[i] = (next() < 0.5 ? 0x8000 : 0) | ((5 + Math.floor(next() * 5)) << 10) | Math.floor(next() * 1024);
+    for (let i = 0; i < h.length; i++)
+      h[i] = (next() < 0.5 ? 0x8000 : 0) | ((5 + Math.floor(next() * 5)) << 10) | Math.floor(next() * 1024);
     p = new Uint8Array(h.buffer);
   }
   pools.set(type, p);
@@ -90,8 +146,8 @@ function randomBytes(type: FloatType, elements: number, seed: number): Uint8Arra
   const src = pool(type);
   const bytes = elements * (type === 'float16' ? 2 : 4);
   const out = new Uint8Array(bytes);
-  let at = ((seed * 2654435761) >>> 0) % (src.length / 4) * 4;
-  for (let done = 0; done < bytes; ) {
+  let at = (((seed * 2654435761) >>> 0) % (src.length / 4)) * 4;
+  for (let done = 0; done < bytes;) {
     const n = Math.min(bytes - done, src.length - at);
     out.set(src.subarray(at, at + n), done);
     done += n;
@@ -121,8 +177,22 @@ export function randomDecoder(s: Shape, type: FloatType): Decoder {
   const config: DecoderConfig = {
     ...family.graphOptions?.(s.hidden, type),
     mlpActivation: s.mlpActivation,
-    family: family.name, layers: s.layers, hidden: s.hidden, heads: s.heads, kvHeads: s.kvHeads, headDim, intermediate: s.intermediate,
-    vocab, ropeTheta: s.ropeTheta, ropeScaling: s.ropeScaling, slidingWindow: s.slidingWindow, normEps: s.normEps ?? 1e-5, tiedEmbeddings: s.tied, maxPositions: s.maxPositions, bosTokenId: 1, eosTokenId: 2,
+    family: family.name,
+    layers: s.layers,
+    hidden: s.hidden,
+    heads: s.heads,
+    kvHeads: s.kvHeads,
+    headDim,
+    intermediate: s.intermediate,
+    vocab,
+    ropeTheta: s.ropeTheta,
+    ropeScaling: s.ropeScaling,
+    slidingWindow: s.slidingWindow,
+    normEps: s.normEps ?? 1e-5,
+    tiedEmbeddings: s.tied,
+    maxPositions: s.maxPositions,
+    bosTokenId: 1,
+    eosTokenId: 2,
   };
   let seed = 1;
   const scale = s.weightScale ?? 1;
@@ -130,7 +200,9 @@ export function randomDecoder(s: Shape, type: FloatType): Decoder {
   // Norms scale by about 1: a family that adds an offset to its stored norm weights (Gemma: 1) stores about 0.
   const unit = 1 - (config.normWeightOffset ?? 0);
   const ones = (name: string, n: number) =>
-    scale === 1 ? memoryWeight(name, [n], new Float32Array(n).fill(unit)) : randomWeight(name, [n], 'float32', seed++, 5, unit);
+    scale === 1
+      ? memoryWeight(name, [n], new Float32Array(n).fill(unit))
+      : randomWeight(name, [n], 'float32', seed++, 5, unit);
   const kv = s.kvHeads * headDim;
   const qWidth = s.heads * headDim;
   // Biases as large as the projections' outputs, so a bias read wrongly shows (fp32: they stay fp32 in the graph).
@@ -147,7 +219,11 @@ export function randomDecoder(s: Shape, type: FloatType): Decoder {
       up: w(linearName(i, 'up'), [s.hidden, s.intermediate]),
       down: w(linearName(i, 'down'), [s.intermediate, s.hidden]),
       ...(s.qkvBias
-        ? { qBias: bias(biasName(i, 'qBias'), qWidth), kBias: bias(biasName(i, 'kBias'), kv), vBias: bias(biasName(i, 'vBias'), kv) }
+        ? {
+            qBias: bias(biasName(i, 'qBias'), qWidth),
+            kBias: bias(biasName(i, 'kBias'), kv),
+            vBias: bias(biasName(i, 'vBias'), kv),
+          }
         : {}),
     };
   });

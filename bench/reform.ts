@@ -4,7 +4,12 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { denseCalibration } from '../src/compress/calibration';
 import { selectGlobal, selectUniform } from '../src/compress/importance/select';
-import { compensatedModules, compensationBiases, withBiases, type CompensationBias } from '../src/compress/importance/compensation';
+import {
+  compensatedModules,
+  compensationBiases,
+  withBiases,
+  type CompensationBias,
+} from '../src/compress/importance/compensation';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { readMasksFile } from '../src/compress/masksFile';
 import { reformDecoder } from '../src/compress/reform/reformation';
@@ -17,7 +22,8 @@ import { BASELINE_SETUP } from './baselines';
 import { SEARCH_RATIOS } from './search';
 import { benchData, machine, MODELS, workDir, writeResults } from './lib';
 
-export const searchMasksFile = (model: string, ratio: number) => path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-halving`, 'masks.json');
+export const searchMasksFile = (model: string, ratio: number) =>
+  path.join(workDir, `search-${path.basename(path.dirname(model))}-${ratio}-halving`, 'masks.json');
 
 interface Row {
   model: string;
@@ -35,12 +41,23 @@ export async function benchReform(): Promise<void> {
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
-    const calibration = await denseCalibration(d, data.calib, ['magnitude', 'wanda-sp', 'flap', 'obs'], 'head', { provider: 'cpu' });
-    const ppl = async (model: Decoder, mask: SubnetMask) => perplexity(await (await MaskedEvaluator.open(model, { provider: 'cpu' })).nll(mask, data.heldOut));
+    const calibration = await denseCalibration(d, data.calib, ['magnitude', 'wanda-sp', 'flap', 'obs'], 'head', {
+      provider: 'cpu',
+    });
+    const ppl = async (model: Decoder, mask: SubnetMask) =>
+      perplexity(await (await MaskedEvaluator.open(model, { provider: 'cpu' })).nll(mask, data.heldOut));
     // As `compress` does: from the original weights, modules with a compensation bias refitted with a bias.
     const reform = async (mask: SubnetMask, bias: CompensationBias | undefined, method: ReformMethod) => {
       const t0 = performance.now();
-      const r = await reformDecoder(d, mask, data.calib, { ...DEFAULT_REFORM, method }, { provider: 'cpu' }, undefined, bias && compensatedModules(bias));
+      const r = await reformDecoder(
+        d,
+        mask,
+        data.calib,
+        { ...DEFAULT_REFORM, method },
+        { provider: 'cpu' },
+        undefined,
+        bias && compensatedModules(bias),
+      );
       return { decoder: r.decoder, seconds: (performance.now() - t0) / 1000, ppl: await ppl(r.decoder, mask) };
     };
     for (const ratio of SEARCH_RATIOS) {
@@ -53,16 +70,29 @@ export async function benchReform(): Promise<void> {
       }
       for (const method of ['magnitude', 'wanda-sp', 'flap', 'obs'] as const) {
         const scores = calibration.scores.get(method)!;
-        const mask = method === 'flap' ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
+        const mask =
+          method === 'flap' ? selectGlobal(d, scores, 'head', target) : selectUniform(d, scores, 'head', target);
         sets.push({ name: method, mask, admm: method === 'wanda-sp' });
-        if (method === 'flap') sets.push({ name: 'flap+bias', mask, bias: compensationBiases(d, mask, calibration.means), admm: false });
+        if (method === 'flap')
+          sets.push({ name: 'flap+bias', mask, bias: compensationBiases(d, mask, calibration.means), admm: false });
       }
       for (const set of sets) {
         const before = await ppl(set.bias ? withBiases(d, set.bias) : d, set.mask);
         const cf = await reform(set.mask, set.bias, 'closed-form');
         const ad = set.admm ? await reform(set.mask, set.bias, 'admm') : undefined;
-        rows.push({ model: m.name, ratio, masks: set.name, before, closedForm: cf.ppl, closedFormSeconds: cf.seconds, admm: ad?.ppl, admmSeconds: ad?.seconds });
-        console.log(`${m.name} ${ratio} ${set.name}: ${before.toFixed(3)} → ${cf.ppl.toFixed(3)} (${cf.seconds.toFixed(1)} s)${ad ? `, ADMM ${ad.ppl.toFixed(3)} (${ad.seconds.toFixed(1)} s)` : ''}`);
+        rows.push({
+          model: m.name,
+          ratio,
+          masks: set.name,
+          before,
+          closedForm: cf.ppl,
+          closedFormSeconds: cf.seconds,
+          admm: ad?.ppl,
+          admmSeconds: ad?.seconds,
+        });
+        console.log(
+          `${m.name} ${ratio} ${set.name}: ${before.toFixed(3)} → ${cf.ppl.toFixed(3)} (${cf.seconds.toFixed(1)} s)${ad ? `, ADMM ${ad.ppl.toFixed(3)} (${ad.seconds.toFixed(1)} s)` : ''}`,
+        );
       }
     }
   }
@@ -72,7 +102,10 @@ export async function benchReform(): Promise<void> {
     '',
     '| model | ratio | masks | before | closed form | time | ADMM | time |',
     '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.ratio} | ${r.masks} | ${f(r.before)} | **${f(r.closedForm)}** | ${r.closedFormSeconds.toFixed(1)} s | ${f(r.admm)} | ${r.admmSeconds ? `${r.admmSeconds.toFixed(1)} s` : '—'} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.ratio} | ${r.masks} | ${f(r.before)} | **${f(r.closedForm)}** | ${r.closedFormSeconds.toFixed(1)} s | ${f(r.admm)} | ${r.admmSeconds ? `${r.admmSeconds.toFixed(1)} s` : '—'} |`,
+    ),
   ].join('\n');
   writeResults('reform', { machine: machine(), rows }, md);
 }

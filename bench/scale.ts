@@ -15,7 +15,11 @@ const STAGES = ['statistics + scores', 'fitness evaluation', 'reformation', 'exp
 export const SCALE_SETUP = { seqLen: 512, calibWindows: 8, fitnessWindows: 20, ratio: 0.8 };
 
 function worker(request: StagesRequest | CompressRun): WorkerResult {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'bench', 'scaleWorker.ts'), JSON.stringify(request)], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', path.join(root, 'bench', 'scaleWorker.ts'), JSON.stringify(request)],
+    { encoding: 'utf8', maxBuffer: 1 << 26 },
+  );
   if (r.status !== 0) throw new Error(`scale worker failed (${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as WorkerResult;
 }
@@ -23,10 +27,17 @@ function worker(request: StagesRequest | CompressRun): WorkerResult {
 /** Wall time and peak RSS of a CLI command (GNU time's %M), for the .bin and long-text checks. */
 function timedCli(args: string[]): { seconds: number; maxRssBytes: number; out: string } {
   const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.join(root, 'dist', 'cli.js'), ...args], { encoding: 'utf8', maxBuffer: 1 << 26 });
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.join(root, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
   if (r.status !== 0) throw new Error(`subnet-search ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
   const lines = r.stderr.trim().split('\n');
-  return { seconds: (performance.now() - t0) / 1000, maxRssBytes: Number(lines.at(-1)) * 1024, out: `${r.stdout}${lines.slice(0, -1).join('\n')}` };
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    maxRssBytes: Number(lines.at(-1)) * 1024,
+    out: `${r.stdout}${lines.slice(0, -1).join('\n')}`,
+  };
 }
 
 const gib = (b: number) => (b / GiB).toFixed(2);
@@ -43,8 +54,11 @@ export async function benchScale(): Promise<void> {
     console.log(`${layers} layers: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB`);
     return { layers, ...r };
   });
-  const perLayer = (stage: (typeof STAGES)[number], a: number, b: number) => (depth[b].seconds[stage] - depth[a].seconds[stage]) / (depth[b].layers - depth[a].layers);
-  const growth = Object.fromEntries(STAGES.map((st) => [st, { from2to4: perLayer(st, 0, 1), from4to8: perLayer(st, 1, 2) }]));
+  const perLayer = (stage: (typeof STAGES)[number], a: number, b: number) =>
+    (depth[b].seconds[stage] - depth[a].seconds[stage]) / (depth[b].layers - depth[a].layers);
+  const growth = Object.fromEntries(
+    STAGES.map((st) => [st, { from2to4: perLayer(st, 0, 1), from4to8: perLayer(st, 1, 2) }]),
+  );
   const total = (i: number) => STAGES.reduce((a, st) => a + depth[i].seconds[st], 0);
   const growthTotal = { from2to4: (total(1) - total(0)) / 2, from4to8: (total(2) - total(1)) / 4 };
 
@@ -54,24 +68,65 @@ export async function benchScale(): Promise<void> {
     const out = path.join(dir, `tinyllama-${method}`);
     fs.rmSync(out, { recursive: true, force: true });
     fs.rmSync(`${out}.partial`, { recursive: true, force: true });
-    const request = { model: tiny, calib: validText, out, ratio: 0.8, provider: 'cpu' as const, seqLen: 128, calibWindows: 8, fitnessWindows: 2, method, ...(method === 'search' ? { preset: 'quick' as const } : {}) };
+    const request = {
+      model: tiny,
+      calib: validText,
+      out,
+      ratio: 0.8,
+      provider: 'cpu' as const,
+      seqLen: 128,
+      calibWindows: 8,
+      fitnessWindows: 2,
+      method,
+      ...(method === 'search' ? { preset: 'quick' as const } : {}),
+    };
     const r = worker({ mode: 'compress', request });
     const exported = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype as string;
-    console.log(`tinyllama ${method}: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB, export ${exported}`);
+    console.log(
+      `tinyllama ${method}: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB, export ${exported}`,
+    );
     return { method, request, exportedDtype: exported, ...r };
   });
 
   // 3. A llama2.c .bin over 2 GiB: convert, inspect, eval.
-  const bin = writeRandomLlama2c(path.join(dir, 'big.bin'), { dim: 2048, hidden: 5632, layers: 11, heads: 32, kvHeads: 32, vocab: 32000, seqLen: 2048 });
+  const bin = writeRandomLlama2c(path.join(dir, 'big.bin'), {
+    dim: 2048,
+    hidden: 5632,
+    layers: 11,
+    heads: 32,
+    kvHeads: 32,
+    vocab: 32000,
+    seqLen: 2048,
+  });
   const converted = path.join(dir, 'big-onnx');
   fs.rmSync(converted, { recursive: true, force: true });
   const binRuns = {
     bytes: fs.statSync(bin).size,
-    convert: timedCli(['convert', bin, '--out', converted, '--tokenizer', path.join(fixtures, 'llama2c', 'tokenizer.bin')]),
+    convert: timedCli([
+      'convert',
+      bin,
+      '--out',
+      converted,
+      '--tokenizer',
+      path.join(fixtures, 'llama2c', 'tokenizer.bin'),
+    ]),
     inspect: timedCli(['inspect', path.join(converted, 'model.onnx')]),
-    eval: timedCli(['eval', path.join(converted, 'model.onnx'), '--text', validText, '--windows', '2', '--seq-len', '256', '--provider', 'cpu']),
+    eval: timedCli([
+      'eval',
+      path.join(converted, 'model.onnx'),
+      '--text',
+      validText,
+      '--windows',
+      '2',
+      '--seq-len',
+      '256',
+      '--provider',
+      'cpu',
+    ]),
   };
-  console.log(`.bin of ${gib(binRuns.bytes)} GiB: convert ${s(binRuns.convert.seconds)}, eval ${s(binRuns.eval.seconds)}`);
+  console.log(
+    `.bin of ${gib(binRuns.bytes)} GiB: convert ${s(binRuns.convert.seconds)}, eval ${s(binRuns.eval.seconds)}`,
+  );
 
   // 4. eval --windows 4 on a 50 MB text: only what the windows need is read and tokenized.
   const longText = path.join(dir, 'long.txt');
@@ -81,7 +136,16 @@ export async function benchScale(): Promise<void> {
     for (let written = 0; written < 50e6; written += chunk.length) fs.writeSync(fd, chunk);
     fs.closeSync(fd);
   }
-  const longEval = timedCli(['eval', path.join(fixtures, 'onnx', 'stories260K-llama', 'model.onnx'), '--text', longText, '--windows', '4', '--provider', 'cpu']);
+  const longEval = timedCli([
+    'eval',
+    path.join(fixtures, 'onnx', 'stories260K-llama', 'model.onnx'),
+    '--text',
+    longText,
+    '--windows',
+    '4',
+    '--provider',
+    'cpu',
+  ]);
 
   const weights = (i: number) => depth[i].weightBytes;
   const md = [
@@ -89,17 +153,43 @@ export async function benchScale(): Promise<void> {
     '',
     '| layers (hidden 2048, MLP 5632, 32/8 heads, fp32) | weights | statistics + scores | one fitness evaluation | reformation | export | peak RSS | peak RSS − weights |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...depth.map((r, i) => `| ${r.layers} | ${gib(weights(i))} GiB | ${s(r.seconds['statistics + scores'])} | ${s(r.seconds['fitness evaluation'])} | ${s(r.seconds.reformation)} | ${s(r.seconds.export)} | ${gib(r.maxRssBytes)} GiB | ${gib(r.maxRssBytes - weights(i))} GiB |`),
+    ...depth.map(
+      (r, i) =>
+        `| ${r.layers} | ${gib(weights(i))} GiB | ${s(r.seconds['statistics + scores'])} | ${s(r.seconds['fitness evaluation'])} | ${s(r.seconds.reformation)} | ${s(r.seconds.export)} | ${gib(r.maxRssBytes)} GiB | ${gib(r.maxRssBytes - weights(i))} GiB |`,
+    ),
     '',
     `Added time per layer, 4→8 layers vs 2→4 (target ≤ 1.3): ${STAGES.map((st) => `${st} ${(growth[st].from4to8 / growth[st].from2to4).toFixed(2)}`).join(', ')}; all four stages together ${(growthTotal.from4to8 / growthTotal.from2to4).toFixed(2)}.`,
     '',
     '| TinyLlama-1.1B shape, fp16 (random weights) | stages (s) | total | peak RSS | weights | export |',
     '| --- | --- | ---: | ---: | ---: | --- |',
-    ...compressRuns.map((r) => `| \`compress --method ${r.method}${r.method === 'search' ? ' --preset quick' : ''}\` (seq 128, ${r.request.calibWindows} calibration windows, ${r.request.fitnessWindows} fitness windows) | ${Object.entries(r.seconds).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')} | ${s(Object.values(r.seconds).reduce((a, b) => a + b, 0))} | ${gib(r.maxRssBytes)} GiB | ${gib(r.weightBytes)} GiB | ${r.exportedDtype}, loads in plain onnxruntime-node |`),
+    ...compressRuns.map(
+      (r) =>
+        `| \`compress --method ${r.method}${r.method === 'search' ? ' --preset quick' : ''}\` (seq 128, ${r.request.calibWindows} calibration windows, ${r.request.fitnessWindows} fitness windows) | ${Object.entries(
+          r.seconds,
+        )
+          .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+          .join(
+            ', ',
+          )} | ${s(Object.values(r.seconds).reduce((a, b) => a + b, 0))} | ${gib(r.maxRssBytes)} GiB | ${gib(r.weightBytes)} GiB | ${r.exportedDtype}, loads in plain onnxruntime-node |`,
+    ),
     '',
     `A llama2.c \`.bin\` of ${gib(binRuns.bytes)} GiB (random weights, 11 layers of 2048/5632, vocabulary 32000): \`convert\` ${s(binRuns.convert.seconds)} (peak RSS ${gib(binRuns.convert.maxRssBytes)} GiB), \`inspect\` of its ONNX ${s(binRuns.inspect.seconds)}, \`eval --windows 2 --seq-len 256\` ${s(binRuns.eval.seconds)} (peak RSS ${gib(binRuns.eval.maxRssBytes)} GiB).`,
     '',
     `\`eval --windows 4\` of stories260K on a ${(fs.statSync(longText).size / 1e6).toFixed(0)} MB text: ${s(longEval.seconds)}, peak RSS ${gib(longEval.maxRssBytes)} GiB.`,
   ].join('\n');
-  writeResults('scale', { machine: machine(), weights: 'random', setup: SCALE_SETUP, depth, growth, growthTotal, compress: compressRuns, bin: binRuns, longEval }, md);
+  writeResults(
+    'scale',
+    {
+      machine: machine(),
+      weights: 'random',
+      setup: SCALE_SETUP,
+      depth,
+      growth,
+      growthTotal,
+      compress: compressRuns,
+      bin: binRuns,
+      longEval,
+    },
+    md,
+  );
 }

@@ -75,7 +75,9 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
   const session = { provider: r.provider };
   const calib = sampledWindows(ids, r.seqLen, r.calibWindows, 0);
   const fitness = consecutiveWindows(ids, r.seqLen, r.fitnessWindows);
-  const cal = await timed('statistics + scores', () => denseCalibration(d, calib, ['obs', 'wanda-sp', 'magnitude', 'flap'], 'head', session));
+  const cal = await timed('statistics + scores', () =>
+    denseCalibration(d, calib, ['obs', 'wanda-sp', 'magnitude', 'flap'], 'head', session),
+  );
   const mask = selectGlobal(d, cal.scores.get('flap')!, 'head', r.ratio * totalCounts(d).params);
   const evaluator = await timed('evaluator session', () => MaskedEvaluator.open(d, session, cal.means));
   const nll = await timed('fitness evaluation', () => evaluator.nll(mask, fitness));
@@ -87,19 +89,35 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: evaluator.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: Math.exp(nll.nll / nll.tokens) };
+  return {
+    seconds,
+    peakRssAfter,
+    maxRssBytes: peakRss(),
+    provider: evaluator.provider,
+    weightBytes: totalCounts(d).bytes,
+    params: totalCounts(d).params,
+    ppl: Math.exp(nll.nll / nll.tokens),
+  };
 }
 
 /** A mask that keeps the first 80 % of every layer's heads and MLP channels: fitness costs the same for any mask. */
 function firstChannels(d: Decoder): SubnetMask {
-  return fullMask(d).map((m) => ({ ...m, heads: m.heads.map((_, h) => h < Math.ceil(0.8 * m.heads.length)), mlp: m.mlp.map((_, c) => c < Math.ceil(0.8 * m.mlp.length)) }));
+  return fullMask(d).map((m) => ({
+    ...m,
+    heads: m.heads.map((_, h) => h < Math.ceil(0.8 * m.heads.length)),
+    mlp: m.mlp.map((_, c) => c < Math.ceil(0.8 * m.mlp.length)),
+  }));
 }
 
 async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
   const seconds: Record<string, number> = {};
   const peakRssAfter: Record<string, number> = {};
   const d = loadDecoder(r.model);
-  const windows = consecutiveWindows(tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), r.fitnessWindows * r.seqLen), r.seqLen, r.fitnessWindows);
+  const windows = consecutiveWindows(
+    tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), r.fitnessWindows * r.seqLen),
+    r.seqLen,
+    r.fitnessWindows,
+  );
   let t0 = performance.now();
   const evaluator = await MaskedEvaluator.open(d, { provider: r.provider });
   seconds['evaluator session'] = (performance.now() - t0) / 1000;
@@ -111,7 +129,15 @@ async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
     seconds[run] = (performance.now() - t0) / 1000;
     peakRssAfter[run] = peakRss();
   }
-  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: evaluator.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: Math.exp(nll!.nll / nll!.tokens) };
+  return {
+    seconds,
+    peakRssAfter,
+    maxRssBytes: peakRss(),
+    provider: evaluator.provider,
+    weightBytes: totalCounts(d).bytes,
+    params: totalCounts(d).params,
+    ppl: Math.exp(nll!.nll / nll!.tokens),
+  };
 }
 
 async function compress(c: CompressRun): Promise<WorkerResult> {
@@ -134,12 +160,25 @@ async function compress(c: CompressRun): Promise<WorkerResult> {
   });
   close();
   const d = loadDecoder(c.request.model);
-  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: report.latency.provider, weightBytes: totalCounts(d).bytes, params: totalCounts(d).params, ppl: report.ppl.exported };
+  return {
+    seconds,
+    peakRssAfter,
+    maxRssBytes: peakRss(),
+    provider: report.latency.provider,
+    weightBytes: totalCounts(d).bytes,
+    params: totalCounts(d).params,
+    ppl: report.ppl.exported,
+  };
 }
 
 async function main(): Promise<void> {
   const request = JSON.parse(process.argv[2]) as StagesRequest | FitnessRequest | CompressRun;
-  const result = request.mode === 'stages' ? await stages(request) : request.mode === 'fitness' ? await fitnessOnly(request) : await compress(request);
+  const result =
+    request.mode === 'stages'
+      ? await stages(request)
+      : request.mode === 'fitness'
+        ? await fitnessOnly(request)
+        : await compress(request);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

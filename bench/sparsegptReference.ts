@@ -26,45 +26,81 @@ function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
   return t;
 }
 
-async function pruneAll(d: Decoder, windows: number[][], kernel: 'ours' | 'reference'): Promise<{ decoder: Decoder; seconds: number }> {
+async function pruneAll(
+  d: Decoder,
+  windows: number[][],
+  kernel: 'ours' | 'reference',
+): Promise<{ decoder: Decoder; seconds: number }> {
   let seconds = 0;
   const factors = new WeakMap<LayerStats, Map<string, ObsFactor>>();
-  const decoder = await transformLinears(d, windows, true, async (w, at, stats) => {
-    const [K, N] = w.shape;
-    const st = stats![at.point];
-    if (kernel === 'ours') {
-      const t0 = performance.now();
-      const layer = factors.get(stats!) ?? new Map<string, ObsFactor>();
-      factors.set(stats!, layer);
-      if (!layer.has(at.point)) layer.set(at.point, await obsFactor(st.gram, st.count, st.dim));
-      const values = await sparsegpt(w.read(), K, N, layer.get(at.point)!, { kind: 'unstructured', sparsity: SPARSITY });
-      seconds += (performance.now() - t0) / 1000;
-      return memoryWeight(at.name, [K, N], values);
-    }
-    const dir = fs.mkdtempSync(path.join(workDir, 'sparsegpt-ref-'));
-    try {
-      const [wFile, gFile, outFile] = ['w.f32', 'gram.f64', 'out.f32'].map((f) => path.join(dir, f));
-      fs.writeFileSync(wFile, transpose(w.read(), K, N));
-      fs.writeFileSync(gFile, st.gram);
-      const r = spawnSync('python3', [script, wFile, gFile, String(st.count), String(N), String(K), String(SPARSITY), outFile], { encoding: 'utf8', env: { ...process.env, OPENBLAS_CORETYPE: '', OPENBLAS_L2_SIZE: '' } });
-      if (r.status !== 0) throw new Error(`reference kernel failed: ${r.stderr}`);
-      seconds += Number(r.stdout.trim());
-      const bytes = fs.readFileSync(outFile);
-      return memoryWeight(at.name, [K, N], transpose(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), N, K));
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  }, { provider: 'cpu' });
+  const decoder = await transformLinears(
+    d,
+    windows,
+    true,
+    async (w, at, stats) => {
+      const [K, N] = w.shape;
+      const st = stats![at.point];
+      if (kernel === 'ours') {
+        const t0 = performance.now();
+        const layer = factors.get(stats!) ?? new Map<string, ObsFactor>();
+        factors.set(stats!, layer);
+        if (!layer.has(at.point)) layer.set(at.point, await obsFactor(st.gram, st.count, st.dim));
+        const values = await sparsegpt(w.read(), K, N, layer.get(at.point)!, {
+          kind: 'unstructured',
+          sparsity: SPARSITY,
+        });
+        seconds += (performance.now() - t0) / 1000;
+        return memoryWeight(at.name, [K, N], values);
+      }
+      const dir = fs.mkdtempSync(path.join(workDir, 'sparsegpt-ref-'));
+      try {
+        const [wFile, gFile, outFile] = ['w.f32', 'gram.f64', 'out.f32'].map((f) => path.join(dir, f));
+        fs.writeFileSync(wFile, transpose(w.read(), K, N));
+        fs.writeFileSync(gFile, st.gram);
+        const r = spawnSync(
+          'python3',
+          [script, wFile, gFile, String(st.count), String(N), String(K), String(SPARSITY), outFile],
+          { encoding: 'utf8', env: { ...process.env, OPENBLAS_CORETYPE: '', OPENBLAS_L2_SIZE: '' } },
+        );
+        if (r.status !== 0) throw new Error(`reference kernel failed: ${r.stderr}`);
+        seconds += Number(r.stdout.trim());
+        const bytes = fs.readFileSync(outFile);
+        return memoryWeight(
+          at.name,
+          [K, N],
+          transpose(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), N, K),
+        );
+      } finally {
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    },
+    { provider: 'cpu' },
+  );
   return { decoder, seconds };
 }
 
 export async function benchSparsegptReference(): Promise<void> {
-  const rows: { model: string; dense: number; ours: number[]; reference: number[]; oursSeconds: number; referenceSeconds: number }[] = [];
+  const rows: {
+    model: string;
+    dense: number;
+    ours: number[];
+    reference: number[];
+    oursSeconds: number;
+    referenceSeconds: number;
+  }[] = [];
   for (const m of MODELS) {
-    const row = { model: m.name, dense: 0, ours: [] as number[], reference: [] as number[], oursSeconds: 0, referenceSeconds: 0 };
+    const row = {
+      model: m.name,
+      dense: 0,
+      ours: [] as number[],
+      reference: [] as number[],
+      oursSeconds: 0,
+      referenceSeconds: 0,
+    };
     for (const seed of SEEDS) {
       const data = benchData(m.file, { ...BASELINE_SETUP, seed });
-      const ppl = async (x: Decoder) => perplexity(await (await MaskedEvaluator.open(x, { provider: 'cpu' })).nll(fullMask(x), data.heldOut));
+      const ppl = async (x: Decoder) =>
+        perplexity(await (await MaskedEvaluator.open(x, { provider: 'cpu' })).nll(fullMask(x), data.heldOut));
       row.dense = await ppl(data.decoder);
       // Interleaved, so that the machine's load falls on both alike.
       const ours = await pruneAll(data.decoder, data.calib, 'ours');
@@ -73,7 +109,14 @@ export async function benchSparsegptReference(): Promise<void> {
       row.reference.push(await ppl(reference.decoder));
       row.oursSeconds += ours.seconds;
       row.referenceSeconds += reference.seconds;
-      console.log(m.name, seed, row.ours.at(-1), row.reference.at(-1), ours.seconds.toFixed(2), reference.seconds.toFixed(2));
+      console.log(
+        m.name,
+        seed,
+        row.ours.at(-1),
+        row.reference.at(-1),
+        ours.seconds.toFixed(2),
+        reference.seconds.toFixed(2),
+      );
     }
     rows.push(row);
   }
@@ -86,7 +129,10 @@ export async function benchSparsegptReference(): Promise<void> {
     '',
     '| model | dense | ours | reference | ours − reference | kernel seconds ours | kernel seconds reference | ours / reference |',
     '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r.model} | ${r.dense.toFixed(3)} | ${stats(r.ours)} | ${stats(r.reference)} | ${((r.ours.reduce((a, b) => a + b, 0) - r.reference.reduce((a, b) => a + b, 0)) / SEEDS.length).toFixed(4)} | ${r.oursSeconds.toFixed(2)} | ${r.referenceSeconds.toFixed(2)} | ${(r.oursSeconds / r.referenceSeconds).toFixed(2)} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.dense.toFixed(3)} | ${stats(r.ours)} | ${stats(r.reference)} | ${((r.ours.reduce((a, b) => a + b, 0) - r.reference.reduce((a, b) => a + b, 0)) / SEEDS.length).toFixed(4)} | ${r.oursSeconds.toFixed(2)} | ${r.referenceSeconds.toFixed(2)} | ${(r.oursSeconds / r.referenceSeconds).toFixed(2)} |`,
+    ),
   ].join('\n');
   writeResults('sparsegpt-reference', { machine: machine(), sparsity: SPARSITY, seeds: SEEDS, rows }, md);
 }

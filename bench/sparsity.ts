@@ -13,16 +13,24 @@ import { benchData, machine, MODELS, writeResults } from './lib';
 const PATTERNS = ['0.5', '2:4'];
 
 export async function benchSparsity(): Promise<void> {
-  const rows: { model: string; dense: number; sparse: Record<string, Record<string, number>>; quant: Record<string, number>; measures: ModelMeasure[] }[] = [];
+  const rows: {
+    model: string;
+    dense: number;
+    sparse: Record<string, Record<string, number>>;
+    quant: Record<string, number>;
+    measures: ModelMeasure[];
+  }[] = [];
   for (const m of MODELS) {
     const data = benchData(m.file, BASELINE_SETUP);
     const d = data.decoder;
-    const ppl = async (x: Decoder) => perplexity(await (await MaskedEvaluator.open(x, { provider: 'cpu' })).nll(fullMask(x), data.heldOut));
+    const ppl = async (x: Decoder) =>
+      perplexity(await (await MaskedEvaluator.open(x, { provider: 'cpu' })).nll(fullMask(x), data.heldOut));
     const run = (s: WeightStage) => sparsifyDecoder(d, data.calib, s, { provider: 'cpu' });
     const sparse: Record<string, Record<string, number>> = {};
     for (const method of SPARSIFY_METHODS) {
       sparse[method] = {};
-      for (const p of PATTERNS) sparse[method][p] = await ppl(await run({ sparsity: { method, pattern: parsePattern(p) } }));
+      for (const p of PATTERNS)
+        sparse[method][p] = await ppl(await run({ sparsity: { method, pattern: parsePattern(p) } }));
       console.log(m.name, method, sparse[method]);
     }
     const quant: Record<string, number> = {};
@@ -34,7 +42,15 @@ export async function benchSparsity(): Promise<void> {
         if (!gptq) models[`int${bits}`] = q;
       }
     }
-    const measures = await measureModels([{ stage: 'fp32', decoder: d, file: m.file }, { stage: 'int8', decoder: models.int8 }, { stage: 'int4', decoder: models.int4 }], data.heldOut.slice(0, 32), { provider: 'cpu' });
+    const measures = await measureModels(
+      [
+        { stage: 'fp32', decoder: d, file: m.file },
+        { stage: 'int8', decoder: models.int8 },
+        { stage: 'int4', decoder: models.int4 },
+      ],
+      data.heldOut.slice(0, 32),
+      { provider: 'cpu' },
+    );
     rows.push({ model: m.name, dense: await ppl(d), sparse, quant, measures });
   }
   const mib = (b: number) => (b / 2 ** 20).toFixed(2);
@@ -43,13 +59,21 @@ export async function benchSparsity(): Promise<void> {
     '',
     `| model | dense | ${SPARSIFY_METHODS.flatMap((s) => PATTERNS.map((p) => `${s} ${p === '0.5' ? '50%' : p}`)).join(' | ')} | int8 RTN | int8 GPTQ | int4 RTN | int4 GPTQ |`,
     `| --- | ---: | ${SPARSIFY_METHODS.flatMap(() => PATTERNS.map(() => '---:')).join(' | ')} | ---: | ---: | ---: | ---: |`,
-    ...rows.map((r) => `| ${r.model} | ${r.dense.toFixed(3)} | ${SPARSIFY_METHODS.flatMap((s) => PATTERNS.map((p) => r.sparse[s][p].toFixed(3))).join(' | ')} | ${['int8 RTN', 'int8 GPTQ', 'int4 RTN', 'int4 GPTQ'].map((k) => r.quant[k].toFixed(3)).join(' | ')} |`),
+    ...rows.map(
+      (r) =>
+        `| ${r.model} | ${r.dense.toFixed(3)} | ${SPARSIFY_METHODS.flatMap((s) => PATTERNS.map((p) => r.sparse[s][p].toFixed(3))).join(' | ')} | ${['int8 RTN', 'int8 GPTQ', 'int4 RTN', 'int4 GPTQ'].map((k) => r.quant[k].toFixed(3)).join(' | ')} |`,
+    ),
     '',
     'Quantized files vs fp32, measured side by side (CPU provider, batch 1, prefill 128 then 64 decode steps, median of 5 interleaved runs; resident memory = RSS growth of a fresh process that loads the model and runs one step). Sparse models are stored dense: same file size and speed as fp32 on this provider.',
     '',
     '| model | format | file | file / fp32 | resident memory | decode tok/s | decode vs fp32 | perplexity (32 windows) |',
     '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-    ...rows.flatMap((r) => r.measures.map((x) => `| ${r.model} | ${x.stage} | ${mib(x.fileBytes)} MiB | ${(x.fileBytes / r.measures[0].fileBytes).toFixed(3)} | ${mib(x.residentBytes)} MiB | ${x.latency.decodeTokensPerSecond.toFixed(0)} | ${(x.latency.decodeTokensPerSecond / r.measures[0].latency.decodeTokensPerSecond).toFixed(2)}× | ${x.ppl.toFixed(3)} |`)),
+    ...rows.flatMap((r) =>
+      r.measures.map(
+        (x) =>
+          `| ${r.model} | ${x.stage} | ${mib(x.fileBytes)} MiB | ${(x.fileBytes / r.measures[0].fileBytes).toFixed(3)} | ${mib(x.residentBytes)} MiB | ${x.latency.decodeTokensPerSecond.toFixed(0)} | ${(x.latency.decodeTokensPerSecond / r.measures[0].latency.decodeTokensPerSecond).toFixed(2)}× | ${x.ppl.toFixed(3)} |`,
+      ),
+    ),
   ].join('\n');
   writeResults('sparsity', { machine: machine(), rows }, md);
 }

@@ -8,7 +8,10 @@ import { registerCompressCommands } from './cli/compressCommands';
 import { registerStageCommands } from './cli/stageCommands';
 
 const program = new Command();
-program.name('subnet-search').description('Compress decoder-only LLMs stored as ONNX, without training.').version('0.1.0');
+program
+  .name('subnet-search')
+  .description('Compress decoder-only LLMs stored as ONNX, without training.')
+  .version('0.1.0');
 registerModelCommands(program);
 registerCompressCommands(program);
 registerStageCommands(program);
@@ -20,13 +23,19 @@ async function main(): Promise<void> {
   try {
     await program.parseAsync(process.argv);
   } catch (e) {
-    if (underParent()) sendToParent({ kind: 'error', message: isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : e}` });
+    if (underParent())
+      sendToParent({
+        kind: 'error',
+        message: isUserError(e) ? e.message : `internal error: ${e instanceof Error ? e.message : e}`,
+      });
     if (isUserError(e)) {
       process.stderr.write(`subnet-search: ${e.message}\n`);
       process.exitCode = e.exitCode;
     } else {
       const msg = e instanceof Error ? e.message : String(e);
-      process.stderr.write(`subnet-search: internal error: ${msg}\n(set SUBNET_SEARCH_DEBUG=1 for details; please report it)\n`);
+      process.stderr.write(
+        `subnet-search: internal error: ${msg}\n(set SUBNET_SEARCH_DEBUG=1 for details; please report it)\n`,
+      );
       if (process.env.SUBNET_SEARCH_DEBUG) console.error(e);
       process.exitCode = 70;
     }

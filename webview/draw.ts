@@ -1,7 +1,8 @@
 // Canvas drawing of heatmaps in the theme's colours (VS Code's CSS variables), with hover and keyboard focus.
 import { cellAt, type HeatmapData } from './heatmap';
 
-const css = (name: string, fallback: string) => getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
+const css = (name: string, fallback: string) =>
+  getComputedStyle(document.body).getPropertyValue(name).trim() || fallback;
 
 function mix(a: [number, number, number], b: [number, number, number], t: number): string {
   return `rgb(${a.map((v, i) => Math.round(v + (b[i] - v) * t)).join(',')})`;
@@ -41,11 +42,19 @@ export function drawHeatmap(canvas: HTMLCanvasElement, h: HeatmapData, tooltip: 
       const v = h.values[r * h.cols + c];
       if (Number.isNaN(v)) continue;
       ctx.fillStyle = mix(removed, kept, v);
-      ctx.fillRect(c * cw + (cw > 4 ? 0.5 : 0), r * ch + (ch > 4 ? 0.5 : 0), cw - (cw > 4 ? 1 : 0), ch - (ch > 4 ? 1 : 0));
+      ctx.fillRect(
+        c * cw + (cw > 4 ? 0.5 : 0),
+        r * ch + (ch > 4 ? 0.5 : 0),
+        cw - (cw > 4 ? 1 : 0),
+        ch - (ch > 4 ? 1 : 0),
+      );
     }
   }
   canvas.setAttribute('role', 'img');
-  canvas.setAttribute('aria-label', `${label}: ${h.rows} layers × ${h.cols} columns; ${Math.round((h.values.reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0) / h.values.filter((v) => !Number.isNaN(v)).length) * 100)}% kept`);
+  canvas.setAttribute(
+    'aria-label',
+    `${label}: ${h.rows} layers × ${h.cols} columns; ${Math.round((h.values.reduce((a, v) => a + (Number.isNaN(v) ? 0 : v), 0) / h.values.filter((v) => !Number.isNaN(v)).length) * 100)}% kept`,
+  );
   canvas.onmousemove = (e) => {
     const at = cellAt(h, width, height, e.offsetX, e.offsetY);
     if (!at) return void (tooltip.hidden = true);

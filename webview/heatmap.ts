@@ -43,7 +43,12 @@ export function mlpCells(layers: MasksFile['layers'], shapes: Shape[], maxBins =
       values[i * cols + b] = k / (to - from);
     }
   });
-  return { rows: layers.length, cols, values, colLabel: (b) => `channels ${b * per}–${Math.min(width, (b + 1) * per) - 1}` };
+  return {
+    rows: layers.length,
+    cols,
+    values,
+    colLabel: (b) => `channels ${b * per}–${Math.min(width, (b + 1) * per) - 1}`,
+  };
 }
 
 const LINEAR_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
@@ -56,7 +61,13 @@ export function profileCells(p: { of: 'sparsity' | 'bits'; levels: number[][] })
 }
 
 /** The cell under a point of a heatmap drawn at `width × height`. */
-export function cellAt(h: HeatmapData, width: number, height: number, x: number, y: number): { row: number; col: number } | undefined {
+export function cellAt(
+  h: HeatmapData,
+  width: number,
+  height: number,
+  x: number,
+  y: number,
+): { row: number; col: number } | undefined {
   const col = Math.floor((x / width) * h.cols);
   const row = Math.floor((y / height) * h.rows);
   return row >= 0 && row < h.rows && col >= 0 && col < h.cols ? { row, col } : undefined;

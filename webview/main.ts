@@ -1,6 +1,15 @@
 // The panel UI: a short form, live search / reformation progress, heatmaps and the final report. It talks to the
 // extension host only through the typed messages of protocol.ts.
-import { provideVSCodeDesignSystem, vsCodeButton, vsCodeCheckbox, vsCodeDropdown, vsCodeOption, vsCodeTextField, vsCodeDivider, vsCodeProgressRing } from '@vscode/webview-ui-toolkit';
+import {
+  provideVSCodeDesignSystem,
+  vsCodeButton,
+  vsCodeCheckbox,
+  vsCodeDropdown,
+  vsCodeOption,
+  vsCodeTextField,
+  vsCodeDivider,
+  vsCodeProgressRing,
+} from '@vscode/webview-ui-toolkit';
 import type { CompressForm, FormChoices, HostToWebview, WebviewToHost } from './protocol';
 import type { CompressReport } from '../src/job/compressReport';
 import type { ModelSummary } from '../src/job/inspect';
@@ -10,9 +19,21 @@ import { attentionCells, mlpCells, profileCells } from './heatmap';
 import { drawHeatmap } from './draw';
 import { paretoChart, progressChart } from './charts';
 
-provideVSCodeDesignSystem().register(vsCodeButton(), vsCodeCheckbox(), vsCodeDropdown(), vsCodeOption(), vsCodeTextField(), vsCodeDivider(), vsCodeProgressRing());
+provideVSCodeDesignSystem().register(
+  vsCodeButton(),
+  vsCodeCheckbox(),
+  vsCodeDropdown(),
+  vsCodeOption(),
+  vsCodeTextField(),
+  vsCodeDivider(),
+  vsCodeProgressRing(),
+);
 
-declare function acquireVsCodeApi(): { postMessage(m: WebviewToHost): void; getState(): State | undefined; setState(s: State): void };
+declare function acquireVsCodeApi(): {
+  postMessage(m: WebviewToHost): void;
+  getState(): State | undefined;
+  setState(s: State): void;
+};
 const vscode = acquireVsCodeApi();
 
 interface State {
@@ -86,23 +107,101 @@ function readForm(): CompressForm {
 
 function renderForm(f: CompressForm, c: FormChoices): HTMLElement {
   const form = el('section', { class: 'form', 'aria-label': 'Compression settings' });
-  const text = (id: string, v: string, extra: Record<string, string> = {}) => el('vscode-text-field', { id, value: v, ...extra });
+  const text = (id: string, v: string, extra: Record<string, string> = {}) =>
+    el('vscode-text-field', { id, value: v, ...extra });
   const calib = el('div', { class: 'inline' });
-  calib.append(text('calib', f.calib, { placeholder: 'embedded TinyStories sample' }), Object.assign(el('vscode-button', { appearance: 'secondary', id: 'browse' }, 'Browse…'), { onclick: () => vscode.postMessage({ type: 'pickCalibration' }) }));
+  calib.append(
+    text('calib', f.calib, { placeholder: 'embedded TinyStories sample' }),
+    Object.assign(el('vscode-button', { appearance: 'secondary', id: 'browse' }, 'Browse…'), {
+      onclick: () => vscode.postMessage({ type: 'pickCalibration' }),
+    }),
+  );
   form.append(
-    field('Keep (fraction of parameters)', text('ratio', String(f.ratio), { type: 'number', min: String(c.ratio.exclusiveMinimum), max: String(c.ratio.exclusiveMaximum), step: '0.05' }), 'e.g. 0.8 keeps 80% of all parameters'),
+    field(
+      'Keep (fraction of parameters)',
+      text('ratio', String(f.ratio), {
+        type: 'number',
+        min: String(c.ratio.exclusiveMinimum),
+        max: String(c.ratio.exclusiveMaximum),
+        step: '0.05',
+      }),
+      'e.g. 0.8 keeps 80% of all parameters',
+    ),
     field('Sub-network', dropdown('method', c.methods, f.method)),
-    field('Granularity', dropdown('granularity', [['head', 'whole heads'], ['channel', 'head-dim channels']], f.granularity)),
-    field('Search preset', dropdown('preset', [['quick', 'quick'], ['small', 'small'], ['paper', 'paper (slow)']], f.preset)),
+    field(
+      'Granularity',
+      dropdown(
+        'granularity',
+        [
+          ['head', 'whole heads'],
+          ['channel', 'head-dim channels'],
+        ],
+        f.granularity,
+      ),
+    ),
+    field(
+      'Search preset',
+      dropdown(
+        'preset',
+        [
+          ['quick', 'quick'],
+          ['small', 'small'],
+          ['paper', 'paper (slow)'],
+        ],
+        f.preset,
+      ),
+    ),
     field('Calibration text', calib),
-    field('Execution provider', dropdown('provider', c.providers.map((p) => [p, p]), f.provider)),
+    field(
+      'Execution provider',
+      dropdown(
+        'provider',
+        c.providers.map((p) => [p, p]),
+        f.provider,
+      ),
+    ),
     field('Output folder', text('out', f.out), 'a new folder; nothing is overwritten'),
-    field('Then sparsify', dropdown('sparsity', [['', 'no'], ['0.5', '50% (SparseGPT)'], ['2:4', '2:4 (SparseGPT)']], f.sparsity)),
-    field('Sparsity per layer', dropdown('profile', [['uniform', 'uniform'], ['owl', 'OWL (outlier-weighted)'], ['search', 'searched (EvoPress-style)']], f.profile), 'for 50%: spread the same total sparsity over the layers'),
-    field('Then quantize', dropdown('bits', [['', 'no'], ['8', 'int8'], ['4', 'int4']], f.bits)),
+    field(
+      'Then sparsify',
+      dropdown(
+        'sparsity',
+        [
+          ['', 'no'],
+          ['0.5', '50% (SparseGPT)'],
+          ['2:4', '2:4 (SparseGPT)'],
+        ],
+        f.sparsity,
+      ),
+    ),
+    field(
+      'Sparsity per layer',
+      dropdown(
+        'profile',
+        [
+          ['uniform', 'uniform'],
+          ['owl', 'OWL (outlier-weighted)'],
+          ['search', 'searched (EvoPress-style)'],
+        ],
+        f.profile,
+      ),
+      'for 50%: spread the same total sparsity over the layers',
+    ),
+    field(
+      'Then quantize',
+      dropdown(
+        'bits',
+        [
+          ['', 'no'],
+          ['8', 'int8'],
+          ['4', 'int4'],
+        ],
+        f.bits,
+      ),
+    ),
     field('Seed', text('seed', String(f.seed), { type: 'number' })),
   );
-  const checkbox = (id: string, on: boolean, label: string) => el('vscode-checkbox', { id, ...(on ? { checked: '' } : {}) }, label);
+  const checkbox = (id: string, on: boolean, label: string) =>
+    el('vscode-checkbox', { id, ...(on ? { checked: '' } : {}) }, label);
   const reform = checkbox('reform', f.reform, 'Reform kept weights (least squares)');
   const depth = checkbox('depth', f.depth, 'Search may drop the last layers (below 0.7)');
   const actions = el('div', { class: 'actions' });
@@ -126,19 +225,35 @@ function renderProgress(): HTMLElement {
   const elapsed = state.startedAt ? (Date.now() - state.startedAt) / 1000 : 0;
   const eta = g && g.generation > 0 ? (elapsed / (g.generation + 1)) * (g.of - g.generation) : undefined;
   s.append(el('h2', {}, 'Progress'));
-  const line = el('p', { id: 'stage' }, state.stage ? `${state.stage}${g ? ` — generation ${g.generation}/${g.of}, ${state.points.length} candidates evaluated, best perplexity ${g.best.toFixed(3)}` : ''}${state.running ? ` · ${elapsed.toFixed(0)} s elapsed${eta !== undefined ? `, about ${eta.toFixed(0)} s left` : ''}` : ''}` : 'Not started.');
+  const line = el(
+    'p',
+    { id: 'stage' },
+    state.stage
+      ? `${state.stage}${g ? ` — generation ${g.generation}/${g.of}, ${state.points.length} candidates evaluated, best perplexity ${g.best.toFixed(3)}` : ''}${state.running ? ` · ${elapsed.toFixed(0)} s elapsed${eta !== undefined ? `, about ${eta.toFixed(0)} s left` : ''}` : ''}`
+      : 'Not started.',
+  );
   s.append(line);
   const st = state.steps;
   if (state.running && st && st.done < st.total) {
     const left = st.done > 0 ? ((Date.now() - st.since) / st.done) * (st.total - st.done) : undefined;
-    s.append(el('p', { id: 'steps' }, `${st.stage}: ${st.done}/${st.total} ${st.unit}${left !== undefined ? `, about ${left.toFixed(0)} s left in this stage` : ''}`));
+    s.append(
+      el(
+        'p',
+        { id: 'steps' },
+        `${st.stage}: ${st.done}/${st.total} ${st.unit}${left !== undefined ? `, about ${left.toFixed(0)} s left in this stage` : ''}`,
+      ),
+    );
   }
   if (state.running) s.prepend(el('vscode-progress-ring'));
   const charts = el('div', { class: 'charts' });
   const c1 = el('div', { class: 'chart' });
   const c2 = el('div', { class: 'chart' });
-  const p1 = <HTMLCanvasElement>el('canvas', { id: 'progressChart', 'aria-label': 'best and median perplexity per generation' });
-  const p2 = <HTMLCanvasElement>el('canvas', { id: 'paretoChart', 'aria-label': 'parameters vs perplexity of all evaluated candidates' });
+  const p1 = <HTMLCanvasElement>(
+    el('canvas', { id: 'progressChart', 'aria-label': 'best and median perplexity per generation' })
+  );
+  const p2 = <HTMLCanvasElement>(
+    el('canvas', { id: 'paretoChart', 'aria-label': 'parameters vs perplexity of all evaluated candidates' })
+  );
   c1.append(p1);
   c2.append(p2);
   charts.append(c1, c2);
@@ -163,7 +278,12 @@ function renderHeatmaps(): HTMLElement | undefined {
   const mlp = <HTMLCanvasElement>el('canvas', { id: 'mlpHeatmap', tabindex: '0' });
   s.append(el('h3', {}, 'Attention: layers × heads'), attn, el('h3', {}, 'MLP: layers × channel blocks'), mlp, tooltip);
   const legend = el('p', { class: 'legend' });
-  legend.append(el('span', { class: 'swatch kept' }), ' kept  ', el('span', { class: 'swatch removed' }), ' removed (shade = fraction kept)');
+  legend.append(
+    el('span', { class: 'swatch kept' }),
+    ' kept  ',
+    el('span', { class: 'swatch removed' }),
+    ' removed (shade = fraction kept)',
+  );
   s.append(legend);
   queueMicrotask(() => {
     drawHeatmap(attn, attentionCells(layers, shapes), tooltip, 'attention heads kept');
@@ -178,11 +298,16 @@ function renderReform(): HTMLElement | undefined {
   s.append(el('h2', {}, 'Reformation'));
   const t = el('table');
   const head = el('tr');
-  for (const h of ['layer', 'o_proj error before → after', 'down_proj error before → after']) head.append(el('th', {}, h));
+  for (const h of ['layer', 'o_proj error before → after', 'down_proj error before → after'])
+    head.append(el('th', {}, h));
   t.append(head);
   for (const r of state.reform) {
     const row = el('tr');
-    row.append(el('td', {}, String(r.layer)), el('td', {}, `${r.o.errorBefore.toFixed(4)} → ${r.o.errorAfter.toFixed(4)}`), el('td', {}, `${r.down.errorBefore.toFixed(4)} → ${r.down.errorAfter.toFixed(4)}`));
+    row.append(
+      el('td', {}, String(r.layer)),
+      el('td', {}, `${r.o.errorBefore.toFixed(4)} → ${r.o.errorAfter.toFixed(4)}`),
+      el('td', {}, `${r.down.errorBefore.toFixed(4)} → ${r.down.errorAfter.toFixed(4)}`),
+    );
     t.append(row);
   }
   s.append(t);
@@ -192,12 +317,17 @@ function renderReform(): HTMLElement | undefined {
 /** The per-linear levels of a --profile owl / search weight stage, as a layers × linears heatmap. */
 function renderProfile(p: NonNullable<CompressReport['profile']>): HTMLElement {
   const s = el('div', { class: 'profile', 'aria-label': 'Per-linear profile' });
-  const what = p.of === 'bits' ? 'Bits per linear (int4 / int8)' : `Sparsity per linear (${p.kind === 'owl' ? 'OWL' : 'searched'}, average ${(100 * p.average).toFixed(1)}%)`;
+  const what =
+    p.of === 'bits'
+      ? 'Bits per linear (int4 / int8)'
+      : `Sparsity per linear (${p.kind === 'owl' ? 'OWL' : 'searched'}, average ${(100 * p.average).toFixed(1)}%)`;
   const canvas = <HTMLCanvasElement>el('canvas', { id: 'profileHeatmap', tabindex: '0' });
   const tooltip = el('div', { class: 'tooltip', role: 'status' });
   tooltip.hidden = true;
   s.append(el('h3', {}, `${what}: layers × q k v o gate up down`), canvas, tooltip);
-  queueMicrotask(() => drawHeatmap(canvas, profileCells(p), tooltip, p.of === 'bits' ? 'of 8 bits' : 'of the weights kept'));
+  queueMicrotask(() =>
+    drawHeatmap(canvas, profileCells(p), tooltip, p.of === 'bits' ? 'of 8 bits' : 'of the weights kept'),
+  );
   return s;
 }
 
@@ -210,8 +340,16 @@ function renderReport(r: CompressReport): HTMLElement {
     ['file size', mib(r.fileBytes.before), mib(r.fileBytes.after)],
     ['KV cache per token', `${r.kvCacheBytesPerToken.before} B`, `${r.kvCacheBytesPerToken.after} B`],
     [`perplexity (${r.pplHeldOut ? 'held-out' : 'calibration'})`, r.ppl.before.toFixed(3), r.ppl.exported.toFixed(3)],
-    ['decode tokens/s', r.latency.original.decodeTokensPerSecond.toFixed(0), r.latency.compressed.decodeTokensPerSecond.toFixed(0)],
-    [`prefill ${r.latency.original.prefillTokens} tokens`, `${r.latency.original.prefillMs.toFixed(2)} ms`, `${r.latency.compressed.prefillMs.toFixed(2)} ms`],
+    [
+      'decode tokens/s',
+      r.latency.original.decodeTokensPerSecond.toFixed(0),
+      r.latency.compressed.decodeTokensPerSecond.toFixed(0),
+    ],
+    [
+      `prefill ${r.latency.original.prefillTokens} tokens`,
+      `${r.latency.original.prefillMs.toFixed(2)} ms`,
+      `${r.latency.compressed.prefillMs.toFixed(2)} ms`,
+    ],
   ];
   const head = el('tr');
   for (const h of ['', 'original', 'compressed']) head.append(el('th', {}, h));
@@ -221,11 +359,25 @@ function renderReport(r: CompressReport): HTMLElement {
     row.append(el('td', {}, name), el('td', {}, a), el('td', { class: 'after' }, b));
     t.append(row);
   }
-  s.append(t, el('p', {}, `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}.`));
+  s.append(
+    t,
+    el(
+      'p',
+      {},
+      `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}.`,
+    ),
+  );
   for (const n of r.notes) s.append(el('p', { class: 'note' }, n));
   if (r.profile) s.append(renderProfile(r.profile));
   const actions = el('div', { class: 'actions' });
-  actions.append(Object.assign(el('vscode-button', { id: 'openFolder' }, 'Open output folder'), { onclick: () => vscode.postMessage({ type: 'openFolder' }) }), Object.assign(el('vscode-button', { id: 'openReport', appearance: 'secondary' }, 'Open report'), { onclick: () => vscode.postMessage({ type: 'openReport' }) }));
+  actions.append(
+    Object.assign(el('vscode-button', { id: 'openFolder' }, 'Open output folder'), {
+      onclick: () => vscode.postMessage({ type: 'openFolder' }),
+    }),
+    Object.assign(el('vscode-button', { id: 'openReport', appearance: 'secondary' }, 'Open report'), {
+      onclick: () => vscode.postMessage({ type: 'openReport' }),
+    }),
+  );
   s.append(actions);
   return s;
 }
@@ -237,11 +389,19 @@ function render(): void {
     return;
   }
   const sm = state.summary;
-  app.append(el('h1', {}, `Compress ${state.model?.split(/[\\/]/).slice(-2).join('/')}`), el('p', { class: 'summary' }, `${sm.config.layers} layers · hidden ${sm.config.hidden} · ${sm.config.heads} heads / ${sm.config.kvHeads} KV · MLP ${sm.config.intermediate} · ${sm.totals.params.toLocaleString()} parameters · ${mib(sm.fileBytes)}`));
+  app.append(
+    el('h1', {}, `Compress ${state.model?.split(/[\\/]/).slice(-2).join('/')}`),
+    el(
+      'p',
+      { class: 'summary' },
+      `${sm.config.layers} layers · hidden ${sm.config.hidden} · ${sm.config.heads} heads / ${sm.config.kvHeads} KV · MLP ${sm.config.intermediate} · ${sm.totals.params.toLocaleString()} parameters · ${mib(sm.fileBytes)}`,
+    ),
+  );
   app.append(renderForm(state.form, state.choices));
   if (state.error) app.append(el('p', { class: 'error', role: 'alert' }, state.error));
   app.append(renderProgress());
-  for (const part of [renderHeatmaps(), renderReform(), state.report && renderReport(state.report)]) if (part) app.append(part);
+  for (const part of [renderHeatmaps(), renderReform(), state.report && renderReport(state.report)])
+    if (part) app.append(part);
 }
 
 window.addEventListener('message', (e: MessageEvent<HostToWebview>) => {
@@ -254,15 +414,38 @@ window.addEventListener('message', (e: MessageEvent<HostToWebview>) => {
       state.form = { ...readForm(), calib: m.path };
       break;
     case 'started':
-      state = { ...state, running: true, error: undefined, report: undefined, generations: [], points: [], reform: [], best: undefined, startedAt: Date.now(), stage: 'starting' };
+      state = {
+        ...state,
+        running: true,
+        error: undefined,
+        report: undefined,
+        generations: [],
+        points: [],
+        reform: [],
+        best: undefined,
+        startedAt: Date.now(),
+        stage: 'starting',
+      };
       break;
     case 'event': {
       const ev = m.event;
       if (ev.type === 'stage') state = { ...state, stage: ev.stage, steps: undefined };
-      if (ev.type === 'progress') state.steps = { stage: ev.stage, done: ev.done, total: ev.total, unit: ev.unit, since: state.steps?.stage === ev.stage ? state.steps.since : Date.now() };
+      if (ev.type === 'progress')
+        state.steps = {
+          stage: ev.stage,
+          done: ev.done,
+          total: ev.total,
+          unit: ev.unit,
+          since: state.steps?.stage === ev.stage ? state.steps.since : Date.now(),
+        };
       if (ev.type === 'candidate' && ev.ppl !== undefined) state.points.push([ev.params, ev.ppl]);
       if (ev.type === 'generation') {
-        state.generations.push({ generation: ev.summary.generation, best: ev.summary.bestSoFar, median: ev.summary.median, of: ev.generations });
+        state.generations.push({
+          generation: ev.summary.generation,
+          best: ev.summary.bestSoFar,
+          median: ev.summary.median,
+          of: ev.generations,
+        });
         state.best = ev.best.layers;
       }
       if (ev.type === 'reform') state.reform.push(ev.layer);

@@ -7,7 +7,11 @@ function familyOptions(c: ModelSummary['config']): string[] {
   const r = c.ropeScaling;
   const options = [
     ...(c.qkvBias ? ['q/k/v biases'] : []),
-    ...(r ? [`RoPE ${r.type} scaling ×${r.factor} (low ${r.lowFreqFactor}, high ${r.highFreqFactor}, original context ${r.originalMaxPositions})`] : []),
+    ...(r
+      ? [
+          `RoPE ${r.type} scaling ×${r.factor} (low ${r.lowFreqFactor}, high ${r.highFreqFactor}, original context ${r.originalMaxPositions})`,
+        ]
+      : []),
     ...(c.slidingWindow ? [`sliding window ${c.slidingWindow}`] : []),
     ...(c.normWeightOffset ? [`norms scale by ${c.normWeightOffset} + weight`] : []),
     ...(c.mlpActivation === 'gelu_tanh' ? ['GeGLU (tanh GELU)'] : []),
@@ -25,7 +29,15 @@ export function printSummary(s: ModelSummary): string {
     ...familyOptions(c),
     '',
   ];
-  const rows = s.layers.map((l) => [String(l.index), l.heads, l.kvHeads, l.headDim, l.intermediate, formatCount(l.params), formatBytes(l.bytes)]);
+  const rows = s.layers.map((l) => [
+    String(l.index),
+    l.heads,
+    l.kvHeads,
+    l.headDim,
+    l.intermediate,
+    formatCount(l.params),
+    formatBytes(l.bytes),
+  ]);
   rows.push(['total', '', '', '', '', formatCount(s.totals.params), formatBytes(s.totals.bytes)]);
   return [
     ...head,

@@ -18,14 +18,18 @@ export function jobProgress(json: boolean | undefined, generations: number) {
     onEvent: (e: JobEvent) => {
       if (underParent()) return sendToParent({ kind: 'event', event: e });
       if (json) return;
-      if (e.type === 'candidate') barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
+      if (e.type === 'candidate')
+        barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
       if (e.type === 'progress') barFor(e.stage, e.unit).update(e.done, e.total);
       if (e.type === 'stage') {
         bar?.bar.stop();
         bar = undefined;
         process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
       }
-      if (e.type === 'reform') process.stderr.write(`  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`);
+      if (e.type === 'reform')
+        process.stderr.write(
+          `  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`,
+        );
       if (e.type === 'log') process.stderr.write(`${e.message}\n`);
     },
     stop: () => bar?.bar.stop(),

@@ -35,7 +35,10 @@ export function registerModelCommands(program: Command): void {
     .description('write a llama2.c .bin checkpoint as an ONNX model folder (model.onnx, config.json, tokenizer files)')
     .argument('<model>', 'llama2.c .bin checkpoint')
     .requiredOption('--out <dir>', 'new output folder')
-    .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin (default: a matching one beside the model)')
+    .option(
+      '--tokenizer <file>',
+      'tokenizer.json or llama2.c tokenizer .bin (default: a matching one beside the model)',
+    )
     .action((model: string, o: { out: string; tokenizer?: string }) => {
       const d = loadDecoder(model);
       const tok = loadModelTokenizer(model, d.config.vocab, o.tokenizer);
@@ -53,11 +56,16 @@ export function registerModelCommands(program: Command): void {
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .addOption(providerOption())
     .addOption(threadsOption())
-    .action(async (model: string, o: { prompt: string; maxTokens: number; original?: boolean; tokenizer?: string; provider: ProviderChoice }) => {
-      const r = await generateText(model, o);
-      process.stdout.write(`${r.text}\n`);
-      process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
-    });
+    .action(
+      async (
+        model: string,
+        o: { prompt: string; maxTokens: number; original?: boolean; tokenizer?: string; provider: ProviderChoice },
+      ) => {
+        const r = await generateText(model, o);
+        process.stdout.write(`${r.text}\n`);
+        process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
+      },
+    );
 
   program
     .command('eval')
@@ -66,18 +74,40 @@ export function registerModelCommands(program: Command): void {
     .requiredOption('--text <file>', 'plain text, or .jsonl with a "text" field')
     .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
     .option('--windows <n>', 'evaluate only the first N windows', ruled('windows'))
-    .addOption(new Option('--graph <which>', 'file: run the .onnx as it is; ours: our re-emitted graph').choices(['file', 'ours']))
+    .addOption(
+      new Option('--graph <which>', 'file: run the .onnx as it is; ours: our re-emitted graph').choices([
+        'file',
+        'ours',
+      ]),
+    )
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .option('--json', 'print one JSON object on stdout')
     .addOption(providerOption())
     .addOption(threadsOption())
-    .action(async (model: string, o: { text: string; seqLen?: number; windows?: number; graph?: 'file' | 'ours'; tokenizer?: string; json?: boolean; provider: ProviderChoice }) => {
-      const bar = o.json ? undefined : progressBar('windows');
-      const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
-      bar?.stop();
-      for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
-      console.log(o.json ? JSON.stringify(r, null, 2) : `perplexity ${r.ppl.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.tokens} predicted tokens in ${r.windows} windows of ${r.seqLen}; ${r.seconds.toFixed(1)} s on ${r.provider}`);
-    });
+    .action(
+      async (
+        model: string,
+        o: {
+          text: string;
+          seqLen?: number;
+          windows?: number;
+          graph?: 'file' | 'ours';
+          tokenizer?: string;
+          json?: boolean;
+          provider: ProviderChoice;
+        },
+      ) => {
+        const bar = o.json ? undefined : progressBar('windows');
+        const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
+        bar?.stop();
+        for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
+        console.log(
+          o.json
+            ? JSON.stringify(r, null, 2)
+            : `perplexity ${r.ppl.toFixed(4)} (mean NLL ${r.meanNll.toFixed(5)} nats) over ${r.tokens} predicted tokens in ${r.windows} windows of ${r.seqLen}; ${r.seconds.toFixed(1)} s on ${r.provider}`,
+        );
+      },
+    );
 }
 
 /** Last in `--help`, after the compression commands. */
@@ -90,12 +120,30 @@ export function registerDemo(program: Command): void {
       const model = demoModel();
       const out = o.out ?? path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-demo-')), 'stories260K-0.8');
       console.log(printSummary(summarize(loadDecoder(model))));
-      console.log(`\nCompressing to 0.8 of its parameters (quick search preset) with ${path.relative(process.cwd(), demoText())} as calibration text…`);
+      console.log(
+        `\nCompressing to 0.8 of its parameters (quick search preset) with ${path.relative(process.cwd(), demoText())} as calibration text…`,
+      );
       const progress = jobProgress(false, PRESETS.quick.generations + 1);
-      const r = await compressModel({ model, ratio: 0.8, calib: demoText(), out, preset: 'quick', seqLen: 256, calibWindows: 32, provider: 'auto', signal: cancelOnInterrupt(), onEvent: progress.onEvent });
+      const r = await compressModel({
+        model,
+        ratio: 0.8,
+        calib: demoText(),
+        out,
+        preset: 'quick',
+        seqLen: 256,
+        calibWindows: 32,
+        provider: 'auto',
+        signal: cancelOnInterrupt(),
+        onEvent: progress.onEvent,
+      });
       progress.stop();
       console.log(`\n${printReport(r)}`);
-      const g = await generateText(path.join(out, 'model.onnx'), { prompt: 'Once upon a time', maxTokens: 80, provider: 'auto', original: true });
+      const g = await generateText(path.join(out, 'model.onnx'), {
+        prompt: 'Once upon a time',
+        maxTokens: 80,
+        provider: 'auto',
+        original: true,
+      });
       console.log(`\nThe compressed model, greedy from "Once upon a time":\n${g.text}`);
     });
 }

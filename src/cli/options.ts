@@ -3,7 +3,15 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { GRANULARITIES } from '../compress/importance/units';
 import { PRESETS } from '../compress/search/evolution';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from '../job/options';
-import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_PROVIDER, DEFAULT_SEED, DEFAULT_THREADS, DEFAULT_TOLERANCE, PROVIDERS } from '../job/defaults';
+import {
+  DEFAULT_CALIB_WINDOWS,
+  DEFAULT_GRANULARITY,
+  DEFAULT_PROVIDER,
+  DEFAULT_SEED,
+  DEFAULT_THREADS,
+  DEFAULT_TOLERANCE,
+  PROVIDERS,
+} from '../job/defaults';
 
 /** A value refused by the rules of job/options.ts, as commander reports a bad argument (flag, value, what to give). */
 function asArgument<T>(parse: () => T): T {
@@ -19,17 +27,33 @@ export const ruled = (name: RuleName) => (v: string) => asArgument(() => parseRu
 export const sparsityArg = (v: string) => asArgument(() => parseSparsity(v));
 
 export const providerOption = () =>
-  new Option('--provider <ep>', 'ONNX Runtime execution provider').choices(PROVIDERS as unknown as string[]).default(DEFAULT_PROVIDER);
+  new Option('--provider <ep>', 'ONNX Runtime execution provider')
+    .choices(PROVIDERS as unknown as string[])
+    .default(DEFAULT_PROVIDER);
 
 export const threadsOption = () =>
-  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)").default(DEFAULT_THREADS).argParser(ruled('threads'));
+  new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)")
+    .default(DEFAULT_THREADS)
+    .argParser(ruled('threads'));
 
 export const profileOption = (kinds: readonly string[]) =>
-  new Option('--profile <p>', 'how levels are spread over the linears: uniform; owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)').choices([...kinds]).default('uniform');
-export const maskSelectionOption = () => new Option('--mask-selection <s>', "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's) or per output").choices(['block', 'output']).default('block');
+  new Option(
+    '--profile <p>',
+    'how levels are spread over the linears: uniform; owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)',
+  )
+    .choices([...kinds])
+    .default('uniform');
+export const maskSelectionOption = () =>
+  new Option(
+    '--mask-selection <s>',
+    "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's) or per output",
+  )
+    .choices(['block', 'output'])
+    .default('block');
 
 /** `--generations` / `--population` over the chosen preset. */
-export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) => scheduleOverrides(PRESETS[o.preset], o);
+export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) =>
+  scheduleOverrides(PRESETS[o.preset], o);
 
 /** Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. */
 export function cancelOnInterrupt(): AbortSignal {
@@ -44,19 +68,50 @@ export const compensationOption = (o: { biasCompensation: boolean }) => (o.biasC
 /** The options `search` and `compress` share. */
 export function withSearchOptions(cmd: Command, defaultPreset: keyof typeof PRESETS): Command {
   return cmd
-    .addOption(new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default(defaultPreset))
+    .addOption(
+      new Option('--preset <p>', 'search population schedule').choices(Object.keys(PRESETS)).default(defaultPreset),
+    )
     .option('--generations <n>', 'generations (overrides the preset)', ruled('generations'))
-    .option('--population <n>', 'candidates per generation, 3 or more (overrides the preset; mutants / crossovers / random keep their shares)', ruled('population'))
+    .option(
+      '--population <n>',
+      'candidates per generation, 3 or more (overrides the preset; mutants / crossovers / random keep their shares)',
+      ruled('population'),
+    )
     .option('--seed <n>', 'random seed: same inputs and seed give the same masks', ruled('seed'), DEFAULT_SEED)
-    .addOption(new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels').choices(GRANULARITIES).default(DEFAULT_GRANULARITY))
-    .option('--tolerance <t>', 'budget window: [ratio − t, ratio] of all parameters', ruled('tolerance'), DEFAULT_TOLERANCE)
+    .addOption(
+      new Option('--granularity <g>', 'attention unit: whole heads (KV groups) or head-dim channels')
+        .choices(GRANULARITIES)
+        .default(DEFAULT_GRANULARITY),
+    )
+    .option(
+      '--tolerance <t>',
+      'budget window: [ratio − t, ratio] of all parameters',
+      ruled('tolerance'),
+      DEFAULT_TOLERANCE,
+    )
     .option('--seq-len <n>', 'window length (default: the model context, at most 2048)', ruled('seqLen'))
-    .option('--fitness-windows <n>', 'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)', ruled('fitnessWindows'))
-    .option('--calib-windows <n>', 'calibration windows for the importance scores', ruled('calibWindows'), DEFAULT_CALIB_WINDOWS)
-    .addOption(new Option('--init <which>', "initial population: obs (the paper's) or all importance methods").choices(['obs', 'all']).default('all'))
+    .option(
+      '--fitness-windows <n>',
+      'fitness (and reformation) windows from the start of the calibration text (default: ~10k tokens)',
+      ruled('fitnessWindows'),
+    )
+    .option(
+      '--calib-windows <n>',
+      'calibration windows for the importance scores',
+      ruled('calibWindows'),
+      DEFAULT_CALIB_WINDOWS,
+    )
+    .addOption(
+      new Option('--init <which>', "initial population: obs (the paper's) or all importance methods")
+        .choices(['obs', 'all'])
+        .default('all'),
+    )
     .option('--no-halving', "evaluate every candidate on all fitness windows (the paper's plain schedule)")
     .option('--depth', 'below a 0.7 ratio, also search how many last layers to drop whole')
-    .option('--no-bias-compensation', "measure candidates without FLAP's compensation biases (the paper's fitness; also FLAP without them)")
+    .option(
+      '--no-bias-compensation',
+      "measure candidates without FLAP's compensation biases (the paper's fitness; also FLAP without them)",
+    )
     .option('--eval <file>', 'held-out text: perplexity in the result')
     .option('--eval-windows <n>', 'evaluate only the first N held-out windows', ruled('evalWindows'))
     .option('--resume', 'continue an interrupted job from its checkpoint in <out>.partial')

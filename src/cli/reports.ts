@@ -5,8 +5,14 @@ import type { WeightStageReport } from '../job/weightStage';
 import { pplText } from '../job/measureModel';
 
 export function printWeightStage(r: WeightStageReport): string {
-  const row = (m: WeightStageReport['before']) => `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
-  return [row(r.before), row(r.after), ...r.notes.map((n) => `note: ${n}`), `model: ${path.join(r.out, 'model.onnx')}`].join('\n');
+  const row = (m: WeightStageReport['before']) =>
+    `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
+  return [
+    row(r.before),
+    row(r.after),
+    ...r.notes.map((n) => `note: ${n}`),
+    `model: ${path.join(r.out, 'model.onnx')}`,
+  ].join('\n');
 }
 
 export function printReport(r: CompressReport): string {
@@ -15,7 +21,10 @@ export function printReport(r: CompressReport): string {
     `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
     `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
     `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}`,
-    ...(r.stages ?? []).map((m) => `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`),
+    ...(r.stages ?? []).map(
+      (m) =>
+        `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`,
+    ),
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,

@@ -10,28 +10,83 @@ import type { MaskSelection } from '../compress/sparsify/maskSelection';
 import { PROFILE_KINDS, type ProfileKind } from '../compress/profile/profileStage';
 import { UserError } from '../util/errors';
 import { printWeightStage } from './reports';
-import { cancelOnInterrupt, maskSelectionOption, profileOption, providerOption, ruled, sparsityArg, threadsOption } from './options';
+import {
+  cancelOnInterrupt,
+  maskSelectionOption,
+  profileOption,
+  providerOption,
+  ruled,
+  sparsityArg,
+  threadsOption,
+} from './options';
 
 /** `--sparsity` / `--bits` options (already checked by their parsers) → a weight stage (undefined without either). */
-export type WeightStageOptions = { sparsity?: SparsityPattern; sparsifyMethod?: SparsifyMethod; bits?: string; blockSize?: number; asymmetric?: boolean; gptq?: boolean; profile?: ProfileKind; profileGenerations?: number; maskSelection?: MaskSelection };
+export type WeightStageOptions = {
+  sparsity?: SparsityPattern;
+  sparsifyMethod?: SparsifyMethod;
+  bits?: string;
+  blockSize?: number;
+  asymmetric?: boolean;
+  gptq?: boolean;
+  profile?: ProfileKind;
+  profileGenerations?: number;
+  maskSelection?: MaskSelection;
+};
 
 export function weightStage(o: WeightStageOptions): WeightStage | undefined {
   const pattern = o.sparsity;
   const bits = o.bits ? (Number(o.bits) as 4 | 8) : undefined;
   if (!pattern && !bits) return undefined;
   return {
-    ...(pattern ? { sparsity: { method: o.sparsifyMethod ?? 'sparsegpt', pattern, ...(o.maskSelection ? { selection: o.maskSelection } : {}) } } : {}),
-    ...(bits ? { quant: { bits, blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE, symmetric: !o.asymmetric, gptq: Boolean(o.gptq) } } : {}),
+    ...(pattern
+      ? {
+          sparsity: {
+            method: o.sparsifyMethod ?? 'sparsegpt',
+            pattern,
+            ...(o.maskSelection ? { selection: o.maskSelection } : {}),
+          },
+        }
+      : {}),
+    ...(bits
+      ? {
+          quant: {
+            bits,
+            blockSize: o.blockSize ?? DEFAULT_BLOCK_SIZE,
+            symmetric: !o.asymmetric,
+            gptq: Boolean(o.gptq),
+          },
+        }
+      : {}),
     ...(o.profile ? { profile: o.profile } : {}),
     ...(o.profileGenerations !== undefined ? { profileGenerations: o.profileGenerations } : {}),
   };
 }
 
-type StageOptions = { out: string; calib?: string; eval?: string; evalWindows: number; seqLen?: number; calibWindows: number; seed: number; tokenizer?: string; json?: boolean; provider: ProviderChoice };
+type StageOptions = {
+  out: string;
+  calib?: string;
+  eval?: string;
+  evalWindows: number;
+  seqLen?: number;
+  calibWindows: number;
+  seed: number;
+  tokenizer?: string;
+  json?: boolean;
+  provider: ProviderChoice;
+};
 
 async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
   if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
-  const r = await runWeightStage({ ...o, model, stage, evalText: o.eval, signal: cancelOnInterrupt(), onEvent: (e) => (e.type === 'log' || (!o.json && e.type === 'stage')) && process.stderr.write(`${e.type === 'log' ? e.message : `${e.stage}…`}\n`) });
+  const r = await runWeightStage({
+    ...o,
+    model,
+    stage,
+    evalText: o.eval,
+    signal: cancelOnInterrupt(),
+    onEvent: (e) =>
+      (e.type === 'log' || (!o.json && e.type === 'stage')) &&
+      process.stderr.write(`${e.type === 'log' ? e.message : `${e.stage}…`}\n`),
+  });
   console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
 }
 
@@ -53,24 +108,51 @@ export function registerStageCommands(program: Command): void {
       .addOption(providerOption())
       .addOption(threadsOption());
 
-  stageCommand('sparsify', 'one-shot SparseGPT / Wanda / magnitude sparsity, unstructured or N:M, optionally quantized too')
-    .addOption(new Option('--method <m>', 'sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'))
+  stageCommand(
+    'sparsify',
+    'one-shot SparseGPT / Wanda / magnitude sparsity, unstructured or N:M, optionally quantized too',
+  )
+    .addOption(
+      new Option('--method <m>', 'sparsifier').choices(SPARSIFY_METHODS as unknown as string[]).default('sparsegpt'),
+    )
     .requiredOption('--sparsity <s>', 'a fraction (0.5) or N:M (2:4, M ≤ 64)', sparsityArg)
-    .addOption(new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices(['4', '8']))
+    .addOption(
+      new Option('--bits <b>', 'also quantize to int4 / int8 (with SparseGPT: jointly, GPTQ-style)').choices([
+        '4',
+        '8',
+      ]),
+    )
     .option('--block-size <n>', 'quantization block size', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization')
     .addOption(profileOption(PROFILE_KINDS))
-    .option('--profile-generations <n>', `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`, ruled('profileGenerations'))
+    .option(
+      '--profile-generations <n>',
+      `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`,
+      ruled('profileGenerations'),
+    )
     .addOption(maskSelectionOption())
-    .action((model: string, o: StageOptions & WeightStageOptions & { method: SparsifyMethod; sparsity: SparsityPattern }) =>
-      stageAction(model, o, weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) })));
+    .action(
+      (model: string, o: StageOptions & WeightStageOptions & { method: SparsifyMethod; sparsity: SparsityPattern }) =>
+        stageAction(
+          model,
+          o,
+          weightStage({ ...o, sparsifyMethod: o.method, gptq: o.method === 'sparsegpt' && Boolean(o.bits) }),
+        ),
+    );
 
-  stageCommand('quantize', 'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)')
+  stageCommand(
+    'quantize',
+    'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)',
+  )
     .addOption(new Option('--bits <b>', 'bits per weight').choices(['4', '8']).makeOptionMandatory())
     .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), DEFAULT_BLOCK_SIZE)
     .option('--asymmetric', 'asymmetric quantization (a zero point per block)')
     .option('--gptq', 'GPTQ-style error feedback (needs --calib)')
     .addOption(profileOption(['uniform', 'search']))
-    .option('--profile-generations <n>', `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`, ruled('profileGenerations'))
+    .option(
+      '--profile-generations <n>',
+      `generations of --profile search (default ${PROFILE_SCHEDULE.generations})`,
+      ruled('profileGenerations'),
+    )
     .action((model: string, o: StageOptions & WeightStageOptions) => stageAction(model, o, weightStage(o)));
 }

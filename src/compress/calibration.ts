@@ -3,7 +3,14 @@
 // means) and dropped, so memory holds one layer's Gram matrices and the cost grows linearly with depth.
 import type { Decoder, LayerWeights, Weight } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
-import { calibrationInputs, mean, runPass, type LayerInputs, type LayerStats, type PassResult } from '../runtime/activationStats';
+import {
+  calibrationInputs,
+  mean,
+  runPass,
+  type LayerInputs,
+  type LayerStats,
+  type PassResult,
+} from '../runtime/activationStats';
 import { ort, type SessionOptions } from '../runtime/session';
 import { IO, type CapturePoint } from '../graph/decoderGraph';
 import { layerMaskVectors, type LayerMask } from './subnet';
@@ -22,8 +29,24 @@ export interface LayerwiseOptions extends SessionOptions {
  * `keepOutput`, its output (the next layer's input). With `layerMask` the layer runs masked, as in the masked
  * evaluation graph.
  */
-export async function passLayer(d: Decoder, l: number, input: LayerInputs, o: LayerwiseOptions & { points: readonly CapturePoint[]; layerMask?: LayerMask; keepOutput: boolean }): Promise<PassResult> {
-  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: Boolean(o.layerMask), capture: o.points.length ? [l] : [], capturePoints: o.points, layerRange: { from: l, to: l } }, { ...o, noArena: true });
+export async function passLayer(
+  d: Decoder,
+  l: number,
+  input: LayerInputs,
+  o: LayerwiseOptions & { points: readonly CapturePoint[]; layerMask?: LayerMask; keepOutput: boolean },
+): Promise<PassResult> {
+  const s = await decoderSession(
+    d,
+    {
+      kvCache: false,
+      head: 'nll',
+      masks: Boolean(o.layerMask),
+      capture: o.points.length ? [l] : [],
+      capturePoints: o.points,
+      layerRange: { from: l, to: l },
+    },
+    { ...o, noArena: true },
+  );
   try {
     const extraFeeds: Record<string, ort.Tensor> = {};
     if (o.layerMask) {
@@ -41,7 +64,13 @@ export async function passLayer(d: Decoder, l: number, input: LayerInputs, o: La
  * One pass of the dense model over `windows`, layer by layer: `perLayer` receives each layer's statistics at
  * `points` while only that layer's are held.
  */
-export async function denseLayerwise<T>(d: Decoder, windows: number[][], points: readonly CapturePoint[], o: LayerwiseOptions, perLayer: (l: number, stats: LayerStats) => Promise<T> | T): Promise<T[]> {
+export async function denseLayerwise<T>(
+  d: Decoder,
+  windows: number[][],
+  points: readonly CapturePoint[],
+  o: LayerwiseOptions,
+  perLayer: (l: number, stats: LayerStats) => Promise<T> | T,
+): Promise<T[]> {
   let input: LayerInputs = calibrationInputs(windows);
   const results: T[] = [];
   o.onLayer?.(0, d.layers.length);
@@ -71,9 +100,17 @@ export interface DenseCalibration {
 }
 
 /** Importance scores of `methods` and the compensation means, from one layer-by-layer pass of the dense model. */
-export async function denseCalibration(d: Decoder, windows: number[][], methods: readonly Method[], g: Granularity, o: LayerwiseOptions): Promise<DenseCalibration> {
+export async function denseCalibration(
+  d: Decoder,
+  windows: number[][],
+  methods: readonly Method[],
+  g: Granularity,
+  o: LayerwiseOptions,
+): Promise<DenseCalibration> {
   // OBS needs the Gram matrices of all four linear inputs; the other scores and the means only those of o/down.
-  const points: CapturePoint[] = methods.includes('obs') ? ['attn_in', 'o_in', 'mlp_in', 'down_in'] : ['o_in', 'down_in'];
+  const points: CapturePoint[] = methods.includes('obs')
+    ? ['attn_in', 'o_in', 'mlp_in', 'down_in']
+    : ['o_in', 'down_in'];
   const perLayer = await denseLayerwise(d, windows, points, o, async (l, st) => {
     // Every method reads the same weights: read (and widen from fp16) each once for this layer.
     const layer = { ...d, layerWeights: d.layerWeights.map((w, i) => (i === l ? readOnce(w) : w)) };

@@ -18,13 +18,22 @@ export interface ExportedModel {
  * I/O and KV cache, `config.json`, `generation_config.json`, `genai_config.json` and the tokenizer files.
  * `model.onnx` is written last, so its presence means the folder is complete.
  */
-export function writeModelFiles(d: Decoder, dir: string, tokenizer: TextTokenizer | undefined, write: WriteOptions = {}): void {
+export function writeModelFiles(
+  d: Decoder,
+  dir: string,
+  tokenizer: TextTokenizer | undefined,
+  write: WriteOptions = {},
+): void {
   writeJsonAtomic(path.join(dir, 'config.json'), hfConfig(d), 2);
   writeJsonAtomic(path.join(dir, 'generation_config.json'), generationConfig(d), 2);
   writeJsonAtomic(path.join(dir, 'genai_config.json'), genaiConfig(d, 'model.onnx'), 2);
   if (tokenizer) {
     writeJsonAtomic(path.join(dir, 'tokenizer.json'), tokenizer.files.tokenizer, 2);
-    writeJsonAtomic(path.join(dir, 'tokenizer_config.json'), { ...tokenizer.files.config, model_max_length: d.config.maxPositions }, 2);
+    writeJsonAtomic(
+      path.join(dir, 'tokenizer_config.json'),
+      { ...tokenizer.files.config, model_max_length: d.config.maxPositions },
+      2,
+    );
   }
   // An fp16 model stays fp16 on disk: new weight values are rounded to it, unchanged ones copied as they are.
   const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false, weightType: d.weightType });
@@ -32,7 +41,12 @@ export function writeModelFiles(d: Decoder, dir: string, tokenizer: TextTokenize
 }
 
 /** `writeModelFiles` into a new folder, renamed into place when complete. */
-export function exportDecoder(d: Decoder, outDir: string, tokenizer: TextTokenizer | undefined, write: WriteOptions = {}): ExportedModel {
+export function exportDecoder(
+  d: Decoder,
+  outDir: string,
+  tokenizer: TextTokenizer | undefined,
+  write: WriteOptions = {},
+): ExportedModel {
   const out = new OutputFolder(outDir);
   try {
     writeModelFiles(d, out.tmp, tokenizer, write);

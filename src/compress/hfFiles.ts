@@ -46,14 +46,22 @@ export function hfConfig(d: Decoder): Record<string, unknown> {
     head_dim_per_layer: L.map((s) => s.headDim),
     intermediate_size_per_layer: L.map((s) => s.intermediate),
   };
-  if (!Object.values(perLayer).every(uniform) || L.some((s) => s.headDim !== c.headDim || s.intermediate !== c.intermediate)) {
+  if (
+    !Object.values(perLayer).every(uniform) ||
+    L.some((s) => s.headDim !== c.headDim || s.intermediate !== c.intermediate)
+  ) {
     Object.assign(cfg, perLayer, { rope_pairs_per_layer: L.map((s) => s.ropePairs) });
   }
   return cfg;
 }
 
 export function generationConfig(d: Decoder): Record<string, unknown> {
-  return { bos_token_id: d.config.bosTokenId, eos_token_id: d.config.eosTokenId, do_sample: false, max_length: d.config.maxPositions };
+  return {
+    bos_token_id: d.config.bosTokenId,
+    eos_token_id: d.config.eosTokenId,
+    do_sample: false,
+    max_length: d.config.maxPositions,
+  };
 }
 
 /**
@@ -92,9 +100,20 @@ export function genaiConfig(d: Decoder, modelFile: string): Record<string, unkno
       },
     },
     search: {
-      diversity_penalty: 0, do_sample: false, early_stopping: true, length_penalty: 1, max_length: c.maxPositions, min_length: 0,
-      no_repeat_ngram_size: 0, num_beams: 1, num_return_sequences: 1, past_present_share_buffer: uniformKv, repetition_penalty: 1,
-      temperature: 1, top_k: 1, top_p: 1,
+      diversity_penalty: 0,
+      do_sample: false,
+      early_stopping: true,
+      length_penalty: 1,
+      max_length: c.maxPositions,
+      min_length: 0,
+      no_repeat_ngram_size: 0,
+      num_beams: 1,
+      num_return_sequences: 1,
+      past_present_share_buffer: uniformKv,
+      repetition_penalty: 1,
+      temperature: 1,
+      top_k: 1,
+      top_p: 1,
     },
   };
 }

@@ -11,7 +11,12 @@ import type { CompensationFlags, CompensationMeans } from './importance/compensa
  * without rebuilding or reloading weights.
  */
 export class MaskedEvaluator {
-  private constructor(readonly decoder: Decoder, private readonly session: ort.InferenceSession, readonly provider: string, private readonly means?: CompensationMeans) {}
+  private constructor(
+    readonly decoder: Decoder,
+    private readonly session: ort.InferenceSession,
+    readonly provider: string,
+    private readonly means?: CompensationMeans,
+  ) {}
 
   /**
    * With `means` (the dense model's mean o_proj / down_proj inputs) a mask can be measured with FLAP's bias
@@ -42,6 +47,9 @@ export class MaskedEvaluator {
   }
 
   nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
-    return windowsNll(this.session, windows, { vocab: this.decoder.config.vocab, extraFeeds: this.feeds(mask, compensate) });
+    return windowsNll(this.session, windows, {
+      vocab: this.decoder.config.vocab,
+      extraFeeds: this.feeds(mask, compensate),
+    });
   }
 }

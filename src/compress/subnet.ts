@@ -19,7 +19,11 @@ export interface LayerMask {
 export type SubnetMask = LayerMask[];
 
 export function fullMask(d: Decoder): SubnetMask {
-  return d.layers.map((s) => ({ heads: new Array(s.heads).fill(true), pairs: new Array(s.headDim / 2).fill(true), mlp: new Array(s.intermediate).fill(true) }));
+  return d.layers.map((s) => ({
+    heads: new Array(s.heads).fill(true),
+    pairs: new Array(s.headDim / 2).fill(true),
+    mlp: new Array(s.intermediate).fill(true),
+  }));
 }
 
 const kept = (b: boolean[]) => b.reduce((n, v) => n + (v ? 1 : 0), 0);
@@ -29,7 +33,11 @@ const indices = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
 export const isDropped = (m: LayerMask) => kept(m.heads) === 0 && kept(m.mlp) === 0;
 
 /** The mask of a dropped layer. */
-export const droppedLayer = (s: LayerShape): LayerMask => ({ heads: new Array(s.heads).fill(false), pairs: new Array(s.headDim / 2).fill(false), mlp: new Array(s.intermediate).fill(false) });
+export const droppedLayer = (s: LayerShape): LayerMask => ({
+  heads: new Array(s.heads).fill(false),
+  pairs: new Array(s.headDim / 2).fill(false),
+  mlp: new Array(s.intermediate).fill(false),
+});
 
 /** Kept KV groups and the number of query heads each keeps; refuses masks no dense layer can express. */
 function groupStructure(s: LayerShape, m: LayerMask, layer: number): { groups: number[]; perGroup: number } {
@@ -38,20 +46,27 @@ function groupStructure(s: LayerShape, m: LayerMask, layer: number): { groups: n
   const groups = indices(counts.map((c) => c > 0));
   const perGroup = groups.length ? counts[groups[0]] : 0;
   if (groups.some((g) => counts[g] !== perGroup)) {
-    throw new UserError(`layer ${layer}: KV groups keep different numbers of query heads (${counts.join(', ')}); GQA needs the same number in every kept group`);
+    throw new UserError(
+      `layer ${layer}: KV groups keep different numbers of query heads (${counts.join(', ')}); GQA needs the same number in every kept group`,
+    );
   }
   if (groups.length === 0 || kept(m.pairs) === 0 || kept(m.mlp) === 0) {
-    throw new UserError(`layer ${layer}: the mask removes all heads, all head dims or all MLP channels; keep at least one of each, or drop the whole layer (no heads and no MLP channels)`);
+    throw new UserError(
+      `layer ${layer}: the mask removes all heads, all head dims or all MLP channels; keep at least one of each, or drop the whole layer (no heads and no MLP channels)`,
+    );
   }
   return { groups, perGroup };
 }
 
 function checkLengths(d: Decoder, mask: SubnetMask): void {
-  if (mask.length !== d.layers.length) throw new UserError(`mask has ${mask.length} layers, the model ${d.layers.length}`);
+  if (mask.length !== d.layers.length)
+    throw new UserError(`mask has ${mask.length} layers, the model ${d.layers.length}`);
   mask.forEach((m, i) => {
     const s = d.layers[i];
     if (m.heads.length !== s.heads || m.pairs.length !== s.headDim / 2 || m.mlp.length !== s.intermediate) {
-      throw new UserError(`layer ${i}: mask sizes (${m.heads.length} heads, ${m.pairs.length} pairs, ${m.mlp.length} MLP) do not match the model (${s.heads}, ${s.headDim / 2}, ${s.intermediate})`);
+      throw new UserError(
+        `layer ${i}: mask sizes (${m.heads.length} heads, ${m.pairs.length} pairs, ${m.mlp.length} MLP) do not match the model (${s.heads}, ${s.headDim / 2}, ${s.intermediate})`,
+      );
     }
   });
 }
@@ -64,14 +79,16 @@ export function maskedShapes(d: Decoder, mask: SubnetMask): LayerShape[] {
     if (isDropped(mask[i])) return [];
     const { groups, perGroup } = groupStructure(s, mask[i], i);
     const pairs = indices(mask[i].pairs);
-    return [{
-      heads: groups.length * perGroup,
-      kvHeads: groups.length,
-      headDim: 2 * pairs.length,
-      intermediate: kept(mask[i].mlp),
-      ropePairs: pairs.map((p) => s.ropePairs[p]),
-      attnScale: s.attnScale,
-    }];
+    return [
+      {
+        heads: groups.length * perGroup,
+        kvHeads: groups.length,
+        headDim: 2 * pairs.length,
+        intermediate: kept(mask[i].mlp),
+        ropePairs: pairs.map((p) => s.ropePairs[p]),
+        attnScale: s.attnScale,
+      },
+    ];
   });
 }
 
@@ -90,7 +107,8 @@ export function maskedParams(d: Decoder, mask: SubnetMask, outer: number): numbe
 export function layerMaskVectors(s: LayerShape, m: LayerMask): { attn: Float32Array; mlp: Float32Array } {
   const half = s.headDim / 2;
   const attn = new Float32Array(s.heads * s.headDim);
-  for (let h = 0; h < s.heads; h++) for (let j = 0; j < s.headDim; j++) attn[h * s.headDim + j] = m.heads[h] && m.pairs[j % half] ? 1 : 0;
+  for (let h = 0; h < s.heads; h++)
+    for (let j = 0; j < s.headDim; j++) attn[h * s.headDim + j] = m.heads[h] && m.pairs[j % half] ? 1 : 0;
   return { attn, mlp: Float32Array.from(m.mlp, (b) => (b ? 1 : 0)) };
 }
 
@@ -120,7 +138,11 @@ function rows(w: Weight, keep: number[], name: string): Weight {
 function entries(w: Weight | undefined, keep: number[], name: string): Weight | undefined {
   if (!w) return undefined;
   const src = w.read();
-  return memoryWeight(name, [keep.length], Float32Array.from(keep, (i) => src[i]));
+  return memoryWeight(
+    name,
+    [keep.length],
+    Float32Array.from(keep, (i) => src[i]),
+  );
 }
 
 /** The physically smaller model: sliced q/k/v/o and gate/up/down weights, per-layer shapes, dropped layers gone. */

@@ -42,7 +42,12 @@ export interface RunningJob<T> {
  * A long job in a child process, never on the extension host's thread: a native crash or an out-of-memory in
  * ONNX Runtime ends the child, not VS Code. Its typed events arrive over IPC.
  */
-export function runCliJob<T>(cli: string, args: string[], log: vscode.OutputChannel, onEvent: (e: JobEvent) => void): RunningJob<T> {
+export function runCliJob<T>(
+  cli: string,
+  args: string[],
+  log: vscode.OutputChannel,
+  onEvent: (e: JobEvent) => void,
+): RunningJob<T> {
   const child = start(cli, args, log);
   const result = new Promise<T>((resolve, reject) => {
     let value: T | undefined;
@@ -55,7 +60,12 @@ export function runCliJob<T>(cli: string, args: string[], log: vscode.OutputChan
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (value !== undefined && code === 0) resolve(value);
-      else reject(new Error(error ?? (signal ? `the job process was stopped (${signal})` : `the job process exited with code ${code}`)));
+      else
+        reject(
+          new Error(
+            error ?? (signal ? `the job process was stopped (${signal})` : `the job process exited with code ${code}`),
+          ),
+        );
     });
   });
   return { result, cancel: () => child.kill('SIGINT') };

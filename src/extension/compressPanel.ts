@@ -48,19 +48,38 @@ export class CompressPanel {
       return existing;
     }
     // The model's config on the left, the panel beside it.
-    const config = ['config.json', 'genai_config.json'].map((f) => path.join(path.dirname(model), f)).find((f) => fs.existsSync(f));
-    if (config) await vscode.window.showTextDocument(vscode.Uri.file(config), { viewColumn: vscode.ViewColumn.One, preview: true });
-    const panel = vscode.window.createWebviewPanel('subnetSearch.compress', `Compress: ${path.basename(path.dirname(model))}`, vscode.ViewColumn.Beside, {
-      enableScripts: true,
-      retainContextWhenHidden: true,
-      localResourceRoots: [vscode.Uri.joinPath(ctx.extensionUri, 'dist'), vscode.Uri.joinPath(ctx.extensionUri, 'media')],
-    });
+    const config = ['config.json', 'genai_config.json']
+      .map((f) => path.join(path.dirname(model), f))
+      .find((f) => fs.existsSync(f));
+    if (config)
+      await vscode.window.showTextDocument(vscode.Uri.file(config), {
+        viewColumn: vscode.ViewColumn.One,
+        preview: true,
+      });
+    const panel = vscode.window.createWebviewPanel(
+      'subnetSearch.compress',
+      `Compress: ${path.basename(path.dirname(model))}`,
+      vscode.ViewColumn.Beside,
+      {
+        enableScripts: true,
+        retainContextWhenHidden: true,
+        localResourceRoots: [
+          vscode.Uri.joinPath(ctx.extensionUri, 'dist'),
+          vscode.Uri.joinPath(ctx.extensionUri, 'media'),
+        ],
+      },
+    );
     const p = new CompressPanel(model, panel, ctx, extraArgs);
     CompressPanel.panels.set(model, p);
     return p;
   }
 
-  private constructor(readonly model: string, readonly panel: vscode.WebviewPanel, private readonly ctx: PanelContext, private readonly extraArgs: string[]) {
+  private constructor(
+    readonly model: string,
+    readonly panel: vscode.WebviewPanel,
+    private readonly ctx: PanelContext,
+    private readonly extraArgs: string[],
+  ) {
     panel.iconPath = vscode.Uri.joinPath(ctx.extensionUri, 'media', 'icon.svg');
     panel.webview.html = webviewHtml(panel.webview, ctx.extensionUri);
     panel.webview.onDidReceiveMessage((m: WebviewToHost) => this.onMessage(m));
@@ -79,8 +98,32 @@ export class CompressPanel {
       case 'ready': {
         const s = settings();
         try {
-          const summary = await runCliJson<ModelSummary>(this.ctx.cli, ['inspect', this.model, '--json'], this.ctx.output);
-          this.post({ type: 'init', model: this.model, summary, form: { ratio: s.ratio, granularity: DEFAULT_GRANULARITY, calib: s.calibration, provider: s.provider, out: defaultOut(this.model), preset: 'quick', method: 'search', reform: true, depth: false, sparsity: '', profile: 'uniform', bits: '', seed: DEFAULT_SEED }, choices: FORM_CHOICES });
+          const summary = await runCliJson<ModelSummary>(
+            this.ctx.cli,
+            ['inspect', this.model, '--json'],
+            this.ctx.output,
+          );
+          this.post({
+            type: 'init',
+            model: this.model,
+            summary,
+            form: {
+              ratio: s.ratio,
+              granularity: DEFAULT_GRANULARITY,
+              calib: s.calibration,
+              provider: s.provider,
+              out: defaultOut(this.model),
+              preset: 'quick',
+              method: 'search',
+              reform: true,
+              depth: false,
+              sparsity: '',
+              profile: 'uniform',
+              bits: '',
+              seed: DEFAULT_SEED,
+            },
+            choices: FORM_CHOICES,
+          });
           if (this.report) this.post({ type: 'done', report: this.report });
         } catch (e) {
           this.post({ type: 'failed', message: e instanceof Error ? e.message : String(e) });
@@ -88,7 +131,11 @@ export class CompressPanel {
         break;
       }
       case 'pickCalibration': {
-        const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { Text: ['txt', 'jsonl'] }, openLabel: 'Use as calibration text' });
+        const picked = await vscode.window.showOpenDialog({
+          canSelectMany: false,
+          filters: { Text: ['txt', 'jsonl'] },
+          openLabel: 'Use as calibration text',
+        });
         if (picked?.[0]) this.post({ type: 'calibration', path: picked[0].fsPath });
         break;
       }
@@ -99,10 +146,18 @@ export class CompressPanel {
         this.job?.cancel();
         break;
       case 'openFolder':
-        if (this.report) void vscode.commands.executeCommand('revealFileInOS', vscode.Uri.file(path.join(this.report.out, 'model.onnx')));
+        if (this.report)
+          void vscode.commands.executeCommand(
+            'revealFileInOS',
+            vscode.Uri.file(path.join(this.report.out, 'model.onnx')),
+          );
         break;
       case 'openReport':
-        if (this.report) void vscode.commands.executeCommand('markdown.showPreview', vscode.Uri.file(path.join(this.report.out, 'report.md')));
+        if (this.report)
+          void vscode.commands.executeCommand(
+            'markdown.showPreview',
+            vscode.Uri.file(path.join(this.report.out, 'report.md')),
+          );
         break;
     }
   }
@@ -114,27 +169,38 @@ export class CompressPanel {
     const all = [...args, ...this.extraArgs, ...(threads > 0 ? ['--threads', String(threads)] : [])];
     await rememberJob(this.ctx.state, { model: this.model, out, args: all });
     this.post({ type: 'started' });
-    return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: `Compressing ${path.basename(path.dirname(this.model))}`, cancellable: true }, async (progress, token) => {
-      this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
-        this.post({ type: 'event', event });
-        if (event.type === 'stage') progress.report({ message: event.stage });
-        if (event.type === 'progress') progress.report({ message: `${event.stage}: ${event.done}/${event.total} ${event.unit}` });
-        if (event.type === 'generation') progress.report({ message: `generation ${event.summary.generation}/${event.generations}: best perplexity ${event.summary.bestSoFar.toFixed(3)}` });
-      });
-      token.onCancellationRequested(() => this.job?.cancel());
-      try {
-        this.report = await this.job.result;
-        await forgetJob(this.ctx.state);
-        this.post({ type: 'done', report: this.report });
-        return this.report;
-      } catch (e) {
-        const message = e instanceof Error ? e.message : String(e);
-        this.post({ type: 'failed', message });
-        void vscode.window.showErrorMessage(`Subnet Search: ${message}`);
-        return undefined;
-      } finally {
-        this.job = undefined;
-      }
-    });
+    return vscode.window.withProgress(
+      {
+        location: vscode.ProgressLocation.Notification,
+        title: `Compressing ${path.basename(path.dirname(this.model))}`,
+        cancellable: true,
+      },
+      async (progress, token) => {
+        this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
+          this.post({ type: 'event', event });
+          if (event.type === 'stage') progress.report({ message: event.stage });
+          if (event.type === 'progress')
+            progress.report({ message: `${event.stage}: ${event.done}/${event.total} ${event.unit}` });
+          if (event.type === 'generation')
+            progress.report({
+              message: `generation ${event.summary.generation}/${event.generations}: best perplexity ${event.summary.bestSoFar.toFixed(3)}`,
+            });
+        });
+        token.onCancellationRequested(() => this.job?.cancel());
+        try {
+          this.report = await this.job.result;
+          await forgetJob(this.ctx.state);
+          this.post({ type: 'done', report: this.report });
+          return this.report;
+        } catch (e) {
+          const message = e instanceof Error ? e.message : String(e);
+          this.post({ type: 'failed', message });
+          void vscode.window.showErrorMessage(`Subnet Search: ${message}`);
+          return undefined;
+        } finally {
+          this.job = undefined;
+        }
+      },
+    );
   }
 }

@@ -8,8 +8,16 @@ export class ConfigLens implements vscode.CodeLensProvider {
     if (!model) return [];
     const top = new vscode.Range(0, 0, 0, 0);
     return [
-      new vscode.CodeLens(top, { title: '$(zap) Compress this model', command: 'subnetSearch.compressModel', arguments: [vscode.Uri.file(model)] }),
-      new vscode.CodeLens(top, { title: 'Inspect', command: 'subnetSearch.inspectModel', arguments: [vscode.Uri.file(model)] }),
+      new vscode.CodeLens(top, {
+        title: '$(zap) Compress this model',
+        command: 'subnetSearch.compressModel',
+        arguments: [vscode.Uri.file(model)],
+      }),
+      new vscode.CodeLens(top, {
+        title: 'Inspect',
+        command: 'subnetSearch.inspectModel',
+        arguments: [vscode.Uri.file(model)],
+      }),
     ];
   }
 }

@@ -12,7 +12,11 @@ async function pickModel(uri?: vscode.Uri): Promise<vscode.Uri | undefined> {
   if (uri?.fsPath.endsWith('.onnx')) return uri;
   const active = vscode.window.activeTextEditor?.document.uri;
   if (active?.fsPath.endsWith('.onnx')) return active;
-  const picked = await vscode.window.showOpenDialog({ canSelectMany: false, filters: { 'ONNX model': ['onnx'] }, openLabel: 'Compress this model' });
+  const picked = await vscode.window.showOpenDialog({
+    canSelectMany: false,
+    filters: { 'ONNX model': ['onnx'] },
+    openLabel: 'Compress this model',
+  });
   return picked?.[0];
 }
 
@@ -41,9 +45,14 @@ export function activate(context: vscode.ExtensionContext) {
       try {
         const s = await runCliJson<ModelSummary>(cli, ['inspect', model.fsPath, '--json'], output);
         output.appendLine(`${model.fsPath}: ${s.config.layers} layers, ${s.totals.params} parameters`);
-        for (const l of s.layers) output.appendLine(`  layer ${l.index}: ${l.heads} heads, ${l.kvHeads} KV heads × ${l.headDim}, MLP ${l.intermediate}, ${l.params} params`);
+        for (const l of s.layers)
+          output.appendLine(
+            `  layer ${l.index}: ${l.heads} heads, ${l.kvHeads} KV heads × ${l.headDim}, MLP ${l.intermediate}, ${l.params} params`,
+          );
         output.show(true);
-        void vscode.window.showInformationMessage(`${s.config.layers} layers, ${s.totals.params.toLocaleString()} parameters, ${(s.fileBytes / 2 ** 20).toFixed(2)} MiB`);
+        void vscode.window.showInformationMessage(
+          `${s.config.layers} layers, ${s.totals.params.toLocaleString()} parameters, ${(s.fileBytes / 2 ** 20).toFixed(2)} MiB`,
+        );
         return s;
       } catch (e) {
         void vscode.window.showErrorMessage(`Subnet Search: ${e instanceof Error ? e.message : e}`);
@@ -58,12 +67,18 @@ export function activate(context: vscode.ExtensionContext) {
 
   const job = interruptedJob(context.workspaceState);
   if (job) {
-    void vscode.window.showInformationMessage(`Subnet Search: compressing ${job.model} was interrupted. Resume from its checkpoint?`, 'Resume', 'Discard').then(async (choice) => {
-      if (choice === 'Resume') {
-        const panel = await CompressPanel.show(job.model, ctx);
-        await panel.run([...job.args.filter((a) => a !== '--resume'), '--resume'], job.out);
-      } else if (choice === 'Discard') await forgetJob(context.workspaceState);
-    });
+    void vscode.window
+      .showInformationMessage(
+        `Subnet Search: compressing ${job.model} was interrupted. Resume from its checkpoint?`,
+        'Resume',
+        'Discard',
+      )
+      .then(async (choice) => {
+        if (choice === 'Resume') {
+          const panel = await CompressPanel.show(job.model, ctx);
+          await panel.run([...job.args.filter((a) => a !== '--resume'), '--resume'], job.out);
+        } else if (choice === 'Discard') await forgetJob(context.workspaceState);
+      });
   }
   return { layerTable };
 }

@@ -11,7 +11,10 @@ const cache = new Map<string, { mtime: number; summary: Promise<ModelSummary | u
 export function modelBeside(configFile: string): string | undefined {
   const dir = path.dirname(configFile);
   if (!['config.json', 'genai_config.json'].includes(path.basename(configFile))) return undefined;
-  const onnx = fs.readdirSync(dir).filter((f) => f.endsWith('.onnx')).sort((a, b) => (a === 'model.onnx' ? -1 : b === 'model.onnx' ? 1 : a.localeCompare(b)));
+  const onnx = fs
+    .readdirSync(dir)
+    .filter((f) => f.endsWith('.onnx'))
+    .sort((a, b) => (a === 'model.onnx' ? -1 : b === 'model.onnx' ? 1 : a.localeCompare(b)));
   return onnx.length ? path.join(dir, onnx[0]) : undefined;
 }
 

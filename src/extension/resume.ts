@@ -18,5 +18,8 @@ export function interruptedJob(state: vscode.Memento): JobRecord | undefined {
   const job = state.get<JobRecord>(KEY);
   if (!job) return undefined;
   const partial = `${job.out}.partial`;
-  return fs.existsSync(partial) && fs.readdirSync(partial).some((f) => f === 'search-checkpoint.json' || f === 'masks.json') ? job : undefined;
+  return fs.existsSync(partial) &&
+    fs.readdirSync(partial).some((f) => f === 'search-checkpoint.json' || f === 'masks.json')
+    ? job
+    : undefined;
 }

@@ -17,5 +17,8 @@ export function modelStatusBar(cli: string, log: vscode.OutputChannel): vscode.D
     item.show();
   };
   void update();
-  return vscode.Disposable.from(item, vscode.window.onDidChangeActiveTextEditor(() => void update()));
+  return vscode.Disposable.from(
+    item,
+    vscode.window.onDidChangeActiveTextEditor(() => void update()),
+  );
 }

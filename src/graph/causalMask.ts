@@ -20,7 +20,12 @@ export function attentionBias(g: GraphBuilder, x: string, attentionMask?: string
     start = g.op('Sub', [total, seqLen], {}, 'past_len');
   }
   const keyPos = g.op('Unsqueeze', [g.op('Range', [zero, total, one], {}, 'key_pos'), g.ints([0])], {}, 'key_row');
-  const queryPos = g.op('Unsqueeze', [g.op('Range', [start, total, one], {}, 'query_pos'), g.ints([1])], {}, 'query_col');
+  const queryPos = g.op(
+    'Unsqueeze',
+    [g.op('Range', [start, total, one], {}, 'query_pos'), g.ints([1])],
+    {},
+    'query_col',
+  );
   let allowed = g.op('LessOrEqual', [keyPos, queryPos], {}, 'causal'); // [S, T]
   if (slidingWindow) {
     // Mistral's window, as transformers masks it: key k is seen from query q when k > q − window.
@@ -29,7 +34,12 @@ export function attentionBias(g: GraphBuilder, x: string, attentionMask?: string
   }
   let unsqueeze = [0, 1, 2];
   if (attentionMask) {
-    const pad = g.op('Cast', [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], {}, 'pad4')], { to: DataType.BOOL }, 'pad_bool');
+    const pad = g.op(
+      'Cast',
+      [g.op('Unsqueeze', [attentionMask, g.ints([1, 2])], {}, 'pad4')],
+      { to: DataType.BOOL },
+      'pad_bool',
+    );
     allowed = g.op('And', [allowed, pad], {}, 'allowed'); // [B, 1, S, T]
     unsqueeze = [1];
   }

@@ -14,7 +14,15 @@ import { gramStats } from './stats';
 import { floatWeight, linear, type Linear } from './linear';
 import { maskCompensation } from './compensation';
 import { FAMILIES } from '../model/families';
-import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearModule, linearName, LM_HEAD_NAME, normName } from '../model/names';
+import {
+  biasName,
+  EMBED_NAME,
+  FINAL_NORM_NAME,
+  linearModule,
+  linearName,
+  LM_HEAD_NAME,
+  normName,
+} from '../model/names';
 
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
@@ -83,7 +91,13 @@ const B = 'batch_size';
 const S = 'sequence_length';
 
 /** Token embeddings `[B, S, D]` in fp32, gathered from the table in its stored precision. */
-function embedding(g: GraphBuilder, w: Weight, inputIds: string, as: FloatType | undefined, scale: number | undefined): string {
+function embedding(
+  g: GraphBuilder,
+  w: Weight,
+  inputIds: string,
+  as: FloatType | undefined,
+  scale: number | undefined,
+): string {
   const table = floatWeight(g, EMBED_NAME, w, as);
   const rows = g.op('Gather', [table.value, inputIds], { axis: 0 }, 'embed');
   const wide = table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
@@ -134,46 +148,93 @@ function emitLayer(e: Emit, i: number, h: string): string {
     : undefined;
   const attnMask = opts.masks ? g.input(IO.attnMask(i), DataType.FLOAT, [qkv]) : undefined;
   const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
-  const comp = opts.masks && opts.compensation ? { o: g.input(IO.compensationO(i), DataType.FLOAT, [qkv]), down: g.input(IO.compensationDown(i), DataType.FLOAT, [s.intermediate]) } : undefined;
-  const compensated = (out: string, project: Linear, mask: string | undefined, inputMean: string | undefined, name: string) =>
-    mask && inputMean ? g.op('Add', [out, maskCompensation(g, project, mask, inputMean, name)], {}, `${name}.compensated`) : out;
+  const comp =
+    opts.masks && opts.compensation
+      ? {
+          o: g.input(IO.compensationO(i), DataType.FLOAT, [qkv]),
+          down: g.input(IO.compensationDown(i), DataType.FLOAT, [s.intermediate]),
+        }
+      : undefined;
+  const compensated = (
+    out: string,
+    project: Linear,
+    mask: string | undefined,
+    inputMean: string | undefined,
+    name: string,
+  ) =>
+    mask && inputMean
+      ? g.op('Add', [out, maskCompensation(g, project, mask, inputMean, name)], {}, `${name}.compensated`)
+      : out;
 
-  const x1 = rmsNorm(g, h, weight(normName(i, 'inputNorm'), w.inputNorm), c.normEps, `l${i}_input_norm`, c.normWeightOffset);
+  const x1 = rmsNorm(
+    g,
+    h,
+    weight(normName(i, 'inputNorm'), w.inputNorm),
+    c.normEps,
+    `l${i}_input_norm`,
+    c.normWeightOffset,
+  );
   const o = lin(linearName(i, 'o'), w.o);
-  const att = attention(g, s, {
-    x: x1,
-    bias: e.bias,
-    rope,
-    q: lin(linearName(i, 'q'), w.q),
-    k: lin(linearName(i, 'k'), w.k),
-    v: lin(linearName(i, 'v'), w.v),
-    o,
-    qBias: w.qBias && weight(biasName(i, 'qBias'), w.qBias),
-    kBias: w.kBias && weight(biasName(i, 'kBias'), w.kBias),
-    vBias: w.vBias && weight(biasName(i, 'vBias'), w.vBias),
-    oBias: w.oBias && weight(biasName(i, 'oBias'), w.oBias),
-    channelMask: attnMask,
-    past,
-  }, `l${i}_attn`);
+  const att = attention(
+    g,
+    s,
+    {
+      x: x1,
+      bias: e.bias,
+      rope,
+      q: lin(linearName(i, 'q'), w.q),
+      k: lin(linearName(i, 'k'), w.k),
+      v: lin(linearName(i, 'v'), w.v),
+      o,
+      qBias: w.qBias && weight(biasName(i, 'qBias'), w.qBias),
+      kBias: w.kBias && weight(biasName(i, 'kBias'), w.kBias),
+      vBias: w.vBias && weight(biasName(i, 'vBias'), w.vBias),
+      oBias: w.oBias && weight(biasName(i, 'oBias'), w.oBias),
+      channelMask: attnMask,
+      past,
+    },
+    `l${i}_attn`,
+  );
   if (opts.kvCache) {
     g.output(att.present.key, IO.presentKey(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
     g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
   }
   h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, linearModule(i, 'o'))], {}, `l${i}_attn_residual`);
-  const x2 = rmsNorm(g, h, weight(normName(i, 'postNorm'), w.postNorm), c.normEps, `l${i}_post_norm`, c.normWeightOffset);
+  const x2 = rmsNorm(
+    g,
+    h,
+    weight(normName(i, 'postNorm'), w.postNorm),
+    c.normEps,
+    `l${i}_post_norm`,
+    c.normWeightOffset,
+  );
   const down = lin(linearName(i, 'down'), w.down);
-  const m = mlp(g, {
-    x: x2,
-    gate: lin(linearName(i, 'gate'), w.gate),
-    up: lin(linearName(i, 'up'), w.up),
-    down,
-    downBias: w.downBias && weight(biasName(i, 'downBias'), w.downBias),
-    channelMask: mlpMask,
-    activation: c.mlpActivation,
-  }, `l${i}_mlp`);
-  h = g.op('Add', [h, compensated(m.out, down, mlpMask, comp?.down, linearModule(i, 'down'))], {}, `l${i}_mlp_residual`);
+  const m = mlp(
+    g,
+    {
+      x: x2,
+      gate: lin(linearName(i, 'gate'), w.gate),
+      up: lin(linearName(i, 'up'), w.up),
+      down,
+      downBias: w.downBias && weight(biasName(i, 'downBias'), w.downBias),
+      channelMask: mlpMask,
+      activation: c.mlpActivation,
+    },
+    `l${i}_mlp`,
+  );
+  h = g.op(
+    'Add',
+    [h, compensated(m.out, down, mlpMask, comp?.down, linearModule(i, 'down'))],
+    {},
+    `l${i}_mlp_residual`,
+  );
   if (opts.capture?.includes(i)) {
-    const points: [CapturePoint, string, number][] = [['attn_in', x1, c.hidden], ['o_in', att.oInput, qkv], ['mlp_in', x2, c.hidden], ['down_in', m.downInput, s.intermediate]];
+    const points: [CapturePoint, string, number][] = [
+      ['attn_in', x1, c.hidden],
+      ['o_in', att.oInput, qkv],
+      ['mlp_in', x2, c.hidden],
+      ['down_in', m.downInput, s.intermediate],
+    ];
     for (const [point, value, dim] of points.filter(([p]) => (opts.capturePoints ?? CAPTURE_POINTS).includes(p))) {
       const st = gramStats(g, value, dim, `l${i}_${point}`);
       g.output(st.gram, IO.gram(i, point), DataType.FLOAT, [dim, dim]);
@@ -193,8 +254,16 @@ function emitHead(e: Emit, h: string, labels: string | undefined): void {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
   } else {
     const logp = g.op('LogSoftmax', [logits], { axis: -1 }, 'logp');
-    const picked = g.op('GatherElements', [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')], { axis: 2 }, 'picked');
-    g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [B, S]);
+    const picked = g.op(
+      'GatherElements',
+      [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')],
+      { axis: 2 },
+      'picked',
+    );
+    g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [
+      B,
+      S,
+    ]);
   }
 }
 
@@ -204,11 +273,15 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const range = opts.layerRange;
   const fromHidden = range !== undefined && range.from > 0;
   const inputIds = fromHidden ? undefined : g.input(IO.inputIds, DataType.INT64, [B, S]);
-  const attentionMask = opts.kvCache ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length']) : undefined;
+  const attentionMask = opts.kvCache
+    ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length'])
+    : undefined;
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
   const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
-  let h = inputIds ? embedding(g, d.embed, inputIds, opts.weightType, c.embedScale) : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
+  let h = inputIds
+    ? embedding(g, d.embed, inputIds, opts.weightType, c.embedScale)
+    : g.input(IO.hiddenIn, DataType.FLOAT, [B, S, c.hidden]);
   const e: Emit = {
     g,
     d,
@@ -228,5 +301,11 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     return { model: g.model('decoder-layers', `decoder layers ${range.from}..${range.to}`), tensors: g.tensors };
   }
   emitHead(e, h, labels);
-  return { model: g.model('decoder', `${FAMILIES[c.family].label}-family decoder emitted by subnet-search from ${d.source.adapter}`), tensors: g.tensors };
+  return {
+    model: g.model(
+      'decoder',
+      `${FAMILIES[c.family].label}-family decoder emitted by subnet-search from ${d.source.adapter}`,
+    ),
+    tensors: g.tensors,
+  };
 }

@@ -23,7 +23,12 @@ function attribute(name: string, v: Attr): onnx.IAttributeProto {
 function valueInfo(name: string, elemType: DataType, dims: Dim[]): onnx.IValueInfoProto {
   return {
     name,
-    type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } },
+    type: {
+      tensorType: {
+        elemType,
+        shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
+      },
+    },
   };
 }
 
@@ -79,7 +84,13 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, elemType, dims));
   }
 
-  initializer(name: string, dims: number[], values: TensorSpec['values'], dataType: DataType = DataType.FLOAT, inPlace?: InPlaceBytes): string {
+  initializer(
+    name: string,
+    dims: number[],
+    values: TensorSpec['values'],
+    dataType: DataType = DataType.FLOAT,
+    inPlace?: InPlaceBytes,
+  ): string {
     this.tensors.push({ name, dims, dataType, values, ...(inPlace ? { inPlace } : {}) });
     return name;
   }
@@ -89,7 +100,12 @@ export class GraphBuilder {
     const key = `i64:${scalar}:${values.join(',')}`;
     let name = this.constants.get(key);
     if (!name) {
-      name = this.initializer(`const_i64_${this.constants.size}`, scalar ? [] : [values.length], BigInt64Array.from(values.map(BigInt)), DataType.INT64);
+      name = this.initializer(
+        `const_i64_${this.constants.size}`,
+        scalar ? [] : [values.length],
+        BigInt64Array.from(values.map(BigInt)),
+        DataType.INT64,
+      );
       this.constants.set(key, name);
     }
     return name;
@@ -99,7 +115,11 @@ export class GraphBuilder {
     const key = `f32:${scalar}:${values.join(',')}`;
     let name = this.constants.get(key);
     if (!name) {
-      name = this.initializer(`const_f32_${this.constants.size}`, scalar ? [] : [values.length], Float32Array.from(values));
+      name = this.initializer(
+        `const_f32_${this.constants.size}`,
+        scalar ? [] : [values.length],
+        Float32Array.from(values),
+      );
       this.constants.set(key, name);
     }
     return name;

@@ -12,14 +12,28 @@ export type Linear = (x: string, name: string) => string;
  * weight is widened by a Cast inside the graph, so activations, norms and losses stay fp32 while the weight
  * itself stays fp16 in the file and in the session's memory (design.md "Scale").
  */
-export function floatWeight(g: GraphBuilder, name: string, w: Weight, as: FloatType = 'float32'): { value: string; half: boolean } {
+export function floatWeight(
+  g: GraphBuilder,
+  name: string,
+  w: Weight,
+  as: FloatType = 'float32',
+): { value: string; half: boolean } {
   if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape), half: false };
   const s = w.stored;
   if (s?.type === 'float16' || (!s && as === 'float16')) {
-    const init = g.initializer(name, w.shape, () => (s ? s.read() : toHalfBytes(w.read())), DataType.FLOAT16, s?.external);
+    const init = g.initializer(
+      name,
+      w.shape,
+      () => (s ? s.read() : toHalfBytes(w.read())),
+      DataType.FLOAT16,
+      s?.external,
+    );
     return { value: init, half: true };
   }
-  return { value: g.initializer(name, w.shape, () => (s ? s.read() : w.read()), DataType.FLOAT, s?.external), half: false };
+  return {
+    value: g.initializer(name, w.shape, () => (s ? s.read() : w.read()), DataType.FLOAT, s?.external),
+    half: false,
+  };
 }
 
 /**
@@ -29,9 +43,24 @@ export function floatWeight(g: GraphBuilder, name: string, w: Weight, as: FloatT
  * Cast wait for `x`, so one layer's weights are widened at a time.
  */
 function widenWhenNeeded(g: GraphBuilder, weight: string, dims: number[], x: string, name: string): string {
-  const batch = g.op('Gather', [g.op('Shape', [x], {}, `${name}_xshape`), g.ints([0], true)], { axis: 0 }, `${name}_xbatch`);
-  const shape = g.op('Add', [g.ints(dims), g.op('Mul', [batch, g.ints([0], true)], {}, `${name}_zero`)], {}, `${name}_wshape`);
-  return g.op('Cast', [g.op('Reshape', [weight, shape], {}, `${name}_wafter`)], { to: DataType.FLOAT }, `${name}_weight`);
+  const batch = g.op(
+    'Gather',
+    [g.op('Shape', [x], {}, `${name}_xshape`), g.ints([0], true)],
+    { axis: 0 },
+    `${name}_xbatch`,
+  );
+  const shape = g.op(
+    'Add',
+    [g.ints(dims), g.op('Mul', [batch, g.ints([0], true)], {}, `${name}_zero`)],
+    {},
+    `${name}_wshape`,
+  );
+  return g.op(
+    'Cast',
+    [g.op('Reshape', [weight, shape], {}, `${name}_wafter`)],
+    { to: DataType.FLOAT },
+    `${name}_weight`,
+  );
 }
 
 /**
@@ -48,7 +77,16 @@ export function linear(g: GraphBuilder, name: string, w: Weight, as: FloatType =
   const inputs = [
     g.initializer(`${name}.quant`, [q.N, blocks, (q.blockSize * q.bits) / 8], q.packed, DataType.UINT8),
     g.initializer(`${name}.scales`, [q.N * blocks], q.scales),
-    ...(q.zeroPoints ? [g.initializer(`${name}.zero_points`, [q.zeroPoints.length], q.zeroPoints, DataType.UINT8)] : []),
+    ...(q.zeroPoints
+      ? [g.initializer(`${name}.zero_points`, [q.zeroPoints.length], q.zeroPoints, DataType.UINT8)]
+      : []),
   ];
-  return (x, n) => g.op('MatMulNBits', [x, ...inputs], { K: q.K, N: q.N, bits: q.bits, block_size: q.blockSize, accuracy_level: 0 }, n, 'com.microsoft');
+  return (x, n) =>
+    g.op(
+      'MatMulNBits',
+      [x, ...inputs],
+      { K: q.K, N: q.N, bits: q.bits, block_size: q.blockSize, accuracy_level: 0 },
+      n,
+      'com.microsoft',
+    );
 }

@@ -10,9 +10,20 @@ export interface RopeTables {
  * cos/sin tables `[B, 1, S, d]` for the kept rotary pairs of a layer. Each kept pair keeps its original
  * frequency (paper-spec §1.7): `frequencies` is the original head's table (model/rope.ts), indexed by pair.
  */
-export function ropeTables(g: GraphBuilder, positionIds: string, pairs: number[], frequencies: number[], name: string): RopeTables {
+export function ropeTables(
+  g: GraphBuilder,
+  positionIds: string,
+  pairs: number[],
+  frequencies: number[],
+  name: string,
+): RopeTables {
   const invFreq = pairs.map((p) => Math.fround(frequencies[p]));
-  const pos = g.op('Unsqueeze', [g.op('Cast', [positionIds], { to: DataType.FLOAT }, `${name}_posf`), g.ints([2])], {}, `${name}_pos`);
+  const pos = g.op(
+    'Unsqueeze',
+    [g.op('Cast', [positionIds], { to: DataType.FLOAT }, `${name}_posf`), g.ints([2])],
+    {},
+    `${name}_pos`,
+  );
   const freqs = g.op('Mul', [pos, g.floats(invFreq)], {}, `${name}_freqs`);
   const emb = g.op('Concat', [freqs, freqs], { axis: -1 }, `${name}_emb`);
   return {
@@ -27,5 +38,10 @@ export function applyRope(g: GraphBuilder, x: string, t: RopeTables, headDim: nu
   const x1 = g.op('Slice', [x, g.ints([0]), g.ints([half]), g.ints([3])], {}, `${name}_x1`);
   const x2 = g.op('Slice', [x, g.ints([half]), g.ints([headDim]), g.ints([3])], {}, `${name}_x2`);
   const rotated = g.op('Concat', [g.op('Neg', [x2], {}, `${name}_neg`), x1], { axis: 3 }, `${name}_rot`);
-  return g.op('Add', [g.op('Mul', [x, t.cos], {}, `${name}_xcos`), g.op('Mul', [rotated, t.sin], {}, `${name}_rsin`)], {}, name);
+  return g.op(
+    'Add',
+    [g.op('Mul', [x, t.cos], {}, `${name}_xcos`), g.op('Mul', [rotated, t.sin], {}, `${name}_rsin`)],
+    {},
+    name,
+  );
 }

@@ -52,7 +52,16 @@ const SEARCH_SECTION = 'search-summary.json';
 type SearchSection = NonNullable<CompressReport['search']>;
 
 function searchSection(s: SearchOutcome): SearchSection {
-  return { evaluations: s.evaluations, tokens: s.tokens, seconds: s.seconds, history: s.history, fitness: s.fitness, schedule: s.schedule, evaluated: s.evaluated, droppedLayers: s.droppedLayers };
+  return {
+    evaluations: s.evaluations,
+    tokens: s.tokens,
+    seconds: s.seconds,
+    history: s.history,
+    fitness: s.fitness,
+    schedule: s.schedule,
+    evaluated: s.evaluated,
+    droppedLayers: s.droppedLayers,
+  };
 }
 
 /** An interrupted job's search section; absent for a folder from before it was kept. */
@@ -66,11 +75,23 @@ function readSearchSection(out: OutputFolder): SearchSection | undefined {
 
 /** What the masks depend on (`fixed`) and what only reformation, export and the weight stage use (`later`). */
 function compressArguments(ctx: JobContext, r: CompressRequest, method: 'search' | Method): JobArguments {
-  const masks = method === 'search' ? searchArguments(ctx, r) : { ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r), '--bias-compensation': r.biasCompensation ?? method === 'flap' };
-  const reformWindows: ArgumentValues = method === 'search' ? {} : { '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen) };
+  const masks =
+    method === 'search'
+      ? searchArguments(ctx, r)
+      : {
+          ...maskArguments(ctx.decoder.source.path, ctx.seqLen, r),
+          '--bias-compensation': r.biasCompensation ?? method === 'flap',
+        };
+  const reformWindows: ArgumentValues =
+    method === 'search' ? {} : { '--fitness-windows': r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen) };
   return {
     fixed: { '--method': method, ...masks },
-    later: { '--reform': r.reform ?? true, '--reform-method': r.reformMethod ?? DEFAULT_REFORM.method, ...reformWindows, '--sparsity/--bits': r.weightStage ? describeStage(r.weightStage) : null },
+    later: {
+      '--reform': r.reform ?? true,
+      '--reform-method': r.reformMethod ?? DEFAULT_REFORM.method,
+      ...reformWindows,
+      '--sparsity/--bits': r.weightStage ? describeStage(r.weightStage) : null,
+    },
   };
 }
 
@@ -85,7 +106,12 @@ interface ChosenMasks {
 }
 
 /** 1. Which sub-network: from a finished earlier run's masks, a (resumed) search, or a baseline; masks.json written. */
-async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search' | Method, out: OutputFolder): Promise<ChosenMasks> {
+async function chooseMasks(
+  ctx: JobContext,
+  r: CompressRequest,
+  method: 'search' | Method,
+  out: OutputFolder,
+): Promise<ChosenMasks> {
   const d = ctx.decoder;
   let mask: SubnetMask;
   let bias: CompensationBias | undefined;
@@ -93,7 +119,10 @@ async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search'
   let granularity: Granularity = r.granularity ?? DEFAULT_GRANULARITY;
   if (r.resume && fs.existsSync(out.file(MASKS))) {
     ctx.emit({ type: 'log', message: 'resuming with the masks of the interrupted run' });
-    ({ mask, meta: { bias } } = readMasksFile(out.file(MASKS), d));
+    ({
+      mask,
+      meta: { bias },
+    } = readMasksFile(out.file(MASKS), d));
     search = method === 'search' ? readSearchSection(out) : undefined;
   } else if (method === 'search') {
     const outcome = await runSearch(ctx, { ...r, resume: r.resume }, out);
@@ -110,7 +139,14 @@ async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search'
   const model = bias ? withBiases(d, bias) : d;
   const params = maskedParams(model, mask, outerParams(d));
   const total = totalCounts(d).params;
-  writeMasksFile(out.file(MASKS), mask, { model: d.source.path, method, granularity, params, totalParams: total, bias });
+  writeMasksFile(out.file(MASKS), mask, {
+    model: d.source.path,
+    method,
+    granularity,
+    params,
+    totalParams: total,
+    bias,
+  });
   return { mask, bias, search, granularity, model };
 }
 
@@ -119,29 +155,59 @@ async function chooseMasks(ctx: JobContext, r: CompressRequest, method: 'search'
  * module with a compensation bias together with its bias (least squares with an intercept): the compensation bias
  * as it is, added to refitted rows, would count the removed channels' mean twice.
  */
-async function reformStage(ctx: JobContext, r: CompressRequest, m: ChosenMasks, calib: number[][]): Promise<{ reformed: Decoder; reformation: CompressReport['reformation'] }> {
+async function reformStage(
+  ctx: JobContext,
+  r: CompressRequest,
+  m: ChosenMasks,
+  calib: number[][],
+): Promise<{ reformed: Decoder; reformation: CompressReport['reformation'] }> {
   if (!(r.reform ?? true)) return { reformed: m.model, reformation: undefined };
   const d = ctx.decoder;
   throwIfCancelled(r.signal, 'reformation');
   ctx.emit({ type: 'stage', stage: 'reformation' });
   const rt = performance.now();
   const opts = { ...DEFAULT_REFORM, method: r.reformMethod ?? DEFAULT_REFORM.method };
-  const res = await reformDecoder(d, m.mask, calib, opts, ctx.session, (l) => {
-    ctx.emit({ type: 'reform', layer: l, layers: d.layers.length });
-    ctx.emit({ type: 'progress', stage: 'reformation', done: l.layer + 1, total: d.layers.length, unit: 'layers' });
-  }, m.bias && compensatedModules(m.bias));
-  return { reformed: res.decoder, reformation: { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers } };
+  const res = await reformDecoder(
+    d,
+    m.mask,
+    calib,
+    opts,
+    ctx.session,
+    (l) => {
+      ctx.emit({ type: 'reform', layer: l, layers: d.layers.length });
+      ctx.emit({ type: 'progress', stage: 'reformation', done: l.layer + 1, total: d.layers.length, unit: 'layers' });
+    },
+    m.bias && compensatedModules(m.bias),
+  );
+  return {
+    reformed: res.decoder,
+    reformation: { method: opts.method, seconds: (performance.now() - rt) / 1000, layers: res.layers },
+  };
 }
 
 /** 3. Export: the physically smaller model (after the weight stage, if any), written under the temporary name. */
-async function exportStage(ctx: JobContext, r: CompressRequest, reformed: Decoder, mask: SubnetMask, calib: number[][], out: OutputFolder) {
+async function exportStage(
+  ctx: JobContext,
+  r: CompressRequest,
+  reformed: Decoder,
+  mask: SubnetMask,
+  calib: number[][],
+  out: OutputFolder,
+) {
   ctx.emit({ type: 'stage', stage: 'export' });
   const small = sliceDecoder(reformed, mask);
   let final = small;
   let profile: ProfileReport | undefined;
   if (r.weightStage) {
     ctx.emit({ type: 'stage', stage: describeStage(r.weightStage) });
-    ({ decoder: final, profile } = await weightStagePass(small, calib, r.weightStage, out.file('profile-database'), ctx.session, ctx.emit));
+    ({ decoder: final, profile } = await weightStagePass(
+      small,
+      calib,
+      r.weightStage,
+      out.file('profile-database'),
+      ctx.session,
+      ctx.emit,
+    ));
   }
   // Reformation's and the weight stage's loops check the signal per layer; the fitting after the last does not.
   throwIfCancelled(r.signal, 'export');
@@ -150,29 +216,73 @@ async function exportStage(ctx: JobContext, r: CompressRequest, reformed: Decode
 }
 
 /** 4. Measurements: perplexity at every stage, of the exported file too, and latency side by side. */
-async function measureStage(ctx: JobContext, r: CompressRequest, method: 'search' | Method, models: { masked: Decoder; reformed: Decoder; mask: SubnetMask; small: Decoder; final: Decoder; exportedFile: string }, calib: number[][], heldOut: number[][] | undefined) {
+async function measureStage(
+  ctx: JobContext,
+  r: CompressRequest,
+  method: 'search' | Method,
+  models: {
+    masked: Decoder;
+    reformed: Decoder;
+    mask: SubnetMask;
+    small: Decoder;
+    final: Decoder;
+    exportedFile: string;
+  },
+  calib: number[][],
+  heldOut: number[][] | undefined,
+) {
   const d = ctx.decoder;
   const { small, final, exportedFile } = models;
   ctx.emit({ type: 'stage', stage: 'measure' });
-  const measured = await stagePerplexities({ original: d, masked: models.masked, reformed: models.reformed, mask: models.mask, exportedFile, exported: final }, heldOut ? [calib, heldOut] : [calib], ctx.session);
+  const measured = await stagePerplexities(
+    { original: d, masked: models.masked, reformed: models.reformed, mask: models.mask, exportedFile, exported: final },
+    heldOut ? [calib, heldOut] : [calib],
+    ctx.session,
+  );
   const [pplCalibration, heldOutPpl] = measured.sets;
   const pplHeldOut = heldOutPpl && { ...heldOutPpl, text: path.resolve(r.evalText!) };
   // With a weight stage every stage is measured side by side (latency included); without, the two files are timed.
   const stages = r.weightStage
-    ? await measureModels([{ stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined }, { stage: `${method} + reformation`, decoder: small }, { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile }], heldOut ?? calib, ctx.session)
+    ? await measureModels(
+        [
+          { stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined },
+          { stage: `${method} + reformation`, decoder: small },
+          { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile },
+        ],
+        heldOut ?? calib,
+        ctx.session,
+      )
     : undefined;
-  const [original, compressed] = stages ? [stages[0].latency, stages[2].latency] : await timeAgainstOriginal(d, exportedFile, final, ctx.session);
+  const [original, compressed] = stages
+    ? [stages[0].latency, stages[2].latency]
+    : await timeAgainstOriginal(d, exportedFile, final, ctx.session);
   return { pplCalibration, pplHeldOut, stages, latency: { provider: measured.provider, original, compressed } };
 }
 
 /** 5. The report: sizes before and after, perplexities, latency, and the honest notes. */
-function compressReport(ctx: JobContext, r: CompressRequest, method: 'search' | Method, parts: { m: ChosenMasks; reformation: CompressReport['reformation']; final: Decoder; exportedFile: string; profile?: ProfileReport; measured: Awaited<ReturnType<typeof measureStage>>; seconds: number }): CompressReport {
+function compressReport(
+  ctx: JobContext,
+  r: CompressRequest,
+  method: 'search' | Method,
+  parts: {
+    m: ChosenMasks;
+    reformation: CompressReport['reformation'];
+    final: Decoder;
+    exportedFile: string;
+    profile?: ProfileReport;
+    measured: Awaited<ReturnType<typeof measureStage>>;
+    seconds: number;
+  },
+): CompressReport {
   const d = ctx.decoder;
   const { m, final, exportedFile, profile, measured } = parts;
   const { pplCalibration, pplHeldOut, stages, latency } = measured;
   const { original: lo, compressed: lc } = latency;
   const originalSummary = summarize(d);
-  const compressed = { ...summarize({ ...final, source: { ...final.source, path: exportedFile } }), file: path.join(path.resolve(r.out), 'model.onnx') };
+  const compressed = {
+    ...summarize({ ...final, source: { ...final.source, path: exportedFile } }),
+    file: path.join(path.resolve(r.out), 'model.onnx'),
+  };
   return {
     version: 1,
     out: path.resolve(r.out),
@@ -183,7 +293,10 @@ function compressReport(ctx: JobContext, r: CompressRequest, method: 'search' | 
     targetRatio: r.ratio,
     params: { before: originalSummary.totals.params, after: compressed.totals.params },
     fileBytes: { before: originalSummary.fileBytes, after: compressed.fileBytes },
-    kvCacheBytesPerToken: { before: originalSummary.totals.kvCacheBytesPerToken, after: compressed.totals.kvCacheBytesPerToken },
+    kvCacheBytesPerToken: {
+      before: originalSummary.totals.kvCacheBytesPerToken,
+      after: compressed.totals.kvCacheBytesPerToken,
+    },
     ppl: pplHeldOut ?? pplCalibration,
     pplCalibration,
     pplHeldOut,
@@ -191,7 +304,13 @@ function compressReport(ctx: JobContext, r: CompressRequest, method: 'search' | 
     search: m.search,
     original: originalSummary,
     compressed,
-    latency: { provider: latency.provider, original: lo, compressed: lc, decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond, prefillSpeedup: lo.prefillMs / lc.prefillMs },
+    latency: {
+      provider: latency.provider,
+      original: lo,
+      compressed: lc,
+      decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond,
+      prefillSpeedup: lo.prefillMs / lc.prefillMs,
+    },
     stages,
     ...(profile ? { profile } : {}),
     notes: [...ctx.warnings, ...(stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [])],
@@ -209,13 +328,32 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   const out = new OutputFolder(r.out, { resume: r.resume });
   try {
     const honoured = recordArguments(out, compressArguments(ctx, r, method), r.resume);
-    if (honoured.length) ctx.emit({ type: 'log', message: `resuming with new arguments for the stages after the masks: ${honoured.join(', ')}` });
+    if (honoured.length)
+      ctx.emit({
+        type: 'log',
+        message: `resuming with new arguments for the stages after the masks: ${honoured.join(', ')}`,
+      });
     const m = await chooseMasks(ctx, r, method, out);
     const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
     const { reformed, reformation } = await reformStage(ctx, r, m, calib);
     const { small, final, profile, exportedFile } = await exportStage(ctx, r, reformed, m.mask, calib, out);
-    const measured = await measureStage(ctx, r, method, { masked: m.model, reformed, mask: m.mask, small, final, exportedFile }, calib, heldOut);
-    const report = compressReport(ctx, r, method, { m, reformation, final, exportedFile, profile, measured, seconds: (performance.now() - t0) / 1000 });
+    const measured = await measureStage(
+      ctx,
+      r,
+      method,
+      { masked: m.model, reformed, mask: m.mask, small, final, exportedFile },
+      calib,
+      heldOut,
+    );
+    const report = compressReport(ctx, r, method, {
+      m,
+      reformation,
+      final,
+      exportedFile,
+      profile,
+      measured,
+      seconds: (performance.now() - t0) / 1000,
+    });
     // The last await is behind us: a cancel seen here is the last one that can stop the commit.
     throwIfCancelled(r.signal, 'writing the report');
     out.markModelFinished();
@@ -232,13 +370,24 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
 }
 
 /** Decode and prefill latency of the original and the exported model, interleaved on the same provider. */
-async function timeAgainstOriginal(d: Decoder, exportedFile: string, final: Decoder, session: SessionOptions): Promise<Latency[]> {
+async function timeAgainstOriginal(
+  d: Decoder,
+  exportedFile: string,
+  final: Decoder,
+  session: SessionOptions,
+): Promise<Latency[]> {
   // A llama2.c input has no ONNX file to time: its dense re-emission stands in for it.
   const dir = d.source.format === 'onnx' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
   if (dir) writeModelFiles(d, dir, undefined);
   try {
     const originalFile = dir ? path.join(dir, 'model.onnx') : d.source.path;
-    return await measureLatency([{ file: originalFile, layers: d.layers }, { file: exportedFile, layers: final.layers }], { ...session, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab });
+    return await measureLatency(
+      [
+        { file: originalFile, layers: d.layers },
+        { file: exportedFile, layers: final.layers },
+      ],
+      { ...session, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab },
+    );
   } finally {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -27,7 +27,10 @@ export interface CompressReport {
   pplCalibration: PplSet;
   pplHeldOut?: PplSet & { text: string };
   reformation?: { method: ReformMethod; seconds: number; layers: LayerReformReport[] };
-  search?: Pick<SearchOutcome, 'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated' | 'droppedLayers'>;
+  search?: Pick<
+    SearchOutcome,
+    'evaluations' | 'tokens' | 'seconds' | 'history' | 'fitness' | 'schedule' | 'evaluated' | 'droppedLayers'
+  >;
   original: ModelSummary;
   compressed: ModelSummary;
   latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };

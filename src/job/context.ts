@@ -81,16 +81,42 @@ export function calibrationTokens(r: CalibrationUse, seqLen: number): number {
  * the calibration text (the whole text when it is shorter): every window any stage takes from it is the same as
  * from the whole text's tokens (sampled windows are drawn from a bounded prefix, see `sampledWindows`).
  */
-export async function openContext(r: { model: string; calib: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal; onEvent?: JobListener } & CalibrationUse): Promise<JobContext> {
+export async function openContext(
+  r: {
+    model: string;
+    calib: string;
+    seqLen?: number;
+    tokenizer?: string;
+    provider: ProviderChoice;
+    threads?: number;
+    signal?: AbortSignal;
+    onEvent?: JobListener;
+  } & CalibrationUse,
+): Promise<JobContext> {
   let calibIds: number[] = [];
-  const { decoder, tokenizer, seqLen, warnings } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) => {
-    calibIds = tokenizePrefix(r.calib, m.tokenizer, calibrationTokens(r, m.seqLen));
-    return { text: r.calib, ids: calibIds };
-  });
+  const { decoder, tokenizer, seqLen, warnings } = await openModel(
+    r,
+    { '--calib': r.calib, '--eval': r.evalText },
+    (m) => {
+      calibIds = tokenizePrefix(r.calib, m.tokenizer, calibrationTokens(r, m.seqLen));
+      return { text: r.calib, ids: calibIds };
+    },
+  );
   const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
   const emit = r.onEvent ?? (() => {});
   for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
-  return { decoder, tokenizer, seqLen, calibIds, provider: r.provider, threads: r.threads, signal: r.signal, session, emit, warnings };
+  return {
+    decoder,
+    tokenizer,
+    seqLen,
+    calibIds,
+    provider: r.provider,
+    threads: r.threads,
+    signal: r.signal,
+    session,
+    emit,
+    warnings,
+  };
 }
 
 /** The recognised model, its tokenizer, the window length, and what the input checks warn of. */
@@ -108,7 +134,14 @@ export interface ModelSetup {
  * tokens `probe` gives (it tokenizes what its job needs anyway) before any heavy step.
  */
 export async function openModel(
-  r: Parameters<typeof checkRequest>[0] & { model: string; seqLen?: number; tokenizer?: string; provider: ProviderChoice; threads?: number; signal?: AbortSignal },
+  r: Parameters<typeof checkRequest>[0] & {
+    model: string;
+    seqLen?: number;
+    tokenizer?: string;
+    provider: ProviderChoice;
+    threads?: number;
+    signal?: AbortSignal;
+  },
   texts: Record<string, string | undefined>,
   probe: (m: ModelSetup) => { text: string; ids: number[] } | undefined,
 ): Promise<ModelSetup> {
@@ -117,10 +150,12 @@ export async function openModel(
   const decoder = loadDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
-  if (seqLen < 2 || seqLen > decoder.config.maxPositions) throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${decoder.config.maxPositions}`);
+  if (seqLen < 2 || seqLen > decoder.config.maxPositions)
+    throw new UserError(`--seq-len ${seqLen} must be between 2 and the model's context ${decoder.config.maxPositions}`);
   const m = { decoder, tokenizer, seqLen, warnings };
   const p = probe(m);
-  const fit = p && (await checkTokenizerFits(decoder, tokenizer, p.ids, p.text, { provider: r.provider, threads: r.threads }));
+  const fit =
+    p && (await checkTokenizerFits(decoder, tokenizer, p.ids, p.text, { provider: r.provider, threads: r.threads }));
   if (fit) warnings.push(fit);
   return m;
 }

@@ -36,14 +36,24 @@ export const DEFAULT_THREADS = 0;
 export { PROVIDERS };
 
 /** What `compress --method` chooses (the search, or a baseline instead of it), with the label the Compress form shows. */
-const METHOD_LABELS: Record<'search' | Method, string> = { search: 'evolutionary search', magnitude: 'magnitude', 'wanda-sp': 'Wanda-sp', flap: 'FLAP', obs: 'OBS importance' };
+const METHOD_LABELS: Record<'search' | Method, string> = {
+  search: 'evolutionary search',
+  magnitude: 'magnitude',
+  'wanda-sp': 'Wanda-sp',
+  flap: 'FLAP',
+  obs: 'OBS importance',
+};
 export const COMPRESS_METHODS = (['search', ...METHODS] as const).map((m) => [m, METHOD_LABELS[m]] as const);
 
 /** The extension's settings (package.json contributes.configuration, keys without `subnetSearch.`): defaults and ranges. */
 export const SETTINGS = {
   executionProvider: { default: DEFAULT_PROVIDER, enum: PROVIDERS },
   threads: { default: DEFAULT_THREADS, minimum: 0 },
-  defaultRatio: { default: RATIO.default, exclusiveMinimum: RATIO.exclusiveMinimum, exclusiveMaximum: RATIO.exclusiveMaximum },
+  defaultRatio: {
+    default: RATIO.default,
+    exclusiveMinimum: RATIO.exclusiveMinimum,
+    exclusiveMaximum: RATIO.exclusiveMaximum,
+  },
   calibrationFile: { default: '' },
   outputLocation: { default: '' },
 } as const;

@@ -39,14 +39,31 @@ export interface EvalResult {
 /** Perplexity with the WikiText protocol: consecutive windows of `seqLen`, loss on every position but the first. */
 export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
   let windows: number[][] = [];
-  const { decoder: d, seqLen, warnings } = await openModel(r, { '--text': r.text }, (m) => {
+  const {
+    decoder: d,
+    seqLen,
+    warnings,
+  } = await openModel(r, { '--text': r.text }, (m) => {
     windows = textWindows(r.text, m.tokenizer, m.seqLen, r.windows);
     return { text: r.text, ids: windows[0] };
   });
   const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
-  if (graph === 'file' && d.source.format !== 'onnx') throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
-  const s = graph === 'file' ? await createSession(d.source.path, { provider: r.provider, threads: r.threads }) : await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: r.provider, threads: r.threads });
-  const sum = await windowsNll(s.session, windows, { layers: d.layers, vocab: d.config.vocab, batch: r.batch, onBatch: (n) => r.onProgress?.(n, windows.length) });
+  if (graph === 'file' && d.source.format !== 'onnx')
+    throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
+  const s =
+    graph === 'file'
+      ? await createSession(d.source.path, { provider: r.provider, threads: r.threads })
+      : await decoderSession(
+          d,
+          { kvCache: false, head: 'nll', masks: false },
+          { provider: r.provider, threads: r.threads },
+        );
+  const sum = await windowsNll(s.session, windows, {
+    layers: d.layers,
+    vocab: d.config.vocab,
+    batch: r.batch,
+    onBatch: (n) => r.onProgress?.(n, windows.length),
+  });
   return {
     model: path.resolve(r.model),
     text: path.resolve(r.text),

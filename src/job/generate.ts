@@ -30,11 +30,16 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
   const session = { provider: r.provider, threads: r.threads };
-  const s = r.original ? await createSession(d.source.path, session) : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
+  const s = r.original
+    ? await createSession(d.source.path, session)
+    : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
   const prompt = tok.encode(r.prompt, { bos: true });
   const t0 = performance.now();
   // llama2.c convention: a generated BOS ends the story.
-  const ids = await generateGreedy(s.session, d.layers, prompt, { maxTokens: r.maxTokens, stopIds: [d.config.bosTokenId, d.config.eosTokenId] });
+  const ids = await generateGreedy(s.session, d.layers, prompt, {
+    maxTokens: r.maxTokens,
+    stopIds: [d.config.bosTokenId, d.config.eosTokenId],
+  });
   const seconds = (performance.now() - t0) / 1000;
   return { text: tok.decode(ids), ids, tokens: ids.length, seconds, provider: s.provider };
 }

@@ -2,7 +2,25 @@ import * as fs from 'node:fs';
 import type { Decoder, DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
 
-const CONFIG_KEYS = ['family', 'layers', 'heads', 'kvHeads', 'headDim', 'hidden', 'intermediate', 'vocab', 'ropeTheta', 'normEps', 'tiedEmbeddings', 'maxPositions', 'ropeScaling', 'slidingWindow', 'normWeightOffset', 'mlpActivation', 'embedScale'] as const;
+const CONFIG_KEYS = [
+  'family',
+  'layers',
+  'heads',
+  'kvHeads',
+  'headDim',
+  'hidden',
+  'intermediate',
+  'vocab',
+  'ropeTheta',
+  'normEps',
+  'tiedEmbeddings',
+  'maxPositions',
+  'ropeScaling',
+  'slidingWindow',
+  'normWeightOffset',
+  'mlpActivation',
+  'embedScale',
+] as const;
 
 /** What `inspect` reports; `--json` prints exactly this object (a stable contract for scripts). */
 export interface ModelSummary {
@@ -12,7 +30,15 @@ export interface ModelSummary {
   fileBytes: number;
   /** `qkvBias`: the layers carry q/k/v biases (Qwen2). Keys the model lacks (`ropeScaling` ...) are left out. */
   config: Pick<DecoderConfig, (typeof CONFIG_KEYS)[number]> & { qkvBias: boolean };
-  layers: { index: number; heads: number; kvHeads: number; headDim: number; intermediate: number; params: number; bytes: number }[];
+  layers: {
+    index: number;
+    heads: number;
+    kvHeads: number;
+    headDim: number;
+    intermediate: number;
+    params: number;
+    bytes: number;
+  }[];
   totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
 }
 
@@ -29,9 +55,22 @@ export function summarize(d: Decoder): ModelSummary {
     format: d.source.format,
     adapter: d.source.adapter,
     fileBytes: fileBytes(d.source.path),
-    config: { ...(Object.fromEntries(CONFIG_KEYS.map((k) => [k, c[k]])) as ModelSummary['config']), qkvBias: Boolean(d.layerWeights[0]?.qBias) },
-    layers: d.layers.map((s, i) => ({ index: i, heads: s.heads, kvHeads: s.kvHeads, headDim: s.headDim, intermediate: s.intermediate, ...per[i] })),
+    config: {
+      ...(Object.fromEntries(CONFIG_KEYS.map((k) => [k, c[k]])) as ModelSummary['config']),
+      qkvBias: Boolean(d.layerWeights[0]?.qBias),
+    },
+    layers: d.layers.map((s, i) => ({
+      index: i,
+      heads: s.heads,
+      kvHeads: s.kvHeads,
+      headDim: s.headDim,
+      intermediate: s.intermediate,
+      ...per[i],
+    })),
     // K and V, fp32, every layer: what one more token of context costs in memory.
-    totals: { ...totalCounts(d), kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0) },
+    totals: {
+      ...totalCounts(d),
+      kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0),
+    },
   };
 }

@@ -24,7 +24,11 @@ export interface JobArguments {
 }
 
 /** What any job's masks depend on: the model, the text and how it is cut, the ratio and granularity, the seed. */
-export function maskArguments(model: string, seqLen: number, r: { calib: string; tokenizer?: string; ratio: number; granularity?: string; seed?: number; calibWindows?: number }): ArgumentValues {
+export function maskArguments(
+  model: string,
+  seqLen: number,
+  r: { calib: string; tokenizer?: string; ratio: number; granularity?: string; seed?: number; calibWindows?: number },
+): ArgumentValues {
   return {
     model,
     '--calib': path.resolve(r.calib),
@@ -41,7 +45,8 @@ interface Stored extends JobArguments {
   version: 1;
 }
 
-const shown = (v: unknown) => (v === undefined || v === null ? '(none)' : typeof v === 'object' ? JSON.stringify(v) : String(v));
+const shown = (v: unknown) =>
+  v === undefined || v === null ? '(none)' : typeof v === 'object' ? JSON.stringify(v) : String(v);
 const same = (a: unknown, b: unknown) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 
 /**
@@ -62,7 +67,9 @@ function readStored(file: string, folder: string): Stored | undefined {
   } catch {
     // unreadable: reported below like an unknown format
   }
-  throw new UserError(`--resume: ${file} cannot be read, so the interrupted job's arguments are unknown; start afresh without --resume (this discards ${folder})`);
+  throw new UserError(
+    `--resume: ${file} cannot be read, so the interrupted job's arguments are unknown; start afresh without --resume (this discards ${folder})`,
+  );
 }
 
 /**

@@ -54,9 +54,21 @@ export const pplText = (ppl: number | null, digits: number) => (ppl === null ? '
  * latency with interleaved runs on the same provider, resident memory in fresh processes. `files[i]` may be
  * omitted to export `decoders[i]` first.
  */
-export async function measureModels(models: MeasuredModel[], windows: number[][], session: SessionOptions): Promise<ModelMeasure[]>;
-export async function measureModels(models: MeasuredModel[], windows: number[][] | undefined, session: SessionOptions): Promise<(ModelMeasure | ModelMeasureNoText)[]>;
-export async function measureModels(models: MeasuredModel[], windows: number[][] | undefined, session: SessionOptions): Promise<(ModelMeasure | ModelMeasureNoText)[]> {
+export async function measureModels(
+  models: MeasuredModel[],
+  windows: number[][],
+  session: SessionOptions,
+): Promise<ModelMeasure[]>;
+export async function measureModels(
+  models: MeasuredModel[],
+  windows: number[][] | undefined,
+  session: SessionOptions,
+): Promise<(ModelMeasure | ModelMeasureNoText)[]>;
+export async function measureModels(
+  models: MeasuredModel[],
+  windows: number[][] | undefined,
+  session: SessionOptions,
+): Promise<(ModelMeasure | ModelMeasureNoText)[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-measure-'));
   try {
     const files = models.map((m, i) => {
@@ -67,11 +79,16 @@ export async function measureModels(models: MeasuredModel[], windows: number[][]
       return path.join(dir, 'model.onnx');
     });
     const d0 = models[0].decoder;
-    const latency = await measureLatency(files.map((file, i) => ({ file, layers: models[i].decoder.layers })), { ...session, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab });
+    const latency = await measureLatency(
+      files.map((file, i) => ({ file, layers: models[i].decoder.layers })),
+      { ...session, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab },
+    );
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
       const s = await createSession(files[i], session);
-      const nll = windows ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab }) : undefined;
+      const nll = windows
+        ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab })
+        : undefined;
       out.push({
         stage: m.stage,
         provider: s.provider,
@@ -91,12 +108,22 @@ export async function measureModels(models: MeasuredModel[], windows: number[][]
 }
 
 /** Plain words where a stage bought no speed or size (the top complaint about sparsity tools, anchors.md §4). */
-export function honestNotes(before: ModelMeasure | ModelMeasureNoText, after: ModelMeasure | ModelMeasureNoText, sparsified: boolean): string[] {
+export function honestNotes(
+  before: ModelMeasure | ModelMeasureNoText,
+  after: ModelMeasure | ModelMeasureNoText,
+  sparsified: boolean,
+): string[] {
   const notes: string[] = [];
   const speedup = after.latency.decodeTokensPerSecond / before.latency.decodeTokensPerSecond;
   if (sparsified) {
-    if (speedup < 1.1) notes.push(`${(after.zeroFraction * 100).toFixed(0)}% of the linear weights are zero, but the ${after.provider} execution provider runs them with dense kernels: decode speed ${speedup.toFixed(2)}× the original (no speed-up from sparsity).`);
-    if (after.fileBytes > 0.9 * before.fileBytes) notes.push('The zeros are stored densely, so the file is not smaller; combine with --quantize (int4 MatMulNBits) or structured pruning (compress) to shrink it.');
+    if (speedup < 1.1)
+      notes.push(
+        `${(after.zeroFraction * 100).toFixed(0)}% of the linear weights are zero, but the ${after.provider} execution provider runs them with dense kernels: decode speed ${speedup.toFixed(2)}× the original (no speed-up from sparsity).`,
+      );
+    if (after.fileBytes > 0.9 * before.fileBytes)
+      notes.push(
+        'The zeros are stored densely, so the file is not smaller; combine with --quantize (int4 MatMulNBits) or structured pruning (compress) to shrink it.',
+      );
   }
   return notes;
 }

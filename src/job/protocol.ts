@@ -7,7 +7,12 @@ import type { LayerReformReport } from '../compress/reform/reformation';
 export type JobEvent =
   | { type: 'stage'; stage: string; detail?: string }
   | { type: 'candidate'; generation: number; index: number; decided: number; of: number; params: number; ppl?: number }
-  | { type: 'generation'; summary: GenerationSummary; generations: number; best: { params: number; ppl: number; layers: MasksFile['layers'] } }
+  | {
+      type: 'generation';
+      summary: GenerationSummary;
+      generations: number;
+      best: { params: number; ppl: number; layers: MasksFile['layers'] };
+    }
   | { type: 'reform'; layer: LayerReformReport; layers: number }
   /** Progress inside a stage (layers, batches of windows): renderers derive the ETA from it. */
   | { type: 'progress'; stage: string; done: number; total: number; unit: string }

@@ -44,7 +44,9 @@ export function checkRatio(d: Decoder, ratio: number, g: Granularity): void {
   const total = totalCounts(d).params;
   const minimum = minimumParams(d, g);
   if (ratio * total < minimum) {
-    throw new UserError(`--ratio ${ratio} is impossible: embeddings, norms and lm_head alone keep ${(outerParams(d) / total).toFixed(3)} of the parameters, and every layer keeps at least one head and channel (minimum ratio ${(minimum / total).toFixed(3)})`);
+    throw new UserError(
+      `--ratio ${ratio} is impossible: embeddings, norms and lm_head alone keep ${(outerParams(d) / total).toFixed(3)} of the parameters, and every layer keeps at least one head and channel (minimum ratio ${(minimum / total).toFixed(3)})`,
+    );
   }
 }
 
@@ -53,16 +55,33 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
   const d = ctx.decoder;
   const granularity = o.granularity ?? DEFAULT_GRANULARITY;
   const compensate = o.biasCompensation ?? o.method === 'flap';
-  if (compensate && o.method !== 'flap') throw new UserError('bias compensation is part of FLAP; use it with --method flap');
+  if (compensate && o.method !== 'flap')
+    throw new UserError('bias compensation is part of FLAP; use it with --method flap');
   checkRatio(d, o.ratio, granularity);
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  const calibration = await denseCalibration(d, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, o.seed ?? DEFAULT_SEED), [o.method], granularity, {
-    ...ctx.session,
-    onLayer: (done, total) => ctx.emit({ type: 'progress', stage: `calibration statistics and ${o.method} scores`, done, total, unit: 'layers' }),
-  });
+  const calibration = await denseCalibration(
+    d,
+    sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, o.seed ?? DEFAULT_SEED),
+    [o.method],
+    granularity,
+    {
+      ...ctx.session,
+      onLayer: (done, total) =>
+        ctx.emit({
+          type: 'progress',
+          stage: `calibration statistics and ${o.method} scores`,
+          done,
+          total,
+          unit: 'layers',
+        }),
+    },
+  );
   const scores = calibration.scores.get(o.method)!;
   const total = totalCounts(d).params;
-  const mask = o.method === 'flap' ? selectGlobal(d, scores, granularity, o.ratio * total) : selectUniform(d, scores, granularity, o.ratio * total);
+  const mask =
+    o.method === 'flap'
+      ? selectGlobal(d, scores, granularity, o.ratio * total)
+      : selectUniform(d, scores, granularity, o.ratio * total);
   const comp = compensate ? withCompensation(d, mask, calibration.means) : undefined;
   const params = maskedParams(d, mask, outerParams(d)) + (comp ? compensationParams(d) : 0);
   return { mask, decoder: comp?.decoder ?? d, bias: comp?.bias, params, totalParams: total, granularity };
@@ -95,7 +114,10 @@ export interface PruneResult {
 
 export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const t0 = performance.now();
-  const ctx = await openContext({ ...r, onEvent: (e) => (e.type === 'stage' ? r.onStage?.(e.stage) : e.type === 'log' && r.onLog?.(e.message)) });
+  const ctx = await openContext({
+    ...r,
+    onEvent: (e) => (e.type === 'stage' ? r.onStage?.(e.stage) : e.type === 'log' && r.onLog?.(e.message)),
+  });
   checkRatio(ctx.decoder, r.ratio, r.granularity ?? DEFAULT_GRANULARITY);
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
@@ -103,12 +125,23 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     throwIfCancelled(r.signal, 'the masked perplexity');
     r.onStage?.('masked perplexity');
     const evalText = r.evalText ?? r.calib;
-    const windows = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : consecutiveWindows(ctx.calibIds, ctx.seqLen, r.evalWindows);
+    const windows = r.evalText
+      ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows)
+      : consecutiveWindows(ctx.calibIds, ctx.seqLen, r.evalWindows);
     const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
     const pruned = await evaluator.nll(b.mask, windows);
-    const dense = await (b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)).nll(fullMask(ctx.decoder), windows);
+    const dense = await (
+      b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)
+    ).nll(fullMask(ctx.decoder), windows);
     throwIfCancelled(r.signal, 'writing the masks');
-    writeMasksFile(out.file(MASKS_FILE), b.mask, { model: ctx.decoder.source.path, method: r.method, granularity: b.granularity, params: b.params, totalParams: b.totalParams, bias: b.bias });
+    writeMasksFile(out.file(MASKS_FILE), b.mask, {
+      model: ctx.decoder.source.path,
+      method: r.method,
+      granularity: b.granularity,
+      params: b.params,
+      totalParams: b.totalParams,
+      bias: b.bias,
+    });
     const result: PruneResult = {
       out: path.resolve(r.out),
       masks: path.resolve(r.out, MASKS_FILE),

@@ -7,7 +7,9 @@ const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;
 
 function pplRows(name: string, p: PplSet): string[] {
-  return [`| ${name} | ${p.before.toFixed(3)} | ${p.search.toFixed(3)} | ${p.after.toFixed(3)} | ${p.exported.toFixed(3)} | ${p.tokens} |`];
+  return [
+    `| ${name} | ${p.before.toFixed(3)} | ${p.search.toFixed(3)} | ${p.after.toFixed(3)} | ${p.exported.toFixed(3)} | ${p.tokens} |`,
+  ];
 }
 
 /** `report.md`: the same numbers as `report.json`, for people. */
@@ -42,7 +44,8 @@ export function renderReport(r: CompressReport): string {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...L.map((l, i) => {
       const e = r.reformation?.layers[i];
-      const err = (x?: { errorBefore: number; errorAfter: number }) => (x ? `${x.errorBefore.toFixed(4)} → ${x.errorAfter.toFixed(4)}` : '—');
+      const err = (x?: { errorBefore: number; errorAfter: number }) =>
+        x ? `${x.errorBefore.toFixed(4)} → ${x.errorAfter.toFixed(4)}` : '—';
       return `| ${i} | ${l.heads}/${O[i].heads} | ${l.kvHeads}/${O[i].kvHeads} | ${l.headDim}/${O[i].headDim} | ${l.intermediate}/${O[i].intermediate} | ${l.params} | ${err(e?.o)} | ${err(e?.down)} |`;
     }),
     '',
@@ -54,11 +57,19 @@ export function renderReport(r: CompressReport): string {
           '',
           '| stage | params | zero weights | file | resident memory | perplexity | decode tok/s |',
           '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
-          ...r.stages.map((s) => `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${pplText(s.ppl, 3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`),
+          ...r.stages.map(
+            (s) =>
+              `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${pplText(s.ppl, 3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`,
+          ),
         ]
       : []),
     ...r.notes.map((n) => `\n> ${n}`),
-    ...(r.search ? ['', `Search: ${r.search.evaluations} candidates evaluated (${r.search.tokens} tokens) in ${r.search.seconds.toFixed(1)} s; fitness perplexity ${r.search.fitness.best.toFixed(3)} (OBS initialisation ${r.search.fitness.init.toFixed(3)})${r.search.droppedLayers ? `; the last ${r.search.droppedLayers} of ${O.length} layers are dropped` : ''}.`] : []),
+    ...(r.search
+      ? [
+          '',
+          `Search: ${r.search.evaluations} candidates evaluated (${r.search.tokens} tokens) in ${r.search.seconds.toFixed(1)} s; fitness perplexity ${r.search.fitness.best.toFixed(3)} (OBS initialisation ${r.search.fitness.init.toFixed(3)})${r.search.droppedLayers ? `; the last ${r.search.droppedLayers} of ${O.length} layers are dropped` : ''}.`,
+        ]
+      : []),
     '',
   ].join('\n');
 }

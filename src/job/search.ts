@@ -1,7 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { consecutiveWindows, sampledWindows, textWindows } from '../text/windows';
-import { DEFAULT_CALIB_WINDOWS, DEFAULT_GRANULARITY, DEFAULT_SEED, DEFAULT_TOLERANCE, defaultFitnessWindows } from './defaults';
+import {
+  DEFAULT_CALIB_WINDOWS,
+  DEFAULT_GRANULARITY,
+  DEFAULT_SEED,
+  DEFAULT_TOLERANCE,
+  defaultFitnessWindows,
+} from './defaults';
 import { perplexity } from '../runtime/perplexity';
 import { denseCalibration } from '../compress/calibration';
 import { uniformUnits } from '../compress/importance/select';
@@ -13,7 +19,15 @@ import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { compensationBiases } from '../compress/importance/compensation';
 import type { Decoder } from '../model/decoder';
 import { maskLayers, MASKS_FILE, writeMasksFile } from '../compress/masksFile';
-import { candidateCompensation, candidateFromKeep, candidateMask, candidateParams, searchSpace, withinBudget, type SearchSpace } from '../compress/search/space';
+import {
+  candidateCompensation,
+  candidateFromKeep,
+  candidateMask,
+  candidateParams,
+  searchSpace,
+  withinBudget,
+  type SearchSpace,
+} from '../compress/search/space';
 import { attentionUnitCount } from '../compress/importance/units';
 import { DEFAULT_HALVING, Fitness } from '../compress/search/fitness';
 import { evolve, PRESETS, type SearchCheckpoint, type SearchSchedule } from '../compress/search/evolution';
@@ -35,7 +49,9 @@ function readCheckpoint(file: string, folder: string): SearchCheckpoint & { sett
   try {
     return JSON.parse(fs.readFileSync(file, 'utf8'));
   } catch (e) {
-    throw new UserError(`--resume: the checkpoint ${file} cannot be read (${(e as Error).message}); start afresh without --resume (this discards ${folder})`);
+    throw new UserError(
+      `--resume: the checkpoint ${file} cannot be read (${(e as Error).message}); start afresh without --resume (this discards ${folder})`,
+    );
   }
 }
 
@@ -51,9 +67,14 @@ function checkBudget(d: Decoder, sp: SearchSpace, ratio: number, tolerance: numb
   const step = Math.min(sp.mlpUnitParams, ...sp.attnUnitParams);
   if (sp.budget.max - sp.budget.min < step) {
     const needed = Math.ceil((step / sp.totalParams) * 1e4) / 1e4;
-    throw new UserError(`--tolerance ${tolerance} is narrower than the smallest step of the search (one unit: ${step} parameters, ${(step / sp.totalParams).toFixed(5)} of the model); give --tolerance ${needed} or more`);
+    throw new UserError(
+      `--tolerance ${tolerance} is narrower than the smallest step of the search (one unit: ${step} parameters, ${(step / sp.totalParams).toFixed(5)} of the model); give --tolerance ${needed} or more`,
+    );
   }
-  const zeros = d.layers.map((s) => ({ attn: new Float64Array(attentionUnitCount(s, sp.granularity)), mlp: new Float64Array(s.intermediate) }));
+  const zeros = d.layers.map((s) => ({
+    attn: new Float64Array(attentionUnitCount(s, sp.granularity)),
+    mlp: new Float64Array(s.intermediate),
+  }));
   const keep = uniformUnits(d, zeros, sp.granularity, ratio * sp.totalParams);
   const first = candidateFromKeep(keep.attn, keep.mlp, compensation ? false : undefined);
   if (withinBudget(sp, first)) return;
@@ -96,30 +117,67 @@ function searchSetup(ctx: JobContext, o: SearchOptions) {
   const compensation = o.biasCompensation ?? true;
   const sp = searchSpace(d, granularity, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, { compensation, depth: o.depth });
   checkBudget(d, sp, o.ratio, o.tolerance ?? DEFAULT_TOLERANCE, compensation);
-  if (o.depth && !sp.maxDrop) ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
-  const settings = { model: d.source.path, ratio: o.ratio, granularity, seed, halving, compensation, depth: sp.maxDrop, schedule, seqLen: ctx.seqLen, calibTokens: ctx.calibIds.length, init: o.init ?? 'all' };
+  if (o.depth && !sp.maxDrop)
+    ctx.emit({ type: 'log', message: `depth search applies below a 0.7 ratio; at ${o.ratio} no layer is dropped` });
+  const settings = {
+    model: d.source.path,
+    ratio: o.ratio,
+    granularity,
+    seed,
+    halving,
+    compensation,
+    depth: sp.maxDrop,
+    schedule,
+    seqLen: ctx.seqLen,
+    calibTokens: ctx.calibIds.length,
+    init: o.init ?? 'all',
+  };
   return { schedule, granularity, seed, halving, compensation, sp, settings };
 }
 
 /** With --resume, the checkpoint in `folder` when there is one, checked against this job's settings. */
-function resumeCheckpoint(ctx: JobContext, o: SearchOptions, folder: OutputFolder, settings: unknown): SearchCheckpoint | undefined {
+function resumeCheckpoint(
+  ctx: JobContext,
+  o: SearchOptions,
+  folder: OutputFolder,
+  settings: unknown,
+): SearchCheckpoint | undefined {
   const checkpointFile = folder.file(SEARCH_CHECKPOINT);
   if (!o.resume || !fs.existsSync(checkpointFile)) return undefined;
   const resume = readCheckpoint(checkpointFile, folder.tmp);
-  if (resume.version !== 2) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume.version}); start afresh without --resume`);
-  if (JSON.stringify(resume.settings) !== JSON.stringify(settings)) throw new UserError(`--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`);
+  if (resume.version !== 2)
+    throw new UserError(
+      `--resume: the checkpoint in ${folder.tmp} was written by an older version of the search (format ${resume.version}); start afresh without --resume`,
+    );
+  if (JSON.stringify(resume.settings) !== JSON.stringify(settings))
+    throw new UserError(
+      `--resume: the checkpoint in ${folder.tmp} was made with other settings; use the same arguments or start afresh`,
+    );
   ctx.emit({ type: 'log', message: `resuming the search after generation ${resume.generation}` });
   return resume;
 }
 
 /** Importance scores of the initial population's methods and the compensation means, on sampled calibration windows. */
-function calibrate(ctx: JobContext, o: SearchOptions, methods: readonly Method[], granularity: Granularity, seed: number) {
+function calibrate(
+  ctx: JobContext,
+  o: SearchOptions,
+  methods: readonly Method[],
+  granularity: Granularity,
+  seed: number,
+) {
   ctx.emit({ type: 'stage', stage: 'calibration statistics' });
-  return denseCalibration(ctx.decoder, sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, seed), methods, granularity, {
-    ...ctx.session,
-    signal: ctx.signal ?? o.signal,
-    onLayer: (done, total) => ctx.emit({ type: 'progress', stage: 'calibration statistics', done, total, unit: 'layers' }),
-  });
+  return denseCalibration(
+    ctx.decoder,
+    sampledWindows(ctx.calibIds, ctx.seqLen, o.calibWindows ?? DEFAULT_CALIB_WINDOWS, seed),
+    methods,
+    granularity,
+    {
+      ...ctx.session,
+      signal: ctx.signal ?? o.signal,
+      onLayer: (done, total) =>
+        ctx.emit({ type: 'progress', stage: 'calibration statistics', done, total, unit: 'layers' }),
+    },
+  );
 }
 
 /** The search stage: its checkpoint lives in `folder` (an output folder being written), so a rerun can resume. */
@@ -134,14 +192,31 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const evaluator = await MaskedEvaluator.open(d, ctx.session, means);
   const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
   const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
-  ctx.emit({ type: 'stage', stage: 'search', detail: `${schedule.generations} generations × ${schedule.population} candidates` });
-  const { best, checkpoint } = await evolve(sp, seeds, fitness, schedule, seed, {
-    signal: o.signal,
-    onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
-    onGeneration: (summary, b) =>
-      ctx.emit({ type: 'generation', summary, generations: schedule.generations, best: { params: b.params, ppl: Math.exp(b.fitness), layers: maskLayers(candidateMask(d, sp, b.candidate)) } }),
-    checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
-  }, resume);
+  ctx.emit({
+    type: 'stage',
+    stage: 'search',
+    detail: `${schedule.generations} generations × ${schedule.population} candidates`,
+  });
+  const { best, checkpoint } = await evolve(
+    sp,
+    seeds,
+    fitness,
+    schedule,
+    seed,
+    {
+      signal: o.signal,
+      onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
+      onGeneration: (summary, b) =>
+        ctx.emit({
+          type: 'generation',
+          summary,
+          generations: schedule.generations,
+          best: { params: b.params, ppl: Math.exp(b.fitness), layers: maskLayers(candidateMask(d, sp, b.candidate)) },
+        }),
+      checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
+    },
+    resume,
+  );
   // The report compares against the paper's initialisation: finish it where early rejection dropped it.
   const init = (await fitness.evaluate(seeds[0])).full!;
   await evaluator.release();
@@ -152,7 +227,9 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     mask,
     compensate,
     droppedLayers: best.candidate.drop ?? 0,
-    bias: compensate.some((c) => c.attn || c.mlp) ? compensationBiases(d, mask, calibration.means, compensate) : undefined,
+    bias: compensate.some((c) => c.attn || c.mlp)
+      ? compensationBiases(d, mask, calibration.means, compensate)
+      : undefined,
     compensationMeans: means,
     initMask: candidateMask(d, sp, seeds[0]),
     ratio: best.params / sp.totalParams,
@@ -162,7 +239,12 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     schedule,
     seed,
     halving,
-    fitness: { init: Math.exp(init), bestSeed: Math.exp(Math.min(...seedFitness)), best: Math.exp(best.fitness), tokensPerEvaluation: windows.length * (ctx.seqLen - 1) },
+    fitness: {
+      init: Math.exp(init),
+      bestSeed: Math.exp(Math.min(...seedFitness)),
+      best: Math.exp(best.fitness),
+      tokensPerEvaluation: windows.length * (ctx.seqLen - 1),
+    },
     evaluations: fitness.evaluations,
     tokens: fitness.tokens,
     seconds: checkpoint.seconds,
@@ -173,15 +255,30 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
 }
 
 /** Held-out perplexity of the dense model, the paper's initialisation and the result. */
-async function heldOutPerplexity(ctx: JobContext, r: SearchRequest, s: SearchOutcome, evalText: string): Promise<SearchResult['heldOut']> {
+async function heldOutPerplexity(
+  ctx: JobContext,
+  r: SearchRequest,
+  s: SearchOutcome,
+  evalText: string,
+): Promise<SearchResult['heldOut']> {
   throwIfCancelled(r.signal, 'the held-out perplexity');
   ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
   const ev = textWindows(evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows);
   const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
   const none = s.compensate.map(() => ({ attn: false, mlp: false }));
-  const [dense, init, best] = [await evaluator.nll(fullMask(ctx.decoder), ev, none), await evaluator.nll(s.initMask, ev, none), await evaluator.nll(s.mask, ev, s.compensate)];
+  const [dense, init, best] = [
+    await evaluator.nll(fullMask(ctx.decoder), ev, none),
+    await evaluator.nll(s.initMask, ev, none),
+    await evaluator.nll(s.mask, ev, s.compensate),
+  ];
   await evaluator.release();
-  return { text: path.resolve(evalText), tokens: best.tokens, dense: perplexity(dense), init: perplexity(init), best: perplexity(best) };
+  return {
+    text: path.resolve(evalText),
+    tokens: best.tokens,
+    dense: perplexity(dense),
+    init: perplexity(init),
+    best: perplexity(best),
+  };
 }
 
 export async function searchModel(r: SearchRequest): Promise<SearchResult> {
@@ -198,7 +295,14 @@ export async function searchModel(r: SearchRequest): Promise<SearchResult> {
     const { mask, initMask: _, bias, compensationMeans: __, ...rest } = s;
     const result: SearchResult = { ...rest, out: path.resolve(r.out), masks: path.resolve(r.out, MASKS_FILE), heldOut };
     throwIfCancelled(r.signal, 'writing the masks');
-    writeMasksFile(out.file(MASKS_FILE), mask, { model: ctx.decoder.source.path, method: 'search', granularity: s.granularity, params: s.params, totalParams: s.totalParams, bias });
+    writeMasksFile(out.file(MASKS_FILE), mask, {
+      model: ctx.decoder.source.path,
+      method: 'search',
+      granularity: s.granularity,
+      params: s.params,
+      totalParams: s.totalParams,
+      bias,
+    });
     writeJsonAtomic(out.file('search.json'), result);
     fs.rmSync(out.file(JOB_ARGUMENTS), { force: true });
     out.commit();

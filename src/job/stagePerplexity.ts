@@ -25,7 +25,10 @@ export interface StageModels {
 }
 
 /** Each window set's NLL through one model, opened once and released before the next. */
-async function through(open: () => Promise<{ nll(w: number[][]): Promise<NllSum>; release(): Promise<void> }>, sets: number[][][]): Promise<NllSum[]> {
+async function through(
+  open: () => Promise<{ nll(w: number[][]): Promise<NllSum>; release(): Promise<void> }>,
+  sets: number[][][],
+): Promise<NllSum[]> {
   const model = await open();
   try {
     const out: NllSum[] = [];
@@ -36,7 +39,11 @@ async function through(open: () => Promise<{ nll(w: number[][]): Promise<NllSum>
   }
 }
 
-export async function stagePerplexities(m: StageModels, sets: number[][][], session: SessionOptions): Promise<{ sets: PplSet[]; provider: string }> {
+export async function stagePerplexities(
+  m: StageModels,
+  sets: number[][][],
+  session: SessionOptions,
+): Promise<{ sets: PplSet[]; provider: string }> {
   const masked = (d: Decoder, mask: SubnetMask) => async () => {
     const e = await MaskedEvaluator.open(d, session);
     return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
@@ -48,10 +55,19 @@ export async function stagePerplexities(m: StageModels, sets: number[][][], sess
   const exported = await through(async () => {
     const s = await createSession(m.exportedFile, session);
     provider = s.provider;
-    return { nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }), release: () => s.session.release() };
+    return {
+      nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }),
+      release: () => s.session.release(),
+    };
   }, sets);
   return {
-    sets: sets.map((_, i) => ({ before: perplexity(before[i]), search: perplexity(search[i]), after: perplexity(after[i]), exported: perplexity(exported[i]), tokens: after[i].tokens })),
+    sets: sets.map((_, i) => ({
+      before: perplexity(before[i]),
+      search: perplexity(search[i]),
+      after: perplexity(after[i]),
+      exported: perplexity(exported[i]),
+      tokens: after[i].tokens,
+    })),
     provider,
   };
 }

@@ -24,10 +24,20 @@ export const REFUSE_FACTOR = 4;
  * The dense model's perplexity on the first tokens of `ids` (the text as `tok` tokenizes it): a UserError naming
  * the tokenizer, the model and the text when it is far worse than uniform guessing, a warning when merely worse.
  */
-export async function checkTokenizerFits(d: Decoder, tok: TextTokenizer, ids: number[], text: string, session: SessionOptions): Promise<string | undefined> {
+export async function checkTokenizerFits(
+  d: Decoder,
+  tok: TextTokenizer,
+  ids: number[],
+  text: string,
+  session: SessionOptions,
+): Promise<string | undefined> {
   const window = ids.slice(0, Math.min(PROBE_TOKENS, d.config.maxPositions));
   if (window.length < 2) return undefined;
-  const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: session.provider, threads: session.threads });
+  const s = await decoderSession(
+    d,
+    { kvCache: false, head: 'nll', masks: false },
+    { provider: session.provider, threads: session.threads },
+  );
   let ppl: number;
   try {
     ppl = perplexity(await windowsNll(s.session, [window]));
@@ -37,7 +47,11 @@ export async function checkTokenizerFits(d: Decoder, tok: TextTokenizer, ids: nu
   const vocab = d.config.vocab;
   const what = `the model's perplexity on the first ${window.length} tokens of ${path.basename(text)} is ${ppl.toFixed(0)}, ${(ppl / vocab).toFixed(1)}× that of uniform guessing over its ${vocab} tokens`;
   if (ppl > REFUSE_FACTOR * vocab) {
-    throw new UserError(`tokenizer ${tok.source} does not match model ${d.source.path}: ${what}; pass the model's own tokenizer with --tokenizer (same size, different vocabulary)`);
+    throw new UserError(
+      `tokenizer ${tok.source} does not match model ${d.source.path}: ${what}; pass the model's own tokenizer with --tokenizer (same size, different vocabulary)`,
+    );
   }
-  return ppl > vocab ? `${what}: the tokenizer (${tok.source}) may not match the model, or the model is untrained` : undefined;
+  return ppl > vocab
+    ? `${what}: the tokenizer (${tok.source}) may not match the model, or the model is untrained`
+    : undefined;
 }

@@ -1,6 +1,13 @@
 // `sparsify` and `quantize` on their own: one weight stage over the whole model, exported and measured.
 import * as path from 'node:path';
-import { consecutiveWindows, sampledPoolTokens, sampledWindows, textWindows, tokenizePrefix, windowTokens } from '../text/windows';
+import {
+  consecutiveWindows,
+  sampledPoolTokens,
+  sampledWindows,
+  textWindows,
+  tokenizePrefix,
+  windowTokens,
+} from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { needsCalibration, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import { applyWeightStage } from '../compress/profile/applyStage';
@@ -54,28 +61,63 @@ export interface WeightStageReport {
 
 export function describeStage(s: WeightStage): string {
   const parts: string[] = [];
-  const profile = s.profile && s.profile !== 'uniform' ? `, ${s.profile === 'owl' ? 'OWL' : 'searched'} per-layer profile` : '';
-  if (s.sparsity) parts.push(`${s.sparsity.method} ${patternName(s.sparsity.pattern)}${s.sparsity.selection === 'output' ? ' per output' : ''}${profile}`);
-  if (s.quant) parts.push(s.profile === 'search' && !s.sparsity ? `int4/int8 mixed per linear (≤ int4 size + 10 %) ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}` : `int${s.quant.bits} ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`);
+  const profile =
+    s.profile && s.profile !== 'uniform' ? `, ${s.profile === 'owl' ? 'OWL' : 'searched'} per-layer profile` : '';
+  if (s.sparsity)
+    parts.push(
+      `${s.sparsity.method} ${patternName(s.sparsity.pattern)}${s.sparsity.selection === 'output' ? ' per output' : ''}${profile}`,
+    );
+  if (s.quant)
+    parts.push(
+      s.profile === 'search' && !s.sparsity
+        ? `int4/int8 mixed per linear (≤ int4 size + 10 %) ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`
+        : `int${s.quant.bits} ${s.quant.symmetric ? 'symmetric' : 'asymmetric'} block ${s.quant.blockSize}${s.quant.gptq ? ' (GPTQ)' : ' (RTN)'}`,
+    );
   return parts.join(' + ');
 }
 
 /** The stage run on `d` with its profile; the profile's database lives in the job's own `scratch` folder. */
-export async function weightStagePass(d: Decoder, windows: number[][], stage: WeightStage, scratch: string, o: LayerwiseOptions, emit: JobListener): Promise<{ decoder: Decoder; profile?: ProfileReport }> {
+export async function weightStagePass(
+  d: Decoder,
+  windows: number[][],
+  stage: WeightStage,
+  scratch: string,
+  o: LayerwiseOptions,
+  emit: JobListener,
+): Promise<{ decoder: Decoder; profile?: ProfileReport }> {
   const name = describeStage(stage);
   const schedule = { ...PROFILE_SCHEDULE, generations: stage.profileGenerations ?? PROFILE_SCHEDULE.generations };
-  const onGeneration = (g: ProfileGeneration) => emit({ type: 'progress', stage: `${name}: profile search`, done: g.generation, total: schedule.generations, unit: 'generations' });
-  return applyWeightStage(d, windows, stage, { scratch, schedule, onGeneration }, {
-    ...o,
-    onLayer: (done, total) => emit({ type: 'progress', stage: name, done, total, unit: 'layers' }),
-  });
+  const onGeneration = (g: ProfileGeneration) =>
+    emit({
+      type: 'progress',
+      stage: `${name}: profile search`,
+      done: g.generation,
+      total: schedule.generations,
+      unit: 'generations',
+    });
+  return applyWeightStage(
+    d,
+    windows,
+    stage,
+    { scratch, schedule, onGeneration },
+    {
+      ...o,
+      onLayer: (done, total) => emit({ type: 'progress', stage: name, done, total, unit: 'layers' }),
+    },
+  );
 }
 
 /** Why the report has no perplexity: round-to-nearest runs without any text, and none was given. */
-const UNMEASURED = 'perplexity not measured: no text was given (pass --eval <file> or --calib <file> to measure it before and after)';
+const UNMEASURED =
+  'perplexity not measured: no text was given (pass --eval <file> or --calib <file> to measure it before and after)';
 
 /** The windows perplexity is measured on: the held-out text's, else the calibration text's, else none. */
-function measureWindows(r: WeightStageRequest, tok: TextTokenizer, seqLen: number, calibIds: number[]): number[][] | undefined {
+function measureWindows(
+  r: WeightStageRequest,
+  tok: TextTokenizer,
+  seqLen: number,
+  calibIds: number[],
+): number[][] | undefined {
   const n = r.evalWindows ?? DEFAULT_EVAL_WINDOWS;
   if (r.evalText) return textWindows(r.evalText, tok, seqLen, n);
   return r.calib ? consecutiveWindows(calibIds, seqLen, n) : undefined;
@@ -85,18 +127,38 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
   const t0 = performance.now();
   const emit = r.onEvent ?? (() => {});
   checkWeightStageRequest(r.stage);
-  if (needsCalibration(r.stage) && !r.calib) throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
+  if (needsCalibration(r.stage) && !r.calib)
+    throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
   const probeText = r.calib ?? r.evalText;
-  const { decoder: d, tokenizer: tok, seqLen, warnings } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) => probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined);
+  const {
+    decoder: d,
+    tokenizer: tok,
+    seqLen,
+    warnings,
+  } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) =>
+    probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined,
+  );
   for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
-    const calibNeed = Math.max(needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0, r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS));
+    const calibNeed = Math.max(
+      needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0,
+      r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS),
+    );
     const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
-    const windows = needsCalibration(r.stage) ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED) : [];
+    const windows = needsCalibration(r.stage)
+      ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED)
+      : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
-    const { decoder: result, profile } = await weightStagePass(d, windows, r.stage, out.file('profile-database'), { provider: r.provider, threads: r.threads, signal: r.signal }, emit);
+    const { decoder: result, profile } = await weightStagePass(
+      d,
+      windows,
+      r.stage,
+      out.file('profile-database'),
+      { provider: r.provider, threads: r.threads, signal: r.signal },
+      emit,
+    );
     // The stage's loop checks the signal per layer; the work after the last layer does not.
     throwIfCancelled(r.signal, 'export');
     emit({ type: 'stage', stage: 'export' });
@@ -104,9 +166,29 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     emit({ type: 'stage', stage: 'measure' });
     const evalWindows = measureWindows(r, tok, seqLen, calibIds);
     const original = d.source.format === 'onnx' ? d.source.path : undefined;
-    const [before, after] = await measureModels([{ stage: 'original', decoder: d, file: original }, { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') }], evalWindows, { provider: r.provider, threads: r.threads });
-    const notes = [...warnings, ...honestNotes(before, after, Boolean(r.stage.sparsity)), ...(evalWindows ? [] : [UNMEASURED])];
-    const report: WeightStageReport = { out: path.resolve(r.out), model: d.source.path, stage: describeStage(r.stage), before, after, ...(profile ? { profile } : {}), notes, seconds: (performance.now() - t0) / 1000 };
+    const [before, after] = await measureModels(
+      [
+        { stage: 'original', decoder: d, file: original },
+        { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') },
+      ],
+      evalWindows,
+      { provider: r.provider, threads: r.threads },
+    );
+    const notes = [
+      ...warnings,
+      ...honestNotes(before, after, Boolean(r.stage.sparsity)),
+      ...(evalWindows ? [] : [UNMEASURED]),
+    ];
+    const report: WeightStageReport = {
+      out: path.resolve(r.out),
+      model: d.source.path,
+      stage: describeStage(r.stage),
+      before,
+      after,
+      ...(profile ? { profile } : {}),
+      notes,
+      seconds: (performance.now() - t0) / 1000,
+    };
     throwIfCancelled(r.signal, 'writing the report');
     out.markModelFinished();
     writeJsonAtomic(out.file('report.json'), report, 2);

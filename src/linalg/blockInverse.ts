@@ -16,7 +16,8 @@ export const LEAF_SIZE = 1024;
 export function emitInverse(g: GraphBuilder, m: string, n: number, name = 'inv'): string {
   if (n <= LEAF_SIZE) return g.op('Inverse', [m], {}, name, 'com.microsoft');
   const p = Math.ceil(n / 2 / 64) * 64;
-  const slice = (r0: number, r1: number, c0: number, c1: number, part: string) => g.op('Slice', [m, g.ints([r0, c0]), g.ints([r1, c1]), g.ints([0, 1])], {}, `${name}_${part}`);
+  const slice = (r0: number, r1: number, c0: number, c1: number, part: string) =>
+    g.op('Slice', [m, g.ints([r0, c0]), g.ints([r1, c1]), g.ints([0, 1])], {}, `${name}_${part}`);
   const a = slice(0, p, 0, p, 'a');
   const b = slice(0, p, p, n, 'b');
   const d = slice(p, n, p, n, 'd');

@@ -15,7 +15,8 @@ function cached(kind: string, size: string, build: (g: GraphBuilder) => void): P
   const session = (async () => {
     const g = new GraphBuilder();
     build(g);
-    return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), { provider: 'cpu', noArena: true })).session;
+    return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), { provider: 'cpu', noArena: true }))
+      .session;
   })();
   sessions.set(kind, { size, session });
   return session;
@@ -26,7 +27,12 @@ export const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('fl
 /** A · B for `[n, k]` · `[k, m]`. */
 export async function matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array> {
   const s = await cached('matmul', '', (g) => {
-    g.output(g.op('MatMul', [g.input('A', DataType.FLOAT, ['n', 'k']), g.input('B', DataType.FLOAT, ['k', 'm'])]), 'C', DataType.FLOAT, ['n', 'm']);
+    g.output(
+      g.op('MatMul', [g.input('A', DataType.FLOAT, ['n', 'k']), g.input('B', DataType.FLOAT, ['k', 'm'])]),
+      'C',
+      DataType.FLOAT,
+      ['n', 'm'],
+    );
   });
   return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
 }
@@ -40,7 +46,14 @@ export async function inverseSpd(a: Float32Array, k: number): Promise<Float32Arr
 }
 
 /** A⁻¹ · (B · C) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`. */
-export async function solveProduct(a: Float32Array, b: Float32Array, c: Float32Array, k: number, n: number, m: number): Promise<Float32Array> {
+export async function solveProduct(
+  a: Float32Array,
+  b: Float32Array,
+  c: Float32Array,
+  k: number,
+  n: number,
+  m: number,
+): Promise<Float32Array> {
   const s = await cached('solveProduct', String(k), (g) => {
     const inv = emitInverse(g, squareInput(g, 'A', k), k);
     const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);

@@ -23,4 +23,5 @@ export function damped(h: ArrayLike<number>, n: number, percdamp = 0.01): Float3
 }
 
 /** (H + λI)⁻¹, damped as `damped` says. */
-export const dampedInverse = (h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> => inverseSpd(damped(h, n, percdamp), n);
+export const dampedInverse = (h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> =>
+  inverseSpd(damped(h, n, percdamp), n);

@@ -61,7 +61,13 @@ async function factor(m: Float64Array, n: number): Promise<Factor> {
   const s = new Float64Array(q * q);
   for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) s[i * q + j] = m[(p + i) * n + p + j] - product[i * q + j];
   const bottom = await factor(s, q);
-  const inv12 = await matmul(await matmul(Float32Array.from(top.rinv), r12, p, p, q), Float32Array.from(bottom.rinv), p, q, q);
+  const inv12 = await matmul(
+    await matmul(Float32Array.from(top.rinv), r12, p, p, q),
+    Float32Array.from(bottom.rinv),
+    p,
+    q,
+    q,
+  );
   const r = new Float64Array(n * n);
   const rinv = new Float64Array(n * n);
   for (let i = 0; i < p; i++) {

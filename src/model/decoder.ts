@@ -135,7 +135,13 @@ export function memoryWeight(name: string, shape: number[], data: Float32Array):
 export function newWeight(name: string, shape: number[], values: Float32Array, type: FloatType = 'float32'): Weight {
   if (type === 'float32') return memoryWeight(name, shape, values);
   const bytes = toHalfBytes(values);
-  return { name, shape, storedBytesPerElement: 2, read: () => halfBytesToFloat(bytes), stored: { type, read: () => bytes } };
+  return {
+    name,
+    shape,
+    storedBytesPerElement: 2,
+    read: () => halfBytesToFloat(bytes),
+    stored: { type, read: () => bytes },
+  };
 }
 
 /**
@@ -147,7 +153,8 @@ export function weightColumns(w: Weight, cols: number[], name: string): Weight {
   return computedWeight(name, [rows, cols.length], () => {
     const src = w.read();
     const out = new Float32Array(rows * cols.length);
-    for (let r = 0; r < rows; r++) for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
+    for (let r = 0; r < rows; r++)
+      for (let c = 0; c < cols.length; c++) out[r * cols.length + c] = src[r * n + cols[c]];
     return out;
   });
 }

@@ -55,7 +55,8 @@ export const FAMILIES: Record<FamilyName, FamilySpec> = {
     label: 'Gemma',
     modelTypes: ['gemma'],
     architecture: 'GemmaForCausalLM',
-    reads: 'Gemma 1: norms scale by 1 + weight, GeGLU (tanh GELU), embeddings × √hidden, head_dim apart from hidden / heads',
+    reads:
+      'Gemma 1: norms scale by 1 + weight, GeGLU (tanh GELU), embeddings × √hidden, head_dim apart from hidden / heads',
     // transformers: `normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)`, so an fp16 model
     // multiplies by √hidden rounded to fp16 (45.25 for 2048, not 45.2548).
     graphOptions: (hidden, weightType) => ({

@@ -9,7 +9,13 @@ export type ConfigHints = Partial<DecoderConfig> & {
   file?: string;
   modelType?: string;
   /** Per-layer arrays a pruned model's config.json carries (written by our export). */
-  perLayer?: { heads?: number[]; kvHeads?: number[]; headDim?: number[]; intermediate?: number[]; ropePairs?: number[][] };
+  perLayer?: {
+    heads?: number[];
+    kvHeads?: number[];
+    headDim?: number[];
+    intermediate?: number[];
+    ropePairs?: number[][];
+  };
   /**
    * Numbers the file does not hold but implies, as Hugging Face reads it, with how (`num_key_value_heads` absent:
    * `num_attention_heads`), so a contradiction is not quoted as something the file says.
@@ -27,7 +33,8 @@ function readJson(file: string): Record<string, unknown> | undefined {
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-const nums = (v: unknown): number[] | undefined => (Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined);
+const nums = (v: unknown): number[] | undefined =>
+  Array.isArray(v) && v.every((x) => typeof x === 'number') ? (v as number[]) : undefined;
 const firstNum = (v: unknown): number | undefined => (Array.isArray(v) ? num(v[0]) : num(v));
 
 /**
@@ -37,7 +44,10 @@ const firstNum = (v: unknown): number | undefined => (Array.isArray(v) ? num(v[0
  */
 function slidingWindow(hf: Record<string, unknown>): number | undefined {
   if (hf.model_type === 'qwen2') {
-    if (hf.use_sliding_window === true) throw new UserError('config.json: Qwen2 with use_sliding_window: true (a window on some layers only) is not supported; set it to false if the model never sees sequences longer than sliding_window');
+    if (hf.use_sliding_window === true)
+      throw new UserError(
+        'config.json: Qwen2 with use_sliding_window: true (a window on some layers only) is not supported; set it to false if the model never sees sequences longer than sliding_window',
+      );
     return undefined;
   }
   return num(hf.sliding_window);
@@ -52,7 +62,9 @@ function mlpActivation(hf: Record<string, unknown>, file: string): MlpActivation
   if (act === undefined || act === null) return undefined;
   if (act === 'silu' || act === 'swish') return 'silu';
   if (act === 'gelu_pytorch_tanh' || (hf.model_type === 'gemma' && act === 'gelu')) return 'gelu_tanh';
-  throw new UserError(`${file}: MLP activation '${String(act)}' is not supported (read: silu, gelu_pytorch_tanh); the MLP would be computed wrongly`);
+  throw new UserError(
+    `${file}: MLP activation '${String(act)}' is not supported (read: silu, gelu_pytorch_tanh); the MLP would be computed wrongly`,
+  );
 }
 
 /** Reads `config.json` (Hugging Face) or else `genai_config.json` (onnxruntime-genai) from the model's folder. */
@@ -61,7 +73,9 @@ export function readConfigHints(modelDir: string): ConfigHints {
   if (hf) {
     const partialRotary = num(hf.partial_rotary_factor);
     if (partialRotary !== undefined && partialRotary !== 1) {
-      throw new UserError(`${path.join(modelDir, 'config.json')}: partial_rotary_factor ${partialRotary} (RoPE on part of each head, as in Phi-3.5 / Phi-4-mini) is not supported; only full rotary heads are read`);
+      throw new UserError(
+        `${path.join(modelDir, 'config.json')}: partial_rotary_factor ${partialRotary} (RoPE on part of each head, as in Phi-3.5 / Phi-4-mini) is not supported; only full rotary heads are read`,
+      );
     }
     const heads = num(hf.num_attention_heads);
     const hidden = num(hf.hidden_size);

@@ -24,7 +24,10 @@ function interleavedToHalves(w: Float32Array, heads: number, headDim: number, in
   const half = headDim / 2;
   for (let h = 0; h < heads; h++) {
     for (let i = 0; i < half; i++) {
-      for (const [src, dst] of [[2 * i, i], [2 * i + 1, i + half]]) {
+      for (const [src, dst] of [
+        [2 * i, i],
+        [2 * i + 1, i + half],
+      ]) {
         const from = (h * headDim + src) * inDim;
         out.set(w.subarray(from, from + inDim), (h * headDim + dst) * inDim);
       }
@@ -40,7 +43,10 @@ function readRange(file: string, into: Uint8Array, position: number): void {
     let done = 0;
     while (done < into.length) {
       const n = fs.readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
-      if (n <= 0) throw new UserError(`${path.basename(file)}: ended at byte ${position + done} while reading a weight (the file changed or was truncated)`);
+      if (n <= 0)
+        throw new UserError(
+          `${path.basename(file)}: ended at byte ${position + done} while reading a weight (the file changed or was truncated)`,
+        );
       done += n;
     }
   } finally {
@@ -63,17 +69,32 @@ export function readLlama2c(file: string): Decoder {
   if (size < HEADER_BYTES) throw new UserError(`${name}: too short for a llama2.c checkpoint header (${size} bytes)`);
   const header = Buffer.alloc(HEADER_BYTES);
   readRange(abs, header, 0);
-  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) => header.readInt32LE(4 * i));
+  const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) =>
+    header.readInt32LE(4 * i),
+  );
   const vocab = Math.abs(vocabSigned);
   const shared = vocabSigned > 0;
-  const sane = [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen].every((v) => v > 0 && v < 1 << 24) && dim % nHeads === 0 && nHeads % nKvHeads === 0;
-  if (!sane) throw new UserError(`${name}: not a llama2.c checkpoint (header ${[dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen]} is not plausible)`);
+  const sane =
+    [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocab, seqLen].every((v) => v > 0 && v < 1 << 24) &&
+    dim % nHeads === 0 &&
+    nHeads % nKvHeads === 0;
+  if (!sane)
+    throw new UserError(
+      `${name}: not a llama2.c checkpoint (header ${[dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen]} is not plausible)`,
+    );
   const hs = dim / nHeads;
   const kvDim = nKvHeads * hs;
-  const floats = vocab * dim + nLayers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hiddenDim) + dim + seqLen * hs + (shared ? 0 : vocab * dim);
+  const floats =
+    vocab * dim +
+    nLayers * (2 * dim + 2 * dim * dim + 2 * dim * kvDim + 3 * dim * hiddenDim) +
+    dim +
+    seqLen * hs +
+    (shared ? 0 : vocab * dim);
   const expected = HEADER_BYTES + 4 * floats;
   if (size !== expected) {
-    throw new UserError(`${name}: size ${size} bytes does not match its header (expected ${expected} for dim ${dim}, ${nLayers} layers, vocab ${vocab}); truncated or not legacy format`);
+    throw new UserError(
+      `${name}: size ${size} bytes does not match its header (expected ${expected} for dim ${dim}, ${nLayers} layers, vocab ${vocab}); truncated or not legacy format`,
+    );
   }
 
   // Float offsets of every tensor, in file order (all below 2^53, so plain numbers).
@@ -100,7 +121,12 @@ export function readLlama2c(file: string): Decoder {
 
   // Each read() reads the tensor afresh: nothing is cached, so memory stays one tensor at a time.
   const raw = (r: { at: number; n: number }) => readFloats(abs, r.at, r.n);
-  const lazy = (n: string, shape: number[], read: () => Float32Array): Weight => ({ name: n, shape, storedBytesPerElement: 4, read });
+  const lazy = (n: string, shape: number[], read: () => Float32Array): Weight => ({
+    name: n,
+    shape,
+    storedBytesPerElement: 4,
+    read,
+  });
   const vec = (n: string, r: { at: number; n: number }) => lazy(n, [r.n], () => raw(r));
   // [out, in] → our [in, out]
   const lin = (n: string, r: { at: number; n: number }, out: number, inp: number, rope?: number): Weight =>

@@ -9,7 +9,11 @@ export interface LayerCount {
 }
 
 /** Parameters of one layer given its (possibly pruned) shape; biases counted when the model has them. */
-export function layerParamCount(shape: LayerShape, hidden: number, biases: { qkv: boolean; o: boolean; down: boolean }): number {
+export function layerParamCount(
+  shape: LayerShape,
+  hidden: number,
+  biases: { qkv: boolean; o: boolean; down: boolean },
+): number {
   const q = shape.heads * shape.headDim;
   const kv = shape.kvHeads * shape.headDim;
   let n = 2 * hidden; // two norms
@@ -31,7 +35,11 @@ export function layerCounts(d: Decoder): LayerCount[] {
 /** Every weight the model stores: embeddings, layers, final norm and lm_head (a separate copy counts). */
 export function totalCounts(d: Decoder): LayerCount {
   const per = layerCounts(d);
-  const outer = [d.embed, d.finalNorm, ...(d.config.tiedEmbeddings && d.lmHead.name === d.embed.name ? [] : [d.lmHead])];
+  const outer = [
+    d.embed,
+    d.finalNorm,
+    ...(d.config.tiedEmbeddings && d.lmHead.name === d.embed.name ? [] : [d.lmHead]),
+  ];
   return {
     params: per.reduce((a, l) => a + l.params, 0) + outer.reduce((a, w) => a + size(w), 0),
     bytes: per.reduce((a, l) => a + l.bytes, 0) + outer.reduce((a, w) => a + bytes(w), 0),

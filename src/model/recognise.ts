@@ -16,7 +16,9 @@ function unrecognised(p: ModelProbe): UserError {
   const tried = `Tried: ${adapterList()}.`;
   if (hasLlamaLayout(index)) {
     const c = hints();
-    return new UserError(`${p.name} has weights in the Llama layout, but ${c.file ?? 'its config'} says model_type '${c.modelType}', a family this version does not read. ${tried}`);
+    return new UserError(
+      `${p.name} has weights in the Llama layout, but ${c.file ?? 'its config'} says model_type '${c.modelType}', a family this version does not read. ${tried}`,
+    );
   }
   const fused = unsupportedFusedOps(index);
   const ops = [...index.opTypes().entries()].map(([k, v]) => `${k}×${v}`).join(', ');
@@ -37,7 +39,10 @@ export function loadDecoder(file: string): Decoder {
   const o = probe.onnx;
   if (o) {
     const fused = unsupportedFusedOps(o.index);
-    if (fused.length) throw new UserError(`${probe.name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`);
+    if (fused.length)
+      throw new UserError(
+        `${probe.name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`,
+      );
     checkExternalData(o.file.model.graph?.initializer ?? [], o.file.dir, storedBytes);
   }
   const d = adapter.read(probe);

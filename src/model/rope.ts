@@ -55,7 +55,9 @@ export function readRopeScaling(hf: Record<string, unknown>, file: string): Llam
   const type = r.rope_type ?? r.type ?? 'default';
   if (type === 'default') return undefined;
   if (type !== 'llama3') {
-    throw new UserError(`${file}: ${key} of type '${String(type)}' is not supported (read: none, default, llama3); the model's positions would be computed wrongly`);
+    throw new UserError(
+      `${file}: ${key} of type '${String(type)}' is not supported (read: none, default, llama3); the model's positions would be computed wrongly`,
+    );
   }
   const field = (name: string, fallback?: number) => {
     const v = num(r[name]) ?? fallback;
@@ -70,7 +72,8 @@ export function readRopeScaling(hf: Record<string, unknown>, file: string): Llam
     // transformers falls back to max_position_embeddings when the original context is not stated.
     originalMaxPositions: field('original_max_position_embeddings', num(hf.max_position_embeddings)),
   };
-  if (scaling.highFreqFactor === scaling.lowFreqFactor) throw new UserError(`${file}: ${key} llama3 has low_freq_factor = high_freq_factor; the blend is undefined`);
+  if (scaling.highFreqFactor === scaling.lowFreqFactor)
+    throw new UserError(`${file}: ${key} llama3 has low_freq_factor = high_freq_factor; the blend is undefined`);
   return scaling;
 }
 

@@ -3,7 +3,11 @@ import { UserError } from '../util/errors';
 import type { Decoder, DecoderConfig, LayerShape } from './decoder';
 import type { ConfigHints } from './hfConfig';
 
-const MODEL_KEYS: [keyof DecoderConfig, string][] = [['layers', 'num_hidden_layers'], ['hidden', 'hidden_size'], ['vocab', 'vocab_size']];
+const MODEL_KEYS: [keyof DecoderConfig, string][] = [
+  ['layers', 'num_hidden_layers'],
+  ['hidden', 'hidden_size'],
+  ['vocab', 'vocab_size'],
+];
 const LAYER_KEYS: [keyof LayerShape & keyof NonNullable<ConfigHints['perLayer']>, keyof DecoderConfig, string][] = [
   ['heads', 'heads', 'num_attention_heads'],
   ['kvHeads', 'kvHeads', 'num_key_value_heads'],
@@ -21,13 +25,18 @@ export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
   const file = path.basename(hints.file);
   const model = path.basename(d.source.path);
   const contradiction = (key: string, said: number, found: number) =>
-    new UserError(`${file} says ${key} = ${said}, but the weights in ${model} give ${found}; the config does not belong to this model (fix or remove ${file})`);
+    new UserError(
+      `${file} says ${key} = ${said}, but the weights in ${model} give ${found}; the config does not belong to this model (fix or remove ${file})`,
+    );
   // A number the file leaves out is not quoted as said: the user is told what it lacks and what to add.
   const unstated = (key: string, how: string, implied: number, found: number) =>
-    new UserError(`${file} has no ${key} (read as ${how} = ${implied}); the weights in ${model} give ${found}: add "${key}": ${found} to ${file}`);
+    new UserError(
+      `${file} has no ${key} (read as ${how} = ${implied}); the weights in ${model} give ${found}: add "${key}": ${found} to ${file}`,
+    );
   for (const [key, hfKey] of MODEL_KEYS) {
     const said = hints[key];
-    if (said !== undefined && said !== d.config[key]) throw contradiction(hfKey, said as number, d.config[key] as number);
+    if (said !== undefined && said !== d.config[key])
+      throw contradiction(hfKey, said as number, d.config[key] as number);
   }
   d.layers.forEach((s, i) => {
     for (const [layerKey, configKey, hfKey] of LAYER_KEYS) {
@@ -45,7 +54,9 @@ export function checkConfigAgainstGraph(d: Decoder, hints: ConfigHints): void {
 export function checkWeightShapes(d: Decoder): void {
   const { hidden, vocab } = d.config;
   const fail = (what: string, got: number[], want: number[]) => {
-    throw new UserError(`${what} has shape [${got}], expected [${want}] (from hidden ${hidden}, heads, head dim and MLP width) in ${path.basename(d.source.path)}`);
+    throw new UserError(
+      `${what} has shape [${got}], expected [${want}] (from hidden ${hidden}, heads, head dim and MLP width) in ${path.basename(d.source.path)}`,
+    );
   };
   const expect = (what: string, got: number[], want: number[]) => {
     if (got.length !== want.length || got.some((g, i) => g !== want[i])) fail(what, got, want);
@@ -57,8 +68,10 @@ export function checkWeightShapes(d: Decoder): void {
     const s = d.layers[i];
     const q = s.heads * s.headDim;
     const kv = s.kvHeads * s.headDim;
-    if (s.heads % s.kvHeads !== 0) throw new UserError(`layer ${i}: ${s.heads} query heads are not a multiple of ${s.kvHeads} KV heads`);
-    if (s.headDim % 2 !== 0) throw new UserError(`layer ${i}: head dim ${s.headDim} is odd; rotary embeddings need pairs`);
+    if (s.heads % s.kvHeads !== 0)
+      throw new UserError(`layer ${i}: ${s.heads} query heads are not a multiple of ${s.kvHeads} KV heads`);
+    if (s.headDim % 2 !== 0)
+      throw new UserError(`layer ${i}: head dim ${s.headDim} is odd; rotary embeddings need pairs`);
     expect(`layer ${i}: input_layernorm`, w.inputNorm.shape, [hidden]);
     expect(`layer ${i}: q_proj`, w.q.shape, [hidden, q]);
     expect(`layer ${i}: k_proj`, w.k.shape, [hidden, kv]);

@@ -32,7 +32,9 @@ export function externalDataRef(t: onnx.ITensorProto, modelDir: string): Externa
   const offset = kv.has('offset') ? Number(kv.get('offset')) : 0;
   const length = kv.has('length') ? Number(kv.get('length')) : undefined;
   if (!Number.isFinite(offset) || offset < 0 || (length !== undefined && (!Number.isFinite(length) || length < 0))) {
-    throw new UserError(`tensor ${t.name}: invalid external data offset/length (${kv.get('offset')}, ${kv.get('length')})`);
+    throw new UserError(
+      `tensor ${t.name}: invalid external data offset/length (${kv.get('offset')}, ${kv.get('length')})`,
+    );
   }
   return { file, offset, length };
 }
@@ -58,7 +60,12 @@ function refuseLinkOutside(t: onnx.ITensorProto, file: string, modelDir: string)
  * A tensor's external byte range, checked: the file exists beside the model and is long enough. `sizes` caches
  * file sizes when many tensors share one `.onnx_data`.
  */
-export function checkedRange(t: onnx.ITensorProto, modelDir: string, expectedBytes: number, sizes = new Map<string, number>()): { file: string; offset: number; length: number } {
+export function checkedRange(
+  t: onnx.ITensorProto,
+  modelDir: string,
+  expectedBytes: number,
+  sizes = new Map<string, number>(),
+): { file: string; offset: number; length: number } {
   const ref = externalDataRef(t, modelDir);
   let size = sizes.get(ref.file);
   if (size === undefined) {
@@ -100,7 +107,11 @@ export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expect
  * Checks every external tensor's location, file and byte range without reading the data, so a model with a
  * missing or short `.onnx_data` is refused before any work starts rather than halfway through a job.
  */
-export function checkExternalData(tensors: onnx.ITensorProto[], modelDir: string, bytesOf: (t: onnx.ITensorProto) => number): void {
+export function checkExternalData(
+  tensors: onnx.ITensorProto[],
+  modelDir: string,
+  bytesOf: (t: onnx.ITensorProto) => number,
+): void {
   const sizes = new Map<string, number>();
   for (const t of tensors) if (isExternal(t)) checkedRange(t, modelDir, bytesOf(t), sizes);
 }

@@ -77,7 +77,10 @@ export function halfBytesToFloat(bytes: Uint8Array, out = new Float32Array(bytes
     for (let h = 0; h < 65536; h++) halfTable[h] = halfToFloat(h);
   }
   const table = halfTable;
-  const halves = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2) : new Uint16Array(bytes.slice().buffer);
+  const halves =
+    bytes.byteOffset % 2 === 0
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)
+      : new Uint16Array(bytes.slice().buffer);
   for (let i = 0; i < halves.length; i++) out[i] = table[halves[i]];
   return out;
 }
@@ -134,7 +137,9 @@ export function readFloatTensor(t: onnx.ITensorProto, modelDir: string): Float32
       );
   }
   if (!raw && n > 0 && type === DataType.FLOAT && (t.floatData ?? []).length !== n) {
-    throw new UserError(`tensor ${t.name}: holds ${(t.floatData ?? []).length} values, its shape [${tensorDims(t)}] needs ${n}`);
+    throw new UserError(
+      `tensor ${t.name}: holds ${(t.floatData ?? []).length} values, its shape [${tensorDims(t)}] needs ${n}`,
+    );
   }
   return out;
 }

@@ -53,7 +53,8 @@ export function estimatedBytes(t: TensorSpec): number {
   return t.dims.reduce((a, b) => a * b, 1) * bytesPerElement(t.dataType);
 }
 
-export const referencedIn = (dir: string | undefined, t: TensorSpec) => Boolean(dir && t.inPlace && pathInside(dir, t.inPlace.file));
+export const referencedIn = (dir: string | undefined, t: TensorSpec) =>
+  Boolean(dir && t.inPlace && pathInside(dir, t.inPlace.file));
 
 function externalTensor(t: TensorSpec, location: string, offset: number, length: number): onnx.ITensorProto {
   return {
@@ -74,7 +75,7 @@ function copyRange(src: string, from: number, length: number, fd: number, to: nu
   const chunk = Buffer.alloc(Math.min(length, 64 << 20));
   const sfd = fs.openSync(src, 'r');
   try {
-    for (let done = 0; done < length; ) {
+    for (let done = 0; done < length;) {
       const n = fs.readSync(sfd, chunk, 0, Math.min(chunk.length, length - done), from + done);
       if (n <= 0) throw new Error(`${src}: ended before byte ${from + length}`);
       fs.writeSync(fd, chunk, 0, n, to + done);
@@ -137,10 +138,16 @@ function writeExternalData(tensors: TensorSpec[], tmpData: string, location: str
  * Writes `model` with `tensors` as its initializers. Files are written under temporary names and renamed at
  * the end, the `.onnx` last, so a crash never leaves a `model.onnx` that points at missing or partial data.
  */
-export function writeModelFile(model: onnx.IModelProto, tensors: TensorSpec[], modelPath: string, opts: WriteOptions = {}): WrittenModel {
+export function writeModelFile(
+  model: onnx.IModelProto,
+  tensors: TensorSpec[],
+  modelPath: string,
+  opts: WriteOptions = {},
+): WrittenModel {
   const mode = opts.externalData ?? 'auto';
   const total = tensors.reduce((a, t) => a + estimatedBytes(t), 0);
-  const external = mode === 'always' || (mode === 'auto' && total > (opts.externalThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD));
+  const external =
+    mode === 'always' || (mode === 'auto' && total > (opts.externalThresholdBytes ?? DEFAULT_EXTERNAL_THRESHOLD));
   const tmpModel = `${modelPath}.tmp-${process.pid}`;
   const dataPath = external ? `${modelPath}_data` : undefined;
   const tmpData = dataPath && `${dataPath}.tmp-${process.pid}`;

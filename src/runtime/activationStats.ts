@@ -21,7 +21,8 @@ export function variance(s: ActivationStats): Float64Array {
 }
 
 /** Per-channel ‖x_j‖₂ over all positions. */
-export const columnNorms = (s: ActivationStats) => Float64Array.from({ length: s.dim }, (_, j) => Math.sqrt(s.gram[j * s.dim + j]));
+export const columnNorms = (s: ActivationStats) =>
+  Float64Array.from({ length: s.dim }, (_, j) => Math.sqrt(s.gram[j * s.dim + j]));
 
 /**
  * Calibration windows in batches, and (after the first layer) the hidden states entering the next layer for each
@@ -37,27 +38,55 @@ export interface LayerInputs {
 export const calibrationInputs = (windows: number[][], batch = 4): LayerInputs => ({ windows, batch });
 
 /** The capture points `session` outputs for layer `l`. */
-const capturedPoints = (session: ort.InferenceSession, l: number) => CAPTURE_POINTS.filter((p) => session.outputNames.includes(IO.gram(l, p)));
+const capturedPoints = (session: ort.InferenceSession, l: number) =>
+  CAPTURE_POINTS.filter((p) => session.outputNames.includes(IO.gram(l, p)));
 
-function accumulate(stats: Partial<LayerStats>, p: CapturePoint, out: ort.InferenceSession.OnnxValueMapType, l: number, positions: number): void {
+function accumulate(
+  stats: Partial<LayerStats>,
+  p: CapturePoint,
+  out: ort.InferenceSession.OnnxValueMapType,
+  l: number,
+  positions: number,
+): void {
   const gram = out[IO.gram(l, p)].data as Float32Array;
   const sum = out[IO.sum(l, p)].data as Float32Array;
-  const acc = (stats[p] ??= { dim: sum.length, gram: new Float64Array(gram.length), sum: new Float64Array(sum.length), count: 0 });
+  const acc = (stats[p] ??= {
+    dim: sum.length,
+    gram: new Float64Array(gram.length),
+    sum: new Float64Array(sum.length),
+    count: 0,
+  });
   for (let k = 0; k < gram.length; k++) acc.gram[k] += gram[k];
   for (let k = 0; k < sum.length; k++) acc.sum[k] += sum[k];
   acc.count += positions;
 }
 
-function feedsOf(session: ort.InferenceSession, input: LayerInputs, b: number, extraFeeds?: Record<string, ort.Tensor>): Record<string, ort.Tensor> {
+function feedsOf(
+  session: ort.InferenceSession,
+  input: LayerInputs,
+  b: number,
+  extraFeeds?: Record<string, ort.Tensor>,
+): Record<string, ort.Tensor> {
   const rows = input.windows.slice(b * input.batch, (b + 1) * input.batch);
   const S = rows[0].length - 1;
   const feeds: Record<string, ort.Tensor> = {
-    [IO.positionIds]: int64(rows.flatMap(() => Array.from({ length: S }, (_, i) => i)), [rows.length, S]),
+    [IO.positionIds]: int64(
+      rows.flatMap(() => Array.from({ length: S }, (_, i) => i)),
+      [rows.length, S],
+    ),
     ...extraFeeds,
   };
   if (input.hidden) feeds[IO.hiddenIn] = input.hidden[b];
-  else feeds[IO.inputIds] = int64(rows.flatMap((r) => r.slice(0, S)), [rows.length, S]);
-  if (session.inputNames.includes(IO.labels)) feeds[IO.labels] = int64(rows.flatMap((r) => r.slice(1)), [rows.length, S]);
+  else
+    feeds[IO.inputIds] = int64(
+      rows.flatMap((r) => r.slice(0, S)),
+      [rows.length, S],
+    );
+  if (session.inputNames.includes(IO.labels))
+    feeds[IO.labels] = int64(
+      rows.flatMap((r) => r.slice(1)),
+      [rows.length, S],
+    );
   return feeds;
 }
 
@@ -73,10 +102,18 @@ export interface PassResult {
  * pass, `layerRange`), accumulating layer `layer`'s statistics in float64 (the per-batch products are computed by
  * ONNX Runtime) and, with `keepOutput`, collecting `hidden_states_out` as the next layer's inputs.
  */
-export async function runPass(session: ort.InferenceSession, input: LayerInputs, layer: number, o: { extraFeeds?: Record<string, ort.Tensor>; keepOutput?: boolean; signal?: AbortSignal } = {}): Promise<PassResult> {
+export async function runPass(
+  session: ort.InferenceSession,
+  input: LayerInputs,
+  layer: number,
+  o: { extraFeeds?: Record<string, ort.Tensor>; keepOutput?: boolean; signal?: AbortSignal } = {},
+): Promise<PassResult> {
   const stats: Partial<LayerStats> = {};
   const points = capturedPoints(session, layer);
-  const fetch = [...points.flatMap((p) => [IO.gram(layer, p), IO.sum(layer, p)]), ...(o.keepOutput ? [IO.hiddenOut] : [])];
+  const fetch = [
+    ...points.flatMap((p) => [IO.gram(layer, p), IO.sum(layer, p)]),
+    ...(o.keepOutput ? [IO.hiddenOut] : []),
+  ];
   const hidden: ort.Tensor[] = [];
   const batches = Math.ceil(input.windows.length / input.batch);
   for (let b = 0; b < batches; b++) {
@@ -92,8 +129,14 @@ export async function runPass(session: ort.InferenceSession, input: LayerInputs,
 }
 
 /** Statistics of `layers` from one graph that runs from the token ids (a whole-model capture graph). */
-export async function captureStats(session: ort.InferenceSession, windows: number[][], layers: number[], o: { batch?: number; extraFeeds?: Record<string, ort.Tensor> } = {}): Promise<Map<number, LayerStats>> {
+export async function captureStats(
+  session: ort.InferenceSession,
+  windows: number[][],
+  layers: number[],
+  o: { batch?: number; extraFeeds?: Record<string, ort.Tensor> } = {},
+): Promise<Map<number, LayerStats>> {
   const stats = new Map<number, LayerStats>();
-  for (const l of layers) stats.set(l, (await runPass(session, calibrationInputs(windows, o.batch), l, o)).stats as LayerStats);
+  for (const l of layers)
+    stats.set(l, (await runPass(session, calibrationInputs(windows, o.batch), l, o)).stats as LayerStats);
   return stats;
 }

@@ -21,7 +21,12 @@ export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSe
   const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
   if (inline < IN_MEMORY_LIMIT) {
     const referenced = inline < built.tensors.reduce((a, t) => a + estimatedBytes(t), 0);
-    return createSession(modelToBuffer(built.model, built.tensors, sourceDir), { ...o, keepsHalfWeights, externalDataDir: referenced ? sourceDir : undefined, describe: d.source.path });
+    return createSession(modelToBuffer(built.model, built.tensors, sourceDir), {
+      ...o,
+      keepsHalfWeights,
+      externalDataDir: referenced ? sourceDir : undefined,
+      describe: d.source.path,
+    });
   }
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-graph-'));
   try {

@@ -19,7 +19,12 @@ function argmaxLast(logits: ort.Tensor): number {
 }
 
 /** Greedy decoding with the KV cache: one prefill of the prompt, then one token per step. */
-export async function generateGreedy(session: ort.InferenceSession, layers: LayerShape[], prompt: number[], o: GenerateOptions): Promise<number[]> {
+export async function generateGreedy(
+  session: ort.InferenceSession,
+  layers: LayerShape[],
+  prompt: number[],
+  o: GenerateOptions,
+): Promise<number[]> {
   const tokens = [...prompt];
   let past = emptyPast(session, layers, 1);
   let step = prompt;
@@ -28,7 +33,10 @@ export async function generateGreedy(session: ort.InferenceSession, layers: Laye
     const out = await session.run({
       [IO.inputIds]: int64(step, [1, step.length]),
       [IO.attentionMask]: int64(new Array(tokens.length).fill(1), [1, tokens.length]),
-      [IO.positionIds]: int64(step.map((_, i) => start + i), [1, step.length]),
+      [IO.positionIds]: int64(
+        step.map((_, i) => start + i),
+        [1, step.length],
+      ),
       ...past,
     });
     const next = argmaxLast(out[IO.logits] as ort.Tensor);

@@ -13,11 +13,20 @@ function inputType(session: ort.InferenceSession, name: string): ort.Tensor.Type
  * Zero-length past tensors for a first step, shaped per layer (pruned layers have their own head counts), in the
  * element type the session declares for them.
  */
-export function emptyPast(session: ort.InferenceSession, layers: LayerShape[], batch: number): Record<string, ort.Tensor> {
+export function emptyPast(
+  session: ort.InferenceSession,
+  layers: LayerShape[],
+  batch: number,
+): Record<string, ort.Tensor> {
   const feeds: Record<string, ort.Tensor> = {};
   const empty = (name: string, s: LayerShape) => {
     const type = inputType(session, name);
-    return new ort.Tensor(type, type === 'float16' ? new Uint16Array(0) : new Float32Array(0), [batch, s.kvHeads, 0, s.headDim]);
+    return new ort.Tensor(type, type === 'float16' ? new Uint16Array(0) : new Float32Array(0), [
+      batch,
+      s.kvHeads,
+      0,
+      s.headDim,
+    ]);
   };
   layers.forEach((s, i) => {
     feeds[IO.pastKey(i)] = empty(IO.pastKey(i), s);

@@ -12,12 +12,14 @@ export interface Latency {
   decodeTokensPerSecond: number;
 }
 
-
 /**
  * Prefill of `prompt` tokens, then `decode` single-token steps through the KV cache (batch 1), for several models
  * with their runs interleaved so that machine noise hits them alike. Medians over `reps`.
  */
-export async function measureLatency(models: { file: string; layers: LayerShape[] }[], o: SessionOptions & { prompt: number; decode: number; reps: number; vocab: number }): Promise<Latency[]> {
+export async function measureLatency(
+  models: { file: string; layers: LayerShape[] }[],
+  o: SessionOptions & { prompt: number; decode: number; reps: number; vocab: number },
+): Promise<Latency[]> {
   const sessions = await Promise.all(models.map((m) => createSession(m.file, o)));
   const prefill: number[][] = models.map(() => []);
   const decode: number[][] = models.map(() => []);
@@ -27,9 +29,15 @@ export async function measureLatency(models: { file: string; layers: LayerShape[
       const layers = models[k].layers;
       let t0 = performance.now();
       let out = await s.session.run({
-        [IO.inputIds]: int64(Array.from({ length: o.prompt }, (_, i) => token(i)), [1, o.prompt]),
+        [IO.inputIds]: int64(
+          Array.from({ length: o.prompt }, (_, i) => token(i)),
+          [1, o.prompt],
+        ),
         [IO.attentionMask]: int64(new Array(o.prompt).fill(1), [1, o.prompt]),
-        [IO.positionIds]: int64(Array.from({ length: o.prompt }, (_, i) => i), [1, o.prompt]),
+        [IO.positionIds]: int64(
+          Array.from({ length: o.prompt }, (_, i) => i),
+          [1, o.prompt],
+        ),
         ...emptyPast(s.session, layers, 1),
       });
       const p = performance.now() - t0;

@@ -20,7 +20,8 @@ export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 const LOGITS_BUDGET = 1 << 26;
 
 /** Windows per batch: up to 8, fewer where the logits of 8 would exceed the budget. */
-const batchFor = (tokens: number, vocab: number | undefined) => (vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8);
+const batchFor = (tokens: number, vocab: number | undefined) =>
+  vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8;
 
 /**
  * Negative log-likelihood of windows, every position but the first of each window predicted. Works for our
@@ -30,7 +31,13 @@ const batchFor = (tokens: number, vocab: number | undefined) => (vocab ? Math.ma
 export async function windowsNll(
   session: ort.InferenceSession,
   windows: number[][],
-  o: { batch?: number; vocab?: number; extraFeeds?: Record<string, ort.Tensor>; layers?: LayerShape[]; onBatch?: (done: number) => void } = {},
+  o: {
+    batch?: number;
+    vocab?: number;
+    extraFeeds?: Record<string, ort.Tensor>;
+    layers?: LayerShape[];
+    onBatch?: (done: number) => void;
+  } = {},
 ): Promise<NllSum> {
   const batch = o.batch ?? batchFor(windows[0]?.length ?? 1, o.vocab);
   const ours = session.outputNames.includes(IO.nll);
@@ -43,9 +50,16 @@ export async function windowsNll(
     const S = rows[0].length - 1;
     const input = rows.flatMap((r) => r.slice(0, S));
     const positions = rows.flatMap(() => Array.from({ length: S }, (_, i) => i));
-    const feeds: Record<string, ort.Tensor> = { [IO.inputIds]: int64(input, [B, S]), [IO.positionIds]: int64(positions, [B, S]), ...o.extraFeeds };
+    const feeds: Record<string, ort.Tensor> = {
+      [IO.inputIds]: int64(input, [B, S]),
+      [IO.positionIds]: int64(positions, [B, S]),
+      ...o.extraFeeds,
+    };
     if (ours) {
-      feeds[IO.labels] = int64(rows.flatMap((r) => r.slice(1)), [B, S]);
+      feeds[IO.labels] = int64(
+        rows.flatMap((r) => r.slice(1)),
+        [B, S],
+      );
       const out = (await session.run(feeds, [IO.nll]))[IO.nll].data as Float32Array;
       for (let b = 0; b < B; b++) {
         let sum = 0;
@@ -53,7 +67,8 @@ export async function windowsNll(
         perWindow.push(sum);
       }
     } else {
-      if (session.inputNames.includes(IO.attentionMask)) feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);
+      if (session.inputNames.includes(IO.attentionMask))
+        feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);
       if (o.layers) Object.assign(feeds, emptyPast(session, o.layers, B));
       const logits = (await session.run(feeds, [IO.logits]))[IO.logits];
       const vocab = logits.dims[2] as number;

@@ -22,7 +22,9 @@ export function residentBytes(model: string, layers: LayerShape[], provider: str
       }
       console.log(JSON.stringify({ base, after: process.memoryUsage().rss }));
     })();`;
-  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify([model, layers, provider])], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify([model, layers, provider])], {
+    encoding: 'utf8',
+  });
   const m = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { base?: number; after?: number };
   if (m.base === undefined || m.after === undefined) return NaN;
   return m.after - m.base;

@@ -40,9 +40,12 @@ export interface Session {
 /** The accelerators `auto` tries on this platform, in order, before the CPU. */
 function autoOrder(): string[] {
   switch (process.platform) {
-    case 'win32': return ['cuda', 'dml', 'webgpu'];
-    case 'darwin': return ['coreml', 'webgpu'];
-    default: return ['cuda', 'webgpu'];
+    case 'win32':
+      return ['cuda', 'dml', 'webgpu'];
+    case 'darwin':
+      return ['coreml', 'webgpu'];
+    default:
+      return ['cuda', 'webgpu'];
   }
 }
 
@@ -52,8 +55,15 @@ function autoOrder(): string[] {
  */
 function unavailable(provider: string): string | undefined {
   const backend = ort.listSupportedBackends().find((b) => b.name === provider);
-  if (provider !== 'cpu' && backend && !backend.bundled) return 'not installed with onnxruntime-node (its installer downloads it where the network allows)';
-  if (provider === 'webgpu' && process.platform === 'linux' && !fs.existsSync('/dev/dri') && !fs.existsSync('/dev/nvidia0')) return 'no GPU device on this machine';
+  if (provider !== 'cpu' && backend && !backend.bundled)
+    return 'not installed with onnxruntime-node (its installer downloads it where the network allows)';
+  if (
+    provider === 'webgpu' &&
+    process.platform === 'linux' &&
+    !fs.existsSync('/dev/dri') &&
+    !fs.existsSync('/dev/nvidia0')
+  )
+    return 'no GPU device on this machine';
   return undefined;
 }
 
@@ -72,15 +82,23 @@ function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOption
 }
 
 /** ONNX Runtime's first line: the rest is often a stack of its own. */
-const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 1000).replace(/\.+$/, '');
+const firstLine = (e: unknown) =>
+  (e instanceof Error ? e.message : String(e)).split('\n')[0].slice(0, 1000).replace(/\.+$/, '');
 
 /** One try on one provider; failed probes log errors of their own, expected here and reported by the caller. */
-async function open(model: string | Uint8Array, o: GraphSessionOptions, provider: string, quiet: boolean): Promise<ort.InferenceSession> {
+async function open(
+  model: string | Uint8Array,
+  o: GraphSessionOptions,
+  provider: string,
+  quiet: boolean,
+): Promise<ort.InferenceSession> {
   const previousLevel = ort.env.logLevel;
   try {
     if (quiet) ort.env.logLevel = 'fatal';
     const opts = { ...baseOptions(o), executionProviders: [provider] };
-    return typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
+    return typeof model === 'string'
+      ? await ort.InferenceSession.create(model, opts)
+      : await ort.InferenceSession.create(model, opts);
   } finally {
     ort.env.logLevel = previousLevel;
   }
@@ -89,27 +107,37 @@ async function open(model: string | Uint8Array, o: GraphSessionOptions, provider
 /** The model ONNX Runtime refused: the file (or what the graph was built from) and its first line. */
 function modelRefused(model: string | Uint8Array, o: GraphSessionOptions, why: string): UserError {
   const which = typeof model === 'string' ? model : `the graph built from ${o.describe ?? 'the model'}`;
-  return new UserError(`ONNX Runtime refused to load ${which}: ${why}. The file may be cut short, or hold an operator or attribute this ONNX Runtime does not accept`);
+  return new UserError(
+    `ONNX Runtime refused to load ${which}: ${why}. The file may be cut short, or hold an operator or attribute this ONNX Runtime does not accept`,
+  );
 }
 
 /**
  * A provider that failed on a model: the CPU provider is always there, so there the model is at fault; another
  * provider is unavailable only when the CPU provider loads the same model, otherwise the model is at fault too.
  */
-async function explainFailure(model: string | Uint8Array, o: GraphSessionOptions, provider: string, why: string): Promise<UserError> {
+async function explainFailure(
+  model: string | Uint8Array,
+  o: GraphSessionOptions,
+  provider: string,
+  why: string,
+): Promise<UserError> {
   if (provider === 'cpu') return modelRefused(model, o, why);
   try {
     await (await open(model, o, 'cpu', true)).release();
   } catch (e) {
     return modelRefused(model, o, firstLine(e));
   }
-  return new UserError(`execution provider '${provider}' is not available on this machine (${why}); use --provider auto or cpu`);
+  return new UserError(
+    `execution provider '${provider}' is not available on this machine (${why}); use --provider auto or cpu`,
+  );
 }
 
 /** Opens a session on the requested provider; `auto` falls back provider by provider down to the CPU. */
 export async function createSession(model: string | Uint8Array, o: GraphSessionOptions = {}): Promise<Session> {
   const choice = o.provider ?? 'auto';
-  if (!PROVIDERS.includes(choice)) throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
+  if (!PROVIDERS.includes(choice))
+    throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
   const candidates = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];
   const fallbacks: string[] = [];
   for (const provider of candidates) {

@@ -29,7 +29,15 @@ export function readLlama2cVocab(file: string): Llama2cVocab {
   return { pieces, scores };
 }
 
-const special = (id: number, content: string) => ({ id, content, single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+const special = (id: number, content: string) => ({
+  id,
+  content,
+  single_word: false,
+  lstrip: false,
+  rstrip: false,
+  normalized: false,
+  special: true,
+});
 
 export function llama2cToTokenizerJson(v: Llama2cVocab): { tokenizer: object; config: object } {
   const toks = v.pieces.map((p, i) => (i === 0 ? '<unk>' : i === 1 ? '<s>' : i === 2 ? '</s>' : p.replaceAll(' ', SP)));
@@ -56,30 +64,69 @@ export function llama2cToTokenizerJson(v: Llama2cVocab): { tokenizer: object; co
     truncation: null,
     padding: null,
     added_tokens: [special(0, '<unk>'), special(1, '<s>'), special(2, '</s>')],
-    normalizer: { type: 'Sequence', normalizers: [{ type: 'Prepend', prepend: SP }, { type: 'Replace', pattern: { String: ' ' }, content: SP }] },
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'Prepend', prepend: SP },
+        { type: 'Replace', pattern: { String: ' ' }, content: SP },
+      ],
+    },
     pre_tokenizer: null,
     post_processor: {
       type: 'TemplateProcessing',
       single: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }],
-      pair: [{ SpecialToken: { id: '<s>', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '<s>', type_id: 1 } }, { Sequence: { id: 'B', type_id: 1 } }],
+      pair: [
+        { SpecialToken: { id: '<s>', type_id: 0 } },
+        { Sequence: { id: 'A', type_id: 0 } },
+        { SpecialToken: { id: '<s>', type_id: 1 } },
+        { Sequence: { id: 'B', type_id: 1 } },
+      ],
       special_tokens: { '<s>': { id: '<s>', ids: [1], tokens: ['<s>'] } },
     },
     decoder: {
       type: 'Sequence',
-      decoders: [{ type: 'Replace', pattern: { String: SP }, content: ' ' }, { type: 'ByteFallback' }, { type: 'Fuse' }, { type: 'Strip', content: ' ', start: 1, stop: 0 }],
+      decoders: [
+        { type: 'Replace', pattern: { String: SP }, content: ' ' },
+        { type: 'ByteFallback' },
+        { type: 'Fuse' },
+        { type: 'Strip', content: ' ', start: 1, stop: 0 },
+      ],
     },
     model: {
-      type: 'BPE', dropout: null, unk_token: '<unk>', continuing_subword_prefix: null, end_of_word_suffix: null,
-      fuse_unk: true, byte_fallback: true, ignore_merges: false, vocab, merges: merges.map((m) => `${m.l} ${m.r}`),
+      type: 'BPE',
+      dropout: null,
+      unk_token: '<unk>',
+      continuing_subword_prefix: null,
+      end_of_word_suffix: null,
+      fuse_unk: true,
+      byte_fallback: true,
+      ignore_merges: false,
+      vocab,
+      merges: merges.map((m) => `${m.l} ${m.r}`),
     },
   };
-  const added = Object.fromEntries([[0, '<unk>'], [1, '<s>'], [2, '</s>']].map(([i, c]) => {
-    const { id: _, ...rest } = special(i as number, c as string);
-    return [String(i), rest];
-  }));
+  const added = Object.fromEntries(
+    [
+      [0, '<unk>'],
+      [1, '<s>'],
+      [2, '</s>'],
+    ].map(([i, c]) => {
+      const { id: _, ...rest } = special(i as number, c as string);
+      return [String(i), rest];
+    }),
+  );
   const config = {
-    add_bos_token: true, add_eos_token: false, added_tokens_decoder: added, bos_token: '<s>', eos_token: '</s>', unk_token: '<unk>',
-    pad_token: null, clean_up_tokenization_spaces: false, legacy: true, spaces_between_special_tokens: false, sp_model_kwargs: {},
+    add_bos_token: true,
+    add_eos_token: false,
+    added_tokens_decoder: added,
+    bos_token: '<s>',
+    eos_token: '</s>',
+    unk_token: '<unk>',
+    pad_token: null,
+    clean_up_tokenization_spaces: false,
+    legacy: true,
+    spaces_between_special_tokens: false,
+    sp_model_kwargs: {},
     tokenizer_class: 'LlamaTokenizer',
   };
   return { tokenizer, config };

@@ -8,7 +8,10 @@ export const TEXT_SAMPLE_BYTES = 4 << 20;
 
 function readSample(file: string, role: string): Buffer {
   if (!fs.existsSync(file)) throw new UserError(`${role} ${file}: text file not found`);
-  if (!fs.statSync(file).isFile()) throw new UserError(`${role} ${file}: not a file (a text file is needed: plain text, or .jsonl with a "text" field)`);
+  if (!fs.statSync(file).isFile())
+    throw new UserError(
+      `${role} ${file}: not a file (a text file is needed: plain text, or .jsonl with a "text" field)`,
+    );
   const buf = Buffer.alloc(Math.min(TEXT_SAMPLE_BYTES, fs.statSync(file).size));
   const fd = fs.openSync(file, 'r');
   try {
@@ -50,12 +53,20 @@ function invalidUtf8At(buf: Buffer): number {
 export function checkTextFile(file: string, role: string): string[] {
   const buf = readSample(file, role);
   const nul = buf.indexOf(0);
-  if (nul >= 0) throw new UserError(`${role} ${file}: a NUL byte at byte ${nul}; this is a binary file, not text (give a plain UTF-8 text or .jsonl file)`);
+  if (nul >= 0)
+    throw new UserError(
+      `${role} ${file}: a NUL byte at byte ${nul}; this is a binary file, not text (give a plain UTF-8 text or .jsonl file)`,
+    );
   const bad = invalidUtf8At(buf);
-  if (bad >= 0) throw new UserError(`${role} ${file}: not UTF-8 text (byte 0x${buf[bad].toString(16)} at offset ${bad} begins no valid UTF-8 sequence); convert it to UTF-8, e.g. iconv -f latin1 -t utf-8`);
+  if (bad >= 0)
+    throw new UserError(
+      `${role} ${file}: not UTF-8 text (byte 0x${buf[bad].toString(16)} at offset ${bad} begins no valid UTF-8 sequence); convert it to UTF-8, e.g. iconv -f latin1 -t utf-8`,
+    );
   // A .jsonl line's trailing \r is JSON whitespace: only a plain text's line ends reach the tokenizer.
   if (!file.endsWith('.jsonl') && buf.includes('\r\n')) {
-    return [`${role} ${file} has Windows (CRLF) line ends; they are kept as they are, so each \\r is tokenized too and perplexities differ from the same text with LF line ends (convert it with dos2unix if that is not intended)`];
+    return [
+      `${role} ${file} has Windows (CRLF) line ends; they are kept as they are, so each \\r is tokenized too and perplexities differ from the same text with LF line ends (convert it with dos2unix if that is not intended)`,
+    ];
   }
   return [];
 }

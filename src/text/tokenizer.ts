@@ -21,11 +21,17 @@ function fromJson(tokenizer: object, config: object, source: string): TextTokeni
     tok = new Tokenizer(tokenizer, config);
   } catch (e) {
     // The library refuses a JSON that is not a tokenizer (fields missing): the file is at fault, not our code.
-    throw new UserError(`${source}: not a tokenizer this tool can read (${e instanceof Error ? e.message : e}); pass a Hugging Face tokenizer.json or a llama2.c tokenizer .bin`);
+    throw new UserError(
+      `${source}: not a tokenizer this tool can read (${e instanceof Error ? e.message : e}); pass a Hugging Face tokenizer.json or a llama2.c tokenizer .bin`,
+    );
   }
   const model = (tokenizer as { model?: { vocab?: Record<string, number> | unknown[] } }).model;
   const added = (tokenizer as { added_tokens?: { id: number }[] }).added_tokens ?? [];
-  const vocabIds = model?.vocab ? (Array.isArray(model.vocab) ? model.vocab.length : Math.max(...Object.values(model.vocab)) + 1) : 0;
+  const vocabIds = model?.vocab
+    ? Array.isArray(model.vocab)
+      ? model.vocab.length
+      : Math.max(...Object.values(model.vocab)) + 1
+    : 0;
   return {
     encode: (text, opts) => tok.encode(text, { add_special_tokens: opts.bos }).ids,
     decode: (ids) => tok.decode(ids, { skip_special_tokens: true }),
@@ -49,7 +55,9 @@ export function loadTokenizerFile(file: string): TextTokenizer {
   if (file.endsWith('.json')) {
     const dir = path.dirname(file);
     const base = path.basename(file).replace(/tokenizer\.json$/, '');
-    const cfgFile = [path.join(dir, `${base}tokenizer_config.json`), path.join(dir, 'tokenizer_config.json')].find((f) => fs.existsSync(f));
+    const cfgFile = [path.join(dir, `${base}tokenizer_config.json`), path.join(dir, 'tokenizer_config.json')].find(
+      (f) => fs.existsSync(f),
+    );
     return fromJson(readJsonFile(file), cfgFile ? readJsonFile(cfgFile) : {}, file);
   }
   const { tokenizer, config } = llama2cToTokenizerJson(readLlama2cVocab(file));
@@ -66,7 +74,12 @@ export function loadModelTokenizer(modelPath: string, vocab: number, explicit?: 
   if (explicit) return checkVocab(loadTokenizerFile(explicit), vocab);
   const hf = path.join(dir, 'tokenizer.json');
   if (fs.existsSync(hf)) return checkVocab(loadTokenizerFile(hf), vocab);
-  const candidates = fs.readdirSync(dir).filter((f) => /tok.*\.(json|bin)$/.test(f) && !f.endsWith('config.json') && path.join(dir, f) !== path.resolve(modelPath));
+  const candidates = fs
+    .readdirSync(dir)
+    .filter(
+      (f) =>
+        /tok.*\.(json|bin)$/.test(f) && !f.endsWith('config.json') && path.join(dir, f) !== path.resolve(modelPath),
+    );
   for (const f of candidates) {
     try {
       const t = loadTokenizerFile(path.join(dir, f));
@@ -75,12 +88,16 @@ export function loadModelTokenizer(modelPath: string, vocab: number, explicit?: 
       // not a tokenizer: keep looking
     }
   }
-  throw new UserError(`no tokenizer found for ${path.basename(modelPath)} (vocab ${vocab}): put tokenizer.json beside it or pass --tokenizer <tokenizer.json|tokenizer.bin>`);
+  throw new UserError(
+    `no tokenizer found for ${path.basename(modelPath)} (vocab ${vocab}): put tokenizer.json beside it or pass --tokenizer <tokenizer.json|tokenizer.bin>`,
+  );
 }
 
 function checkVocab(t: TextTokenizer, vocab: number): TextTokenizer {
   if (t.vocabSize !== vocab) {
-    throw new UserError(`tokenizer ${path.basename(t.source)} has ${t.vocabSize} tokens but the model's vocabulary is ${vocab}; they do not belong together (pass the right --tokenizer)`);
+    throw new UserError(
+      `tokenizer ${path.basename(t.source)} has ${t.vocabSize} tokens but the model's vocabulary is ${vocab}; they do not belong together (pass the right --tokenizer)`,
+    );
   }
   return t;
 }

@@ -130,7 +130,9 @@ function jsonlPrefixes(file: string): (min: number) => TextPrefix {
     if (eof) return { text: joined, whole: true, units: joined.length };
     const cut = joined.indexOf('\n', min);
     // Without a line end past `min`, the records read so far are themselves a prefix ending at a line end.
-    return cut >= 0 ? { text: joined.slice(0, cut), whole: false, units: cut } : { text: joined, whole: false, units: joined.length };
+    return cut >= 0
+      ? { text: joined.slice(0, cut), whole: false, units: cut }
+      : { text: joined, whole: false, units: joined.length };
   };
 }
 
@@ -168,7 +170,10 @@ export function windowTokens(seqLen: number, maxWindows?: number): number {
 /** Consecutive non-overlapping windows; the last partial window is dropped. */
 export function consecutiveWindows(ids: number[], seqLen: number, maxWindows = Infinity): number[][] {
   const n = Math.min(Math.floor(ids.length / seqLen), maxWindows);
-  if (n < 1) throw new UserError(`the text has ${ids.length} tokens, fewer than one window of ${seqLen}; use more text or a smaller --seq-len`);
+  if (n < 1)
+    throw new UserError(
+      `the text has ${ids.length} tokens, fewer than one window of ${seqLen}; use more text or a smaller --seq-len`,
+    );
   return Array.from({ length: n }, (_, w) => ids.slice(w * seqLen, (w + 1) * seqLen));
 }
 
@@ -192,7 +197,8 @@ export function sampledPoolTokens(seqLen: number, count: number): number {
  * `ids` holds the whole text or just that prefix. A text shorter than the pool is sampled whole, as before.
  */
 export function sampledWindows(ids: number[], seqLen: number, count: number, seed: number): number[][] {
-  if (ids.length < seqLen + 1) throw new UserError(`the calibration text has ${ids.length} tokens, fewer than one window of ${seqLen}`);
+  if (ids.length < seqLen + 1)
+    throw new UserError(`the calibration text has ${ids.length} tokens, fewer than one window of ${seqLen}`);
   const pool = Math.min(ids.length, sampledPoolTokens(seqLen, count));
   const rand = seededRandom(seed);
   return Array.from({ length: count }, () => {

@@ -3,7 +3,10 @@
  * without a stack trace. Anything else that escapes is a bug and is reported as such.
  */
 export class UserError extends Error {
-  constructor(message: string, readonly exitCode = 2) {
+  constructor(
+    message: string,
+    readonly exitCode = 2,
+  ) {
     super(message);
     this.name = 'UserError';
   }

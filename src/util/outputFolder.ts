@@ -21,7 +21,24 @@ interface Marker {
 const held = new Set<string>();
 
 /** The names jobs write into their folder (and their `.tmp-<pid>` temporaries): the only files ever removed. */
-const JOB_FILES = new Set([MARKER, 'job-arguments.json', 'masks.json', 'search-checkpoint.json', 'search-summary.json', 'search.json', 'prune.json', 'report.json', 'report.md', 'config.json', 'generation_config.json', 'genai_config.json', 'tokenizer.json', 'tokenizer_config.json', 'model.onnx', 'model.onnx_data']);
+const JOB_FILES = new Set([
+  MARKER,
+  'job-arguments.json',
+  'masks.json',
+  'search-checkpoint.json',
+  'search-summary.json',
+  'search.json',
+  'prune.json',
+  'report.json',
+  'report.md',
+  'config.json',
+  'generation_config.json',
+  'genai_config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'model.onnx',
+  'model.onnx_data',
+]);
 const isJobFile = (name: string) => JOB_FILES.has(name.replace(TEMP_PATTERN, ''));
 
 /** What a job folder from before markers holds; with --resume such a folder is adopted rather than refused. */
@@ -61,9 +78,14 @@ function refuseNonEmpty(final: string): void {
   if (!final.trim()) throw new UserError('--out is empty: give the path of a new folder for the results');
   // The finished folder is renamed into place, which a link cannot take; writing through it would touch its target.
   const target = linkTarget(final);
-  if (target !== undefined) throw new UserError(`output folder ${final} is a symbolic link (to ${target}); give the path of a new folder, e.g. one inside the link's target`);
+  if (target !== undefined)
+    throw new UserError(
+      `output folder ${final} is a symbolic link (to ${target}); give the path of a new folder, e.g. one inside the link's target`,
+    );
   if (fs.existsSync(final) && (!fs.statSync(final).isDirectory() || fs.readdirSync(final).length > 0)) {
-    throw new UserError(`output folder ${final} already exists and is not empty; choose a new folder (nothing is overwritten)`);
+    throw new UserError(
+      `output folder ${final} already exists and is not empty; choose a new folder (nothing is overwritten)`,
+    );
   }
 }
 
@@ -80,7 +102,10 @@ export class OutputFolder {
   private modelFinished = false;
 
   /** With `resume`, an interrupted job's temporary folder (and the checkpoint in it) is kept. */
-  constructor(readonly final: string, opts: { resume?: boolean } = {}) {
+  constructor(
+    readonly final: string,
+    opts: { resume?: boolean } = {},
+  ) {
     refuseNonEmpty(final);
     this.tmp = `${final.replace(/[\\/]+$/, '')}.partial`;
     this.marker = { pid: process.pid, hostname: os.hostname(), started: new Date().toISOString(), token: randomUUID() };
@@ -102,7 +127,8 @@ export class OutputFolder {
     try {
       this.lock();
     } catch (e) {
-      if (created && (e as NodeJS.ErrnoException).code !== 'EEXIST') fs.rmSync(this.tmp, { recursive: true, force: true });
+      if (created && (e as NodeJS.ErrnoException).code !== 'EEXIST')
+        fs.rmSync(this.tmp, { recursive: true, force: true });
       throw e;
     }
     held.add(this.marker.token);
@@ -138,7 +164,10 @@ export class OutputFolder {
     const markerFile = this.file(MARKER);
     if (!fs.existsSync(markerFile)) {
       const oldJob = resume && CHECKPOINTS.some((f) => fs.existsSync(this.file(f)));
-      if (!oldJob) throw new UserError(`${this.tmp} exists but was not made by subnet-search (it has no ${MARKER}); move or delete it yourself, or choose another --out`);
+      if (!oldJob)
+        throw new UserError(
+          `${this.tmp} exists but was not made by subnet-search (it has no ${MARKER}); move or delete it yourself, or choose another --out`,
+        );
       return this.removeTemporaries();
     }
     const other = readMarker(markerFile);
@@ -157,25 +186,35 @@ export class OutputFolder {
   }
 
   private busy(other: Marker | undefined): UserError {
-    if (!other) return new UserError(`another subnet-search job is starting in ${this.tmp}; wait for it, or choose another --out`);
+    if (!other)
+      return new UserError(
+        `another subnet-search job is starting in ${this.tmp}; wait for it, or choose another --out`,
+      );
     const where = other.hostname === os.hostname() ? '' : ` on host ${other.hostname}`;
-    return new UserError(`another subnet-search job (pid ${other.pid}${where}, started ${other.started}) is writing ${this.final}; wait for it or stop it, or choose another --out (if it no longer runs, delete ${this.file(MARKER)})`);
+    return new UserError(
+      `another subnet-search job (pid ${other.pid}${where}, started ${other.started}) is writing ${this.final}; wait for it or stop it, or choose another --out (if it no longer runs, delete ${this.file(MARKER)})`,
+    );
   }
 
   /** A killed job's half-written temporaries: a resumed job would otherwise commit them, and they fill the disk. */
   private removeTemporaries(): void {
-    for (const f of fs.readdirSync(this.tmp)) if (TEMP_PATTERN.test(f) && isJobFile(f)) fs.rmSync(this.file(f), { force: true });
+    for (const f of fs.readdirSync(this.tmp))
+      if (TEMP_PATTERN.test(f) && isJobFile(f)) fs.rmSync(this.file(f), { force: true });
   }
 
   /** Without --resume an interrupted job's files are dropped; anything else in the folder is the user's. */
   private clearForFreshStart(): void {
     this.removeJobFiles();
     const foreign = fs.readdirSync(this.tmp);
-    if (foreign.length) throw new UserError(`${this.tmp} holds files subnet-search did not write (${foreign.join(', ')}); move them out, or choose another --out`);
+    if (foreign.length)
+      throw new UserError(
+        `${this.tmp} holds files subnet-search did not write (${foreign.join(', ')}); move them out, or choose another --out`,
+      );
   }
 
   private removeJobFiles(): void {
-    for (const f of fs.readdirSync(this.tmp)) if (isJobFile(f) && f !== MARKER) fs.rmSync(this.file(f), { force: true });
+    for (const f of fs.readdirSync(this.tmp))
+      if (isJobFile(f) && f !== MARKER) fs.rmSync(this.file(f), { force: true });
   }
 
   /** From now on a failure keeps the folder: the model in it is complete, only what follows it is missing. */
@@ -224,11 +263,15 @@ export class OutputFolder {
     const kept = resumable.some((f) => fs.existsSync(this.file(f)));
     if (kept) this.keep();
     else this.abort();
-    return this.explain(e, kept ? `${this.tmp} keeps what was done: rerun with --resume to continue` : 'nothing was kept');
+    return this.explain(
+      e,
+      kept ? `${this.tmp} keeps what was done: rerun with --resume to continue` : 'nothing was kept',
+    );
   }
 
   private explain(e: unknown, where: string): unknown {
-    if (isAbort(e)) return new JobCancelledError(`${e instanceof JobCancelledError ? e.message : 'cancelled'}; ${where}`);
+    if (isAbort(e))
+      return new JobCancelledError(`${e instanceof JobCancelledError ? e.message : 'cancelled'}; ${where}`);
     const env = environmentError(e);
     if (env) return new EnvironmentError(`${env.message}; ${where}`);
     if (!this.modelFinished) return e;

@@ -21,11 +21,13 @@ export function e2eMissing(): string[] {
   const missing: string[] = [];
   if (!fs.existsSync(chromiumPath)) missing.push(`Chromium (${chromiumPath})`);
   if (!fs.existsSync(codeServerBin)) missing.push('code-server');
-  if (!fs.existsSync(path.join(toolsDir, 'node_modules', 'playwright-core', 'package.json'))) missing.push('playwright-core');
+  if (!fs.existsSync(path.join(toolsDir, 'node_modules', 'playwright-core', 'package.json')))
+    missing.push('playwright-core');
   return missing;
 }
 
-const howToInstall = 'run `npm test` as root on Debian, or `sudo apt-get install chromium libkrb5-dev ripgrep && e2e/tools/install.sh`';
+const howToInstall =
+  'run `npm test` as root on Debian, or `sudo apt-get install chromium libkrb5-dev ripgrep && e2e/tools/install.sh`';
 
 /** node:test's `skip` option: the reason when the tools are missing; never under CI, where the test then fails. */
 export function e2eSkip(): string | false {
@@ -35,7 +37,8 @@ export function e2eSkip(): string | false {
 
 function assertE2eTools(): void {
   const missing = e2eMissing();
-  if (missing.length) throw new Error(`end-to-end tools missing (CI must not skip these tests): ${missing.join(', ')}; ${howToInstall}`);
+  if (missing.length)
+    throw new Error(`end-to-end tools missing (CI must not skip these tests): ${missing.join(', ')}; ${howToInstall}`);
 }
 
 export function launchChromium(): Promise<Playwright.Browser> {
@@ -60,17 +63,32 @@ export interface CodeServer {
   stop(): Promise<void>;
 }
 
-export async function startCodeServer(o: { workspace: string; installExtension: boolean; theme?: string }): Promise<CodeServer> {
+export async function startCodeServer(o: {
+  workspace: string;
+  installExtension: boolean;
+  theme?: string;
+}): Promise<CodeServer> {
   assertE2eTools();
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-e2e-'));
   const port = await freePort();
   fs.writeFileSync(path.join(scratch, 'config.yaml'), `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
   fs.mkdirSync(path.join(scratch, 'ud', 'User'), { recursive: true });
-  fs.writeFileSync(path.join(scratch, 'ud', 'User', 'settings.json'), JSON.stringify({
-    'workbench.startupEditor': 'none', 'security.workspace.trust.enabled': false, 'telemetry.telemetryLevel': 'off', 'update.mode': 'none',
-    'extensions.autoCheckUpdates': false, 'extensions.autoUpdate': false, 'workbench.tips.enabled': false, 'chat.disableAIFeatures': true,
-    'workbench.secondarySideBar.defaultVisibility': 'hidden', 'editor.inlayHints.enabled': 'on', ...(o.theme ? { 'workbench.colorTheme': o.theme } : {}),
-  }));
+  fs.writeFileSync(
+    path.join(scratch, 'ud', 'User', 'settings.json'),
+    JSON.stringify({
+      'workbench.startupEditor': 'none',
+      'security.workspace.trust.enabled': false,
+      'telemetry.telemetryLevel': 'off',
+      'update.mode': 'none',
+      'extensions.autoCheckUpdates': false,
+      'extensions.autoUpdate': false,
+      'workbench.tips.enabled': false,
+      'chat.disableAIFeatures': true,
+      'workbench.secondarySideBar.defaultVisibility': 'hidden',
+      'editor.inlayHints.enabled': 'on',
+      ...(o.theme ? { 'workbench.colorTheme': o.theme } : {}),
+    }),
+  );
   const ext = path.join(scratch, 'ext');
   fs.mkdirSync(ext);
   if (o.installExtension) {
@@ -78,10 +96,30 @@ export async function startCodeServer(o: { workspace: string; installExtension: 
     fs.symlinkSync(repoRoot, path.join(ext, `${pkg.publisher}.${pkg.name}-${pkg.version}`));
   }
   const xdg = (k: string) => path.join(scratch, 'xdg', k);
-  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: xdg('config'), XDG_DATA_HOME: xdg('data'), XDG_CACHE_HOME: xdg('cache') };
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    XDG_CONFIG_HOME: xdg('config'),
+    XDG_DATA_HOME: xdg('data'),
+    XDG_CACHE_HOME: xdg('cache'),
+  };
   delete env.PORT;
-  const child: ChildProcess = spawn(codeServerBin, ['--config', path.join(scratch, 'config.yaml'), '--user-data-dir', path.join(scratch, 'ud'), '--extensions-dir', ext,
-    '--disable-telemetry', '--disable-update-check', '--disable-workspace-trust', '--disable-getting-started-override', o.workspace], { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child: ChildProcess = spawn(
+    codeServerBin,
+    [
+      '--config',
+      path.join(scratch, 'config.yaml'),
+      '--user-data-dir',
+      path.join(scratch, 'ud'),
+      '--extensions-dir',
+      ext,
+      '--disable-telemetry',
+      '--disable-update-check',
+      '--disable-workspace-trust',
+      '--disable-getting-started-override',
+      o.workspace,
+    ],
+    { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let log = '';
   child.stdout?.on('data', (b: Buffer) => (log += b));
   child.stderr?.on('data', (b: Buffer) => (log += b));
@@ -112,4 +150,12 @@ export async function startCodeServer(o: { workspace: string; installExtension: 
   };
 }
 
-export const BROWSER_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+export const BROWSER_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];

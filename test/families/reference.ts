@@ -17,6 +17,7 @@ export interface Ablation {
   siluGate?: boolean;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- config.json as parsed, read field by field as each family does
 type Config = Record<string, any>;
 
 /** Gemma's RMSNorm scales by (1 + weight): `offset` 1. */
@@ -78,7 +79,8 @@ export function referenceLogits(c: Config, w: WeightsByName, ids: number[], a: A
   const V = c.vocab_size;
   const eps = c.rms_norm_eps;
   // Mistral's and Phi-3's window applies to every layer; Qwen2's only with use_sliding_window (off in these fixtures).
-  const window = ['mistral', 'phi3'].includes(c.model_type) && c.sliding_window && !a.noWindow ? c.sliding_window : Infinity;
+  const window =
+    ['mistral', 'phi3'].includes(c.model_type) && c.sliding_window && !a.noWindow ? c.sliding_window : Infinity;
   const freq = inverseFrequencies(c, hd, a);
   const gemma = c.model_type === 'gemma';
   const offset = gemma && !a.noNormOffset ? 1 : 0;

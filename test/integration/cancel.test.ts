@@ -11,15 +11,48 @@ import { runCli } from '../cli';
 import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
-const FLAP = ['--method', 'flap', '--ratio', '0.8', '--calib', demoText, '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu'];
+const FLAP = [
+  '--method',
+  'flap',
+  '--ratio',
+  '0.8',
+  '--calib',
+  demoText,
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--provider',
+  'cpu',
+];
 
 /** `compress --method flap` in this process, aborted at the first event `when` picks. */
 async function cancelledAt(when: (e: JobEvent) => boolean) {
   const out = path.join(tempDir(), 'c');
   const controller = new AbortController();
   const onEvent = (e: JobEvent) => when(e) && controller.abort();
-  const job = compressModel({ model: stories260K.onnx, method: 'flap', ratio: 0.8, calib: demoText, out, seqLen: 128, fitnessWindows: 8, calibWindows: 8, provider: 'cpu', signal: controller.signal, onEvent });
-  await assert.rejects(job, (e: unknown) => e instanceof JobCancelledError && e.exitCode === 130 && /^cancelled.*c\.partial keeps what was done: rerun with --resume/.test(e.message));
+  const job = compressModel({
+    model: stories260K.onnx,
+    method: 'flap',
+    ratio: 0.8,
+    calib: demoText,
+    out,
+    seqLen: 128,
+    fitnessWindows: 8,
+    calibWindows: 8,
+    provider: 'cpu',
+    signal: controller.signal,
+    onEvent,
+  });
+  await assert.rejects(
+    job,
+    (e: unknown) =>
+      e instanceof JobCancelledError &&
+      e.exitCode === 130 &&
+      /^cancelled.*c\.partial keeps what was done: rerun with --resume/.test(e.message),
+  );
   assert.ok(!fs.existsSync(out), 'no output folder');
   assert.ok(!fs.existsSync(path.join(`${out}.partial`, 'model.onnx')), 'no model, not even under the temporary name');
   assert.ok(fs.existsSync(path.join(`${out}.partial`, 'masks.json')), 'the masks stay for --resume');
@@ -40,12 +73,17 @@ test('cancel during measurement: the measured job is not committed, and --resume
   assert.equal(r.code, 0, r.stderr);
   assert.ok(fs.existsSync(path.join(out, 'model.onnx')));
   assert.ok(!fs.existsSync(`${out}.partial`));
-  assert.ok(!fs.readdirSync(out).some((f) => f.startsWith('.') || f.includes('.tmp-')), 'no marker or temporary committed');
+  assert.ok(
+    !fs.readdirSync(out).some((f) => f.startsWith('.') || f.includes('.tmp-')),
+    'no marker or temporary committed',
+  );
 });
 
 test('Ctrl-C during `compress --method flap` exits 130 with "cancelled" and writes no output folder', async () => {
   const out = path.join(tempDir(), 'k');
-  const child = spawn(process.execPath, [cliPath, 'compress', stories260K.onnx, ...FLAP, '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, 'compress', stories260K.onnx, ...FLAP, '--out', out], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   let sent = false;
   child.stderr.on('data', (b: Buffer) => {

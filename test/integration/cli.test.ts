@@ -20,8 +20,24 @@ for (const fx of [stories260K, tinyMha]) {
     const s = JSON.parse(r.stdout);
     const cfg = JSON.parse(fs.readFileSync(fx.config, 'utf8'));
     assert.deepEqual(
-      { layers: s.config.layers, heads: s.config.heads, kvHeads: s.config.kvHeads, headDim: s.config.headDim, hidden: s.config.hidden, intermediate: s.config.intermediate, vocab: s.config.vocab },
-      { layers: cfg.num_hidden_layers, heads: cfg.num_attention_heads, kvHeads: cfg.num_key_value_heads, headDim: cfg.head_dim, hidden: cfg.hidden_size, intermediate: cfg.intermediate_size, vocab: cfg.vocab_size },
+      {
+        layers: s.config.layers,
+        heads: s.config.heads,
+        kvHeads: s.config.kvHeads,
+        headDim: s.config.headDim,
+        hidden: s.config.hidden,
+        intermediate: s.config.intermediate,
+        vocab: s.config.vocab,
+      },
+      {
+        layers: cfg.num_hidden_layers,
+        heads: cfg.num_attention_heads,
+        kvHeads: cfg.num_key_value_heads,
+        headDim: cfg.head_dim,
+        hidden: cfg.hidden_size,
+        intermediate: cfg.intermediate_size,
+        vocab: cfg.vocab_size,
+      },
     );
     const init = readOnnxFile(fx.onnx).model.graph!.initializer!;
     const sum = init.reduce((a, t) => a + elementCount(tensorDims(t)), 0);
@@ -29,9 +45,17 @@ for (const fx of [stories260K, tinyMha]) {
     assert.equal(s.totals.bytes, sum * 4);
     assert.equal(s.layers.length, cfg.num_hidden_layers);
     for (const l of s.layers) {
-      assert.deepEqual([l.heads, l.kvHeads, l.headDim, l.intermediate], [cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim, cfg.intermediate_size]);
+      assert.deepEqual(
+        [l.heads, l.kvHeads, l.headDim, l.intermediate],
+        [cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim, cfg.intermediate_size],
+      );
     }
-    assert.equal(s.layers.reduce((a: number, l: { params: number }) => a + l.params, 0) + 2 * cfg.vocab_size * cfg.hidden_size + cfg.hidden_size, sum);
+    assert.equal(
+      s.layers.reduce((a: number, l: { params: number }) => a + l.params, 0) +
+        2 * cfg.vocab_size * cfg.hidden_size +
+        cfg.hidden_size,
+      sum,
+    );
   });
 }
 
@@ -46,12 +70,27 @@ test('convert writes an ONNX folder from a .bin that inspects like the original 
   const out = path.join(tempDir(), 'converted');
   const r = runCli(['convert', stories260K.bin, '--out', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'genai_config.json', 'generation_config.json', 'model.onnx', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(fs.readdirSync(out).sort(), [
+    'config.json',
+    'genai_config.json',
+    'generation_config.json',
+    'model.onnx',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   const a = JSON.parse(runCli(['inspect', out + '/model.onnx', '--json']).stdout);
   const b = JSON.parse(runCli(['inspect', stories260K.onnx, '--json']).stdout);
   assert.deepEqual(a.config, b.config);
   assert.equal(a.totals.params, b.totals.params);
-  const g = runCli(['generate', path.join(out, 'model.onnx'), '--original', '--max-tokens', '256', '--provider', 'cpu']);
+  const g = runCli([
+    'generate',
+    path.join(out, 'model.onnx'),
+    '--original',
+    '--max-tokens',
+    '256',
+    '--provider',
+    'cpu',
+  ]);
   assert.equal(g.code, 0, g.stderr);
   assert.equal(g.stdout, fs.readFileSync(stories260K.greedy, 'utf8'));
 });
@@ -62,7 +101,15 @@ test('export with external data writes model.onnx_data and the model still loads
   exportDecoder(d, out, loadModelTokenizer(stories260K.onnx, 512), { externalData: 'always' });
   assert.ok(fs.statSync(path.join(out, 'model.onnx_data')).size > 1_000_000);
   assert.ok(fs.statSync(path.join(out, 'model.onnx')).size < 100_000);
-  const r = runCli(['generate', path.join(out, 'model.onnx'), '--original', '--max-tokens', '256', '--provider', 'cpu']);
+  const r = runCli([
+    'generate',
+    path.join(out, 'model.onnx'),
+    '--original',
+    '--max-tokens',
+    '256',
+    '--provider',
+    'cpu',
+  ]);
   assert.equal(r.stdout, fs.readFileSync(stories260K.greedy, 'utf8'));
 });
 
@@ -108,9 +155,13 @@ test('bad input: an external-data location that escapes the model folder', () =>
   const dir = externalCopy();
   const file = path.join(dir, 'model.onnx');
   const m = readOnnxFile(file).model;
-  for (const t of m.graph!.initializer!) for (const e of t.externalData ?? []) if (e.key === 'location') e.value = '../model.onnx_data';
+  for (const t of m.graph!.initializer!)
+    for (const e of t.externalData ?? []) if (e.key === 'location') e.value = '../model.onnx_data';
   fs.copyFileSync(path.join(dir, 'model.onnx_data'), path.join(dir, '..', 'model.onnx_data'));
-  fs.writeFileSync(file, (m.constructor as unknown as { encode(x: unknown): { finish(): Uint8Array } }).encode(m).finish());
+  fs.writeFileSync(
+    file,
+    (m.constructor as unknown as { encode(x: unknown): { finish(): Uint8Array } }).encode(m).finish(),
+  );
   assertRefused(['convert', file], /external data location '\.\.\/model\.onnx_data' is outside the model's folder/);
 });
 
@@ -120,27 +171,41 @@ test('bad input: an ONNX that is not a decoder (a single MatMul)', () => {
   g.output(g.op('MatMul', [x, g.initializer('W', [4, 4], new Float32Array(16))]), 'Y', DataType.FLOAT, [1, 4]);
   const f = path.join(tempDir(), 'matmul.onnx');
   writeModelFile(g.model('m', ''), g.tensors, f);
-  assertRefused(['convert', f], /is not a recognised decoder LLM: no token embedding.*Found 1 node \(MatMul×1\) and 1 initializer/);
+  assertRefused(
+    ['convert', f],
+    /is not a recognised decoder LLM: no token embedding.*Found 1 node \(MatMul×1\) and 1 initializer/,
+  );
 });
 
 test('bad input: an embedding but no decoder layers', () => {
   const g = new GraphBuilder();
   const ids = g.input('input_ids', DataType.INT64, [1, 4]);
-  g.output(g.op('Gather', [g.initializer('model.embed_tokens.weight', [16, 4], new Float32Array(64)), ids], { axis: 0 }), 'Y', DataType.FLOAT, [1, 4, 4]);
+  g.output(
+    g.op('Gather', [g.initializer('model.embed_tokens.weight', [16, 4], new Float32Array(64)), ids], { axis: 0 }),
+    'Y',
+    DataType.FLOAT,
+    [1, 4, 4],
+  );
   const f = path.join(tempDir(), 'model.onnx');
   writeModelFile(g.model('m', ''), g.tensors, f);
   assertRefused(['convert', f], /no decoder layers found \(no initializer named model\.layers\.<i>/);
 });
 
 test('bad input: a fused-op graph from another exporter (onnxruntime.transformers GPT-2)', () => {
-  assertRefused(['convert', fixture('onnx', 'tiny-random-gpt2-ortgenai', 'past.onnx')], /fused runtime ops \(com\.microsoft\.EmbedLayerNormalization/);
+  assertRefused(
+    ['convert', fixture('onnx', 'tiny-random-gpt2-ortgenai', 'past.onnx')],
+    /fused runtime ops \(com\.microsoft\.EmbedLayerNormalization/,
+  );
 });
 
 test('bad input: a config.json that contradicts the graph', () => {
   const dir = copyDir(path.dirname(stories260K.onnx), path.join(tempDir(), 'm'));
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8'));
   fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...cfg, intermediate_size: 256 }));
-  assertRefused(['convert', path.join(dir, 'model.onnx')], /config\.json says intermediate_size = 256, but the weights in model\.onnx give 172/);
+  assertRefused(
+    ['convert', path.join(dir, 'model.onnx')],
+    /config\.json says intermediate_size = 256, but the weights in model\.onnx give 172/,
+  );
 });
 
 test('bad input: a tokenizer whose vocabulary does not match the model', () => {

@@ -11,10 +11,37 @@ import { generateGreedy } from '../../src/runtime/generate';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
-const QUICK = ['--preset', 'quick', '--generations', '3', '--population', '8', '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu'];
+const QUICK = [
+  '--preset',
+  'quick',
+  '--generations',
+  '3',
+  '--population',
+  '8',
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--provider',
+  'cpu',
+];
 
 function compress(out: string, extra: string[] = []) {
-  const r = runCli(['compress', stories260K.onnx, '--ratio', '0.8', '--calib', demoText, '--out', out, ...QUICK, '--json', ...extra]);
+  const r = runCli([
+    'compress',
+    stories260K.onnx,
+    '--ratio',
+    '0.8',
+    '--calib',
+    demoText,
+    '--out',
+    out,
+    ...QUICK,
+    '--json',
+    ...extra,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -25,18 +52,38 @@ let report: ReturnType<typeof compress>;
 
 test('compress: search → reformation → export writes a smaller model folder and a report', () => {
   report = compress(out, ['--eval', texts.tinyStoriesValid, '--eval-windows', '20']);
-  assert.deepEqual(fs.readdirSync(out).sort(), ['config.json', 'genai_config.json', 'generation_config.json', 'masks.json', 'model.onnx', 'report.json', 'report.md', 'tokenizer.json', 'tokenizer_config.json']);
+  assert.deepEqual(fs.readdirSync(out).sort(), [
+    'config.json',
+    'genai_config.json',
+    'generation_config.json',
+    'masks.json',
+    'model.onnx',
+    'report.json',
+    'report.md',
+    'tokenizer.json',
+    'tokenizer_config.json',
+  ]);
   // masks.json counts what the exported model holds (its compensation biases included).
   const masks = JSON.parse(fs.readFileSync(path.join(out, 'masks.json'), 'utf8'));
-  assert.deepEqual([masks.params, masks.totalParams, masks.ratio], [report.params.after, report.params.before, report.ratio]);
+  assert.deepEqual(
+    [masks.params, masks.totalParams, masks.ratio],
+    [report.params.after, report.params.before, report.ratio],
+  );
   assert.equal(report.params.before, 292800);
-  assert.ok(Math.abs(report.params.after / report.params.before - 0.8) <= 0.008, `ratio ${report.params.after / report.params.before}`);
+  assert.ok(
+    Math.abs(report.params.after / report.params.before - 0.8) <= 0.008,
+    `ratio ${report.params.after / report.params.before}`,
+  );
   assert.ok(report.fileBytes.after < report.fileBytes.before * 0.82);
   assert.ok(report.kvCacheBytesPerToken.after <= report.kvCacheBytesPerToken.before);
-  assert.ok(report.ppl.after < report.ppl.search, `reformation lowers held-out perplexity: ${report.ppl.search} → ${report.ppl.after}`);
+  assert.ok(
+    report.ppl.after < report.ppl.search,
+    `reformation lowers held-out perplexity: ${report.ppl.search} → ${report.ppl.after}`,
+  );
   assert.ok(report.ppl.before < report.ppl.after);
   assert.equal(report.reformation.layers.length, 5);
-  for (const l of report.reformation.layers) assert.ok(l.down.errorAfter < l.down.errorBefore && l.o.errorAfter <= l.o.errorBefore);
+  for (const l of report.reformation.layers)
+    assert.ok(l.down.errorAfter < l.down.errorBefore && l.o.errorAfter <= l.o.errorBefore);
   assert.ok(report.latency.original.decodeTokensPerSecond > 0 && report.latency.compressed.decodeTokensPerSecond > 0);
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| parameters \| 292800 \| \d+ \|/);
 });
@@ -45,13 +92,31 @@ test('compress: the exported file measures the same perplexity as the masked eva
   for (const p of [report.pplCalibration, report.pplHeldOut]) {
     assert.ok(Math.abs(p.exported - p.after) / p.after <= 1e-4, `exported ${p.exported} vs masked ${p.after}`);
   }
-  const r = runCli(['eval', path.join(out, 'model.onnx'), '--text', texts.tinyStoriesValid, '--seq-len', '128', '--windows', '20', '--json']);
+  const r = runCli([
+    'eval',
+    path.join(out, 'model.onnx'),
+    '--text',
+    texts.tinyStoriesValid,
+    '--seq-len',
+    '128',
+    '--windows',
+    '20',
+    '--json',
+  ]);
   assert.equal(JSON.parse(r.stdout).ppl.toFixed(6), report.pplHeldOut.exported.toFixed(6));
 });
 
 test('compress: the exported model reads back with its per-layer shapes and generates in plain onnxruntime-node', async () => {
   const d = loadDecoder(path.join(out, 'model.onnx'));
-  assert.deepEqual(d.layers.map((s) => [s.heads, s.kvHeads, s.headDim, s.intermediate]), report.compressed.layers.map((l: { heads: number; kvHeads: number; headDim: number; intermediate: number }) => [l.heads, l.kvHeads, l.headDim, l.intermediate]));
+  assert.deepEqual(
+    d.layers.map((s) => [s.heads, s.kvHeads, s.headDim, s.intermediate]),
+    report.compressed.layers.map((l: { heads: number; kvHeads: number; headDim: number; intermediate: number }) => [
+      l.heads,
+      l.kvHeads,
+      l.headDim,
+      l.intermediate,
+    ]),
+  );
   const s = await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' });
   const ids = await generateGreedy(s.session, d.layers, [1, 403, 407, 261, 378], { maxTokens: 40, stopIds: [1, 2] });
   assert.equal(ids.length, 40);
@@ -63,9 +128,15 @@ test('compress: transformers.js (a client we did not write) loads the folder off
   env.allowRemoteModels = false;
   env.localModelPath = `${dir}/`;
   const tok = await AutoTokenizer.from_pretrained('compressed');
-  const model = await AutoModelForCausalLM.from_pretrained('compressed', { subfolder: '', dtype: 'fp32', device: 'cpu' });
+  const model = await AutoModelForCausalLM.from_pretrained('compressed', {
+    subfolder: '',
+    dtype: 'fp32',
+    device: 'cpu',
+  });
   const inputs = tok('Once upon a time');
-  const generated = (await model.generate({ ...inputs, max_new_tokens: 40, do_sample: false })) as { tolist(): bigint[][] };
+  const generated = (await model.generate({ ...inputs, max_new_tokens: 40, do_sample: false })) as {
+    tolist(): bigint[][];
+  };
   const theirs = generated.tolist()[0].map(Number);
   const d = loadDecoder(path.join(out, 'model.onnx'));
   const s = await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' });
@@ -84,7 +155,11 @@ test('compress --method wanda-sp --no-reform: a baseline replaces the search and
 
 test('compress: killed during the job leaves no model.onnx in the output folder; --resume finishes it', async () => {
   const o = path.join(tempDir(), 'k');
-  const child = spawn(process.execPath, [cliPath, 'compress', stories260K.onnx, '--ratio', '0.8', '--calib', demoText, '--out', o, ...QUICK], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'compress', stories260K.onnx, '--ratio', '0.8', '--calib', demoText, '--out', o, ...QUICK],
+    { stdio: 'ignore' },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setInterval(() => {
       if (fs.existsSync(`${o}.partial/masks.json`)) {

@@ -24,15 +24,23 @@ const root = tempDir('subnet-search-families-');
 const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
 
 /** Logits of one sequence `[steps][S·V]`: all at once, or prefilled with `prefill` tokens then one token a step. */
-async function logits(s: ort.InferenceSession, d: Decoder, ids: number[], prefill = ids.length): Promise<Float32Array[]> {
+async function logits(
+  s: ort.InferenceSession,
+  d: Decoder,
+  ids: number[],
+  prefill = ids.length,
+): Promise<Float32Array[]> {
   const out: Float32Array[] = [];
   let past = emptyPast(s, d.layers, 1);
-  for (let start = 0; start < ids.length; ) {
+  for (let start = 0; start < ids.length;) {
     const step = ids.slice(start, start === 0 ? prefill : start + 1);
     const r = await s.run({
       input_ids: int64(step, [1, step.length]),
       attention_mask: int64(new Array(start + step.length).fill(1), [1, start + step.length]),
-      position_ids: int64(step.map((_, i) => start + i), [1, step.length]),
+      position_ids: int64(
+        step.map((_, i) => start + i),
+        [1, step.length],
+      ),
       ...past,
     });
     out.push(r.logits.data as Float32Array);
@@ -50,7 +58,9 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
 };
 
 function weightsByName(d: Decoder) {
-  const all = new Map<string, Weight>([d.embed, d.finalNorm, d.lmHead, ...d.layerWeights.flatMap((w) => Object.values(w))].map((w) => [w.name, w]));
+  const all = new Map<string, Weight>(
+    [d.embed, d.finalNorm, d.lmHead, ...d.layerWeights.flatMap((w) => Object.values(w))].map((w) => [w.name, w]),
+  );
   return (name: string) => all.get(name)!.read();
 }
 
@@ -64,7 +74,8 @@ const ABLATIONS: Record<string, Ablation[]> = {
 };
 
 const fileOf = new Map<string, string>();
-const fixtureFile = (fx: FamilyFixture) => fileOf.get(fx.id) ?? fileOf.set(fx.id, writeFamilyFixture(fx, path.join(root, fx.id))).get(fx.id)!;
+const fixtureFile = (fx: FamilyFixture) =>
+  fileOf.get(fx.id) ?? fileOf.set(fx.id, writeFamilyFixture(fx, path.join(root, fx.id))).get(fx.id)!;
 
 function cliJson(args: string[]) {
   const r = runCli([...args, '--json']);
@@ -90,14 +101,20 @@ for (const fx of FAMILY_FIXTURES) {
     assert.ok(maxDiff(file, reference) <= 1e-4, `file vs reference: ${maxDiff(file, reference)}`);
     for (const ablation of ABLATIONS[fx.id] ?? []) {
       const without = referenceLogits(fx.config, weightsByName(d), IDS, ablation).flatMap((row) => Array.from(row));
-      assert.ok(maxDiff(file, without) > 1e-2, `the fixture does not exercise ${Object.keys(ablation)}: ${maxDiff(file, without)}`);
+      assert.ok(
+        maxDiff(file, without) > 1e-2,
+        `the fixture does not exercise ${Object.keys(ablation)}: ${maxDiff(file, without)}`,
+      );
     }
   });
 
   test(`${fx.id}: inspect recognises it (${fx.adapter})`, () => {
     const r = cliJson(['inspect', fixtureFile(fx)]);
     assert.equal(r.adapter, fx.adapter);
-    assert.deepEqual([r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab], [2, 4, fx.shape.kvHeads, fx.shape.headDim ?? 16, 512]);
+    assert.deepEqual(
+      [r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab],
+      [2, 4, fx.shape.kvHeads, fx.shape.headDim ?? 16, 512],
+    );
     assert.equal(r.config.tiedEmbeddings, fx.shape.tied);
     assert.equal(r.config.ropeTheta, fx.shape.ropeTheta);
   });
@@ -112,25 +129,54 @@ for (const fx of FAMILY_FIXTURES) {
     const file = await ort.InferenceSession.create(fixtureFile(fx));
     for (const prefill of [IDS.length, 16]) {
       const [a, b] = [await logits(ours, d, IDS, prefill), await logits(file, d, IDS, prefill)];
-      a.forEach((step, i) => assert.ok(maxDiff(step, b[i]) <= 1e-4, `prefill ${prefill}, step ${i}: ${maxDiff(step, b[i])}`));
+      a.forEach((step, i) =>
+        assert.ok(maxDiff(step, b[i]) <= 1e-4, `prefill ${prefill}, step ${i}: ${maxDiff(step, b[i])}`),
+      );
     }
   });
 
   test(`${fx.id}: compress --method flap and sparsify end to end; both exports keep the family and load in plain onnxruntime-node`, async () => {
     const common = ['--calib', demoText, '--seq-len', '32', '--calib-windows', '8', '--provider', 'cpu'];
     const out = path.join(root, `${fx.id}-flap`);
-    const r = cliJson(['compress', fixtureFile(fx), '--ratio', '0.8', '--method', 'flap', '--out', out, '--fitness-windows', '4', ...common]);
+    const r = cliJson([
+      'compress',
+      fixtureFile(fx),
+      '--ratio',
+      '0.8',
+      '--method',
+      'flap',
+      '--out',
+      out,
+      '--fitness-windows',
+      '4',
+      ...common,
+    ]);
     assert.ok(r.params.after < r.params.before);
-    assert.ok(Math.abs(r.ppl.exported - r.ppl.after) / r.ppl.after <= 1e-4, `exported ${r.ppl.exported} vs masked ${r.ppl.after}`);
+    assert.ok(
+      Math.abs(r.ppl.exported - r.ppl.after) / r.ppl.after <= 1e-4,
+      `exported ${r.ppl.exported} vs masked ${r.ppl.after}`,
+    );
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.equal(config.model_type, fx.config.model_type);
     assert.deepEqual(config.architectures, fx.config.architectures);
-    assert.equal(config.torch_dtype, fx.weightType ?? 'float32', 'the export keeps the weights\' precision');
+    assert.equal(config.torch_dtype, fx.weightType ?? 'float32', "the export keeps the weights' precision");
     assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, fx.adapter);
     await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 
     const sparse = path.join(root, `${fx.id}-wanda`);
-    const s = cliJson(['sparsify', fixtureFile(fx), '--method', 'wanda', '--sparsity', '0.5', '--out', sparse, '--eval-windows', '4', ...common]);
+    const s = cliJson([
+      'sparsify',
+      fixtureFile(fx),
+      '--method',
+      'wanda',
+      '--sparsity',
+      '0.5',
+      '--out',
+      sparse,
+      '--eval-windows',
+      '4',
+      ...common,
+    ]);
     assert.ok(Number.isFinite(s.after.ppl));
     await assertLoadsInPlainOrt(path.join(sparse, 'model.onnx'));
   });
@@ -142,11 +188,16 @@ for (const fx of FAMILY_FIXTURES) {
     const name = `${fx.id}-flap`;
     const tok = await AutoTokenizer.from_pretrained(name);
     const model = await AutoModelForCausalLM.from_pretrained(name, { subfolder: '', dtype: 'fp32', device: 'cpu' });
-    const generated = (await model.generate({ ...tok('Once upon a time'), max_new_tokens: 12, do_sample: false })) as { tolist(): bigint[][] };
+    const generated = (await model.generate({ ...tok('Once upon a time'), max_new_tokens: 12, do_sample: false })) as {
+      tolist(): bigint[][];
+    };
     const theirs = generated.tolist()[0].map(Number);
     const file = path.join(root, name, 'model.onnx');
     const s = await createSession(file, { provider: 'cpu' });
-    const ours = await generateGreedy(s.session, loadDecoder(file).layers, theirs.slice(0, 5), { maxTokens: theirs.length, stopIds: [] });
+    const ours = await generateGreedy(s.session, loadDecoder(file).layers, theirs.slice(0, 5), {
+      maxTokens: theirs.length,
+      stopIds: [],
+    });
     assert.deepEqual(theirs, ours);
   });
 }
@@ -160,8 +211,20 @@ test('refused, each with its own message: another rope_scaling type, Qwen2 with 
     fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...fx.config, ...change }));
     return path.join(dir, 'model.onnx');
   };
-  assert.throws(() => loadDecoder(variant(llama3, 'yarn', { rope_scaling: { rope_type: 'yarn', factor: 4 } })), /rope_scaling of type 'yarn' is not supported \(read: none, default, llama3\)/);
-  assert.throws(() => loadDecoder(variant(qwen2, 'window', { use_sliding_window: true })), /Qwen2 with use_sliding_window: true .* is not supported/);
-  assert.throws(() => loadDecoder(variant(phi3, 'partial', { partial_rotary_factor: 0.75 })), /partial_rotary_factor 0\.75 .* is not supported/);
-  assert.throws(() => loadDecoder(variant(qwen2, 'unknown', { model_type: 'starcoder2' })), /model_type 'starcoder2', a family this version does not read\. Tried: torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/);
+  assert.throws(
+    () => loadDecoder(variant(llama3, 'yarn', { rope_scaling: { rope_type: 'yarn', factor: 4 } })),
+    /rope_scaling of type 'yarn' is not supported \(read: none, default, llama3\)/,
+  );
+  assert.throws(
+    () => loadDecoder(variant(qwen2, 'window', { use_sliding_window: true })),
+    /Qwen2 with use_sliding_window: true .* is not supported/,
+  );
+  assert.throws(
+    () => loadDecoder(variant(phi3, 'partial', { partial_rotary_factor: 0.75 })),
+    /partial_rotary_factor 0\.75 .* is not supported/,
+  );
+  assert.throws(
+    () => loadDecoder(variant(qwen2, 'unknown', { model_type: 'starcoder2' })),
+    /model_type 'starcoder2', a family this version does not read\. Tried: torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/,
+  );
 });

@@ -24,7 +24,9 @@ const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 function copyOf(weightType: 'float16' | 'float32'): string {
   const d = loadDecoder(tinyMha.onnx);
   const dir = tempDir(`subnet-search-${weightType}-`);
-  writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(tinyMha.onnx, d.config.vocab), { externalData: 'always' });
+  writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(tinyMha.onnx, d.config.vocab), {
+    externalData: 'always',
+  });
   return path.join(dir, 'model.onnx');
 }
 
@@ -43,13 +45,26 @@ test('fp16 ↔ fp32: every half converts to float and back exactly', () => {
 test('an fp16 copy of the MHA model evaluates within 1e-3 of fp32, through its own graph and ours', async () => {
   const file = copyOf('float16');
   const init = readOnnxFile(file).model.graph!.initializer!;
-  assert.equal(init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType, DataType.FLOAT16, 'weights stored as fp16');
+  assert.equal(
+    init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
+    DataType.FLOAT16,
+    'weights stored as fp16',
+  );
   const d = loadDecoder(file);
   assert.equal(d.weightType, 'float16');
   const w = windows();
-  const reference = perplexity(await windowsNll((await createSession(tinyMha.onnx, { provider: 'cpu' })).session, w, { layers: d.layers }));
-  const own = perplexity(await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }));
-  const ours = perplexity(await windowsNll((await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, w));
+  const reference = perplexity(
+    await windowsNll((await createSession(tinyMha.onnx, { provider: 'cpu' })).session, w, { layers: d.layers }),
+  );
+  const own = perplexity(
+    await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }),
+  );
+  const ours = perplexity(
+    await windowsNll(
+      (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
+      w,
+    ),
+  );
   assert.ok(relDiff(own, reference) <= 1e-3, `fp16 file ${own} vs fp32 ${reference}`);
   assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over fp16 ${ours} vs fp32 ${reference}`);
 });
@@ -62,7 +77,10 @@ test('unchanged weights in external data are referenced where they lie, with the
   const inline = modelToBuffer(built.model, built.tensors);
   assert.ok(referenced.length < 0.05 * inline.length, `buffer ${referenced.length} bytes vs ${inline.length} inline`);
   const w = windows().slice(0, 4);
-  const a = await windowsNll((await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session, w);
+  const a = await windowsNll(
+    (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
+    w,
+  );
   const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
   assert.ok(relDiff(a.nll, b.nll) <= 1e-6, `referenced ${a.nll} vs inline ${b.nll}`);
 });
@@ -70,14 +88,53 @@ test('unchanged weights in external data are referenced where they lie, with the
 test('compress of the fp16 model runs end to end and exports fp16 that plain ONNX Runtime loads', async () => {
   const file = copyOf('float16');
   const out = path.join(tempDir(), 'out');
-  const json = execFileSync(process.execPath, [cliPath, 'compress', file, '--method', 'flap', '--ratio', '0.7', '--calib', texts.tinyStoriesValid, '--out', out, '--seq-len', '128', '--calib-windows', '8', '--fitness-windows', '4', '--provider', 'cpu', '--json'], { encoding: 'utf8' });
+  const json = execFileSync(
+    process.execPath,
+    [
+      cliPath,
+      'compress',
+      file,
+      '--method',
+      'flap',
+      '--ratio',
+      '0.7',
+      '--calib',
+      texts.tinyStoriesValid,
+      '--out',
+      out,
+      '--seq-len',
+      '128',
+      '--calib-windows',
+      '8',
+      '--fitness-windows',
+      '4',
+      '--provider',
+      'cpu',
+      '--json',
+    ],
+    { encoding: 'utf8' },
+  );
   const report = JSON.parse(json);
   assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
   const exported = readOnnxFile(path.join(out, 'model.onnx')).model.graph!.initializer!;
-  assert.equal(exported.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType, DataType.FLOAT16, 'the export keeps fp16');
-  assert.ok(report.fileBytes.after < 0.8 * report.fileBytes.before, `file ${report.fileBytes.after} vs ${report.fileBytes.before}`);
-  assert.ok(relDiff(report.ppl.exported, report.ppl.after) <= 1e-3, `exported ${report.ppl.exported} vs masked evaluation ${report.ppl.after}`);
+  assert.equal(
+    exported.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
+    DataType.FLOAT16,
+    'the export keeps fp16',
+  );
+  assert.ok(
+    report.fileBytes.after < 0.8 * report.fileBytes.before,
+    `file ${report.fileBytes.after} vs ${report.fileBytes.before}`,
+  );
+  assert.ok(
+    relDiff(report.ppl.exported, report.ppl.after) <= 1e-3,
+    `exported ${report.ppl.exported} vs masked evaluation ${report.ppl.after}`,
+  );
   const back = loadDecoder(path.join(out, 'model.onnx'));
-  const nll = await windowsNll((await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' })).session, windows().slice(0, 2), { layers: back.layers });
+  const nll = await windowsNll(
+    (await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' })).session,
+    windows().slice(0, 2),
+    { layers: back.layers },
+  );
   assert.ok(Number.isFinite(nll.nll) && nll.tokens > 0);
 });

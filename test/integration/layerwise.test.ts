@@ -20,16 +20,30 @@ function relMaxDiff(a: Float64Array, b: Float64Array): number {
   return diff / scale;
 }
 
-for (const [name, file] of [['stories260K (GQA)', stories260K.onnx], ['TinyStories MHA', tinyMha.onnx]] as const) {
+for (const [name, file] of [
+  ['stories260K (GQA)', stories260K.onnx],
+  ['TinyStories MHA', tinyMha.onnx],
+] as const) {
   test(`${name}: layer-by-layer statistics = the whole-model capture (Gram and sum ≤ 1e-5 relative)`, async () => {
     const d = loadDecoder(file);
     const windows = tokenWindows(file, d.config.vocab, texts.tinyStoriesValid, 128, 10);
     const layers = d.layers.map((_, i) => i);
-    const whole = await decoderSession(d, { kvCache: false, head: 'nll', masks: false, capture: layers }, { provider: 'cpu' });
+    const whole = await decoderSession(
+      d,
+      { kvCache: false, head: 'nll', masks: false, capture: layers },
+      { provider: 'cpu' },
+    );
     const reference: LayerStats[] = [];
-    for (const l of layers) reference.push((await runPass(whole.session, calibrationInputs(windows), l)).stats as LayerStats);
+    for (const l of layers)
+      reference.push((await runPass(whole.session, calibrationInputs(windows), l)).stats as LayerStats);
     const seen: number[] = [];
-    const layerwise = await denseLayerwise(d, windows, CAPTURE_POINTS, { provider: 'cpu', onLayer: (done) => seen.push(done) }, (_, st) => st);
+    const layerwise = await denseLayerwise(
+      d,
+      windows,
+      CAPTURE_POINTS,
+      { provider: 'cpu', onLayer: (done) => seen.push(done) },
+      (_, st) => st,
+    );
     assert.deepEqual(seen, [0, ...layers.map((l) => l + 1)], 'progress after every layer');
     for (const l of layers) {
       for (const p of CAPTURE_POINTS) {
@@ -47,5 +61,8 @@ test('a layer pass is cancelled between batches', async () => {
   const windows = tokenWindows(stories260K.onnx, d.config.vocab, texts.tinyStoriesValid, 64, 8);
   const controller = new AbortController();
   controller.abort();
-  await assert.rejects(denseLayerwise(d, windows, ['o_in'], { provider: 'cpu', signal: controller.signal }, () => 0), { name: 'AbortError' });
+  await assert.rejects(
+    denseLayerwise(d, windows, ['o_in'], { provider: 'cpu', signal: controller.signal }, () => 0),
+    { name: 'AbortError' },
+  );
 });

@@ -15,22 +15,72 @@ import { repoRoot, stories260K, tempDir } from '../fixtures';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 // The same job through the CLI and through the job API.
-const CLI = ['--ratio', '0.8', '--calib', demoText, '--preset', 'quick', '--generations', '2', '--population', '8', '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu'];
-const API = { model: stories260K.onnx, ratio: 0.8, calib: demoText, preset: 'quick' as const, schedule: scheduleOverrides(PRESETS.quick, { generations: 2, population: 8 }), seqLen: 128, fitnessWindows: 8, calibWindows: 8, provider: 'cpu' as const };
+const CLI = [
+  '--ratio',
+  '0.8',
+  '--calib',
+  demoText,
+  '--preset',
+  'quick',
+  '--generations',
+  '2',
+  '--population',
+  '8',
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--provider',
+  'cpu',
+];
+const API = {
+  model: stories260K.onnx,
+  ratio: 0.8,
+  calib: demoText,
+  preset: 'quick' as const,
+  schedule: scheduleOverrides(PRESETS.quick, { generations: 2, population: 8 }),
+  seqLen: 128,
+  fitnessWindows: 8,
+  calibWindows: 8,
+  provider: 'cpu' as const,
+};
 
 /** A job of the API cancelled at the first event `when` picks; its temporary folder stays for --resume. */
-async function interrupted(job: (signal: AbortSignal, onEvent: (e: JobEvent) => void) => Promise<unknown>, when: (e: JobEvent) => boolean) {
+async function interrupted(
+  job: (signal: AbortSignal, onEvent: (e: JobEvent) => void) => Promise<unknown>,
+  when: (e: JobEvent) => boolean,
+) {
   const controller = new AbortController();
-  await assert.rejects(job(controller.signal, (e) => when(e) && controller.abort()), (e: unknown) => e instanceof JobCancelledError);
+  await assert.rejects(
+    job(controller.signal, (e) => when(e) && controller.abort()),
+    (e: unknown) => e instanceof JobCancelledError,
+  );
 }
 
 test('compress --resume with another --ratio and --method is refused, listing both; the masks stay', async () => {
   const out = path.join(tempDir(), 'c');
-  await interrupted((signal, onEvent) => compressModel({ ...API, out, signal, onEvent }), (e) => e.type === 'stage' && e.stage === 'reformation');
+  await interrupted(
+    (signal, onEvent) => compressModel({ ...API, out, signal, onEvent }),
+    (e) => e.type === 'stage' && e.stage === 'reformation',
+  );
   assert.ok(fs.existsSync(`${out}.partial/masks.json`));
-  const r = runCli(['compress', stories260K.onnx, ...CLI.map((a) => (a === '0.8' ? '0.5' : a)), '--method', 'flap', '--out', out, '--resume']);
+  const r = runCli([
+    'compress',
+    stories260K.onnx,
+    ...CLI.map((a) => (a === '0.8' ? '0.5' : a)),
+    '--method',
+    'flap',
+    '--out',
+    out,
+    '--resume',
+  ]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--resume: the interrupted job in .*c\.partial was started with other arguments: .*--method search \(now flap\)/);
+  assert.match(
+    r.stderr,
+    /--resume: the interrupted job in .*c\.partial was started with other arguments: .*--method search \(now flap\)/,
+  );
   assert.match(r.stderr, /--ratio 0\.8 \(now 0\.5\)/);
   assert.match(r.stderr, /Rerun with the arguments it was started with, or start afresh without --resume/);
   assert.ok(fs.existsSync(`${out}.partial/masks.json`), 'kept for a resume with the right arguments');
@@ -46,12 +96,19 @@ test('compress --resume with another --ratio and --method is refused, listing bo
   assert.equal(report.search.history.length, 3, 'the search section of the interrupted run');
   assert.ok(report.search.evaluations > 0 && report.search.fitness.best > 0);
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /Search: \d+ candidates evaluated/);
-  assert.deepEqual(fs.readdirSync(out).filter((f) => /job-arguments|search-summary|checkpoint/.test(f)), [], 'working files are not committed');
+  assert.deepEqual(
+    fs.readdirSync(out).filter((f) => /job-arguments|search-summary|checkpoint/.test(f)),
+    [],
+    'working files are not committed',
+  );
 });
 
 test('search --resume with another --seed is refused, naming it', async () => {
   const out = path.join(tempDir(), 's');
-  await interrupted((signal, onEvent) => searchModel({ ...API, out, signal, onEvent }), (e) => e.type === 'generation');
+  await interrupted(
+    (signal, onEvent) => searchModel({ ...API, out, signal, onEvent }),
+    (e) => e.type === 'generation',
+  );
   assert.ok(fs.existsSync(`${out}.partial/search-checkpoint.json`));
   const r = runCli(['search', stories260K.onnx, ...CLI, '--seed', '4', '--out', out, '--resume']);
   assert.equal(r.code, 2, r.stderr);

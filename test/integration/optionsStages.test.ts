@@ -17,9 +17,22 @@ test('quantize by round-to-nearest runs without a text and says the perplexity w
   assert.equal(report.before.ppl, null);
   assert.equal(report.after.ppl, null);
   assert.ok(report.after.fileBytes < report.before.fileBytes * 0.5);
-  assert.ok(report.notes.some((n: string) => /perplexity not measured: no text was given \(pass --eval <file> or --calib <file>/.test(n)));
+  assert.ok(
+    report.notes.some((n: string) =>
+      /perplexity not measured: no text was given \(pass --eval <file> or --calib <file>/.test(n),
+    ),
+  );
   assert.ok(fs.existsSync(path.join(out, 'model.onnx')));
-  const text = runCli(['quantize', stories260K.onnx, '--bits', '4', '--out', path.join(tempDir(), 'q4'), '--provider', 'cpu']);
+  const text = runCli([
+    'quantize',
+    stories260K.onnx,
+    '--bits',
+    '4',
+    '--out',
+    path.join(tempDir(), 'q4'),
+    '--provider',
+    'cpu',
+  ]);
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /original: perplexity not measured, file/);
   assert.doesNotMatch(text.stdout, /NaN/);
@@ -28,7 +41,9 @@ test('quantize by round-to-nearest runs without a text and says the perplexity w
 /** The command, interrupted once (as one Ctrl-C) when its stderr first shows `at`: exit 130, no output folder. */
 async function interruptedAt(args: string[], at: RegExp) {
   const out = path.join(tempDir(), 'x');
-  const child = spawn(process.execPath, [cliPath, ...args, '--out', out, '--provider', 'cpu'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [cliPath, ...args, '--out', out, '--provider', 'cpu'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   let sent = false;
   child.stderr.on('data', (b: Buffer) => {
@@ -50,9 +65,15 @@ test('Ctrl-C during sparsify exits 130, cancelled, nothing written', async () =>
 });
 
 test('Ctrl-C during quantize --gptq exits 130, cancelled, nothing written', async () => {
-  await interruptedAt(['quantize', tinyMha.onnx, '--bits', '4', '--gptq', ...CALIB], /int4 symmetric block 32 \(GPTQ\)…/);
+  await interruptedAt(
+    ['quantize', tinyMha.onnx, '--bits', '4', '--gptq', ...CALIB],
+    /int4 symmetric block 32 \(GPTQ\)…/,
+  );
 });
 
 test('Ctrl-C during prune exits 130, cancelled, nothing written', async () => {
-  await interruptedAt(['prune', tinyMha.onnx, '--method', 'wanda-sp', '--ratio', '0.8', ...CALIB], /calibration statistics…/);
+  await interruptedAt(
+    ['prune', tinyMha.onnx, '--method', 'wanda-sp', '--ratio', '0.8', ...CALIB],
+    /calibration statistics…/,
+  );
 });

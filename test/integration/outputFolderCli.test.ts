@@ -10,7 +10,29 @@ import { runCli } from '../cli';
 import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
-const SEARCH = ['search', stories260K.onnx, '--ratio', '0.8', '--calib', demoText, '--preset', 'quick', '--generations', '5', '--population', '8', '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu', '--json'];
+const SEARCH = [
+  'search',
+  stories260K.onnx,
+  '--ratio',
+  '0.8',
+  '--calib',
+  demoText,
+  '--preset',
+  'quick',
+  '--generations',
+  '5',
+  '--population',
+  '8',
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--provider',
+  'cpu',
+  '--json',
+];
 
 test('convert does not delete a <out>.partial folder the user made', () => {
   const dir = tempDir();
@@ -18,7 +40,10 @@ test('convert does not delete a <out>.partial folder the user made', () => {
   fs.writeFileSync(path.join(dir, 'x.partial', 'n.txt'), 'keep\n');
   const r = runCli(['convert', stories260K.bin, '--out', path.join(dir, 'x')]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /x\.partial exists but was not made by subnet-search .*move or delete it yourself, or choose another --out/);
+  assert.match(
+    r.stderr,
+    /x\.partial exists but was not made by subnet-search .*move or delete it yourself, or choose another --out/,
+  );
   assert.equal(fs.readFileSync(path.join(dir, 'x.partial', 'n.txt'), 'utf8'), 'keep\n');
   assert.ok(!fs.existsSync(path.join(dir, 'x')));
 });
@@ -27,10 +52,14 @@ test('a second job with the same --out is refused, naming the running one, which
   const out = path.join(tempDir(), 's');
   const first = spawn(process.execPath, [cliPath, ...SEARCH, '--out', out], { stdio: 'ignore' });
   const exited = new Promise<number | null>((resolve) => first.on('exit', resolve));
-  while (!fs.existsSync(path.join(`${out}.partial`, '.subnet-search-job.json'))) await new Promise((r) => setTimeout(r, 10));
+  while (!fs.existsSync(path.join(`${out}.partial`, '.subnet-search-job.json')))
+    await new Promise((r) => setTimeout(r, 10));
   const second = runCli([...SEARCH, '--out', out]);
   assert.equal(second.code, 2, second.stderr);
-  assert.match(second.stderr, new RegExp(`another subnet-search job \\(pid ${first.pid}, started .*\\) is writing .*s; wait for it or stop it`));
+  assert.match(
+    second.stderr,
+    new RegExp(`another subnet-search job \\(pid ${first.pid}, started .*\\) is writing .*s; wait for it or stop it`),
+  );
   assert.equal(await exited, 0, 'the first job was left alone');
   assert.ok(fs.existsSync(path.join(out, 'masks.json')));
 });
@@ -49,7 +78,10 @@ test('search --resume from a checkpoint cut short by a full disk: a user error s
   fs.writeFileSync(`${out}.partial/search-checkpoint.json`, '{"version":2,"generation":3,"population":[{"lay');
   const r = runCli([...SEARCH, '--out', out, '--resume']);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--resume: the checkpoint .*search-checkpoint\.json cannot be read \(.*JSON.*\); start afresh without --resume/);
+  assert.match(
+    r.stderr,
+    /--resume: the checkpoint .*search-checkpoint\.json cannot be read \(.*JSON.*\); start afresh without --resume/,
+  );
   assert.doesNotMatch(r.stderr, /internal error/);
   assert.ok(fs.existsSync(`${out}.partial/search-checkpoint.json`), 'kept: the user decides');
 });
@@ -66,18 +98,40 @@ test('--out "" and an output parent that cannot be written are not reported as i
   const parent = process.getuid?.() === 0 ? '/sys' : ro;
   const r = runCli(['convert', stories260K.bin, '--out', path.join(parent, 'x')]);
   assert.equal(r.code, 74, r.stderr);
-  assert.match(r.stderr, /subnet-search: cannot write .*x\.partial: (permission denied|operation not permitted|the file system is read-only); choose/);
+  assert.match(
+    r.stderr,
+    /subnet-search: cannot write .*x\.partial: (permission denied|operation not permitted|the file system is read-only); choose/,
+  );
   assert.doesNotMatch(r.stderr, /internal error|please report/);
 });
 
-test('a full disk while writing report.json keeps the finished model and says where it is', { skip: !fs.existsSync('/dev/full') }, async () => {
-  const out = path.join(tempDir(), 'q');
-  const report = path.join(`${out}.partial`, 'report.json');
-  // /dev/full as the report's temporary: the 10 KB report fails to write with ENOSPC, the model before it did not.
-  const onEvent = (e: { type: string; stage?: string }) => e.type === 'stage' && e.stage === 'measure' && fs.symlinkSync('/dev/full', `${report}.tmp-${process.pid}`);
-  const job = runWeightStage({ model: stories260K.onnx, out, stage: { quant: { bits: 8, blockSize: 32, symmetric: true, gptq: false } }, evalText: demoText, evalWindows: 4, seqLen: 128, provider: 'cpu', onEvent });
-  await assert.rejects(job, (e: unknown) => e instanceof EnvironmentError && /cannot write .*report\.json: the disk is full.*the finished model is in .*q\.partial/.test(e.message));
-  assert.ok(fs.statSync(path.join(`${out}.partial`, 'model.onnx')).size > 0);
-  assert.ok(!fs.existsSync(out));
-  assert.ok(!fs.readdirSync(`${out}.partial`).some((f) => f.includes('.tmp-')), 'the failed temporary is gone');
-});
+test(
+  'a full disk while writing report.json keeps the finished model and says where it is',
+  { skip: !fs.existsSync('/dev/full') },
+  async () => {
+    const out = path.join(tempDir(), 'q');
+    const report = path.join(`${out}.partial`, 'report.json');
+    // /dev/full as the report's temporary: the 10 KB report fails to write with ENOSPC, the model before it did not.
+    const onEvent = (e: { type: string; stage?: string }) =>
+      e.type === 'stage' && e.stage === 'measure' && fs.symlinkSync('/dev/full', `${report}.tmp-${process.pid}`);
+    const job = runWeightStage({
+      model: stories260K.onnx,
+      out,
+      stage: { quant: { bits: 8, blockSize: 32, symmetric: true, gptq: false } },
+      evalText: demoText,
+      evalWindows: 4,
+      seqLen: 128,
+      provider: 'cpu',
+      onEvent,
+    });
+    await assert.rejects(
+      job,
+      (e: unknown) =>
+        e instanceof EnvironmentError &&
+        /cannot write .*report\.json: the disk is full.*the finished model is in .*q\.partial/.test(e.message),
+    );
+    assert.ok(fs.statSync(path.join(`${out}.partial`, 'model.onnx')).size > 0);
+    assert.ok(!fs.existsSync(out));
+    assert.ok(!fs.readdirSync(`${out}.partial`).some((f) => f.includes('.tmp-')), 'the failed temporary is gone');
+  },
+);

@@ -35,7 +35,10 @@ function batch(d: Decoder, S: number) {
   return { input_ids: int64(ids, [2, S]), attention_mask: int64(mask, [2, S]), position_ids: int64(pos, [2, S]) };
 }
 
-for (const [name, fx] of [['stories260K (GQA)', stories260K], ['tinystories-llama-mha (MHA)', tinyMha]] as const) {
+for (const [name, fx] of [
+  ['stories260K (GQA)', stories260K],
+  ['tinystories-llama-mha (MHA)', tinyMha],
+] as const) {
   test(`${name}: re-emitted dense graph gives the original logits (full sequence, batch 2, padding)`, async () => {
     const d = loadDecoder(fx.onnx);
     const ours = await ourSession(d);
@@ -44,7 +47,8 @@ for (const [name, fx] of [['stories260K (GQA)', stories260K], ['tinystories-llam
     const a = await ours.run(feeds);
     const b = await orig.run(feeds);
     assert.ok(maxAbsDiff(a.logits, b.logits) <= 1e-4, `logits differ by ${maxAbsDiff(a.logits, b.logits)}`);
-    for (let i = 0; i < d.config.layers; i++) assert.ok(maxAbsDiff(a[`present.${i}.key`], b[`present.${i}.key`]) <= 1e-4);
+    for (let i = 0; i < d.config.layers; i++)
+      assert.ok(maxAbsDiff(a[`present.${i}.key`], b[`present.${i}.key`]) <= 1e-4);
   });
 
   test(`${name}: same logits with the KV cache (prefill, then 8 decode steps)`, async () => {
@@ -61,7 +65,10 @@ for (const [name, fx] of [['stories260K (GQA)', stories260K], ['tinystories-llam
         const out = await s.run({
           input_ids: int64(step, [1, step.length]),
           attention_mask: int64(new Array(all.length).fill(1), [1, all.length]),
-          position_ids: int64(step.map((_, i) => start + i), [1, step.length]),
+          position_ids: int64(
+            step.map((_, i) => start + i),
+            [1, step.length],
+          ),
           ...past,
         });
         logits[k].push(out.logits as ort.Tensor);

@@ -21,19 +21,48 @@ const mean = (levels: number[][]) => levels.flat().reduce((a, b) => a + b, 0) / 
 
 test('sparsify --profile search: per-linear levels that average 0.5 exactly, found by a search that improved its fitness', () => {
   const out = path.join(tempDir(), 's');
-  const r = run(['sparsify', stories260K.onnx, '--sparsity', '0.5', '--profile', 'search', '--profile-generations', '3', '--calib', demoText, '--out', out, ...COMMON]);
+  const r = run([
+    'sparsify',
+    stories260K.onnx,
+    '--sparsity',
+    '0.5',
+    '--profile',
+    'search',
+    '--profile-generations',
+    '3',
+    '--calib',
+    demoText,
+    '--out',
+    out,
+    ...COMMON,
+  ]);
   assert.match(r.stage, /searched per-layer profile/);
   assert.equal(r.profile.of, 'sparsity');
   assert.equal(r.profile.levels.length, 5);
   assert.ok(Math.abs(r.profile.average - 0.5) < 1e-12, `average ${r.profile.average}`);
   assert.ok(new Set(r.profile.levels.flat()).size > 1, 'not uniform');
-  assert.ok(r.profile.search.ppl < r.profile.search.startPpl, `${r.profile.search.ppl} vs ${r.profile.search.startPpl}`);
+  assert.ok(
+    r.profile.search.ppl < r.profile.search.startPpl,
+    `${r.profile.search.ppl} vs ${r.profile.search.startPpl}`,
+  );
   assert.ok(Math.abs(r.after.zeroFraction - 0.5) < 0.01, `zeros ${r.after.zeroFraction}`);
   assert.ok(!fs.existsSync(path.join(out, 'profile-database')), 'the database is removed');
 });
 
 test('sparsify --profile owl: one level per layer, averaging the target', () => {
-  const r = run(['sparsify', stories260K.onnx, '--sparsity', '0.6', '--profile', 'owl', '--calib', demoText, '--out', path.join(tempDir(), 'o'), ...COMMON]);
+  const r = run([
+    'sparsify',
+    stories260K.onnx,
+    '--sparsity',
+    '0.6',
+    '--profile',
+    'owl',
+    '--calib',
+    demoText,
+    '--out',
+    path.join(tempDir(), 'o'),
+    ...COMMON,
+  ]);
   for (const layer of r.profile.levels) assert.equal(new Set(layer).size, 1);
   assert.ok(Math.abs(mean(r.profile.levels) - 0.6) < 1e-9);
   assert.ok(Math.max(...r.profile.levels.flat()) - Math.min(...r.profile.levels.flat()) <= 0.16 + 1e-9, 'spread ≤ 2λ');
@@ -41,8 +70,32 @@ test('sparsify --profile owl: one level per layer, averaging the target', () => 
 
 test('quantize --bits 4 --profile search: int4 and int8 linears within the file size of uniform int4 + 10 %', () => {
   const dir = tempDir();
-  const int4 = run(['quantize', stories260K.onnx, '--bits', '4', '--calib', demoText, '--out', path.join(dir, 'u'), ...COMMON]);
-  const mixed = run(['quantize', stories260K.onnx, '--bits', '4', '--profile', 'search', '--profile-generations', '2', '--calib', demoText, '--out', path.join(dir, 'm'), ...COMMON]);
+  const int4 = run([
+    'quantize',
+    stories260K.onnx,
+    '--bits',
+    '4',
+    '--calib',
+    demoText,
+    '--out',
+    path.join(dir, 'u'),
+    ...COMMON,
+  ]);
+  const mixed = run([
+    'quantize',
+    stories260K.onnx,
+    '--bits',
+    '4',
+    '--profile',
+    'search',
+    '--profile-generations',
+    '2',
+    '--calib',
+    demoText,
+    '--out',
+    path.join(dir, 'm'),
+    ...COMMON,
+  ]);
   assert.equal(mixed.profile.of, 'bits');
   assert.ok(mixed.profile.levels.flat().every((b: number) => b === 4 || b === 8));
   assert.ok(mixed.profile.levels.flat().includes(8), 'some linears are int8');
@@ -53,10 +106,68 @@ test('quantize --bits 4 --profile search: int4 and int8 linears within the file 
 test('--profile: N:M, owl without --sparsity, int8 search and a bad generation count are refused before any work', () => {
   const dir = tempDir();
   for (const [args, msg] of [
-    [['sparsify', stories260K.onnx, '--sparsity', '2:4', '--profile', 'search', '--calib', demoText, '--out', path.join(dir, 'a')], /--profile search spreads unstructured sparsity over the layers; N:M \(2:4\)/],
-    [['quantize', stories260K.onnx, '--bits', '8', '--profile', 'search', '--calib', demoText, '--out', path.join(dir, 'b')], /--profile search with --bits alone mixes int4 and int8 .*give --bits 4/],
-    [['sparsify', stories260K.onnx, '--sparsity', '0.5', '--profile', 'search', '--profile-generations', '0', '--calib', demoText, '--out', path.join(dir, 'c')], /'--profile-generations <n>' argument '0' is invalid\. expected a whole number, 1 or more/],
-    [['quantize', stories260K.onnx, '--bits', '4', '--profile', 'owl', '--calib', demoText, '--out', path.join(dir, 'd')], /argument 'owl' is invalid\. Allowed choices are uniform, search/],
+    [
+      [
+        'sparsify',
+        stories260K.onnx,
+        '--sparsity',
+        '2:4',
+        '--profile',
+        'search',
+        '--calib',
+        demoText,
+        '--out',
+        path.join(dir, 'a'),
+      ],
+      /--profile search spreads unstructured sparsity over the layers; N:M \(2:4\)/,
+    ],
+    [
+      [
+        'quantize',
+        stories260K.onnx,
+        '--bits',
+        '8',
+        '--profile',
+        'search',
+        '--calib',
+        demoText,
+        '--out',
+        path.join(dir, 'b'),
+      ],
+      /--profile search with --bits alone mixes int4 and int8 .*give --bits 4/,
+    ],
+    [
+      [
+        'sparsify',
+        stories260K.onnx,
+        '--sparsity',
+        '0.5',
+        '--profile',
+        'search',
+        '--profile-generations',
+        '0',
+        '--calib',
+        demoText,
+        '--out',
+        path.join(dir, 'c'),
+      ],
+      /'--profile-generations <n>' argument '0' is invalid\. expected a whole number, 1 or more/,
+    ],
+    [
+      [
+        'quantize',
+        stories260K.onnx,
+        '--bits',
+        '4',
+        '--profile',
+        'owl',
+        '--calib',
+        demoText,
+        '--out',
+        path.join(dir, 'd'),
+      ],
+      /argument 'owl' is invalid\. Allowed choices are uniform, search/,
+    ],
   ] as const) {
     const r = runCli([...args]);
     assert.notEqual(r.code, 0);

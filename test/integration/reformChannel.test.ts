@@ -11,10 +11,37 @@ import type { CompressReport } from '../../src/job/compressReport';
 import type { MasksFile } from '../../src/compress/masksFile';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
-const QUICK = ['--preset', 'quick', '--generations', '3', '--population', '8', '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--provider', 'cpu'];
+const QUICK = [
+  '--preset',
+  'quick',
+  '--generations',
+  '3',
+  '--population',
+  '8',
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--provider',
+  'cpu',
+];
 
 function compress(out: string, ratio: string, extra: string[]): CompressReport {
-  const r = runCli(['compress', stories260K.onnx, '--ratio', ratio, '--calib', demoText, '--out', out, ...QUICK, '--json', ...extra]);
+  const r = runCli([
+    'compress',
+    stories260K.onnx,
+    '--ratio',
+    ratio,
+    '--calib',
+    demoText,
+    '--out',
+    out,
+    ...QUICK,
+    '--json',
+    ...extra,
+  ]);
   assert.equal(r.code, 0, r.stderr);
   return JSON.parse(r.stdout);
 }
@@ -30,16 +57,30 @@ test('compress --reform-method admm: every layer reconstructs better than unrefo
   assert.equal(closedForm.reformation?.method, 'closed-form');
   assert.equal(admm.reformation!.layers.length, 5);
   for (const l of admm.reformation!.layers) {
-    for (const m of [l.o, l.down]) assert.ok(m.errorAfter < 0.85 * m.errorBefore, `layer ${l.layer}: ${m.errorBefore} → ${m.errorAfter}`);
+    for (const m of [l.o, l.down])
+      assert.ok(m.errorAfter < 0.85 * m.errorBefore, `layer ${l.layer}: ${m.errorBefore} → ${m.errorAfter}`);
   }
   // Layer 0 sees the same inputs under both methods: ADMM (30 iterations) reaches the least-squares optimum within 5 %.
   const [a0, c0] = [admm.reformation!.layers[0], closedForm.reformation!.layers[0]];
   assert.equal(a0.o.errorBefore, c0.o.errorBefore);
-  for (const k of ['o', 'down'] as const) assert.ok(close(a0[k].errorAfter, c0[k].errorAfter, 0.05), `${k}: ADMM ${a0[k].errorAfter} vs closed form ${c0[k].errorAfter}`);
+  for (const k of ['o', 'down'] as const)
+    assert.ok(
+      close(a0[k].errorAfter, c0[k].errorAfter, 0.05),
+      `${k}: ADMM ${a0[k].errorAfter} vs closed form ${c0[k].errorAfter}`,
+    );
   assert.equal(admm.ppl.search, closedForm.ppl.search);
-  assert.ok(admm.ppl.after < 0.6 * admm.ppl.search, `reformation lowers perplexity: ${admm.ppl.search} → ${admm.ppl.after}`);
-  assert.ok(close(admm.ppl.after, closedForm.ppl.after, 0.05), `ADMM ${admm.ppl.after} vs closed form ${closedForm.ppl.after}`);
-  assert.ok(close(admm.ppl.exported, admm.ppl.after, 1e-4), `exported ${admm.ppl.exported} vs masked ${admm.ppl.after}`);
+  assert.ok(
+    admm.ppl.after < 0.6 * admm.ppl.search,
+    `reformation lowers perplexity: ${admm.ppl.search} → ${admm.ppl.after}`,
+  );
+  assert.ok(
+    close(admm.ppl.after, closedForm.ppl.after, 0.05),
+    `ADMM ${admm.ppl.after} vs closed form ${closedForm.ppl.after}`,
+  );
+  assert.ok(
+    close(admm.ppl.exported, admm.ppl.after, 1e-4),
+    `exported ${admm.ppl.exported} vs masked ${admm.ppl.after}`,
+  );
 });
 
 test('compress --granularity channel: the search keeps the ratio and whole rotary pairs; the export has per-layer head dims and the masked perplexity', () => {
@@ -52,13 +93,26 @@ test('compress --granularity channel: the search keeps the ratio and whole rotar
   // Channel granularity removes rotary pairs (i, i + 4) from every head, never a head.
   for (const l of masks.layers) {
     assert.deepEqual(l.heads, [0, 1, 2, 3, 4, 5, 6, 7]);
-    assert.ok(l.pairs.length >= 1 && l.pairs.every((p, i) => p >= 0 && p < 4 && (i === 0 || p > l.pairs[i - 1])), `pairs ${l.pairs}`);
+    assert.ok(
+      l.pairs.length >= 1 && l.pairs.every((p, i) => p >= 0 && p < 4 && (i === 0 || p > l.pairs[i - 1])),
+      `pairs ${l.pairs}`,
+    );
   }
-  assert.ok(masks.layers.some((l) => l.pairs.length < 4), 'the search prunes head dimensions somewhere');
+  assert.ok(
+    masks.layers.some((l) => l.pairs.length < 4),
+    'the search prunes head dimensions somewhere',
+  );
   const d = loadDecoder(path.join(out, 'model.onnx'));
-  assert.deepEqual(d.layers.map((s) => [s.heads, s.kvHeads, s.headDim, s.intermediate]), masks.layers.map((l) => [8, 4, 2 * l.pairs.length, l.mlp.length]));
-  assert.deepEqual(d.layers.map((s) => s.ropePairs), masks.layers.map((l) => l.pairs));
+  assert.deepEqual(
+    d.layers.map((s) => [s.heads, s.kvHeads, s.headDim, s.intermediate]),
+    masks.layers.map((l) => [8, 4, 2 * l.pairs.length, l.mlp.length]),
+  );
+  assert.deepEqual(
+    d.layers.map((s) => s.ropePairs),
+    masks.layers.map((l) => l.pairs),
+  );
   assert.ok(close(r.params.after / r.params.before, r.ratio, 1e-9));
   assert.ok(r.ppl.after < r.ppl.search, `reformation lowers perplexity: ${r.ppl.search} → ${r.ppl.after}`);
-  for (const p of [r.pplCalibration]) assert.ok(close(p.exported, p.after, 1e-4), `exported ${p.exported} vs masked ${p.after}`);
+  for (const p of [r.pplCalibration])
+    assert.ok(close(p.exported, p.after, 1e-4), `exported ${p.exported} vs masked ${p.after}`);
 });

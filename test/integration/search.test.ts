@@ -8,7 +8,31 @@ import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 // A small, fast search: 5 generations of 8 candidates on 8 windows of 128 tokens.
-const ARGS = ['search', stories260K.onnx, '--ratio', '0.8', '--calib', demoText, '--preset', 'quick', '--generations', '5', '--population', '8', '--seq-len', '128', '--fitness-windows', '8', '--calib-windows', '8', '--seed', '3', '--provider', 'cpu', '--json'];
+const ARGS = [
+  'search',
+  stories260K.onnx,
+  '--ratio',
+  '0.8',
+  '--calib',
+  demoText,
+  '--preset',
+  'quick',
+  '--generations',
+  '5',
+  '--population',
+  '8',
+  '--seq-len',
+  '128',
+  '--fitness-windows',
+  '8',
+  '--calib-windows',
+  '8',
+  '--seed',
+  '3',
+  '--provider',
+  'cpu',
+  '--json',
+];
 
 function search(out: string, extra: string[] = []) {
   const r = runCli([...ARGS, '--out', out, ...extra]);
@@ -25,7 +49,13 @@ test('search: improves on its importance initialisation, stays in the budget, sa
   assert.ok(a.fitness.best < a.fitness.init, `best ${a.fitness.best} vs init ${a.fitness.init}`);
   assert.ok(a.ratio <= 0.8 && a.ratio >= 0.79, `ratio ${a.ratio}`);
   assert.equal(a.history.length, 6);
-  assert.ok(a.history.every((h: { bestSoFar: number }, i: number, all: { bestSoFar: number }[]) => i === 0 || h.bestSoFar <= all[i - 1].bestSoFar), 'best so far never gets worse');
+  assert.ok(
+    a.history.every(
+      (h: { bestSoFar: number }, i: number, all: { bestSoFar: number }[]) =>
+        i === 0 || h.bestSoFar <= all[i - 1].bestSoFar,
+    ),
+    'best so far never gets worse',
+  );
   assert.deepEqual(masksOf(path.join(dir, 'a')), masksOf(path.join(dir, 'b')));
   assert.equal(a.fitness.best, b.fitness.best);
   assert.deepEqual(fs.readdirSync(path.join(dir, 'a')).sort(), ['masks.json', 'search-checkpoint.json', 'search.json']);
@@ -80,7 +110,10 @@ test('search --depth below 0.7: the population holds candidates without their la
   const result = JSON.parse(r.stdout);
   assert.ok(result.ratio <= 0.6 && result.ratio >= 0.59, `ratio ${result.ratio}`);
   const checkpoint = JSON.parse(fs.readFileSync(path.join(out, 'search-checkpoint.json'), 'utf8'));
-  assert.ok(checkpoint.parents.every((p: { candidate: { drop: number } }) => p.candidate.drop === 0 || p.candidate.drop === 1), 'stories260K (5 layers) may drop one');
+  assert.ok(
+    checkpoint.parents.every((p: { candidate: { drop: number } }) => p.candidate.drop === 0 || p.candidate.drop === 1),
+    'stories260K (5 layers) may drop one',
+  );
   assert.equal(checkpoint.settings.depth, 1);
   const layers = masksOf(out);
   layers.forEach((l: { heads: number[]; mlp: number[] }, i: number) => {
@@ -89,7 +122,7 @@ test('search --depth below 0.7: the population holds candidates without their la
   });
 });
 
-test('search: early rejection reaches the plain schedule\'s result with fewer evaluated tokens', () => {
+test("search: early rejection reaches the plain schedule's result with fewer evaluated tokens", () => {
   const dir = tempDir();
   const halving = search(path.join(dir, 'halving'));
   const plain = search(path.join(dir, 'plain'), ['--no-halving']);
@@ -107,5 +140,8 @@ test('search: --resume from a checkpoint of the earlier format is refused with w
   fs.writeFileSync(`${out}.partial/search-checkpoint.json`, JSON.stringify({ version: 1, generation: 2 }));
   const r = runCli([...ARGS, '--out', out, '--resume']);
   assert.notEqual(r.code, 0);
-  assert.match(r.stderr, /--resume: the checkpoint in .*old\.partial was written by an older version of the search \(format 1\); start afresh without --resume/);
+  assert.match(
+    r.stderr,
+    /--resume: the checkpoint in .*old\.partial was written by an older version of the search \(format 1\); start afresh without --resume/,
+  );
 });

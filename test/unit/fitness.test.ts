@@ -28,5 +28,13 @@ test('paired test: window difficulty cancels; a noisy small deficit is kept unti
   const better = bar.map((v) => v - 255 * 0.01);
   assert.equal(pairedWorse(better.slice(0, 16), bar, tokens, 2.5), false);
   // All windows known: the full fitness decides, not the test.
-  assert.equal(pairedWorse(bar.map((v) => v + 1), bar, tokens, 2.5), false);
+  assert.equal(
+    pairedWorse(
+      bar.map((v) => v + 1),
+      bar,
+      tokens,
+      2.5,
+    ),
+    false,
+  );
 });

@@ -12,7 +12,11 @@ import { stories260K, tinyMha } from '../fixtures';
 
 /** Every weight of a decoder by a stable key (the tied lm_head shares the embedding's name). */
 function weights(d: Decoder): [string, Weight][] {
-  const out: [string, Weight][] = [['embed', d.embed], ['finalNorm', d.finalNorm], ['lmHead', d.lmHead]];
+  const out: [string, Weight][] = [
+    ['embed', d.embed],
+    ['finalNorm', d.finalNorm],
+    ['lmHead', d.lmHead],
+  ];
   d.layerWeights.forEach((lw, l) => {
     for (const [k, w] of Object.entries(lw)) if (w) out.push([`${l}.${k}`, w as Weight]);
   });
@@ -22,7 +26,9 @@ function weights(d: Decoder): [string, Weight][] {
 /** A straightforward whole-file decode of a legacy llama2.c checkpoint, in our layout ([in, out], rotate-half q/k). */
 function wholeFileDecode(file: string): Map<string, Float32Array> {
   const buf = fs.readFileSync(file);
-  const [dim, hidden, L, heads, kvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) => buf.readInt32LE(4 * i));
+  const [dim, hidden, L, heads, kvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) =>
+    buf.readInt32LE(4 * i),
+  );
   const V = Math.abs(vocabSigned);
   const hs = dim / heads;
   const kvDim = kvHeads * hs;
@@ -69,7 +75,10 @@ function wholeFileDecode(file: string): Map<string, Float32Array> {
 
 const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
-for (const [label, file] of [['stories260K (GQA, tied)', stories260K.bin], ['tinystories-llama-mha', tinyMha.bin]]) {
+for (const [label, file] of [
+  ['stories260K (GQA, tied)', stories260K.bin],
+  ['tinystories-llama-mha', tinyMha.bin],
+]) {
   test(`llama2c streamed: ${label} weights equal a whole-file decode, bit for bit`, () => {
     const d = readLlama2c(file);
     const expected = wholeFileDecode(file);
@@ -77,7 +86,11 @@ for (const [label, file] of [['stories260K (GQA, tied)', stories260K.bin], ['tin
     assert.equal(ws.length, expected.size);
     for (const [key, w] of ws) {
       const v = w.read();
-      assert.equal(v.length, w.shape.reduce((a, b) => a * b, 1), key);
+      assert.equal(
+        v.length,
+        w.shape.reduce((a, b) => a * b, 1),
+        key,
+      );
       assert.ok(bytes(v).equals(bytes(expected.get(key)!)), `${key} differs`);
       assert.equal(w.storedBytesPerElement, 4);
     }
@@ -138,12 +151,21 @@ test('llama2c streamed: a checkpoint over 2 GiB opens and a weight past 2 GiB re
   assert.equal(down.length, dim * hidden);
   assert.ok(down.every((v) => v === 0));
   const head = d.lmHead.read(); // [dim, vocab]: column 0 is classifier row 0
-  assert.deepEqual(Array.from({ length: dim }, (_, i) => head[i * vocab]), Array.from(row0));
+  assert.deepEqual(
+    Array.from({ length: dim }, (_, i) => head[i * vocab]),
+    Array.from(row0),
+  );
   assert.ok(head.every((v, i) => i % vocab === 0 || v === 0));
 
   // One byte short: the same message as before.
   fs.truncateSync(file, size - 1);
-  assert.throws(() => readLlama2c(file), (e: unknown) => e instanceof UserError && e.message === `big.bin: size ${size - 1} bytes does not match its header (expected ${size} for dim ${dim}, ${L} layers, vocab ${vocab}); truncated or not legacy format`);
+  assert.throws(
+    () => readLlama2c(file),
+    (e: unknown) =>
+      e instanceof UserError &&
+      e.message ===
+        `big.bin: size ${size - 1} bytes does not match its header (expected ${size} for dim ${dim}, ${L} layers, vocab ${vocab}); truncated or not legacy format`,
+  );
 });
 
 test('llama2c streamed: short and implausible files keep their messages', (t) => {
@@ -154,6 +176,9 @@ test('llama2c streamed: short and implausible files keep their messages', (t) =>
   assert.throws(() => readLlama2c(short), /short\.bin: too short for a llama2\.c checkpoint header \(10 bytes\)/);
   const junk = path.join(dir, 'junk.bin');
   fs.writeFileSync(junk, Buffer.alloc(64));
-  assert.throws(() => readLlama2c(junk), /junk\.bin: not a llama2\.c checkpoint \(header 0,0,0,0,0,0,0 is not plausible\)/);
+  assert.throws(
+    () => readLlama2c(junk),
+    /junk\.bin: not a llama2\.c checkpoint \(header 0,0,0,0,0,0,0 is not plausible\)/,
+  );
   assert.throws(() => readLlama2c(path.join(dir, 'absent.bin')), /absent\.bin: file not found/);
 });

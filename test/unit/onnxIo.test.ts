@@ -39,7 +39,11 @@ test('external data: locations outside the model folder are refused', () => {
     const m = readOnnxFile(file);
     const t = m.model.graph!.initializer!.find((i) => i.name === 'W')!;
     t.externalData!.find((e) => e.key === 'location')!.value = location;
-    assert.throws(() => readFloatTensor(t, m.dir), (e: unknown) => e instanceof UserError && /outside the model's folder/.test(e.message), location);
+    assert.throws(
+      () => readFloatTensor(t, m.dir),
+      (e: unknown) => e instanceof UserError && /outside the model's folder/.test(e.message),
+      location,
+    );
   }
 });
 
@@ -51,7 +55,10 @@ test('external data: a data file that is a symlink to a file outside the model f
   fs.symlinkSync(outside, path.join(dir, 'model.onnx_data'));
   const m = readOnnxFile(file);
   const t = m.model.graph!.initializer!.find((i) => i.name === 'W')!;
-  assert.throws(() => readFloatTensor(t, m.dir), (e: unknown) => e instanceof UserError && /is a link to .*outside the model's folder/.test(e.message));
+  assert.throws(
+    () => readFloatTensor(t, m.dir),
+    (e: unknown) => e instanceof UserError && /is a link to .*outside the model's folder/.test(e.message),
+  );
 });
 
 test('external data: a missing .onnx_data file gets a specific error', () => {
@@ -68,7 +75,13 @@ test('inline weights round-trip exactly', () => {
   const { file, w } = matmulModel(dir, 'never');
   assert.deepEqual(fs.readdirSync(dir), ['model.onnx']);
   const m = readOnnxFile(file);
-  assert.deepEqual(readFloatTensor(m.model.graph!.initializer!.find((i) => i.name === 'W')!, m.dir), w);
+  assert.deepEqual(
+    readFloatTensor(
+      m.model.graph!.initializer!.find((i) => i.name === 'W')!,
+      m.dir,
+    ),
+    w,
+  );
 });
 
 test('a truncated or non-ONNX file is refused with a specific message', () => {

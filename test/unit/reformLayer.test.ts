@@ -43,9 +43,20 @@ function problem(seed: number) {
 
 test('reformation with a bias: keeping every row returns W and a zero bias', async () => {
   const { w, stats } = problem(1);
-  const r = await reformLayer(w, stats, n, m, Array.from({ length: n }, (_, i) => i), DEFAULT_REFORM, true);
+  const r = await reformLayer(
+    w,
+    stats,
+    n,
+    m,
+    Array.from({ length: n }, (_, i) => i),
+    DEFAULT_REFORM,
+    true,
+  );
   assert.ok(r.weight.every((v, i) => Math.abs(v - w[i]) < 1e-4));
-  assert.ok(r.bias!.every((v) => Math.abs(v) < 1e-3), `bias ${r.bias}`);
+  assert.ok(
+    r.bias!.every((v) => Math.abs(v) < 1e-3),
+    `bias ${r.bias}`,
+  );
 });
 
 test('reformation with a bias fits better than without, and better than FLAP compensation (kept rows as they are + mean bias)', async () => {
@@ -55,10 +66,22 @@ test('reformation with a bias fits better than without, and better than FLAP com
   const withBias = await reformLayer(w, stats, n, m, keep, DEFAULT_REFORM, true);
   const dropped = Float32Array.from(w, (v, i) => (keep.includes(Math.floor(i / m)) ? v : 0));
   const flap = new Float32Array(m);
-  for (let j = 0; j < n; j++) if (!keep.includes(j)) for (let c = 0; c < m; c++) flap[c] += (stats.sum[j] / N) * w[j * m + c];
-  const [ePlain, eBias, eFlap, eDrop] = [error(plain.weight), error(withBias.weight, withBias.bias), error(dropped, flap), error(dropped)];
+  for (let j = 0; j < n; j++)
+    if (!keep.includes(j)) for (let c = 0; c < m; c++) flap[c] += (stats.sum[j] / N) * w[j * m + c];
+  const [ePlain, eBias, eFlap, eDrop] = [
+    error(plain.weight),
+    error(withBias.weight, withBias.bias),
+    error(dropped, flap),
+    error(dropped),
+  ];
   assert.equal(plain.bias, undefined);
-  assert.ok(eBias < ePlain && eBias < eFlap && eFlap < eDrop, `with bias ${eBias}, without ${ePlain}, FLAP ${eFlap}, dropped ${eDrop}`);
+  assert.ok(
+    eBias < ePlain && eBias < eFlap && eFlap < eDrop,
+    `with bias ${eBias}, without ${ePlain}, FLAP ${eFlap}, dropped ${eDrop}`,
+  );
   // The reported errors are the same quantities, relative to the layer's output energy.
-  assert.ok(Math.abs(withBias.errorAfter / withBias.errorBefore - eBias / eFlap) < 0.02 * (eBias / eFlap), `${withBias.errorAfter / withBias.errorBefore} vs ${eBias / eFlap}`);
+  assert.ok(
+    Math.abs(withBias.errorAfter / withBias.errorBefore - eBias / eFlap) < 0.02 * (eBias / eFlap),
+    `${withBias.errorAfter / withBias.errorBefore} vs ${eBias / eFlap}`,
+  );
 });

@@ -22,7 +22,10 @@ test('selectBlockMask: exactly ⌊s · block⌋ (block) or ⌊s · rows⌋ per o
   const scores = Float64Array.from({ length: rows * out }, () => Math.floor(rand() * 10)); // many ties
   const score = (r: number, c: number) => scores[r * out + c];
   const block = selectBlockMask(rows, out, 0.3, score, 'block');
-  assert.equal(block.reduce((a, v) => a + v, 0), Math.floor(0.3 * rows * out));
+  assert.equal(
+    block.reduce((a, v) => a + v, 0),
+    Math.floor(0.3 * rows * out),
+  );
   const maxPruned = Math.max(...[...block.keys()].filter((i) => block[i]).map((i) => scores[i]));
   const minKept = Math.min(...[...block.keys()].filter((i) => !block[i]).map((i) => scores[i]));
   assert.ok(maxPruned <= minKept);
@@ -48,7 +51,8 @@ test('inverseUpperFactor (blocked above its leaf): UᵀU · H = I within 1e-3, U
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) ut[j * n + i] = u[i * n + j];
   const product = await matmul(await matmul(ut, Float32Array.from(u), n, n, n), h, n, n, n);
   let worst = 0;
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(product[i * n + j] - (i === j ? 1 : 0)));
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(product[i * n + j] - (i === j ? 1 : 0)));
   assert.ok(worst < 1e-3, `max |UᵀU·H − I| = ${worst}`);
 });
 
@@ -57,7 +61,14 @@ test('profile space: sparsity levels contain the target; level switches keep the
   assert.deepEqual(levels, [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]);
   const units = [100, 100, 300, 300, 300, 50].map((params, i) => ({ layer: i, index: 0, params }));
   const sp = profileSpace(units, levels);
-  assert.deepEqual(sp.groups, [[0, 1], [2, 3, 4]], 'the lone 50-parameter unit can never switch');
+  assert.deepEqual(
+    sp.groups,
+    [
+      [0, 1],
+      [2, 3, 4],
+    ],
+    'the lone 50-parameter unit can never switch',
+  );
   const total = (p: number[]) => units.reduce((a, u, i) => a + u.params * levels[p[i]], 0);
   const rng = new Rng(1);
   let p = units.map(() => levels.indexOf(0.6));
@@ -66,5 +77,8 @@ test('profile space: sparsity levels contain the target; level switches keep the
     assert.ok(Math.abs(total(p) - 0.6 * 1150) < 1e-9);
     assert.ok(p.every((l) => l >= 0 && l < levels.length));
   }
-  assert.ok(p.some((l) => l !== levels.indexOf(0.6)), 'the levels moved');
+  assert.ok(
+    p.some((l) => l !== levels.indexOf(0.6)),
+    'the levels moved',
+  );
 });

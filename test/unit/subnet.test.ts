@@ -12,7 +12,12 @@ test('GQA: KV groups keeping different numbers of query heads are refused', () =
   const d = loadDecoder(stories260K.onnx); // 8 heads, 4 KV heads: groups of 2
   const mask = fullMask(d);
   mask[2].heads[0] = false; // group 0 keeps 1, the others 2
-  assert.throws(() => maskedShapes(d, mask), (e: unknown) => e instanceof UserError && /layer 2: KV groups keep different numbers of query heads \(1, 2, 2, 2\)/.test(e.message));
+  assert.throws(
+    () => maskedShapes(d, mask),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /layer 2: KV groups keep different numbers of query heads \(1, 2, 2, 2\)/.test(e.message),
+  );
 });
 
 test('masked shapes: whole KV groups, uniform query heads per group, rotary pairs keep their frequencies', () => {
@@ -35,7 +40,10 @@ test('mask vectors zero exactly the channels of removed heads and pairs (both ha
   mask[0].pairs[1] = false;
   const v = maskVectors(d, mask).attn[0];
   const zeros = [...v.keys()].filter((i) => v[i] === 0);
-  const expected = [...Array(6).keys()].flatMap((h) => [h * 8 + 1, h * 8 + 5]).concat([...Array(16).keys()].map((k) => 48 + k)).sort((a, b) => a - b);
+  const expected = [...Array(6).keys()]
+    .flatMap((h) => [h * 8 + 1, h * 8 + 5])
+    .concat([...Array(16).keys()].map((k) => 48 + k))
+    .sort((a, b) => a - b);
   assert.deepEqual(zeros, expected);
 });
 
@@ -46,7 +54,10 @@ test('unit parameter counts add up to the layer count', () => {
   for (const g of ['head', 'channel'] as const) {
     const units = attentionUnitCount(s, g);
     const attn = units * attentionUnitParams(s, g, hidden, { qkv: false });
-    assert.equal(attn, layerParamCount(s, hidden, { qkv: false, o: false, down: false }) - 2 * hidden - 3 * hidden * s.intermediate);
+    assert.equal(
+      attn,
+      layerParamCount(s, hidden, { qkv: false, o: false, down: false }) - 2 * hidden - 3 * hidden * s.intermediate,
+    );
     const all = new Set(Array.from({ length: units }, (_, u) => unitChannels(s, g, u).q).flat());
     assert.equal(all.size, s.heads * s.headDim, `${g}: units cover every q channel once`);
   }

@@ -5,7 +5,15 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadTokenizerFile, type TextTokenizer } from '../../src/text/tokenizer';
-import { consecutiveWindows, readTextFile, sampledPoolTokens, sampledWindows, tokenizeFile, tokenizePrefix, windowTokens } from '../../src/text/windows';
+import {
+  consecutiveWindows,
+  readTextFile,
+  sampledPoolTokens,
+  sampledWindows,
+  tokenizeFile,
+  tokenizePrefix,
+  windowTokens,
+} from '../../src/text/windows';
 import { calibrationTokens } from '../../src/job/context';
 import { seededRandom } from '../../src/util/random';
 import { fixture, repoRoot, texts } from '../fixtures';
@@ -27,13 +35,19 @@ function tempDir(t: { after: (fn: () => void) => void }): string {
 
 /** Whole-text tokenizations with tok512, computed once (each takes seconds). */
 const wholeIds = new Map<string, number[]>();
-const tokenizedWhole = (file: string) => wholeIds.get(file) ?? wholeIds.set(file, tokenizeFile(file, tok512)).get(file)!;
+const tokenizedWhole = (file: string) =>
+  wholeIds.get(file) ?? wholeIds.set(file, tokenizeFile(file, tok512)).get(file)!;
 
 // n past the end (-1: whole length − 1, -2: whole length + 1000) costs a whole tokenization each: only for the first.
 const cases: [string, string, () => TextTokenizer, number[]][] = [
   ['TinyStories validation, tok512', texts.tinyStoriesValid, () => tok512, [0, 1, 255, 4096, 65536, 200_000, -1, -2]],
   ['WikiText-2 test, tok512', texts.wikitext2, () => tok512, [1, 2048, 30_000, 300_000]],
-  ['TinyStories validation, Llama 2 tokenizer', texts.tinyStoriesValid, () => loadTokenizerFile(fixture('llama2c', 'tokenizer.bin')), [1, 2048, 50_000]],
+  [
+    'TinyStories validation, Llama 2 tokenizer',
+    texts.tinyStoriesValid,
+    () => loadTokenizerFile(fixture('llama2c', 'tokenizer.bin')),
+    [1, 2048, 50_000],
+  ],
 ];
 
 for (const [label, file, tokenizer, ns] of cases) {
@@ -44,7 +58,10 @@ for (const [label, file, tokenizer, ns] of cases) {
       const rec = recording(tok);
       const ids = tokenizePrefix(file, rec, n);
       assert.equal(ids.length, Math.min(n, whole.length), `n = ${n}`);
-      assert.ok(ids.every((v, i) => v === whole[i]), `n = ${n}: ids differ from the whole text's`);
+      assert.ok(
+        ids.every((v, i) => v === whole[i]),
+        `n = ${n}: ids differ from the whole text's`,
+      );
       // Small n read and tokenize a small prefix only.
       if (n <= 4096) assert.ok(Math.max(...rec.lengths) < 64 * 1024, `n = ${n}: tokenized ${rec.lengths} characters`);
     }
@@ -56,7 +73,9 @@ test('tokenizePrefix: a .jsonl file is read record by record, with the same ids 
   const file = path.join(dir, 'wiki.jsonl');
   const wiki = readTextFile(texts.wikitext2);
   // Records are joined by a blank line: splitting there gives back the same text. Blank lines between records are skipped.
-  const lines = wiki.split('\n\n').flatMap((text, i) => (i % 50 === 7 ? ['', JSON.stringify({ text, id: i })] : [JSON.stringify({ text })]));
+  const lines = wiki
+    .split('\n\n')
+    .flatMap((text, i) => (i % 50 === 7 ? ['', JSON.stringify({ text, id: i })] : [JSON.stringify({ text })]));
   fs.writeFileSync(file, `${lines.join('\n')}\n`);
   assert.equal(readTextFile(file), wiki);
   const whole = tokenizedWhole(texts.wikitext2);
@@ -64,7 +83,10 @@ test('tokenizePrefix: a .jsonl file is read record by record, with the same ids 
     const rec = recording(tok512);
     const ids = tokenizePrefix(file, rec, n);
     assert.equal(ids.length, Math.min(n, whole.length));
-    assert.ok(ids.every((v, i) => v === whole[i]), `n = ${n}`);
+    assert.ok(
+      ids.every((v, i) => v === whole[i]),
+      `n = ${n}`,
+    );
     if (n <= 5000) assert.ok(Math.max(...rec.lengths) < 64 * 1024);
   }
   // Lines are parsed only as far as read: a bad line at the end is found by a whole read, not by a short prefix.
@@ -85,7 +107,10 @@ test('tokenizePrefix: a text shorter than asked gives all its tokens; too short 
   const ids = tokenizePrefix(tiny, tok512, 128 * 4);
   assert.deepEqual(ids, tokenizeFile(tiny, tok512));
   assert.throws(() => consecutiveWindows(ids, 128, 4), /the text has \d+ tokens, fewer than one window of 128/);
-  assert.throws(() => sampledWindows(ids, 128, 4, 0), /the calibration text has \d+ tokens, fewer than one window of 128/);
+  assert.throws(
+    () => sampledWindows(ids, 128, 4, 0),
+    /the calibration text has \d+ tokens, fewer than one window of 128/,
+  );
   assert.throws(() => tokenizePrefix(path.join(dir, 'absent.txt'), tok512, 10), /absent\.txt: text file not found/);
 });
 

@@ -4,10 +4,16 @@ const path = require('node:path');
 const { runTests } = require('@vscode/test-electron');
 
 const root = path.resolve(__dirname, '..', '..');
-runTests({ version: '1.100.3', extensionDevelopmentPath: root, extensionTestsPath: path.join(root, 'test', 'suite', 'index') }).catch((e) => {
+runTests({
+  version: '1.100.3',
+  extensionDevelopmentPath: root,
+  extensionTestsPath: path.join(root, 'test', 'suite', 'index'),
+}).catch((e) => {
   const msg = String(e && e.message ? e.message : e);
   if (/ENOTFOUND|getaddrinfo|fetch failed|ECONNREFUSED/.test(msg)) {
-    console.error(`test:vscode: cannot download VS Code 1.100.3 (${msg}); this machine has no access to update.code.visualstudio.com. CI runs the same suite in code-server (npm test).`);
+    console.error(
+      `test:vscode: cannot download VS Code 1.100.3 (${msg}); this machine has no access to update.code.visualstudio.com. CI runs the same suite in code-server (npm test).`,
+    );
   } else console.error(`test:vscode: ${msg}`);
   process.exit(1);
 });

@@ -18,26 +18,44 @@ export type CompensationMeans = { o: Float64Array; down: Float64Array }[];
 const allOn = (d: Decoder): CompensationFlags => d.layers.map(() => ({ attn: true, mlp: true }));
 
 /** FLAP's compensation biases on o_proj / down_proj (those `flags` select) for what the mask removes. */
-export function compensationBiases(d: Decoder, mask: SubnetMask, means: CompensationMeans, flags = allOn(d)): CompensationBias {
+export function compensationBiases(
+  d: Decoder,
+  mask: SubnetMask,
+  means: CompensationMeans,
+  flags = allOn(d),
+): CompensationBias {
   const hidden = d.config.hidden;
   return d.layers.map((s, i) => {
     const half = s.headDim / 2;
     const keepQ = (j: number) => mask[i].heads[Math.floor(j / s.headDim)] && mask[i].pairs[(j % s.headDim) % half];
     return {
-      ...(flags[i].attn ? { o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, means[i].o, keepQ)) } : {}),
-      ...(flags[i].mlp ? { down: Array.from(compensationBias(d.layerWeights[i].down.read(), hidden, means[i].down, (j) => mask[i].mlp[j])) } : {}),
+      ...(flags[i].attn
+        ? { o: Array.from(compensationBias(d.layerWeights[i].o.read(), hidden, means[i].o, keepQ)) }
+        : {}),
+      ...(flags[i].mlp
+        ? {
+            down: Array.from(
+              compensationBias(d.layerWeights[i].down.read(), hidden, means[i].down, (j) => mask[i].mlp[j]),
+            ),
+          }
+        : {}),
     };
   });
 }
 
 /** The decoder with FLAP's compensation biases for what the mask removes, and the biases. */
-export function withCompensation(d: Decoder, mask: SubnetMask, means: CompensationMeans): { decoder: Decoder; bias: CompensationBias } {
+export function withCompensation(
+  d: Decoder,
+  mask: SubnetMask,
+  means: CompensationMeans,
+): { decoder: Decoder; bias: CompensationBias } {
   const bias = compensationBiases(d, mask, means);
   return { decoder: withBiases(d, bias), bias };
 }
 
 /** Which modules `bias` has a compensation bias for. */
-export const compensatedModules = (bias: CompensationBias): CompensationFlags => bias.map((b) => ({ attn: Boolean(b.o), mlp: Boolean(b.down) }));
+export const compensatedModules = (bias: CompensationBias): CompensationFlags =>
+  bias.map((b) => ({ attn: Boolean(b.o), mlp: Boolean(b.down) }));
 
 /** The decoder with `bias` added to its o_proj / down_proj biases (as a masks file stores them). */
 export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
@@ -45,7 +63,11 @@ export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
   const add = (name: string, prev: Decoder['layerWeights'][number]['oBias'], b: number[] | undefined) => {
     if (!b) return prev;
     const own = prev?.read();
-    return memoryWeight(name, [hidden], Float32Array.from(b, (v, c) => v + (own ? own[c] : 0)));
+    return memoryWeight(
+      name,
+      [hidden],
+      Float32Array.from(b, (v, c) => v + (own ? own[c] : 0)),
+    );
   };
   const layerWeights = d.layerWeights.map((w, i) => ({
     ...w,
@@ -56,7 +78,9 @@ export function withBiases(d: Decoder, bias: CompensationBias): Decoder {
 }
 
 /** Per layer, the bias parameters compensating o_proj / down_proj adds (none where the model already has the bias). */
-export const compensationBiasParams = (d: Decoder) => d.layerWeights.map((w) => ({ attn: w.oBias ? 0 : d.config.hidden, mlp: w.downBias ? 0 : d.config.hidden }));
+export const compensationBiasParams = (d: Decoder) =>
+  d.layerWeights.map((w) => ({ attn: w.oBias ? 0 : d.config.hidden, mlp: w.downBias ? 0 : d.config.hidden }));
 
 /** The bias parameters the compensation adds for `flags` (all modules by default). */
-export const compensationParams = (d: Decoder, flags = allOn(d)) => compensationBiasParams(d).reduce((a, p, i) => a + (flags[i].attn ? p.attn : 0) + (flags[i].mlp ? p.mlp : 0), 0);
+export const compensationParams = (d: Decoder, flags = allOn(d)) =>
+  compensationBiasParams(d).reduce((a, p, i) => a + (flags[i].attn ? p.attn : 0) + (flags[i].mlp ? p.mlp : 0), 0);

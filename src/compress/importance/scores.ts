@@ -15,7 +15,12 @@ export interface LayerScores {
 }
 
 /** Per input channel j of an [in, out] matrix: f(row j). */
-function perRow(w: Float32Array, rows: number, cols: number, f: (row: Float32Array, j: number) => number): Float64Array {
+function perRow(
+  w: Float32Array,
+  rows: number,
+  cols: number,
+  f: (row: Float32Array, j: number) => number,
+): Float64Array {
   return Float64Array.from({ length: rows }, (_, j) => f(w.subarray(j * cols, (j + 1) * cols), j));
 }
 
@@ -46,7 +51,12 @@ function standardize(x: Float64Array): Float64Array {
   return x.map((v) => (v - m) / sd);
 }
 
-function aggregate(channelScore: Float64Array, units: number, channelsOf: (u: number) => number[], how: 'sum' | 'mean'): Float64Array {
+function aggregate(
+  channelScore: Float64Array,
+  units: number,
+  channelsOf: (u: number) => number[],
+  how: 'sum' | 'mean',
+): Float64Array {
   return Float64Array.from({ length: units }, (_, u) => {
     const ch = channelsOf(u);
     const s = ch.reduce((a, c) => a + channelScore[c], 0);
@@ -55,7 +65,13 @@ function aggregate(channelScore: Float64Array, units: number, channelsOf: (u: nu
 }
 
 /** Layer `i`'s scores for `method`; `st` holds the dense model's activation statistics of that layer. */
-export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: Method, g: Granularity): Promise<LayerScores> {
+export async function scoreLayer(
+  d: Decoder,
+  i: number,
+  st: LayerStats,
+  method: Method,
+  g: Granularity,
+): Promise<LayerScores> {
   const hidden = d.config.hidden;
   const s = d.layers[i];
   const w = d.layerWeights[i];
@@ -71,23 +87,31 @@ export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: 
       attnCh = perRow(o, qd, hidden, (r) => Math.sqrt(sumSq(r)));
       mlpCh = perRow(down, s.intermediate, hidden, (r) => Math.sqrt(sumSq(r)));
       return { attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh };
-    case 'wanda-sp': { // mean_i |W_ij| · ‖X_j‖₂ (paper-spec §3)
+    case 'wanda-sp': {
+      // mean_i |W_ij| · ‖X_j‖₂ (paper-spec §3)
       const xo = columnNorms(st.o_in);
       const xd = columnNorms(st.down_in);
       attnCh = perRow(o, qd, hidden, (r, j) => meanAbs(r) * xo[j]);
       mlpCh = perRow(down, s.intermediate, hidden, (r, j) => meanAbs(r) * xd[j]);
       return { attn: aggregate(attnCh, units, qChannels, 'sum'), mlp: mlpCh };
     }
-    case 'flap': { // WIFV: Var(x_j)·‖W[:, j]‖², attention squared; standardized per layer (paper-spec §3)
+    case 'flap': {
+      // WIFV: Var(x_j)·‖W[:, j]‖², attention squared; standardized per layer (paper-spec §3)
       const vo = variance(st.o_in);
       const vd = variance(st.down_in);
       attnCh = standardize(perRow(o, qd, hidden, (r, j) => (vo[j] * sumSq(r)) ** 2));
       mlpCh = standardize(perRow(down, s.intermediate, hidden, (r, j) => vd[j] * sumSq(r)));
       return { attn: aggregate(attnCh, units, qChannels, 'mean'), mlp: mlpCh };
     }
-    case 'obs': { // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
+    case 'obs': {
+      // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
       // One after another: each inverse holds a few copies of its matrix.
-      const [hx, ho, hm, hd] = [await inverseHessianDiagonal(st.attn_in), await inverseHessianDiagonal(st.o_in), await inverseHessianDiagonal(st.mlp_in), await inverseHessianDiagonal(st.down_in)];
+      const [hx, ho, hm, hd] = [
+        await inverseHessianDiagonal(st.attn_in),
+        await inverseHessianDiagonal(st.o_in),
+        await inverseHessianDiagonal(st.mlp_in),
+        await inverseHessianDiagonal(st.down_in),
+      ];
       const kvd = s.kvHeads * s.headDim;
       const qRow = obsOutputScores(w.q.read(), hidden, qd, hx);
       const kRow = obsOutputScores(w.k.read(), hidden, kvd, hx);
@@ -109,7 +133,12 @@ export async function scoreLayer(d: Decoder, i: number, st: LayerStats, method: 
  * FLAP's bias compensation: the pruned channels' mean contribution Σ_{j pruned} x̄_j · W[j, :] becomes a bias of
  * o_proj / down_proj, so removing them shifts the output by nothing on average.
  */
-export function compensationBias(w: Float32Array, hidden: number, xbar: Float64Array, keep: (j: number) => boolean): Float32Array {
+export function compensationBias(
+  w: Float32Array,
+  hidden: number,
+  xbar: Float64Array,
+  keep: (j: number) => boolean,
+): Float32Array {
   const b = new Float32Array(hidden);
   for (let j = 0; j < xbar.length; j++) {
     if (keep(j)) continue;

@@ -3,7 +3,13 @@ import type { Decoder } from '../../model/decoder';
 import { layerCounts, totalCounts } from '../../model/params';
 import { maskedParams, type SubnetMask } from '../subnet';
 import type { LayerScores } from './scores';
-import { attentionUnitCount, attentionUnitParams, layerMaskFromUnits, mlpChannelParams, type Granularity } from './units';
+import {
+  attentionUnitCount,
+  attentionUnitParams,
+  layerMaskFromUnits,
+  mlpChannelParams,
+  type Granularity,
+} from './units';
 
 /** Parameters outside the searchable layers' attention and MLP: embeddings, norms, lm_head. */
 export function outerParams(d: Decoder): number {
@@ -44,14 +50,30 @@ export function selectUniform(d: Decoder, scores: LayerScores[], g: Granularity,
 }
 
 /** `selectUniform` at the level of units: kept attention units and MLP channels per layer. */
-export function uniformUnits(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): { attn: boolean[][]; mlp: boolean[][] } {
+export function uniformUnits(
+  d: Decoder,
+  scores: LayerScores[],
+  g: Granularity,
+  targetParams: number,
+): { attn: boolean[][]; mlp: boolean[][] } {
   const hidden = d.config.hidden;
   const unitParams = d.layers.map((s) => attentionUnitParams(s, g, hidden, biasFlags(d)));
-  const fixed = outerParams(d) + d.layers.reduce((a, s, i) => a + layerCounts(d)[i].params - attentionUnitCount(s, g) * unitParams[i] - s.intermediate * mlpChannelParams(hidden), 0);
+  const fixed =
+    outerParams(d) +
+    d.layers.reduce(
+      (a, s, i) =>
+        a +
+        layerCounts(d)[i].params -
+        attentionUnitCount(s, g) * unitParams[i] -
+        s.intermediate * mlpChannelParams(hidden),
+      0,
+    );
   const attnCount = (f: number) => d.layers.map((s) => Math.max(1, Math.round(f * attentionUnitCount(s, g))));
   const mlpCount = (f: number) => d.layers.map((s) => Math.max(1, Math.round(f * s.intermediate)));
   const params = (fa: number, fm: number) =>
-    fixed + attnCount(fa).reduce((a, c, i) => a + c * unitParams[i], 0) + mlpCount(fm).reduce((a, c) => a + c * mlpChannelParams(hidden), 0);
+    fixed +
+    attnCount(fa).reduce((a, c, i) => a + c * unitParams[i], 0) +
+    mlpCount(fm).reduce((a, c) => a + c * mlpChannelParams(hidden), 0);
   const fa = bisect((f) => params(f, f), targetParams);
   const fm = bisect((f) => params(fa, f), targetParams);
   const attn = attnCount(fa);
@@ -70,7 +92,12 @@ export function selectGlobal(d: Decoder, scores: LayerScores[], g: Granularity, 
 }
 
 /** `selectGlobal` at the level of units. */
-export function globalUnits(d: Decoder, scores: LayerScores[], g: Granularity, targetParams: number): { attn: boolean[][]; mlp: boolean[][] } {
+export function globalUnits(
+  d: Decoder,
+  scores: LayerScores[],
+  g: Granularity,
+  targetParams: number,
+): { attn: boolean[][]; mlp: boolean[][] } {
   const hidden = d.config.hidden;
   type Unit = { layer: number; attn: boolean; index: number; score: number; params: number };
   const units: Unit[] = [];
@@ -79,7 +106,9 @@ export function globalUnits(d: Decoder, scores: LayerScores[], g: Granularity, t
   d.layers.forEach((s, layer) => {
     const ap = attentionUnitParams(s, g, hidden, biasFlags(d));
     scores[layer].attn.forEach((score, index) => units.push({ layer, attn: true, index, score, params: ap }));
-    scores[layer].mlp.forEach((score, index) => units.push({ layer, attn: false, index, score, params: mlpChannelParams(hidden) }));
+    scores[layer].mlp.forEach((score, index) =>
+      units.push({ layer, attn: false, index, score, params: mlpChannelParams(hidden) }),
+    );
   });
   units.sort((a, b) => a.score - b.score || a.layer - b.layer || a.index - b.index);
   let params = totalCounts(d).params;

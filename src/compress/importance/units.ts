@@ -36,6 +36,10 @@ export const mlpChannelParams = (hidden: number) => 3 * hidden;
 export function layerMaskFromUnits(s: LayerShape, g: Granularity, keepAttn: boolean[], keepMlp: boolean[]): LayerMask {
   const group = s.heads / s.kvHeads;
   return g === 'head'
-    ? { heads: Array.from({ length: s.heads }, (_, h) => keepAttn[Math.floor(h / group)]), pairs: new Array(s.headDim / 2).fill(true), mlp: keepMlp }
+    ? {
+        heads: Array.from({ length: s.heads }, (_, h) => keepAttn[Math.floor(h / group)]),
+        pairs: new Array(s.headDim / 2).fill(true),
+        mlp: keepMlp,
+      }
     : { heads: new Array(s.heads).fill(true), pairs: keepAttn, mlp: keepMlp };
 }

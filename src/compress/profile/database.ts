@@ -12,19 +12,35 @@ import { LINEARS, type LinearSite } from '../sparsify/layerwiseWeights';
 import type { ProfileSpace } from './space';
 
 /** The values of one unit compressed at one level, from that unit's dense weights and its layer's statistics. */
-export type LevelTransform = (values: Float32Array, shape: number[], site: LinearSite, stats: LayerStats, levels: number[]) => Promise<Float32Array[]>;
+export type LevelTransform = (
+  values: Float32Array,
+  shape: number[],
+  site: LinearSite,
+  stats: LayerStats,
+  levels: number[],
+) => Promise<Float32Array[]>;
 
 export class LevelDatabase {
   private readonly cache = new Map<string, Float32Array>();
   private cachedBytes = 0;
 
-  private constructor(private readonly dir: string, private readonly memoryLimit: number) {}
+  private constructor(
+    private readonly dir: string,
+    private readonly memoryLimit: number,
+  ) {}
 
   /**
    * Builds the database in `dir` (created; the caller owns and removes it): one dense layer-by-layer pass, and per
    * unit all levels at once (SparseGPT's factor is shared by them).
    */
-  static async build(d: Decoder, windows: number[][], sp: ProfileSpace, transform: LevelTransform, dir: string, o: LayerwiseOptions & { memoryLimit?: number }): Promise<LevelDatabase> {
+  static async build(
+    d: Decoder,
+    windows: number[][],
+    sp: ProfileSpace,
+    transform: LevelTransform,
+    dir: string,
+    o: LayerwiseOptions & { memoryLimit?: number },
+  ): Promise<LevelDatabase> {
     fs.mkdirSync(dir, { recursive: true });
     const db = new LevelDatabase(dir, o.memoryLimit ?? 2 ** 31);
     await denseLayerwise(d, windows, CAPTURE_POINTS, o, async (l, stats) => {
@@ -33,7 +49,13 @@ export class LevelDatabase {
         o.signal?.throwIfAborted();
         const { key, point } = LINEARS[u.index];
         const w = d.layerWeights[l][key];
-        const versions = await transform(w.read(), w.shape, { layer: l, index: u.index, point, name: linearName(l, key) }, stats, sp.levels);
+        const versions = await transform(
+          w.read(),
+          w.shape,
+          { layer: l, index: u.index, point, name: linearName(l, key) },
+          stats,
+          sp.levels,
+        );
         versions.forEach((v, level) => db.put(unit, level, v));
       }
     });

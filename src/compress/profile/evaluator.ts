@@ -24,17 +24,38 @@ export class ProfileFitness {
   evaluations = 0;
   private readonly windowTokens: number[];
 
-  private constructor(private readonly session: ort.InferenceSession, private readonly sp: ProfileSpace, private readonly shapes: number[][], private readonly db: LevelDatabase, private readonly vocab: number, private readonly windows: number[][], private readonly halving: HalvingOptions) {
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly sp: ProfileSpace,
+    private readonly shapes: number[][],
+    private readonly db: LevelDatabase,
+    private readonly vocab: number,
+    private readonly windows: number[][],
+    private readonly halving: HalvingOptions,
+  ) {
     this.rungs = rungSizes(windows.length, halving);
     this.windowTokens = windows.map((w) => w.length - 1);
   }
 
-  static async open(d: Decoder, sp: ProfileSpace, db: LevelDatabase, windows: number[][], halving: HalvingOptions, o: SessionOptions): Promise<ProfileFitness> {
+  static async open(
+    d: Decoder,
+    sp: ProfileSpace,
+    db: LevelDatabase,
+    windows: number[][],
+    halving: HalvingOptions,
+    o: SessionOptions,
+  ): Promise<ProfileFitness> {
     const layerWeights = d.layerWeights.map((lw, l) => {
       const fed: LayerWeights = { ...lw };
       for (const u of sp.units.filter((x) => x.layer === l)) {
         const key = LINEARS[u.index].key;
-        fed[key] = { name: unitName(l, u.index), shape: lw[key].shape, storedBytesPerElement: 4, fed: true, read: () => lw[key].read() };
+        fed[key] = {
+          name: unitName(l, u.index),
+          shape: lw[key].shape,
+          storedBytesPerElement: 4,
+          fed: true,
+          read: () => lw[key].read(),
+        };
       }
       return fed;
     });
@@ -54,8 +75,13 @@ export class ProfileFitness {
     if (rec.windowNll.length < upTo) {
       if (rec.windowNll.length === 0) this.evaluations++;
       const feeds: Record<string, ort.Tensor> = {};
-      this.sp.units.forEach((u, i) => (feeds[unitName(u.layer, u.index)] = new ort.Tensor('float32', this.db.get(i, p[i]), this.shapes[i])));
-      const r = await windowsNll(this.session, this.windows.slice(rec.windowNll.length, upTo), { vocab: this.vocab, extraFeeds: feeds });
+      this.sp.units.forEach(
+        (u, i) => (feeds[unitName(u.layer, u.index)] = new ort.Tensor('float32', this.db.get(i, p[i]), this.shapes[i])),
+      );
+      const r = await windowsNll(this.session, this.windows.slice(rec.windowNll.length, upTo), {
+        vocab: this.vocab,
+        extraFeeds: feeds,
+      });
       rec.windowNll = [...rec.windowNll, ...r.perWindow];
       if (rec.windowNll.length === this.windows.length) rec.full = sum(rec.windowNll) / sum(this.windowTokens);
     }

@@ -34,7 +34,13 @@ function outlierRatio(d: Decoder, l: number, stats: LayerStats, m: number): numb
 }
 
 /** Per layer, the sparsity of all its linears. */
-export async function owlLevels(d: Decoder, windows: number[][], target: number, o: LayerwiseOptions, owl = OWL_DEFAULTS): Promise<number[]> {
+export async function owlLevels(
+  d: Decoder,
+  windows: number[][],
+  target: number,
+  o: LayerwiseOptions,
+  owl = OWL_DEFAULTS,
+): Promise<number[]> {
   const ratios = await denseLayerwise(d, windows, CAPTURE_POINTS, o, (l, stats) => outlierRatio(d, l, stats, owl.m));
   const lo = Math.min(...ratios);
   const spread = Math.max(...ratios) - lo;

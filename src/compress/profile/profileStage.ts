@@ -17,7 +17,9 @@ import { PROFILE_SCHEDULE, searchProfile, type ProfileGeneration, type ProfileSc
 import { profileSpace, sparsityLevels, type Profile, type ProfileSpace } from './space';
 import { totalCounts } from '../../model/params';
 
-export const PROFILE_KINDS = ['uniform', 'owl', 'search'] as const satisfies readonly NonNullable<WeightStage['profile']>[];
+export const PROFILE_KINDS = ['uniform', 'owl', 'search'] as const satisfies readonly NonNullable<
+  WeightStage['profile']
+>[];
 export type ProfileKind = (typeof PROFILE_KINDS)[number];
 
 /** Sparsity levels of the search: the target ± 6 steps of 5 points, within [0, 0.95]. */
@@ -49,7 +51,10 @@ export interface ProfileReport {
   search?: { startPpl: number; ppl: number; evaluations: number; generations: ProfileGeneration[] };
 }
 
-const unitsOf = (d: Decoder) => d.layerWeights.flatMap((lw, layer) => LINEARS.map(({ key }, index) => ({ layer, index, params: lw[key].shape[0] * lw[key].shape[1] })));
+const unitsOf = (d: Decoder) =>
+  d.layerWeights.flatMap((lw, layer) =>
+    LINEARS.map(({ key }, index) => ({ layer, index, params: lw[key].shape[0] * lw[key].shape[1] })),
+  );
 
 function toLevels(d: Decoder, sp: ProfileSpace, p: Profile): number[][] {
   const levels = d.layerWeights.map(() => new Array<number>(LINEARS.length).fill(0));
@@ -67,7 +72,8 @@ function pruneAtLevels(stage: WeightStage): LevelTransform {
     for (const s of levels) {
       const pattern = { kind: 'unstructured' as const, sparsity: s };
       if (s === 0) out.push(values);
-      else if (factor) out.push(await sparsegpt(values, K, N, factor, pattern, { selection: stage.sparsity!.selection }));
+      else if (factor)
+        out.push(await sparsegpt(values, K, N, factor, pattern, { selection: stage.sparsity!.selection }));
       else out.push(pruneByScore(values, K, N, pattern, method === 'wanda' ? columnNorms(st) : undefined));
     }
     return out;
@@ -83,24 +89,43 @@ function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): Leve
     const out: Float32Array[] = [];
     for (const bits of levels as (4 | 8)[]) {
       const o = { ...q, bits };
-      out.push(factor ? await sparsegpt(values, K, N, factor, undefined, { quant: gptqQuantizer(K, N, o) }) : quantizeRtn(values, K, N, o).dequantized);
+      out.push(
+        factor
+          ? await sparsegpt(values, K, N, factor, undefined, { quant: gptqQuantizer(K, N, o) })
+          : quantizeRtn(values, K, N, o).dequantized,
+      );
     }
     // Output error energy through the diagonal of XᵀX: which linears int8 helps most.
     let e = 0;
-    for (let j = 0; j < K; j++) for (let c = 0; c < N; c++) e += (values[j * N + c] - out[0][j * N + c]) ** 2 * st.gram[j * st.dim + j];
+    for (let j = 0; j < K; j++)
+      for (let c = 0; c < N; c++) e += (values[j * N + c] - out[0][j * N + c]) ** 2 * st.gram[j * st.dim + j];
     damage.set(`${site.layer}.${site.index}`, e);
     return out;
   };
 }
 
-async function searched(d: Decoder, windows: number[][], sp: ProfileSpace, start: (db: LevelDatabase) => Profile, transform: LevelTransform, p: ProfileOptions, o: LayerwiseOptions): Promise<{ profile: Profile; search: ProfileReport['search'] }> {
+async function searched(
+  d: Decoder,
+  windows: number[][],
+  sp: ProfileSpace,
+  start: (db: LevelDatabase) => Profile,
+  transform: LevelTransform,
+  p: ProfileOptions,
+  o: LayerwiseOptions,
+): Promise<{ profile: Profile; search: ProfileReport['search'] }> {
   try {
     const db = await LevelDatabase.build(d, windows, sp, transform, p.scratch, o);
     const fitnessWindows = windows.slice(0, p.fitnessWindows ?? windows.length);
     const fitness = await ProfileFitness.open(d, sp, db, fitnessWindows, DEFAULT_HALVING, o);
     try {
-      const r = await searchProfile(sp, start(db), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, { signal: o.signal, onGeneration: p.onGeneration });
-      return { profile: r.profile, search: { startPpl: r.startPpl, ppl: r.ppl, evaluations: fitness.evaluations, generations: r.history } };
+      const r = await searchProfile(sp, start(db), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, {
+        signal: o.signal,
+        onGeneration: p.onGeneration,
+      });
+      return {
+        profile: r.profile,
+        search: { startPpl: r.startPpl, ppl: r.ppl, evaluations: fitness.evaluations, generations: r.history },
+      };
     } finally {
       await fitness.release();
     }
@@ -110,12 +135,24 @@ async function searched(d: Decoder, windows: number[][], sp: ProfileSpace, start
 }
 
 /** Per-linear sparsities averaging exactly `stage.sparsity`'s (unstructured) fraction. */
-export async function sparsityProfile(d: Decoder, windows: number[][], stage: WeightStage, p: ProfileOptions, o: LayerwiseOptions): Promise<ProfileReport> {
+export async function sparsityProfile(
+  d: Decoder,
+  windows: number[][],
+  stage: WeightStage,
+  p: ProfileOptions,
+  o: LayerwiseOptions,
+): Promise<ProfileReport> {
   const pattern = stage.sparsity!.pattern;
   if (pattern.kind !== 'unstructured') throw new Error('a sparsity profile needs unstructured sparsity');
   const target = pattern.sparsity;
   const units = unitsOf(d);
-  const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({ kind: p.kind, of: 'sparsity', levels, average: weighted(units, levels), search });
+  const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({
+    kind: p.kind,
+    of: 'sparsity',
+    levels,
+    average: weighted(units, levels),
+    search,
+  });
   if (p.kind === 'uniform') return report(d.layerWeights.map(() => LINEARS.map(() => target)));
   if (p.kind === 'owl') {
     const perLayer = await owlLevels(d, windows, target, o);
@@ -137,7 +174,13 @@ export function nbitsBytes(K: number, N: number, bits: number, blockSize: number
  * Per-linear bit widths (4 or 8) whose linears fit in uniform int4's bytes plus `BITS_BUDGET` of the model's int4
  * file (embeddings and norms stay float32): int8 first for the linears int4 damages most, then searched.
  */
-export async function bitsProfile(d: Decoder, windows: number[][], stage: WeightStage, p: ProfileOptions, o: LayerwiseOptions): Promise<ProfileReport> {
+export async function bitsProfile(
+  d: Decoder,
+  windows: number[][],
+  stage: WeightStage,
+  p: ProfileOptions,
+  o: LayerwiseOptions,
+): Promise<ProfileReport> {
   const q = stage.quant!;
   const units = unitsOf(d);
   const shapes = units.map((u) => d.layerWeights[u.layer][LINEARS[u.index].key].shape);
@@ -145,14 +188,23 @@ export async function bitsProfile(d: Decoder, windows: number[][], stage: Weight
   const linearParams = units.reduce((a, u) => a + u.params, 0);
   const otherBytes = (d.weightType === 'float16' ? 2 : 4) * (totalCounts(d).params - linearParams);
   const int4File = otherBytes + units.reduce((a, _, i) => a + bytes(i, 4), 0);
-  const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({ kind: p.kind, of: 'bits', levels, average: weighted(units, levels), search });
-  if (p.kind !== 'search') throw new Error(`mixed bit widths are searched; --profile ${p.kind} has no meaning for --bits`);
+  const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({
+    kind: p.kind,
+    of: 'bits',
+    levels,
+    average: weighted(units, levels),
+    search,
+  });
+  if (p.kind !== 'search')
+    throw new Error(`mixed bit widths are searched; --profile ${p.kind} has no meaning for --bits`);
   const sp = profileSpace(units, [4, 8]);
   const damage = new Map<string, number>();
   const start = (): Profile => {
     const profile = units.map(() => 0);
     let spare = BITS_BUDGET * int4File;
-    const order = units.map((u, i) => ({ i, gain: damage.get(`${u.layer}.${u.index}`)! / (bytes(i, 8) - bytes(i, 4)) })).sort((a, b) => b.gain - a.gain);
+    const order = units
+      .map((u, i) => ({ i, gain: damage.get(`${u.layer}.${u.index}`)! / (bytes(i, 8) - bytes(i, 4)) }))
+      .sort((a, b) => b.gain - a.gain);
     for (const { i } of order) {
       const extra = bytes(i, 8) - bytes(i, 4);
       if (extra <= spare) {

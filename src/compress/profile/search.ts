@@ -32,7 +32,14 @@ export interface ProfileSearchResult {
   history: ProfileGeneration[];
 }
 
-export async function searchProfile(sp: ProfileSpace, start: Profile, fitness: ProfileFitness, schedule: ProfileSchedule, seed: number, ev: { signal?: AbortSignal; onGeneration?: (g: ProfileGeneration) => void } = {}): Promise<ProfileSearchResult> {
+export async function searchProfile(
+  sp: ProfileSpace,
+  start: Profile,
+  fitness: ProfileFitness,
+  schedule: ProfileSchedule,
+  seed: number,
+  ev: { signal?: AbortSignal; onGeneration?: (g: ProfileGeneration) => void } = {},
+): Promise<ProfileSearchResult> {
   const rng = new Rng(seed);
   let parent = start;
   let parentRec = await fitness.evaluate(parent);

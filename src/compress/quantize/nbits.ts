@@ -17,13 +17,18 @@ function grid(values: number[], o: NBitsOptions): { scale: number; zp: number } 
   return { scale, zp: Math.min(levels, Math.max(0, Math.round(-lo / scale))) };
 }
 
-const code = (v: number, g: { scale: number; zp: number }, bits: number) => Math.min(2 ** bits - 1, Math.max(0, Math.round(v / g.scale) + g.zp));
+const code = (v: number, g: { scale: number; zp: number }, bits: number) =>
+  Math.min(2 ** bits - 1, Math.max(0, Math.round(v / g.scale) + g.zp));
 
 /** Builds the quantizer state for K × N weights; `gridFor` sets a block's grid from its current values. */
 class Grid {
   readonly scales: Float32Array;
   readonly zps: Uint8Array;
-  constructor(readonly K: number, readonly N: number, readonly o: NBitsOptions) {
+  constructor(
+    readonly K: number,
+    readonly N: number,
+    readonly o: NBitsOptions,
+  ) {
     this.scales = new Float32Array(N * blocksOf(K, o.blockSize));
     this.zps = new Uint8Array(N * blocksOf(K, o.blockSize));
   }
@@ -73,7 +78,12 @@ class Grid {
 }
 
 /** Round-to-nearest quantization of W `[K, N]`; returns the packed weights and their dequantized values. */
-export function quantizeRtn(w: Float32Array, K: number, N: number, o: NBitsOptions): { quant: QuantizedLinear; dequantized: Float32Array } {
+export function quantizeRtn(
+  w: Float32Array,
+  K: number,
+  N: number,
+  o: NBitsOptions,
+): { quant: QuantizedLinear; dequantized: Float32Array } {
   const g = new Grid(K, N, o);
   for (let n = 0; n < N; n++) {
     for (let b = 0; b * o.blockSize < K; b++) {
@@ -93,13 +103,22 @@ export function quantizeRtn(w: Float32Array, K: number, N: number, o: NBitsOptio
  * A quantizer for the SparseGPT loop (GPTQ-style error feedback): each block's grid is set from the block's
  * weights as they are when the loop reaches it, after earlier error updates.
  */
-export function gptqQuantizer(K: number, N: number, o: NBitsOptions): ColumnQuantizer & { pack(w: Float32Array): QuantizedLinear } {
+export function gptqQuantizer(
+  K: number,
+  N: number,
+  o: NBitsOptions,
+): ColumnQuantizer & { pack(w: Float32Array): QuantizedLinear } {
   const g = new Grid(K, N, o);
   return {
     startGroup(i, rows) {
       if (i % o.blockSize !== 0) return;
       const b = i / o.blockSize;
-      for (let n = 0; n < N; n++) g.set(b, n, rows.slice(0, o.blockSize).map((r) => r[n]));
+      for (let n = 0; n < N; n++)
+        g.set(
+          b,
+          n,
+          rows.slice(0, o.blockSize).map((r) => r[n]),
+        );
     },
     quantize(i, n, v) {
       const gr = g.at(i, n);

@@ -40,7 +40,14 @@ function pick(h: Float64Array | Float32Array, n: number, rows: number[], cols: n
  * Closed form: Ŵ_K = (H_KK + λI)⁻¹ (H_K: W + λ W_K), the least-squares fit of the kept rows to the full layer's
  * output, ridge-regularised toward the original kept rows (so keeping everything returns W exactly).
  */
-async function closedForm(w: Float32Array, gram: Float32Array, n: number, m: number, keep: number[], damp: number): Promise<Float32Array> {
+async function closedForm(
+  w: Float32Array,
+  gram: Float32Array,
+  n: number,
+  m: number,
+  keep: number[],
+  damp: number,
+): Promise<Float32Array> {
   const k = keep.length;
   const lambda = damp * meanDiagonal(gram, n);
   const hkk = pick(gram, n, keep, keep);
@@ -65,7 +72,14 @@ async function closedForm(w: Float32Array, gram: Float32Array, n: number, m: num
  * paper-spec §1.6). In the unit-diagonal normalisation: Ŵ ← (H + ρI)⁻¹(HW + ρ(Z − U)), Z ← (Ŵ + U) ⊙ keep,
  * U ← U + Ŵ − Z; the result is Z.
  */
-async function admm(w: Float32Array, gram: Float32Array, n: number, m: number, keep: number[], o: ReformOptions): Promise<Float32Array> {
+async function admm(
+  w: Float32Array,
+  gram: Float32Array,
+  n: number,
+  m: number,
+  keep: number[],
+  o: ReformOptions,
+): Promise<Float32Array> {
   const norm = Float32Array.from({ length: n }, (_, j) => Math.sqrt(gram[j * n + j]) + 1e-8);
   const h = mapTo(Float32Array, gram, (v, idx) => v / norm[Math.floor(idx / n)] / norm[idx % n]);
   const wn = mapTo(Float32Array, w, (v, idx) => v * norm[Math.floor(idx / m)]);
@@ -99,17 +113,33 @@ export interface ReformInputs {
  * the fit on centred inputs (H − N·x̄x̄ᵀ) and b = x̄ᵀ(W − Ŵ), which generalises FLAP's compensation (Ŵ_K = W_K,
  * b = x̄ᵀ W_removed) the way plain reformation generalises dropping the rows (paper-spec §1.6, §3).
  */
-export async function reformLayer(w: Float32Array, x: ReformInputs, n: number, m: number, keep: number[], o: ReformOptions, withBias = false): Promise<ReformResult> {
+export async function reformLayer(
+  w: Float32Array,
+  x: ReformInputs,
+  n: number,
+  m: number,
+  keep: number[],
+  o: ReformOptions,
+  withBias = false,
+): Promise<ReformResult> {
   const xbar = mapTo(Float64Array, x.sum, (v) => v / x.count);
   const uncentred = Float32Array.from(x.gram);
-  const h = withBias ? mapTo(Float32Array, x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n]) : uncentred;
+  const h = withBias
+    ? mapTo(Float32Array, x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n])
+    : uncentred;
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
   const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
   const weight = o.method === 'admm' ? await admm(w, h, n, m, keep, o) : await closedForm(w, h, n, m, keep, o.damp);
   // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
   const energy = await quadraticForm(uncentred, w, n, m);
-  const err = async (v: Float32Array) => (await quadraticForm(h, mapTo(Float32Array, v, (u, idx) => u - w[idx]), n, m)) / energy;
+  const err = async (v: Float32Array) =>
+    (await quadraticForm(
+      h,
+      mapTo(Float32Array, v, (u, idx) => u - w[idx]),
+      n,
+      m,
+    )) / energy;
   const bias = withBias ? biasFor(w, weight, xbar, n, m) : undefined;
   return { weight, bias, errorBefore: await err(dropped), errorAfter: await err(weight) };
 }

@@ -17,7 +17,11 @@ export interface LayerReformReport {
   seconds: number;
 }
 
-const full = (m: LayerMask): LayerMask => ({ heads: m.heads.map(() => true), pairs: m.pairs.map(() => true), mlp: m.mlp.map(() => true) });
+const full = (m: LayerMask): LayerMask => ({
+  heads: m.heads.map(() => true),
+  pairs: m.pairs.map(() => true),
+  mlp: m.mlp.map(() => true),
+});
 
 const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !== 0);
 
@@ -27,8 +31,16 @@ function replace(d: Decoder, l: number, key: 'o' | 'down', r: ReformResult): Dec
   const lw = d.layerWeights[l];
   const w = newWeight(linearName(l, key), lw[key].shape, r.weight, d.weightType);
   const own = lw[biasKey]?.read();
-  const bias = r.bias && memoryWeight(biasName(l, biasKey), [r.bias.length], Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)));
-  const layerWeights = d.layerWeights.map((x, i) => (i === l ? { ...x, [key]: w, ...(bias ? { [biasKey]: bias } : {}) } : x));
+  const bias =
+    r.bias &&
+    memoryWeight(
+      biasName(l, biasKey),
+      [r.bias.length],
+      Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)),
+    );
+  const layerWeights = d.layerWeights.map((x, i) =>
+    i === l ? { ...x, [key]: w, ...(bias ? { [biasKey]: bias } : {}) } : x,
+  );
   return { ...d, layerWeights };
 }
 
@@ -36,7 +48,15 @@ function replace(d: Decoder, l: number, key: 'o' | 'down', r: ReformResult): Dec
  * The decoder with every layer's o_proj and down_proj reformed for `mask` (full shapes; omitted rows zero). A
  * module `bias` marks (the masks' compensation biases) is refitted with a bias of its own.
  */
-export async function reformDecoder(d: Decoder, mask: SubnetMask, windows: number[][], opts: ReformOptions, session: LayerwiseOptions, onLayer?: (r: LayerReformReport) => void, bias?: CompensationFlags): Promise<{ decoder: Decoder; layers: LayerReformReport[] }> {
+export async function reformDecoder(
+  d: Decoder,
+  mask: SubnetMask,
+  windows: number[][],
+  opts: ReformOptions,
+  session: LayerwiseOptions,
+  onLayer?: (r: LayerReformReport) => void,
+  bias?: CompensationFlags,
+): Promise<{ decoder: Decoder; layers: LayerReformReport[] }> {
   let cur = d;
   const reports: LayerReformReport[] = [];
   const hidden = d.config.hidden;
@@ -47,21 +67,43 @@ export async function reformDecoder(d: Decoder, mask: SubnetMask, windows: numbe
   for (let l = 0; l <= last; l++) {
     const t0 = performance.now();
     const s = d.layers[l];
-    const pass = (layerMask: LayerMask, point: 'o_in' | 'down_in') => passLayer(cur, l, input, { ...session, points: [point], layerMask, keepOutput: false });
+    const pass = (layerMask: LayerMask, point: 'o_in' | 'down_in') =>
+      passLayer(cur, l, input, { ...session, points: [point], layerMask, keepOutput: false });
     // A dropped layer keeps nothing to refit; it still passes its (residual) output on.
     let errors: Pick<LayerReformReport, 'o' | 'down'> | undefined;
     if (!isDropped(mask[l])) {
       // o_proj: layer l's attention unpruned.
       const inO = (await pass(full(mask[l]), 'o_in')).stats.o_in!;
-      const o = await reformLayer(cur.layerWeights[l].o.read(), inO, s.heads * s.headDim, hidden, keptRows(vectors.attn[l]), opts, bias?.[l].attn);
+      const o = await reformLayer(
+        cur.layerWeights[l].o.read(),
+        inO,
+        s.heads * s.headDim,
+        hidden,
+        keptRows(vectors.attn[l]),
+        opts,
+        bias?.[l].attn,
+      );
       cur = replace(cur, l, 'o', o);
       // down_proj: layer l's attention pruned and reformed, its gate/up unpruned.
-      const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats.down_in!;
-      const down = await reformLayer(cur.layerWeights[l].down.read(), inD, s.intermediate, hidden, keptRows(vectors.mlp[l]), opts, bias?.[l].mlp);
+      const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats
+        .down_in!;
+      const down = await reformLayer(
+        cur.layerWeights[l].down.read(),
+        inD,
+        s.intermediate,
+        hidden,
+        keptRows(vectors.mlp[l]),
+        opts,
+        bias?.[l].mlp,
+      );
       cur = replace(cur, l, 'down', down);
-      errors = { o: { errorBefore: o.errorBefore, errorAfter: o.errorAfter }, down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter } };
+      errors = {
+        o: { errorBefore: o.errorBefore, errorAfter: o.errorAfter },
+        down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter },
+      };
     }
-    if (l < last) input = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true })).next!;
+    if (l < last)
+      input = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true })).next!;
     if (errors) {
       const report = { layer: l, ...errors, seconds: (performance.now() - t0) / 1000 };
       reports.push(report);

@@ -76,7 +76,15 @@ export class CancelledError extends UserError {
 }
 
 /** `seeds[0]` is the importance initialisation; further seeds join the initial population as they are. */
-export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitness, schedule: SearchSchedule, seed: number, ev: SearchEvents = {}, resume?: SearchCheckpoint): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
+export async function evolve(
+  sp: SearchSpace,
+  seeds: Candidate[],
+  fitness: Fitness,
+  schedule: SearchSchedule,
+  seed: number,
+  ev: SearchEvents = {},
+  resume?: SearchCheckpoint,
+): Promise<{ best: Scored; checkpoint: SearchCheckpoint }> {
   const rng = new Rng(seed);
   let parents: Scored[] = [];
   let history: GenerationSummary[] = [];
@@ -100,7 +108,9 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
       const c = make();
       if (withinBudget(sp, c)) return c;
     }
-    throw new UserError(`no candidate within the budget after ${MAX_RESAMPLE} tries; widen --tolerance or change --ratio`);
+    throw new UserError(
+      `no candidate within the budget after ${MAX_RESAMPLE} tries; widen --tolerance or change --ratio`,
+    );
   };
 
   for (let gen = start; gen <= schedule.generations; gen++) {
@@ -108,7 +118,8 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
     const children: Candidate[] = [];
     if (gen === 0) {
       const init = seeds[0];
-      if (!withinBudget(sp, init)) throw new UserError(`the initial candidate (${candidateParams(sp, init)} parameters) is outside the budget`);
+      if (!withinBudget(sp, init))
+        throw new UserError(`the initial candidate (${candidateParams(sp, init)} parameters) is outside the budget`);
       children.push(...seeds.filter((c) => withinBudget(sp, c)));
       while (children.length < schedule.population) children.push(inBudget(() => mutate(rng, sp, init, INITIAL_RATES)));
     } else {
@@ -181,7 +192,18 @@ export async function evolve(sp: SearchSpace, seeds: Candidate[], fitness: Fitne
 
   function snapshot(generation: number): SearchCheckpoint {
     const seconds = history.at(-1)?.seconds ?? 0;
-    return { version: 2, generation, rngState: rng.state, parents, cache: [...fitness.cache], history, tokens: fitness.tokens, evaluations: fitness.evaluations, seconds, evaluated };
+    return {
+      version: 2,
+      generation,
+      rngState: rng.state,
+      parents,
+      cache: [...fitness.cache],
+      history,
+      tokens: fitness.tokens,
+      evaluations: fitness.evaluations,
+      seconds,
+      evaluated,
+    };
   }
 }
 

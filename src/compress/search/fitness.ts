@@ -35,7 +35,13 @@ export class Fitness {
   readonly rungs: number[];
   private readonly windowTokens: number[];
 
-  constructor(private readonly d: Decoder, private readonly sp: SearchSpace, private readonly evaluator: MaskedEvaluator, private readonly windows: number[][], readonly halving?: HalvingOptions) {
+  constructor(
+    private readonly d: Decoder,
+    private readonly sp: SearchSpace,
+    private readonly evaluator: MaskedEvaluator,
+    private readonly windows: number[][],
+    readonly halving?: HalvingOptions,
+  ) {
     this.rungs = rungSizes(windows.length, halving);
     this.windowTokens = windows.map((w) => w.length - 1);
   }
@@ -55,7 +61,11 @@ export class Fitness {
     const done = rec.windowNll.length;
     if (done < upTo) {
       if (done === 0) this.evaluations++;
-      const r = await this.evaluator.nll(candidateMask(this.d, this.sp, c), this.windows.slice(done, upTo), candidateCompensation(c));
+      const r = await this.evaluator.nll(
+        candidateMask(this.d, this.sp, c),
+        this.windows.slice(done, upTo),
+        candidateCompensation(c),
+      );
       this.tokens += r.tokens;
       rec.windowNll = [...rec.windowNll, ...r.perWindow];
       if (rec.windowNll.length === this.windows.length) rec.full = sum(rec.windowNll) / sum(this.windowTokens);

@@ -27,7 +27,10 @@ export function mutateMask(rng: Rng, kept: number[], n: number, k: number): numb
   const share = Math.min(Math.floor(SIMILARITY * Math.min(kept.length, k)), k);
   const from = rng.sample(kept, share);
   const chosen = new Set(from);
-  const rest = rng.sample(Array.from({ length: n }, (_, i) => i).filter((i) => !chosen.has(i)), k - share);
+  const rest = rng.sample(
+    Array.from({ length: n }, (_, i) => i).filter((i) => !chosen.has(i)),
+    k - share,
+  );
   return [...from, ...rest].sort((a, b) => a - b);
 }
 
@@ -43,16 +46,19 @@ function mutateGene(rng: Rng, kept: number[], n: number, range: Range, rates: Mu
 }
 
 /** A module's compensation bias flips with the ratio-mutation probability (it is a choice like the ratio). */
-const mutateBias = (rng: Rng, on: boolean | undefined, rates: MutationRates) => (rng.next() < rates.ratio ? !on : Boolean(on));
+const mutateBias = (rng: Rng, on: boolean | undefined, rates: MutationRates) =>
+  rng.next() < rates.ratio ? !on : Boolean(on);
 
 export function mutate(rng: Rng, sp: SearchSpace, c: Candidate, rates: MutationRates): Candidate {
   const layers = c.layers.map((l, i) => ({
     attn: mutateGene(rng, l.attn, sp.attnUnits[i], sp.attnRange, rates),
     mlp: mutateGene(rng, l.mlp, sp.mlpUnits[i], sp.mlpRange, rates),
-    ...(sp.compensation ? { attnBias: mutateBias(rng, l.attnBias, rates), mlpBias: mutateBias(rng, l.mlpBias, rates) } : {}),
+    ...(sp.compensation
+      ? { attnBias: mutateBias(rng, l.attnBias, rates), mlpBias: mutateBias(rng, l.mlpBias, rates) }
+      : {}),
   }));
   if (!sp.maxDrop) return { layers };
-  return { layers, drop: rng.next() < rates.depth ? rng.int(sp.maxDrop + 1) : c.drop ?? 0 };
+  return { layers, drop: rng.next() < rates.depth ? rng.int(sp.maxDrop + 1) : (c.drop ?? 0) };
 }
 
 /**
@@ -63,7 +69,11 @@ export function crossover(rng: Rng, a: Candidate, b: Candidate): Candidate {
   const layers = a.layers.map((la, i) => {
     const attn = rng.next() < 0.5 ? la : b.layers[i];
     const mlp = rng.next() < 0.5 ? la : b.layers[i];
-    return { attn: attn.attn, mlp: mlp.mlp, ...(attn.attnBias === undefined ? {} : { attnBias: attn.attnBias, mlpBias: mlp.mlpBias }) };
+    return {
+      attn: attn.attn,
+      mlp: mlp.mlp,
+      ...(attn.attnBias === undefined ? {} : { attnBias: attn.attnBias, mlpBias: mlp.mlpBias }),
+    };
   });
   return a.drop === undefined ? { layers } : { layers, drop: rng.next() < 0.5 ? a.drop : b.drop };
 }

@@ -14,7 +14,13 @@ export const INIT_METHODS = ['obs', 'wanda-sp', 'magnitude', 'flap'] as const;
  * parameters it leaves room for, and (with depth) with each number of last layers dropped, the rest selected to
  * the same budget. The first seed is the paper's: OBS, all layers, no biases.
  */
-export function initialPopulation(d: Decoder, sp: SearchSpace, scores: Map<Method, LayerScores[]>, methods: readonly Method[], ratio: number): Candidate[] {
+export function initialPopulation(
+  d: Decoder,
+  sp: SearchSpace,
+  scores: Map<Method, LayerScores[]>,
+  methods: readonly Method[],
+  ratio: number,
+): Candidate[] {
   const seeds: Candidate[] = [];
   for (const method of methods) {
     const methodScores = scores.get(method)!;

@@ -2,7 +2,13 @@
 // are kept, with per-layer keep ratios inside the ranges of the paper's Table 1.
 import type { Decoder } from '../../model/decoder';
 import { layerCounts, totalCounts } from '../../model/params';
-import { attentionUnitCount, attentionUnitParams, layerMaskFromUnits, mlpChannelParams, type Granularity } from '../importance/units';
+import {
+  attentionUnitCount,
+  attentionUnitParams,
+  layerMaskFromUnits,
+  mlpChannelParams,
+  type Granularity,
+} from '../importance/units';
 import { outerParams } from '../importance/select';
 import { droppedLayer, type SubnetMask } from '../subnet';
 import { compensationBiasParams, type CompensationFlags } from '../importance/compensation';
@@ -72,14 +78,22 @@ export interface SpaceOptions {
   depth?: boolean;
 }
 
-export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance: number, o: SpaceOptions = {}): SearchSpace {
+export function searchSpace(
+  d: Decoder,
+  g: Granularity,
+  ratio: number,
+  tolerance: number,
+  o: SpaceOptions = {},
+): SearchSpace {
   const hidden = d.config.hidden;
   const biases = { qkv: Boolean(d.layerWeights[0]?.qBias) };
   const attnUnits = d.layers.map((s) => attentionUnitCount(s, g));
   const mlpUnits = d.layers.map((s) => s.intermediate);
   const attnUnitParams = d.layers.map((s) => attentionUnitParams(s, g, hidden, biases));
   const per = layerCounts(d);
-  const layerParams = d.layers.map((_, i) => per[i].params - attnUnits[i] * attnUnitParams[i] - mlpUnits[i] * mlpChannelParams(hidden));
+  const layerParams = d.layers.map(
+    (_, i) => per[i].params - attnUnits[i] * attnUnitParams[i] - mlpUnits[i] * mlpChannelParams(hidden),
+  );
   const totalParams = totalCounts(d).params;
   const layerTotal = totalParams - outerParams(d);
   const ranges = paperRanges((ratio * totalParams - outerParams(d)) / layerTotal, Math.min(...attnUnits));
@@ -103,8 +117,13 @@ export function searchSpace(d: Decoder, g: Granularity, ratio: number, tolerance
 }
 
 export function candidateParams(sp: SearchSpace, c: Candidate): number {
-  const bias = (i: number, l: Candidate['layers'][number]) => (l.attnBias ? sp.biasParams[i].attn : 0) + (l.mlpBias ? sp.biasParams[i].mlp : 0);
-  return keptLayers(c).reduce((a, l, i) => a + sp.layerParams[i] + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams + bias(i, l), sp.fixedParams);
+  const bias = (i: number, l: Candidate['layers'][number]) =>
+    (l.attnBias ? sp.biasParams[i].attn : 0) + (l.mlpBias ? sp.biasParams[i].mlp : 0);
+  return keptLayers(c).reduce(
+    (a, l, i) =>
+      a + sp.layerParams[i] + l.attn.length * sp.attnUnitParams[i] + l.mlp.length * sp.mlpUnitParams + bias(i, l),
+    sp.fixedParams,
+  );
 }
 
 /** The layers a candidate keeps (all but the dropped last ones). */
@@ -124,7 +143,16 @@ export function candidateMask(d: Decoder, sp: SearchSpace, c: Candidate): Subnet
     return b;
   };
   const kept = keptLayers(c).length;
-  return d.layers.map((s, i) => (i < kept ? layerMaskFromUnits(s, sp.granularity, bools(sp.attnUnits[i], c.layers[i].attn), bools(sp.mlpUnits[i], c.layers[i].mlp)) : droppedLayer(s)));
+  return d.layers.map((s, i) =>
+    i < kept
+      ? layerMaskFromUnits(
+          s,
+          sp.granularity,
+          bools(sp.attnUnits[i], c.layers[i].attn),
+          bools(sp.mlpUnits[i], c.layers[i].mlp),
+        )
+      : droppedLayer(s),
+  );
 }
 
 export const candidateCompensation = (c: Candidate): CompensationFlags => {
@@ -135,12 +163,20 @@ export const candidateCompensation = (c: Candidate): CompensationFlags => {
 /** A stable key for the evaluation cache. */
 export function candidateKey(c: Candidate): string {
   const b = (on?: boolean) => (on ? '+b' : '');
-  const genes = keptLayers(c).map((l) => `${l.attn.join(',')}${b(l.attnBias)}|${l.mlp.join(',')}${b(l.mlpBias)}`).join(';');
+  const genes = keptLayers(c)
+    .map((l) => `${l.attn.join(',')}${b(l.attnBias)}|${l.mlp.join(',')}${b(l.mlpBias)}`)
+    .join(';');
   return c.drop ? `drop ${c.drop}:${genes}` : genes;
 }
 
 /** The candidate a selected mask corresponds to (masks from `selectUniform` over the same granularity). */
 export function candidateFromKeep(keepAttn: boolean[][], keepMlp: boolean[][], bias?: boolean): Candidate {
   const idx = (b: boolean[]) => b.flatMap((v, i) => (v ? [i] : []));
-  return { layers: keepAttn.map((a, i) => ({ attn: idx(a), mlp: idx(keepMlp[i]), ...(bias === undefined ? {} : { attnBias: bias, mlpBias: bias }) })) };
+  return {
+    layers: keepAttn.map((a, i) => ({
+      attn: idx(a),
+      mlp: idx(keepMlp[i]),
+      ...(bias === undefined ? {} : { attnBias: bias, mlpBias: bias }),
+    })),
+  };
 }

@@ -7,10 +7,21 @@ import { passLayer, type LayerwiseOptions } from '../calibration';
 import { LINEAR_ROLES, linearName, type LinearRole } from '../../model/names';
 
 /** Which capture point holds each linear's input. */
-const INPUT_POINT: Record<LinearRole, CapturePoint> = { q: 'attn_in', k: 'attn_in', v: 'attn_in', o: 'o_in', gate: 'mlp_in', up: 'mlp_in', down: 'down_in' };
+const INPUT_POINT: Record<LinearRole, CapturePoint> = {
+  q: 'attn_in',
+  k: 'attn_in',
+  v: 'attn_in',
+  o: 'o_in',
+  gate: 'mlp_in',
+  up: 'mlp_in',
+  down: 'down_in',
+};
 
 /** The seven linears of a layer in LINEAR_ROLES' order (a per-linear profile is indexed by it), with their inputs. */
-export const LINEARS: { key: LinearRole; point: CapturePoint }[] = LINEAR_ROLES.map((key) => ({ key, point: INPUT_POINT[key] }));
+export const LINEARS: { key: LinearRole; point: CapturePoint }[] = LINEAR_ROLES.map((key) => ({
+  key,
+  point: INPUT_POINT[key],
+}));
 
 export interface LinearSite {
   layer: number;
@@ -23,7 +34,13 @@ export interface LinearSite {
 /** New values for one linear; `stats` are its layer's input statistics (absent when not calibrated). */
 export type LinearTransform = (w: Weight, at: LinearSite, stats: LayerStats | undefined) => Promise<Weight>;
 
-export async function transformLinears(d: Decoder, windows: number[][], calibrated: boolean, transform: LinearTransform, o: LayerwiseOptions): Promise<Decoder> {
+export async function transformLinears(
+  d: Decoder,
+  windows: number[][],
+  calibrated: boolean,
+  transform: LinearTransform,
+  o: LayerwiseOptions,
+): Promise<Decoder> {
   let cur = d;
   // The inputs of layer l: the calibration windows through layers 0..l−1, already replaced.
   let input = calibrationInputs(windows);
@@ -31,7 +48,9 @@ export async function transformLinears(d: Decoder, windows: number[][], calibrat
   o.onLayer?.(0, d.layers.length);
   for (let l = 0; l <= last; l++) {
     o.signal?.throwIfAborted();
-    const stats = calibrated ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats) : undefined;
+    const stats = calibrated
+      ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats)
+      : undefined;
     const lw: LayerWeights = { ...cur.layerWeights[l] };
     for (const [index, { key, point }] of LINEARS.entries()) {
       lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: linearName(l, key) }, stats);

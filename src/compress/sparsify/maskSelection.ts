@@ -35,7 +35,13 @@ export function kthSmallest(a: Float64Array, k: number): number {
  * Marks in `pruned` the `k` lowest of `count` scores read through `at(t)` (t = 0..count−1) and written to
  * `pruned[index(t)]`: below the k-th value all, at it in order of t until k are marked.
  */
-function markLowest(count: number, k: number, at: (t: number) => number, index: (t: number) => number, pruned: Uint8Array): void {
+function markLowest(
+  count: number,
+  k: number,
+  at: (t: number) => number,
+  index: (t: number) => number,
+  pruned: Uint8Array,
+): void {
   if (k <= 0) return;
   // Float64, as the scores are: a rounded copy would not compare equal to them.
   const values = new Float64Array(count);
@@ -60,13 +66,32 @@ function markLowest(count: number, k: number, at: (t: number) => number, index: 
  * The pruned entries `[rows, outDim]` of a block whose scores are `score(r, c)` = w²/d² (row r = the block's r-th
  * input): ⌊sparsity · rows · outDim⌋ of them with `block` selection, ⌊sparsity · rows⌋ per output with `output`.
  */
-export function selectBlockMask(rows: number, outDim: number, sparsity: number, score: (r: number, c: number) => number, selection: MaskSelection): Uint8Array {
+export function selectBlockMask(
+  rows: number,
+  outDim: number,
+  sparsity: number,
+  score: (r: number, c: number) => number,
+  selection: MaskSelection,
+): Uint8Array {
   const pruned = new Uint8Array(rows * outDim);
   if (selection === 'block') {
-    markLowest(rows * outDim, Math.floor(sparsity * rows * outDim), (t) => score(Math.floor(t / outDim), t % outDim), (t) => t, pruned);
+    markLowest(
+      rows * outDim,
+      Math.floor(sparsity * rows * outDim),
+      (t) => score(Math.floor(t / outDim), t % outDim),
+      (t) => t,
+      pruned,
+    );
   } else {
     const k = Math.floor(sparsity * rows);
-    for (let c = 0; c < outDim; c++) markLowest(rows, k, (r) => score(r, c), (r) => r * outDim + c, pruned);
+    for (let c = 0; c < outDim; c++)
+      markLowest(
+        rows,
+        k,
+        (r) => score(r, c),
+        (r) => r * outDim + c,
+        pruned,
+      );
   }
   return pruned;
 }

@@ -14,18 +14,26 @@ export function parsePattern(s: string): SparsityPattern {
     return { kind: 'nm', n, m };
   }
   const v = Number(s);
-  if (!(v > 0 && v < 1)) throw new Error(`--sparsity must be a fraction in (0, 1) such as 0.5, or N:M such as 2:4; got ${s}`);
+  if (!(v > 0 && v < 1))
+    throw new Error(`--sparsity must be a fraction in (0, 1) such as 0.5, or N:M such as 2:4; got ${s}`);
   return { kind: 'unstructured', sparsity: v };
 }
 
-export const patternName = (p: SparsityPattern) => (p.kind === 'nm' ? `${p.n}:${p.m}` : `${Math.round(p.sparsity * 100)}% unstructured`);
+export const patternName = (p: SparsityPattern) =>
+  p.kind === 'nm' ? `${p.n}:${p.m}` : `${Math.round(p.sparsity * 100)}% unstructured`;
 
 /**
  * Whether a weight `[in, out]` has the pattern exactly: the requested fraction of zeros (rounded down) in every
  * output column (`output`) or in every block of `BLOCK` inputs × all outputs (`block`, SparseGPT's default), or at
  * least N zeros in every group of M consecutive inputs of every output.
  */
-export function hasPattern(w: Float32Array, inDim: number, outDim: number, p: SparsityPattern, selection: MaskSelection = 'output'): boolean {
+export function hasPattern(
+  w: Float32Array,
+  inDim: number,
+  outDim: number,
+  p: SparsityPattern,
+  selection: MaskSelection = 'output',
+): boolean {
   if (p.kind === 'unstructured' && selection === 'block') {
     for (let i1 = 0; i1 < inDim; i1 += SPARSEGPT_BLOCK) {
       const i2 = Math.min(i1 + SPARSEGPT_BLOCK, inDim);

@@ -53,7 +53,16 @@ export interface SparseGptOptions {
 }
 
 /** Subtracts `U[from, to]ᵀ · err[from]` from the rows `to` of W: the deferred OBS updates, as one product. */
-async function applyDeferred(W: Float32Array[], u: Float64Array, inDim: number, outDim: number, err: Float32Array[], from: [number, number], to: [number, number], errBase: number): Promise<void> {
+async function applyDeferred(
+  W: Float32Array[],
+  u: Float64Array,
+  inDim: number,
+  outDim: number,
+  err: Float32Array[],
+  from: [number, number],
+  to: [number, number],
+  errBase: number,
+): Promise<void> {
   const [f1, f2] = from;
   const [t1, t2] = to;
   const b = f2 - f1;
@@ -70,10 +79,19 @@ async function applyDeferred(W: Float32Array[], u: Float64Array, inDim: number, 
 }
 
 /** Prunes (and optionally quantizes) W `[in, out]` with the factor of its inputs. Returns new weights, same layout. */
-export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, f: ObsFactor, p: SparsityPattern | undefined, o: SparseGptOptions = {}): Promise<Float32Array> {
+export async function sparsegpt(
+  w: Float32Array,
+  inDim: number,
+  outDim: number,
+  f: ObsFactor,
+  p: SparsityPattern | undefined,
+  o: SparseGptOptions = {},
+): Promise<Float32Array> {
   const { u, dead } = f;
   const quant = o.quant;
-  const W = Array.from({ length: inDim }, (_, i) => (dead[i] ? new Float32Array(outDim) : w.slice(i * outDim, (i + 1) * outDim)));
+  const W = Array.from({ length: inDim }, (_, i) =>
+    dead[i] ? new Float32Array(outDim) : w.slice(i * outDim, (i + 1) * outDim),
+  );
   const d = (i: number) => u[i * inDim + i];
   // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
   const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
@@ -81,7 +99,16 @@ export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, 
   for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
     const i2 = Math.min(i1 + BLOCK, inDim);
     const err = Array.from({ length: i2 - i1 }, () => new Float32Array(outDim));
-    const pruned = p?.kind === 'unstructured' ? selectBlockMask(i2 - i1, outDim, p.sparsity, (r, c) => (W[i1 + r][c] / d(i1 + r)) ** 2, o.selection ?? 'block') : new Uint8Array((i2 - i1) * outDim);
+    const pruned =
+      p?.kind === 'unstructured'
+        ? selectBlockMask(
+            i2 - i1,
+            outDim,
+            p.sparsity,
+            (r, c) => (W[i1 + r][c] / d(i1 + r)) ** 2,
+            o.selection ?? 'block',
+          )
+        : new Uint8Array((i2 - i1) * outDim);
     for (let s1 = i1; s1 < i2; s1 += sub) {
       const s2 = Math.min(s1 + sub, i2);
       for (let i = s1; i < s2; i++) {
@@ -89,7 +116,9 @@ export async function sparsegpt(w: Float32Array, inDim: number, outDim: number, 
         if (p?.kind === 'nm' && r % p.m === 0) {
           // N:M on the current, already updated weights of inputs i..i+M.
           for (let c = 0; c < outDim; c++) {
-            const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort((a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b);
+            const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort(
+              (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
+            );
             if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
           }
         }

@@ -37,7 +37,8 @@ export interface WeightStage {
   profileGenerations?: number;
 }
 
-export const needsCalibration = (s: WeightStage) => (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true || (s.profile ?? 'uniform') !== 'uniform';
+export const needsCalibration = (s: WeightStage) =>
+  (s.sparsity && s.sparsity.method !== 'magnitude') || s.quant?.gptq === true || (s.profile ?? 'uniform') !== 'uniform';
 
 const usesObs = (s: WeightStage) => s.sparsity?.method === 'sparsegpt' || s.quant?.gptq === true;
 
@@ -66,7 +67,13 @@ function quantAt(s: WeightStage, at: LinearSite): WeightStage['quant'] {
 }
 
 /** Prunes one weight at `pattern` (0 % leaves it as it is), then quantizes it as the stage asks. */
-async function processWeight(w: Weight, at: LinearSite, stats: LayerStats | undefined, factor: () => Promise<ObsFactor>, stage: WeightStage): Promise<Weight> {
+async function processWeight(
+  w: Weight,
+  at: LinearSite,
+  stats: LayerStats | undefined,
+  factor: () => Promise<ObsFactor>,
+  stage: WeightStage,
+): Promise<Weight> {
   const [K, N] = w.shape;
   let values = w.read();
   const s = { ...stage, quant: quantAt(stage, at) };
@@ -77,9 +84,18 @@ async function processWeight(w: Weight, at: LinearSite, stats: LayerStats | unde
   const st = stats?.[at.point];
   if (st && usesObs(s)) {
     const quantizer = s.quant?.gptq ? gptqQuantizer(K, N, s.quant) : undefined;
-    values = await sparsegpt(values, K, N, await factor(), method === 'sparsegpt' && prunes ? pattern : undefined, { quant: quantizer, selection: s.sparsity?.selection });
-    if (prunes && method !== 'sparsegpt') values = pruneByScore(values, K, N, pattern!, method === 'wanda' ? columnNorms(st) : undefined);
-    if (quantizer) return { ...memoryWeight(at.name, [K, N], values), storedBytesPerElement: s.quant!.bits / 8, quant: quantizer.pack(values) };
+    values = await sparsegpt(values, K, N, await factor(), method === 'sparsegpt' && prunes ? pattern : undefined, {
+      quant: quantizer,
+      selection: s.sparsity?.selection,
+    });
+    if (prunes && method !== 'sparsegpt')
+      values = pruneByScore(values, K, N, pattern!, method === 'wanda' ? columnNorms(st) : undefined);
+    if (quantizer)
+      return {
+        ...memoryWeight(at.name, [K, N], values),
+        storedBytesPerElement: s.quant!.bits / 8,
+        quant: quantizer.pack(values),
+      };
   } else if (prunes) {
     values = pruneByScore(values, K, N, pattern!, method === 'wanda' && st ? columnNorms(st) : undefined);
   }
@@ -90,7 +106,18 @@ async function processWeight(w: Weight, at: LinearSite, stats: LayerStats | unde
   return memoryWeight(at.name, [K, N], values);
 }
 
-export function sparsifyDecoder(d: Decoder, windows: number[][], stage: WeightStage, o: LayerwiseOptions): Promise<Decoder> {
+export function sparsifyDecoder(
+  d: Decoder,
+  windows: number[][],
+  stage: WeightStage,
+  o: LayerwiseOptions,
+): Promise<Decoder> {
   const factor = factorCache();
-  return transformLinears(d, windows, needsCalibration(stage), (w, at, stats) => processWeight(w, at, stats, () => factor(stats!, at.point), stage), o);
+  return transformLinears(
+    d,
+    windows,
+    needsCalibration(stage),
+    (w, at, stats) => processWeight(w, at, stats, () => factor(stats!, at.point), stage),
+    o,
+  );
 }

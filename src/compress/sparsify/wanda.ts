@@ -3,7 +3,13 @@
 import type { SparsityPattern } from './pattern';
 
 /** Zeroes the lowest-scoring weights of every output; `score(j, c)` defaults to magnitude. */
-export function pruneByScore(w: Float32Array, inDim: number, outDim: number, p: SparsityPattern, inputNorm?: Float64Array): Float32Array {
+export function pruneByScore(
+  w: Float32Array,
+  inDim: number,
+  outDim: number,
+  p: SparsityPattern,
+  inputNorm?: Float64Array,
+): Float32Array {
   const out = Float32Array.from(w);
   const score = (j: number, c: number) => Math.abs(w[j * outDim + c]) * (inputNorm ? inputNorm[j] : 1);
   const idx = Array.from({ length: inDim }, (_, j) => j);

@@ -22,7 +22,9 @@ const same = (a: number, b: number) => Math.abs(a - b) <= SAME * Math.max(Math.a
 /** A small float constant's values (an initializer or a Constant node's output), or undefined. */
 function constantValues(index: GraphIndex, name: string, dir: string): Float32Array | undefined {
   const node = index.producers.get(name);
-  const t: onnx.ITensorProto | null | undefined = index.initializers.get(name) ?? (node?.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined);
+  const t: onnx.ITensorProto | null | undefined =
+    index.initializers.get(name) ??
+    (node?.opType === 'Constant' ? node.attribute?.find((a) => a.name === 'value')?.t : undefined);
   if (!t || elementCount(tensorDims(t)) > 1 << 14) return undefined;
   try {
     return readFloatTensor(t, dir);
@@ -68,7 +70,8 @@ function ropeTheta(index: GraphIndex, dir: string, headDim: number): number | un
         if (seen.has(name)) continue;
         seen.add(name);
         const v = constantValues(index, name, dir);
-        if (v && v.length === n && n >= 2 && same(v[0], 1) && v.every((x, k) => x > 0 && same(x, v[1] ** k))) found.push(v[1] ** -n);
+        if (v && v.length === n && n >= 2 && same(v[0], 1) && v.every((x, k) => x > 0 && same(x, v[1] ** k)))
+          found.push(v[1] ** -n);
         next.push(...(index.producers.get(name)?.input ?? []));
       }
       frontier = next;

@@ -32,13 +32,15 @@ export class GraphIndex {
     const vi = (this.graph.input ?? []).find((i) => i.name === name);
     const dims = vi?.type?.tensorType?.shape?.dim;
     if (!dims) return undefined;
-    return dims.map((d) => (d.dimParam ? undefined : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : undefined));
+    return dims.map((d) =>
+      d.dimParam ? undefined : d.dimValue !== undefined && d.dimValue !== null ? toNumber(d.dimValue) : undefined,
+    );
   }
 
   opTypes(): Map<string, number> {
     const m = new Map<string, number>();
     for (const n of this.graph.node ?? []) {
-      const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : n.opType ?? '';
+      const key = n.domain && n.domain !== 'ai.onnx' ? `${n.domain}.${n.opType}` : (n.opType ?? '');
       m.set(key, (m.get(key) ?? 0) + 1);
     }
     return m;

@@ -30,14 +30,23 @@ export function probeModel(file: string): ModelProbe {
   if (file.toLowerCase().endsWith('.bin')) return { file, name };
   const onnxFile = readOnnxFile(file);
   let hints: ConfigHints | undefined;
-  return { file, name, onnx: { file: onnxFile, index: new GraphIndex(onnxFile.model.graph!), hints: () => (hints ??= readConfigHints(onnxFile.dir)) } };
+  return {
+    file,
+    name,
+    onnx: {
+      file: onnxFile,
+      index: new GraphIndex(onnxFile.model.graph!),
+      hints: () => (hints ??= readConfigHints(onnxFile.dir)),
+    },
+  };
 }
 
 function optimumAdapter(family: FamilySpec): DecoderAdapter {
   return {
     name: `torch.onnx / Optimum ${family.label}`,
     supports: `model_type ${family.modelTypes.join(' or ')}: ${family.reads}`,
-    recognises: (p) => Boolean(p.onnx && hasLlamaLayout(p.onnx.index) && familyOfModelType(p.onnx.hints().modelType) === family),
+    recognises: (p) =>
+      Boolean(p.onnx && hasLlamaLayout(p.onnx.index) && familyOfModelType(p.onnx.hints().modelType) === family),
     read(p) {
       const o = p.onnx!;
       return readOptimum(o.file, o.index, o.hints(), family, this.name);

@@ -10,9 +10,18 @@ import { transpose2d } from '../transpose';
 import type { StoredBytes, Weight } from '../decoder';
 
 /** Fused contrib ops of other exporters (onnxruntime.transformers, the genai builder) this adapter cannot read. */
-export const FUSED_OPS = ['Attention', 'MultiHeadAttention', 'GroupQueryAttention', 'EmbedLayerNormalization', 'SkipLayerNormalization',
-  'SkipSimplifiedLayerNormalization', 'MatMulNBits', 'RotaryEmbedding', 'FastGelu', 'QAttention'];
-
+export const FUSED_OPS = [
+  'Attention',
+  'MultiHeadAttention',
+  'GroupQueryAttention',
+  'EmbedLayerNormalization',
+  'SkipLayerNormalization',
+  'SkipSimplifiedLayerNormalization',
+  'MatMulNBits',
+  'RotaryEmbedding',
+  'FastGelu',
+  'QAttention',
+];
 
 function isTransposeSwap(node: onnx.INodeProto): boolean {
   const perm = intsAttr(node, 'perm');
@@ -27,12 +36,14 @@ function isTransposeSwap(node: onnx.INodeProto): boolean {
  */
 export function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in' | 'unknown' {
   for (const u of index.usesOf(name)) {
-    if (u.node.opType === 'Cast' || (u.node.opType === 'Reshape' && u.input === 0)) return orientation(index, u.node.output?.[0] ?? '');
+    if (u.node.opType === 'Cast' || (u.node.opType === 'Reshape' && u.input === 0))
+      return orientation(index, u.node.output?.[0] ?? '');
     if (u.node.opType === 'MatMul' && u.input === 1) return 'in-out';
     if (u.node.opType === 'Gemm' && u.input === 1) return intAttr(u.node, 'transB', 0) ? 'out-in' : 'in-out';
     if (isTransposeSwap(u.node)) {
       const out = u.node.output?.[0] ?? '';
-      if (index.usesOf(out).some((v) => (v.node.opType === 'MatMul' || v.node.opType === 'Gemm') && v.input === 1)) return 'out-in';
+      if (index.usesOf(out).some((v) => (v.node.opType === 'MatMul' || v.node.opType === 'Gemm') && v.input === 1))
+        return 'out-in';
     }
   }
   return 'unknown';
@@ -47,7 +58,11 @@ function storedBytes(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean):
   const readable = isExternal(t) || (t.rawData?.length ?? 0) > 0;
   if (transposed || !type || !readable || (type === 'float32' && !isExternal(t))) return undefined;
   const bytes = elementCount(tensorDims(t)) * bytesPerElement(t.dataType!);
-  return { type, read: () => readRawBytes(t, file.dir), external: isExternal(t) ? checkedRange(t, file.dir, bytes) : undefined };
+  return {
+    type,
+    read: () => readRawBytes(t, file.dir),
+    external: isExternal(t) ? checkedRange(t, file.dir, bytes) : undefined,
+  };
 }
 
 export function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): Weight {
@@ -69,7 +84,9 @@ export function unsupportedFusedOps(index: GraphIndex): string[] {
   const ops = index.opTypes();
   // MatMulNBits with our initializer naming (`<weight>.quant`) is read back as a quantized weight.
   const ours = [...index.initializers.keys()].some((n) => n.endsWith('.weight.quant'));
-  return [...ops.keys()].filter((k) => FUSED_OPS.includes(k.split('.').pop() ?? '') && !(ours && k.endsWith('MatMulNBits')));
+  return [...ops.keys()].filter(
+    (k) => FUSED_OPS.includes(k.split('.').pop() ?? '') && !(ours && k.endsWith('MatMulNBits')),
+  );
 }
 
 /** A weight stored as MatMulNBits codes (`<name>.quant`, `.scales`, `.zero_points`), read dequantized. */
@@ -91,4 +108,3 @@ export function quantizedWeight(file: OnnxFile, index: GraphIndex, name: string)
   };
   return { name, shape: [q.K, q.N], storedBytesPerElement: q.bits / 8, quant: q, read: () => dequantize(q) };
 }
-

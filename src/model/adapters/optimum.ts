@@ -11,7 +11,19 @@ import type { Decoder, DecoderConfig, LayerWeights, Weight } from '../decoder';
 import { denseLayerShape } from '../decoder';
 import type { ConfigHints } from '../hfConfig';
 import type { FamilySpec } from '../families';
-import { BIAS_ROLES, EMBED_NAME, FINAL_NORM_NAME, LAYER_NAME, LINEAR_MODULES, linearName, LM_HEAD_NAME, normName, biasName, layerPrefix, type LinearRole } from '../names';
+import {
+  BIAS_ROLES,
+  EMBED_NAME,
+  FINAL_NORM_NAME,
+  LAYER_NAME,
+  LINEAR_MODULES,
+  linearName,
+  LM_HEAD_NAME,
+  normName,
+  biasName,
+  layerPrefix,
+  type LinearRole,
+} from '../names';
 import { orientation, quantizedWeight, tensorWeight } from './onnxWeights';
 import { splitFused } from './fused';
 import { checkConfigAgainstGraph, graphConstants } from './graphConstants';
@@ -22,7 +34,13 @@ export function hasLlamaLayout(index: GraphIndex): boolean {
   return index.initializers.has(linearName(0, 'q')) || index.initializers.has(EMBED_NAME);
 }
 
-export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHints, family: FamilySpec, adapter: string): Decoder {
+export function readOptimum(
+  file: OnnxFile,
+  index: GraphIndex,
+  hints: ConfigHints,
+  family: FamilySpec,
+  adapter: string,
+): Decoder {
   const fileName = path.basename(file.path);
   const scoped = weightsByScope(index);
   // The initializer of a Hugging Face weight name: stored under it, or under a generated name its node's scope gives.
@@ -44,26 +62,38 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
     if (m) layerIds.add(Number(m[1]));
   }
   const layers = layerIds.size;
-  if (!layers) throw new UserError(`${fileName}: no decoder layers found (no initializer named ${layerPrefix(0).replace('0', '<i>')}.…); not a decoder in the Llama layout`);
-  for (let i = 0; i < layers; i++) if (!layerIds.has(i)) throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
+  if (!layers)
+    throw new UserError(
+      `${fileName}: no decoder layers found (no initializer named ${layerPrefix(0).replace('0', '<i>')}.…); not a decoder in the Llama layout`,
+    );
+  for (let i = 0; i < layers; i++)
+    if (!layerIds.has(i))
+      throw new UserError(`layer ${i}: no weights found in ${fileName} (layers are numbered 0..${layers - 1})`);
 
   /** A projection's weight in our `[in, out]` layout, whichever way the graph multiplies by it. */
   const oriented = (name: string): Weight | undefined => {
     const t = get(name);
     if (!t) return undefined;
     const o = orientation(index, stored(name)!);
-    if (o === 'unknown') throw new UserError(`${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
+    if (o === 'unknown')
+      throw new UserError(`${name} is not used as a MatMul/Gemm operand in ${fileName}; unsupported graph layout`);
     return tensorWeight(file, t, o === 'out-in');
   };
   // Each layer's head size: the KV cache input's concrete dim, else config.json (per layer, then global).
   const headDims = Array.from({ length: layers }, (_, i) => {
     const d = index.inputDims(`past_key_values.${i}.key`)?.[3] ?? hints.perLayer?.headDim?.[i] ?? hints.headDim;
-    if (!d) throw new UserError(`${fileName}: cannot tell layer ${i}'s head dimension: no config.json beside the model and no concrete head size in past_key_values.${i}.key`);
+    if (!d)
+      throw new UserError(
+        `${fileName}: cannot tell layer ${i}'s head dimension: no config.json beside the model and no concrete head size in past_key_values.${i}.key`,
+      );
     return d;
   });
   const kvWidth = (i: number) => () => {
     const kvHeads = index.inputDims(`past_key_values.${i}.key`)?.[1] ?? hints.perLayer?.kvHeads?.[i] ?? hints.kvHeads;
-    if (!kvHeads) throw new UserError(`${fileName}: cannot split layer ${i}'s fused qkv_proj: no KV head count in config.json or past_key_values.${i}.key`);
+    if (!kvHeads)
+      throw new UserError(
+        `${fileName}: cannot split layer ${i}'s fused qkv_proj: no KV head count in config.json or past_key_values.${i}.key`,
+      );
     return kvHeads * headDims[i];
   };
   const linear = (i: number, role: LinearRole, fused: Partial<Record<LinearRole, Weight>>): Weight => {
@@ -93,7 +123,8 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
       down: linear(i, 'down', fused),
       ...Object.fromEntries(BIAS_ROLES.map((role) => [role, optional(biasName(i, role))])),
     });
-    for (const k of Object.keys(layerWeights[i]) as (keyof LayerWeights)[]) if (!layerWeights[i][k]) delete layerWeights[i][k];
+    for (const k of Object.keys(layerWeights[i]) as (keyof LayerWeights)[])
+      if (!layerWeights[i][k]) delete layerWeights[i][k];
   }
 
   const finalNorm = vector(FINAL_NORM_NAME, 'final norm');
@@ -142,5 +173,14 @@ export function readOptimum(file: OnnxFile, index: GraphIndex, hints: ConfigHint
     intermediate: w.gate.shape[1],
     ropePairs: hints.perLayer?.ropePairs?.[i] ?? Array.from({ length: headDims[i] / 2 }, (_, j) => j),
   }));
-  return { config, layers: shapes, embed, layerWeights, finalNorm, lmHead, source: { path: file.path, format: 'onnx', adapter }, weightType };
+  return {
+    config,
+    layers: shapes,
+    embed,
+    layerWeights,
+    finalNorm,
+    lmHead,
+    source: { path: file.path, format: 'onnx', adapter },
+    weightType,
+  };
 }
