@@ -1,24 +1,19 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { randomUUID } from 'node:crypto';
 import { EnvironmentError, JobCancelledError, UserError, environmentError, isAbort, isUserError } from './errors';
-import { TEMP_PATTERN, tempName, writeFileAtomic } from './atomicWrite';
+import { TEMP_PATTERN, writeFileAtomic } from './atomicWrite';
+import {
+  busyError,
+  hold,
+  lockFolder,
+  MARKER,
+  newMarker,
+  release,
+  removeStaleMarker,
+  type Marker,
+} from './folderMarker';
 
-/** Inside `<out>.partial`: proves that a job made the folder (so it may delete there), and locks it while that job runs. */
-export const MARKER = '.subnet-search-job.json';
-
-interface Marker {
-  pid: number;
-  hostname: string;
-  started: string;
-  token: string;
-  /** Set when the job ended and left the folder for --resume, while its process may live on (a library caller). */
-  released?: boolean;
-}
-
-/** Tokens of this process's jobs that hold their folder now: a marker with our own pid may be an earlier job's. */
-const held = new Set<string>();
+export { MARKER } from './folderMarker';
 
 /** The names jobs write into their folder (and their `.tmp-<pid>` temporaries): the only files ever removed. */
 const JOB_FILES = new Set([
@@ -43,26 +38,6 @@ const isJobFile = (name: string) => JOB_FILES.has(name.replace(TEMP_PATTERN, '')
 
 /** What a job folder from before markers holds; with --resume such a folder is adopted rather than refused. */
 const CHECKPOINTS = ['search-checkpoint.json', 'masks.json'];
-
-function readMarker(file: string): Marker | undefined {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8')) as Marker;
-  } catch {
-    return undefined; // unreadable: no job can be told from it, so it counts as stale
-  }
-}
-
-function isRunning(m: Marker): boolean {
-  if (m.released) return false;
-  if (m.hostname !== os.hostname()) return true; // another machine's pid cannot be checked from here
-  if (m.pid === process.pid) return held.has(m.token);
-  try {
-    process.kill(m.pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'; // alive, another user's
-  }
-}
 
 /** Where `p` links to, or undefined when it is no symbolic link (or absent). */
 function linkTarget(p: string): string | undefined {
@@ -108,7 +83,7 @@ export class OutputFolder {
   ) {
     refuseNonEmpty(final);
     this.tmp = `${final.replace(/[\\/]+$/, '')}.partial`;
-    this.marker = { pid: process.pid, hostname: os.hostname(), started: new Date().toISOString(), token: randomUUID() };
+    this.marker = newMarker();
     try {
       this.claim(Boolean(opts.resume));
     } catch (e) {
@@ -125,13 +100,13 @@ export class OutputFolder {
     if (created) this.create();
     else this.takeOver(resume);
     try {
-      this.lock();
+      lockFolder(this.tmp, this.final, this.marker);
     } catch (e) {
       if (created && (e as NodeJS.ErrnoException).code !== 'EEXIST')
         fs.rmSync(this.tmp, { recursive: true, force: true });
       throw e;
     }
-    held.add(this.marker.token);
+    hold(this.marker);
   }
 
   private create(): void {
@@ -139,23 +114,8 @@ export class OutputFolder {
     try {
       fs.mkdirSync(this.tmp);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw this.busy(undefined);
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw busyError(this.tmp, this.final, undefined);
       throw e;
-    }
-  }
-
-  /** A hard link to a complete temporary: the marker appears whole or not at all, and only one job's appears. */
-  private lock(): void {
-    const file = this.file(MARKER);
-    const tmp = tempName(file);
-    fs.writeFileSync(tmp, JSON.stringify(this.marker));
-    try {
-      fs.linkSync(tmp, file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'EEXIST') throw this.busy(readMarker(file));
-      throw e;
-    } finally {
-      fs.rmSync(tmp, { force: true });
     }
   }
 
@@ -170,30 +130,9 @@ export class OutputFolder {
         );
       return this.removeTemporaries();
     }
-    const other = readMarker(markerFile);
-    if (other && isRunning(other)) throw this.busy(other);
-    // Renaming the stale marker away is atomic: of two jobs taking over at once, the second gets ENOENT and stops.
-    const stale = `${markerFile}.stale-${process.pid}`;
-    try {
-      fs.renameSync(markerFile, stale);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw this.busy(readMarker(markerFile));
-      throw e;
-    }
-    fs.rmSync(stale, { force: true });
+    removeStaleMarker(this.tmp, this.final);
     if (resume) this.removeTemporaries();
     else this.clearForFreshStart();
-  }
-
-  private busy(other: Marker | undefined): UserError {
-    if (!other)
-      return new UserError(
-        `another subnet-search job is starting in ${this.tmp}; wait for it, or choose another --out`,
-      );
-    const where = other.hostname === os.hostname() ? '' : ` on host ${other.hostname}`;
-    return new UserError(
-      `another subnet-search job (pid ${other.pid}${where}, started ${other.started}) is writing ${this.final}; wait for it or stop it, or choose another --out (if it no longer runs, delete ${this.file(MARKER)})`,
-    );
   }
 
   /** A killed job's half-written temporaries: a resumed job would otherwise commit them, and they fill the disk. */
@@ -227,13 +166,13 @@ export class OutputFolder {
     if (fs.existsSync(this.final)) fs.rmdirSync(this.final);
     fs.renameSync(this.tmp, this.final);
     fs.rmSync(path.join(this.final, MARKER), { force: true });
-    held.delete(this.marker.token);
+    release(this.marker);
     return this.final;
   }
 
   /** Removes the files jobs write, and the folder when nothing of the user's is left in it. */
   abort(): void {
-    held.delete(this.marker.token);
+    release(this.marker);
     if (!fs.existsSync(this.tmp)) return;
     this.removeJobFiles();
     if (fs.readdirSync(this.tmp).every((f) => f === MARKER)) fs.rmSync(this.tmp, { recursive: true, force: true });
@@ -241,7 +180,7 @@ export class OutputFolder {
 
   /** Leaves the folder for `--resume`, its marker marked released so that another process may take it over. */
   keep(): void {
-    held.delete(this.marker.token);
+    release(this.marker);
     try {
       writeFileAtomic(this.file(MARKER), JSON.stringify({ ...this.marker, released: true }));
     } catch {
