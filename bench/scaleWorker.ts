@@ -16,7 +16,8 @@ import { fullMask, sliceDecoder, type SubnetMask } from '../src/compress/subnet'
 import type { Decoder } from '../src/model/decoder';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
-import { compressModel, type CompressRequest } from '../src/job/compress';
+import { compressModel } from '../src/job/compress';
+import type { CompressRequest } from '../src/job/compressRequest';
 import type { ProviderChoice } from '../src/runtime/session';
 
 export interface StagesRequest {

@@ -4,32 +4,20 @@ import { consecutiveWindows, textWindows } from '../text/windows';
 import { defaultFitnessWindows } from './defaults';
 import type { Method } from '../compress/importance/scores';
 import { MASKS_FILE } from '../compress/masksFile';
-import { DEFAULT_REFORM, type ReformMethod } from '../compress/reform/reformLayer';
+import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
 import { OutputFolder } from '../util/outputFolder';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
-import { openContext, type JobContext, type ModelJobRequest } from './context';
-import type { SearchOptions } from './search';
+import { openContext, type JobContext } from './context';
 import { searchArguments, SEARCH_CHECKPOINT } from './searchSettings';
 import { JOB_ARGUMENTS, maskArguments, recordArguments, type ArgumentValues, type JobArguments } from './jobArguments';
 import { checkWeightStageRequest } from './options';
-import type { JobListener } from './protocol';
 import { renderReport } from './reportMarkdown';
 import type { CompressReport } from './compressReport';
-import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import type { CompressRequest } from './compressRequest';
 import { describeStage } from './weightStage';
 import { chooseMasks, SEARCH_SECTION } from './compressMasks';
 import { compressReport, exportStage, measureStage, reformStage } from './compressStages';
-
-export interface CompressRequest extends SearchOptions, ModelJobRequest {
-  /** `search` (default) or a baseline that replaces it. */
-  method?: 'search' | Method;
-  reform?: boolean;
-  reformMethod?: ReformMethod;
-  onEvent?: JobListener;
-  /** Sparsity and/or quantization after reformation (the two seeds composed). */
-  weightStage?: WeightStage;
-}
 
 /** What the masks depend on (`fixed`) and what only reformation, export and the weight stage use (`later`). */
 function compressArguments(ctx: JobContext, r: CompressRequest, method: 'search' | Method): JobArguments {

@@ -16,7 +16,7 @@ import { baselineMask } from './prune';
 import { runSearch } from './search';
 import type { SearchOutcome } from './searchTypes';
 import type { CompressReport } from './compressReport';
-import type { CompressRequest } from './compress';
+import type { CompressRequest } from './compressRequest';
 
 /** The report's `search` section, kept beside the masks so that a job resumed from them still reports its search. */
 export const SEARCH_SECTION = 'search-summary.json';

@@ -21,7 +21,7 @@ import type { ProfileReport } from '../compress/profile/profileStage';
 import { describeStage, weightStagePass } from './weightStage';
 import { honestNotes, measureModels } from './measureModel';
 import type { ChosenMasks } from './compressMasks';
-import type { CompressRequest } from './compress';
+import type { CompressRequest } from './compressRequest';
 
 /**
  * 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights and refits a
