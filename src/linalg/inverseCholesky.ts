@@ -3,8 +3,8 @@
 // whose O(n³) work is MatMuls in ONNX Runtime; a JS Cholesky alone took 4.9 s at n = 2048 (O(n³) strided loops).
 import { matmul } from './graphs';
 
-/** Blocks up to this size are factored in JS (float64). */
-const LEAF = 256;
+/** Blocks up to this size are factored in JS (float64); 128 was faster than 64 and 256 at n = 288 and 768. */
+const LEAF = 128;
 
 interface Factor {
   r: Float64Array; // upper, M = RᵀR

@@ -20,8 +20,7 @@ test('selectBlockMask: exactly ⌊s · block⌋ (block) or ⌊s · rows⌋ per o
   const rows = 40;
   const out = 7;
   const scores = Float64Array.from({ length: rows * out }, () => Math.floor(rand() * 10)); // many ties
-  const score = (r: number, c: number) => scores[r * out + c];
-  const block = selectBlockMask(rows, out, 0.3, score, 'block');
+  const block = selectBlockMask(scores, rows, out, 0.3, 'block');
   assert.equal(
     block.reduce((a, v) => a + v, 0),
     Math.floor(0.3 * rows * out),
@@ -29,7 +28,11 @@ test('selectBlockMask: exactly ⌊s · block⌋ (block) or ⌊s · rows⌋ per o
   const maxPruned = Math.max(...[...block.keys()].filter((i) => block[i]).map((i) => scores[i]));
   const minKept = Math.min(...[...block.keys()].filter((i) => !block[i]).map((i) => scores[i]));
   assert.ok(maxPruned <= minKept);
-  const perOutput = selectBlockMask(rows, out, 0.3, score, 'output');
+  // Ties at the threshold go by index: the first tied entries are the pruned ones.
+  const tied = [...block.keys()].filter((i) => scores[i] === maxPruned);
+  const prunedTied = tied.filter((i) => block[i]);
+  assert.deepEqual(prunedTied, tied.slice(0, prunedTied.length));
+  const perOutput = selectBlockMask(scores, rows, out, 0.3, 'output');
   for (let c = 0; c < out; c++) {
     let n = 0;
     for (let r = 0; r < rows; r++) n += perOutput[r * out + c];

@@ -32,66 +32,50 @@ export function kthSmallest(a: Float64Array, k: number): number {
 }
 
 /**
- * Marks in `pruned` the `k` lowest of `count` scores read through `at(t)` (t = 0..count−1) and written to
- * `pruned[index(t)]`: below the k-th value all, at it in order of t until k are marked.
+ * Marks in `pruned` the `k` lowest of the `count` scores `scores[first + t · stride]` (t = 0..count−1), at
+ * `pruned[first + t · stride]`: below the k-th value all, at it in order of t until k are marked.
  */
 function markLowest(
+  scores: Float64Array,
+  first: number,
+  stride: number,
   count: number,
   k: number,
-  at: (t: number) => number,
-  index: (t: number) => number,
   pruned: Uint8Array,
 ): void {
   if (k <= 0) return;
-  // Float64, as the scores are: a rounded copy would not compare equal to them.
   const values = new Float64Array(count);
-  for (let t = 0; t < count; t++) values[t] = at(t);
+  for (let t = 0; t < count; t++) values[t] = scores[first + t * stride];
   const threshold = kthSmallest(values, k - 1);
   let marked = 0;
-  for (let t = 0; t < count; t++) {
-    if (at(t) < threshold) {
-      pruned[index(t)] = 1;
+  for (let t = 0, at = first; t < count; t++, at += stride) {
+    if (scores[at] < threshold) {
+      pruned[at] = 1;
       marked++;
     }
   }
-  for (let t = 0; t < count && marked < k; t++) {
-    if (at(t) === threshold) {
-      pruned[index(t)] = 1;
+  for (let t = 0, at = first; t < count && marked < k; t++, at += stride) {
+    if (scores[at] === threshold) {
+      pruned[at] = 1;
       marked++;
     }
   }
 }
 
 /**
- * The pruned entries `[rows, outDim]` of a block whose scores are `score(r, c)` = w²/d² (row r = the block's r-th
- * input): ⌊sparsity · rows · outDim⌋ of them with `block` selection, ⌊sparsity · rows⌋ per output with `output`.
+ * The pruned entries of a block from its scores `[rows, outDim]` (w²/d², row r = the block's r-th input):
+ * ⌊sparsity · rows · outDim⌋ of them with `block` selection, ⌊sparsity · rows⌋ per output with `output`. Scores are
+ * float64 so that the threshold compares equal to the score it came from.
  */
 export function selectBlockMask(
+  scores: Float64Array,
   rows: number,
   outDim: number,
   sparsity: number,
-  score: (r: number, c: number) => number,
   selection: MaskSelection,
 ): Uint8Array {
   const pruned = new Uint8Array(rows * outDim);
-  if (selection === 'block') {
-    markLowest(
-      rows * outDim,
-      Math.floor(sparsity * rows * outDim),
-      (t) => score(Math.floor(t / outDim), t % outDim),
-      (t) => t,
-      pruned,
-    );
-  } else {
-    const k = Math.floor(sparsity * rows);
-    for (let c = 0; c < outDim; c++)
-      markLowest(
-        rows,
-        k,
-        (r) => score(r, c),
-        (r) => r * outDim + c,
-        pruned,
-      );
-  }
+  if (selection === 'block') markLowest(scores, 0, 1, rows * outDim, Math.floor(sparsity * rows * outDim), pruned);
+  else for (let c = 0; c < outDim; c++) markLowest(scores, c, outDim, rows, Math.floor(sparsity * rows), pruned);
   return pruned;
 }

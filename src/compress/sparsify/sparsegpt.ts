@@ -12,9 +12,10 @@ import { mapTo } from '../../util/mapTo';
 /**
  * Inside a block, columns are processed in sub-blocks of this many: the sequential OBS updates stay inside the
  * sub-block (JS), the rest of the block gets them as one product (ONNX Runtime). The arithmetic is the
- * reference's; only the order of the additions differs.
+ * reference's; only the order of the additions differs. 16 was the fastest of 8, 16 and 32 on the MHA fixture's
+ * shapes (JS work shrinks with the sub-block, ONNX Runtime calls grow); bench sparsegpt-reference.
  */
-const SUB_BLOCK = 32;
+const SUB_BLOCK = 16;
 
 export interface ColumnQuantizer {
   /** Called when the loop reaches input `i` (group starts), with the current weights of the group's inputs. */
@@ -52,13 +53,16 @@ export interface SparseGptOptions {
   selection?: MaskSelection;
 }
 
-/** Subtracts `U[from, to]ᵀ · err[from]` from the rows `to` of W: the deferred OBS updates, as one product. */
+/**
+ * Subtracts `U[from, to]ᵀ · err[from]` from the rows `to` of W: the deferred OBS updates, as one product. `err` holds
+ * the block's error rows `[block, outDim]` from input `errBase` on.
+ */
 async function applyDeferred(
   W: Float32Array[],
   u: Float64Array,
   inDim: number,
   outDim: number,
-  err: Float32Array[],
+  err: Float32Array,
   from: [number, number],
   to: [number, number],
   errBase: number,
@@ -69,13 +73,28 @@ async function applyDeferred(
   const rest = t2 - t1;
   const ut = new Float32Array(rest * b);
   for (let j = 0; j < rest; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u[(f1 + k) * inDim + t1 + j];
-  const e = new Float32Array(b * outDim);
-  for (let k = 0; k < b; k++) e.set(err[f1 - errBase + k], k * outDim);
-  const delta = await matmul(ut, e, rest, b, outDim);
+  const delta = await matmul(ut, err.subarray((f1 - errBase) * outDim, (f2 - errBase) * outDim), rest, b, outDim);
   for (let j = 0; j < rest; j++) {
     const row = W[t1 + j];
     for (let c = 0, o = j * outDim; c < outDim; c++) row[c] -= delta[o + c];
   }
+}
+
+/** w²/d² of the block's inputs i1..i2, `[i2 − i1, outDim]`: the OBS error of pruning each weight alone. */
+function blockScores(
+  W: Float32Array[],
+  d: (i: number) => number,
+  i1: number,
+  i2: number,
+  outDim: number,
+): Float64Array {
+  const scores = new Float64Array((i2 - i1) * outDim);
+  for (let i = i1; i < i2; i++) {
+    const row = W[i];
+    const dd = d(i) * d(i);
+    for (let c = 0, o = (i - i1) * outDim; c < outDim; c++) scores[o + c] = (row[c] * row[c]) / dd;
+  }
+  return scores;
 }
 
 /** Prunes (and optionally quantizes) W `[in, out]` with the factor of its inputs. Returns new weights, same layout. */
@@ -98,16 +117,10 @@ export async function sparsegpt(
 
   for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
     const i2 = Math.min(i1 + BLOCK, inDim);
-    const err = Array.from({ length: i2 - i1 }, () => new Float32Array(outDim));
+    const err = new Float32Array((i2 - i1) * outDim);
     const pruned =
       p?.kind === 'unstructured'
-        ? selectBlockMask(
-            i2 - i1,
-            outDim,
-            p.sparsity,
-            (r, c) => (W[i1 + r][c] / d(i1 + r)) ** 2,
-            o.selection ?? 'block',
-          )
+        ? selectBlockMask(blockScores(W, d, i1, i2, outDim), i2 - i1, outDim, p.sparsity, o.selection ?? 'block')
         : new Uint8Array((i2 - i1) * outDim);
     for (let s1 = i1; s1 < i2; s1 += sub) {
       const s2 = Math.min(s1 + sub, i2);
@@ -125,7 +138,7 @@ export async function sparsegpt(
         if (quant?.startGroup) quant.startGroup(i, W.slice(i, inDim));
         const di = d(i);
         const row = W[i];
-        const e = err[r];
+        const e = err.subarray(r * outDim, (r + 1) * outDim);
         for (let c = 0, m = r * outDim; c < outDim; c++) {
           const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
           e[c] = (row[c] - q) / di;
