@@ -41,7 +41,8 @@ export function drawHeatmap(canvas: HTMLCanvasElement, h: HeatmapData, tooltip: 
     for (let c = 0; c < h.cols; c++) {
       const v = h.values[r * h.cols + c];
       if (Number.isNaN(v)) continue;
-      ctx.fillStyle = mix(removed, kept, v);
+      const [lo, hi] = h.colorRange ?? [0, 1];
+      ctx.fillStyle = mix(removed, kept, Math.min(1, Math.max(0, (v - lo) / (hi - lo))));
       ctx.fillRect(
         c * cw + (cw > 4 ? 0.5 : 0),
         r * ch + (ch > 4 ? 0.5 : 0),
@@ -59,7 +60,8 @@ export function drawHeatmap(canvas: HTMLCanvasElement, h: HeatmapData, tooltip: 
     const at = cellAt(h, width, height, e.offsetX, e.offsetY);
     if (!at) return void (tooltip.hidden = true);
     const v = h.values[at.row * h.cols + at.col];
-    tooltip.textContent = `layer ${at.row}, ${h.colLabel(at.col)}: ${Number.isNaN(v) ? '—' : `${Math.round(v * 100)}% kept`}`;
+    const words = h.describe ? h.describe(v) : `${Math.round(v * 100)}% kept`;
+    tooltip.textContent = `layer ${at.row}, ${h.colLabel(at.col)}: ${Number.isNaN(v) ? '—' : words}`;
     tooltip.hidden = false;
   };
   canvas.onmouseleave = () => (tooltip.hidden = true);

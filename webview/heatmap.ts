@@ -6,6 +6,10 @@ export interface HeatmapData {
   cols: number;
   values: Float32Array; // row-major, 0 (removed) … 1 (kept)
   colLabel: (col: number) => string;
+  /** The values the colour scale runs between (default 0 … 1): a profile's levels differ by a few points only. */
+  colorRange?: [number, number];
+  /** A cell's value in words for the tooltip (default: "N% kept"). */
+  describe?: (value: number) => string;
 }
 
 type Shape = { heads: number; headDim: number; intermediate: number };
@@ -53,11 +57,23 @@ export function mlpCells(layers: MasksFile['layers'], shapes: Shape[], maxBins =
 
 const LINEAR_NAMES = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'];
 
-/** Layers × linears of a profile: the fraction of weights kept (sparsity), or bits / 8 (mixed precision). */
+/**
+ * Layers × linears of a profile: the fraction of weights kept (sparsity), or bits / 8 (mixed precision), coloured
+ * from the lowest level to the highest.
+ */
 export function profileCells(p: { of: 'sparsity' | 'bits'; levels: number[][] }): HeatmapData {
   const cols = LINEAR_NAMES.length;
   const values = Float32Array.from(p.levels.flatMap((layer) => layer.map((v) => (p.of === 'bits' ? v / 8 : 1 - v))));
-  return { rows: p.levels.length, cols, values, colLabel: (c) => LINEAR_NAMES[c] };
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  return {
+    rows: p.levels.length,
+    cols,
+    values,
+    colLabel: (c) => LINEAR_NAMES[c],
+    ...(hi > lo ? { colorRange: [lo, hi] as [number, number] } : {}),
+    describe: (v) => (p.of === 'bits' ? `int${Math.round(v * 8)}` : `${(100 * (1 - v)).toFixed(1)}% sparse`),
+  };
 }
 
 /** The cell under a point of a heatmap drawn at `width × height`. */

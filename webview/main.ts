@@ -324,7 +324,17 @@ function renderProfile(p: NonNullable<CompressReport['profile']>): HTMLElement {
   const canvas = <HTMLCanvasElement>el('canvas', { id: 'profileHeatmap', tabindex: '0' });
   const tooltip = el('div', { class: 'tooltip', role: 'status' });
   tooltip.hidden = true;
-  s.append(el('h3', {}, `${what}: layers × q k v o gate up down`), canvas, tooltip);
+  const levels = p.levels.flat();
+  const range =
+    p.of === 'bits'
+      ? 'blue int8, red int4'
+      : `blue ${(100 * Math.min(...levels)).toFixed(0)}% sparse … red ${(100 * Math.max(...levels)).toFixed(0)}% sparse`;
+  s.append(
+    el('h3', {}, `${what}: layers × q k v o gate up down`),
+    canvas,
+    el('p', { class: 'legend' }, range),
+    tooltip,
+  );
   queueMicrotask(() =>
     drawHeatmap(canvas, profileCells(p), tooltip, p.of === 'bits' ? 'of 8 bits' : 'of the weights kept'),
   );

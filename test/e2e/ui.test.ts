@@ -58,12 +58,22 @@ for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
         const view = webview(page);
         await view.locator('#run').waitFor({ timeout: 120_000 });
         await page.screenshot({ path: path.join(artifacts, `form-${tag}.png`) });
+        // The light run also sparsifies 50 % with OWL's per-layer profile: the report then shows its heatmap.
+        const profiled = tag === 'light';
+        if (profiled) {
+          await view.locator('#sparsity').evaluate((e) => ((e as unknown as { value: string }).value = '0.5'));
+          await view.locator('#profile').evaluate((e) => ((e as unknown as { value: string }).value = 'owl'));
+        }
         await view.locator('#run').click();
         await view.locator('#report').waitFor({ timeout: 480_000 });
         await view.locator('#mlpHeatmap').scrollIntoViewIfNeeded();
         await page.screenshot({ path: path.join(artifacts, `heatmaps-${tag}.png`) });
         await view.locator('#report').scrollIntoViewIfNeeded();
         await page.screenshot({ path: path.join(artifacts, `report-${tag}.png`) });
+        if (profiled) {
+          await view.locator('#profileHeatmap').scrollIntoViewIfNeeded();
+          await page.screenshot({ path: path.join(artifacts, `profile-${tag}.png`) });
+        }
 
         const outs = fs
           .readdirSync(path.join(ws, 'stories260K'))
@@ -80,6 +90,14 @@ for (const theme of ['Default Dark Modern', 'Default Light Modern']) {
         ])
           assert.ok(fs.existsSync(path.join(out, f)), f);
         const report = JSON.parse(fs.readFileSync(path.join(out, 'report.json'), 'utf8'));
+        if (profiled) {
+          assert.equal(report.profile.kind, 'owl');
+          assert.ok(Math.abs(report.profile.average - 0.5) < 1e-9, `average ${report.profile.average}`);
+          assert.match(
+            (await view.locator('.profile h3').textContent()) ?? '',
+            /Sparsity per linear \(OWL, average 50\.0%\)/,
+          );
+        }
         const cell = async (metric: string) =>
           (await view.locator(`tr[data-metric="${metric}"] td.after`).textContent())?.trim();
         assert.equal(await cell('parameters'), String(report.params.after));

@@ -136,6 +136,8 @@ test('profile heatmap: layers × the seven linears, the fraction kept (sparsity)
   assert.equal(h.cols, 7);
   assert.ok(Math.abs(h.values[7 + 4] - 0.3) < 1e-6);
   assert.equal(h.colLabel(6), 'down_proj');
+  assert.deepEqual(h.colorRange, [0.3, 0.7].map(Math.fround), 'the colours span the levels, not 0 … 1');
+  assert.equal(h.describe!(h.values[7 + 4]), '70.0% sparse');
   assert.deepEqual(
     [...profileCells({ of: 'bits', levels: [[4, 8, 4, 4, 4, 4, 8]] }).values],
     [0.5, 1, 0.5, 0.5, 0.5, 0.5, 1],
