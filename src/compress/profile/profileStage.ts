@@ -95,10 +95,11 @@ function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): Leve
           : quantizeRtn(values, K, N, o).dequantized,
       );
     }
-    // Output error energy through the diagonal of XᵀX: which linears int8 helps most.
+    // int4's output error energy through the diagonal of XᵀX: which linears int8 helps most.
+    const int4 = out[levels.indexOf(4)];
     let e = 0;
     for (let j = 0; j < K; j++)
-      for (let c = 0; c < N; c++) e += (values[j * N + c] - out[0][j * N + c]) ** 2 * st.gram[j * st.dim + j];
+      for (let c = 0; c < N; c++) e += (values[j * N + c] - int4[j * N + c]) ** 2 * st.gram[j * st.dim + j];
     damage.set(`${site.layer}.${site.index}`, e);
     return out;
   };
@@ -108,7 +109,7 @@ async function searched(
   d: Decoder,
   windows: number[][],
   sp: ProfileSpace,
-  start: (db: LevelDatabase) => Profile,
+  start: () => Profile,
   transform: LevelTransform,
   p: ProfileOptions,
   o: LayerwiseOptions,
@@ -118,7 +119,7 @@ async function searched(
     const fitnessWindows = windows.slice(0, p.fitnessWindows ?? windows.length);
     const fitness = await ProfileFitness.open(d, sp, db, fitnessWindows, DEFAULT_HALVING, o);
     try {
-      const r = await searchProfile(sp, start(db), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, {
+      const r = await searchProfile(sp, start(), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, {
         signal: o.signal,
         onGeneration: p.onGeneration,
       });
