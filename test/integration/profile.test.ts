@@ -175,3 +175,36 @@ test('--profile: N:M, owl without --sparsity, int8 search and a bad generation c
   }
   assert.deepEqual(fs.readdirSync(dir), []);
 });
+
+test('compress --sparsity 0.5 --profile search: the profile runs after the structured stage, on its smaller model', () => {
+  const out = path.join(tempDir(), 'c');
+  const r = run([
+    'compress',
+    stories260K.onnx,
+    '--ratio',
+    '0.8',
+    '--method',
+    'flap',
+    '--sparsity',
+    '0.5',
+    '--profile',
+    'search',
+    '--profile-generations',
+    '2',
+    '--calib',
+    demoText,
+    '--out',
+    out,
+    '--seq-len',
+    '128',
+    '--calib-windows',
+    '8',
+    '--provider',
+    'cpu',
+    '--json',
+  ]);
+  assert.equal(r.profile.kind, 'search');
+  assert.ok(Math.abs(r.profile.average - 0.5) < 1e-12);
+  assert.ok(Math.abs(r.stages[2].zeroFraction - 0.5) < 0.01, `zeros ${r.stages[2].zeroFraction}`);
+  assert.ok(r.params.after < 0.81 * r.params.before, 'the structured stage shrank the model first');
+});
