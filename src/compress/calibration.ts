@@ -20,6 +20,8 @@ import type { CompensationMeans } from './importance/compensation';
 
 export interface LayerwiseOptions extends SessionOptions {
   signal?: AbortSignal;
+  /** Bytes of hidden states between layers kept in memory; the rest go to disk (runtime/hiddenStates.ts). */
+  hiddenMemoryLimit?: number;
   /** Called after each layer with the number done and the total. */
   onLayer?: (done: number, total: number) => void;
 }
@@ -54,7 +56,12 @@ export async function passLayer(
       extraFeeds[IO.attnMask(l)] = new ort.Tensor('float32', v.attn, [v.attn.length]);
       extraFeeds[IO.mlpMask(l)] = new ort.Tensor('float32', v.mlp, [v.mlp.length]);
     }
-    return await runPass(s.session, input, l, { extraFeeds, keepOutput: o.keepOutput, signal: o.signal });
+    return await runPass(s.session, input, l, {
+      extraFeeds,
+      keepOutput: o.keepOutput,
+      signal: o.signal,
+      hiddenMemoryLimit: o.hiddenMemoryLimit,
+    });
   } finally {
     await s.session.release();
   }
@@ -77,9 +84,13 @@ export async function denseLayerwise<T>(
   for (let l = 0; l < d.layers.length; l++) {
     const pass = await passLayer(d, l, input, { ...o, points, keepOutput: l < d.layers.length - 1 });
     results.push(await perLayer(l, pass.stats as LayerStats));
-    if (pass.next) input = pass.next;
+    if (pass.next) {
+      input.hidden?.release();
+      input = pass.next;
+    }
     o.onLayer?.(l + 1, d.layers.length);
   }
+  input.hidden?.release();
   return results;
 }
 

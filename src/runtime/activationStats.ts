@@ -1,3 +1,4 @@
+import { HiddenStates } from './hiddenStates';
 import { ort } from './session';
 import { CAPTURE_POINTS, IO, type CapturePoint } from '../graph/decoderGraph';
 import { int64 } from './kvCache';
@@ -32,7 +33,7 @@ export interface LayerInputs {
   windows: number[][];
   batch: number;
   /** Per batch `[b, S, D]`; undefined before layer 0, whose graph embeds the windows' token ids itself. */
-  hidden?: ort.Tensor[];
+  hidden?: HiddenStates;
 }
 
 export const calibrationInputs = (windows: number[][], batch = 4): LayerInputs => ({ windows, batch });
@@ -76,7 +77,7 @@ function feedsOf(
     ),
     ...extraFeeds,
   };
-  if (input.hidden) feeds[IO.hiddenIn] = input.hidden[b];
+  if (input.hidden) feeds[IO.hiddenIn] = input.hidden.get(b);
   else
     feeds[IO.inputIds] = int64(
       rows.flatMap((r) => r.slice(0, S)),
@@ -106,7 +107,13 @@ export async function runPass(
   session: ort.InferenceSession,
   input: LayerInputs,
   layer: number,
-  o: { extraFeeds?: Record<string, ort.Tensor>; keepOutput?: boolean; signal?: AbortSignal } = {},
+  o: {
+    extraFeeds?: Record<string, ort.Tensor>;
+    keepOutput?: boolean;
+    signal?: AbortSignal;
+    /** Bytes of next-layer hidden states kept in memory before the rest go to disk. */
+    hiddenMemoryLimit?: number;
+  } = {},
 ): Promise<PassResult> {
   const stats: Partial<LayerStats> = {};
   const points = capturedPoints(session, layer);
@@ -114,7 +121,7 @@ export async function runPass(
     ...points.flatMap((p) => [IO.gram(layer, p), IO.sum(layer, p)]),
     ...(o.keepOutput ? [IO.hiddenOut] : []),
   ];
-  const hidden: ort.Tensor[] = [];
+  const hidden = o.keepOutput ? new HiddenStates(o.hiddenMemoryLimit) : undefined;
   const batches = Math.ceil(input.windows.length / input.batch);
   for (let b = 0; b < batches; b++) {
     o.signal?.throwIfAborted();
@@ -123,9 +130,9 @@ export async function runPass(
     const ids = feeds[IO.positionIds];
     const positions = (ids.dims[0] as number) * (ids.dims[1] as number);
     for (const p of points) accumulate(stats, p, out, layer, positions);
-    if (o.keepOutput) hidden.push(out[IO.hiddenOut] as ort.Tensor);
+    hidden?.put(b, out[IO.hiddenOut] as ort.Tensor);
   }
-  return { stats, next: o.keepOutput ? { ...input, hidden } : undefined };
+  return { stats, next: hidden ? { ...input, hidden } : undefined };
 }
 
 /** Statistics of `layers` from one graph that runs from the token ids (a whole-model capture graph). */

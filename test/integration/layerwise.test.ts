@@ -1,6 +1,8 @@
 // Calibration runs decoder layer by decoder layer (design.md "Scale"): what one layer's graph measures on the
 // previous layer's outputs must equal what a whole-model graph measures from the token ids.
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
 import { denseLayerwise } from '../../src/compress/calibration';
@@ -65,4 +67,36 @@ test('a layer pass is cancelled between batches', async () => {
     denseLayerwise(d, windows, ['o_in'], { provider: 'cpu', signal: controller.signal }, () => 0),
     { name: 'AbortError' },
   );
+});
+
+test('hidden states over the memory limit go to disk: the same statistics bit for bit, and no file left', async () => {
+  const d = loadDecoder(tinyMha.onnx);
+  const windows = tokenWindows(tinyMha.onnx, d.config.vocab, texts.tinyStoriesValid, 128, 10);
+  const before = new Set(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('subnet-search-hidden-')));
+  const inMemory = await denseLayerwise(d, windows, ['o_in', 'down_in'], { provider: 'cpu' }, (_, st) => st);
+  // One batch of 4 windows fits; the other two batches of every layer go to disk.
+  const batchBytes = 4 * 127 * d.config.hidden * 4;
+  const spilled: number[] = [];
+  const onDisk = await denseLayerwise(
+    d,
+    windows,
+    ['o_in', 'down_in'],
+    { provider: 'cpu', hiddenMemoryLimit: batchBytes },
+    (_, st) => {
+      spilled.push(fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('subnet-search-hidden-')).length);
+      return st;
+    },
+  );
+  for (const l of d.layers.keys()) {
+    for (const p of ['o_in', 'down_in'] as const) {
+      assert.deepEqual(onDisk[l][p].gram, inMemory[l][p].gram, `layer ${l} ${p}`);
+      assert.deepEqual(onDisk[l][p].sum, inMemory[l][p].sum);
+    }
+  }
+  assert.ok(
+    spilled.slice(1).every((n) => n >= before.size + 1),
+    `a spill folder while layers 1.. ran: ${spilled}`,
+  );
+  const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('subnet-search-hidden-') && !before.has(f));
+  assert.deepEqual(after, [], 'every spill folder removed');
 });

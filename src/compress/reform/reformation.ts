@@ -102,13 +102,18 @@ export async function reformDecoder(
         down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter },
       };
     }
-    if (l < last)
-      input = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true })).next!;
+    if (l < last) {
+      const next = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true }))
+        .next!;
+      input.hidden?.release();
+      input = next;
+    }
     if (errors) {
       const report = { layer: l, ...errors, seconds: (performance.now() - t0) / 1000 };
       reports.push(report);
       onLayer?.(report);
     }
   }
+  input.hidden?.release();
   return { decoder: cur, layers: reports };
 }

@@ -56,8 +56,13 @@ export async function transformLinears(
       lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: linearName(l, key) }, stats);
     }
     cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
-    if (calibrated && l < last) input = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
+    if (calibrated && l < last) {
+      const next = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
+      input.hidden?.release();
+      input = next;
+    }
     o.onLayer?.(l + 1, d.layers.length);
   }
+  input.hidden?.release();
   return cur;
 }
