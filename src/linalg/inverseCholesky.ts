@@ -1,18 +1,14 @@
 // SparseGPT's factor U with H⁻¹ = UᵀU (paper-spec §4), without forming H⁻¹: with P the reversal permutation and
-// PHP = RᵀR (R upper), H⁻¹ = P R⁻¹ R⁻ᵀ P, so U = P R⁻ᵀ P. R and R⁻¹ come together from a recursive 2×2 blocking
-// whose O(n³) work is MatMuls in ONNX Runtime; a JS Cholesky alone took 4.9 s at n = 2048 (O(n³) strided loops).
+// PHP = RᵀR (R upper), H⁻¹ = P R⁻¹ R⁻ᵀ P, so U = P R⁻ᵀ P. R⁻¹ comes from a recursive 2×2 blocking whose O(n³) work
+// is MatMuls in ONNX Runtime (a JS Cholesky alone took 4.9 s at n = 2048); R itself is never needed whole, so only
+// R⁻¹ is assembled: at n = 11008 (a 7B down_proj) every n × n float64 is 0.97 GB.
 import { matmul } from './graphs';
 
 /** Blocks up to this size are factored in JS (float64); 128 was faster than 64 and 256 at n = 288 and 768. */
 const LEAF = 128;
 
-interface Factor {
-  r: Float64Array; // upper, M = RᵀR
-  rinv: Float64Array; // R⁻¹, upper
-}
-
-/** Right-looking Cholesky of a small SPD block (contiguous inner loops) and the inverse of its factor. */
-function leafFactor(m: Float64Array, n: number): Factor {
+/** R⁻¹ (upper) of a small SPD block M = RᵀR: right-looking Cholesky (contiguous inner loops), back substitution. */
+function leafInverseFactor(m: Float64Array, n: number): Float64Array {
   const a = Float64Array.from(m);
   const r = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
@@ -25,7 +21,6 @@ function leafFactor(m: Float64Array, n: number): Factor {
       for (let k = j; k < n; k++) a[j * n + k] -= rij * r[i * n + k];
     }
   }
-  // R⁻¹ by back substitution, column by column of the identity.
   const rinv = new Float64Array(n * n);
   for (let i = n - 1; i >= 0; i--) {
     rinv[i * n + i] = 1 / r[i * n + i];
@@ -35,7 +30,7 @@ function leafFactor(m: Float64Array, n: number): Factor {
       rinv[i * n + j] = -s / r[i * n + i];
     }
   }
-  return { r, rinv };
+  return rinv;
 }
 
 const block = (m: Float64Array, n: number, r0: number, r1: number, c0: number, c1: number): Float32Array => {
@@ -51,47 +46,38 @@ const transpose = (a: ArrayLike<number>, rows: number, cols: number): Float32Arr
 };
 
 /** With M = [[A, B], [Bᵀ, C]]: R₁₂ = R_A⁻ᵀB, S = C − R₁₂ᵀR₁₂ = R_SᵀR_S, (R⁻¹)₁₂ = −R_A⁻¹ R₁₂ R_S⁻¹. */
-async function factor(m: Float64Array, n: number): Promise<Factor> {
-  if (n <= LEAF) return leafFactor(m, n);
+async function inverseFactor(m: Float64Array, n: number): Promise<Float64Array> {
+  if (n <= LEAF) return leafInverseFactor(m, n);
   const p = Math.ceil(n / 2 / 64) * 64;
   const q = n - p;
-  const top = await factor(Float64Array.from(block(m, n, 0, p, 0, p)), p);
-  const r12 = await matmul(transpose(top.rinv, p, p), block(m, n, 0, p, p, n), p, p, q);
+  const top = await inverseFactor(Float64Array.from(block(m, n, 0, p, 0, p)), p);
+  const topF32 = Float32Array.from(top);
+  const r12 = await matmul(transpose(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
   const product = await matmul(transpose(r12, p, q), r12, q, p, q);
   const s = new Float64Array(q * q);
   for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) s[i * q + j] = m[(p + i) * n + p + j] - product[i * q + j];
-  const bottom = await factor(s, q);
-  const inv12 = await matmul(
-    await matmul(Float32Array.from(top.rinv), r12, p, p, q),
-    Float32Array.from(bottom.rinv),
-    p,
-    q,
-    q,
-  );
-  const r = new Float64Array(n * n);
+  const bottom = await inverseFactor(s, q);
+  const inv12 = await matmul(await matmul(topF32, r12, p, p, q), Float32Array.from(bottom), p, q, q);
   const rinv = new Float64Array(n * n);
   for (let i = 0; i < p; i++) {
-    r.set(top.r.subarray(i * p, (i + 1) * p), i * n);
-    rinv.set(top.rinv.subarray(i * p, (i + 1) * p), i * n);
-    for (let j = 0; j < q; j++) {
-      r[i * n + p + j] = r12[i * q + j];
-      rinv[i * n + p + j] = -inv12[i * q + j];
-    }
+    rinv.set(top.subarray(i * p, (i + 1) * p), i * n);
+    for (let j = 0; j < q; j++) rinv[i * n + p + j] = -inv12[i * q + j];
   }
-  for (let i = 0; i < q; i++) {
-    r.set(bottom.r.subarray(i * q, (i + 1) * q), (p + i) * n + p);
-    rinv.set(bottom.rinv.subarray(i * q, (i + 1) * q), (p + i) * n + p);
-  }
-  return { r, rinv };
+  for (let i = 0; i < q; i++) rinv.set(bottom.subarray(i * q, (i + 1) * q), (p + i) * n + p);
+  return rinv;
 }
 
 /** U, upper triangular, with H⁻¹ = UᵀU, for a symmetric positive definite `h [n, n]`. */
 export async function inverseUpperFactor(h: ArrayLike<number>, n: number): Promise<Float64Array> {
   const reversed = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) reversed[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  const { rinv } = await factor(reversed, n);
-  // U[i][j] = (R⁻ᵀ)[n−1−i][n−1−j] = R⁻¹[n−1−j][n−1−i]
-  const u = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = i; j < n; j++) u[i * n + j] = rinv[(n - 1 - j) * n + (n - 1 - i)];
+  const u = await inverseFactor(reversed, n);
+  // U[i][j] = (R⁻ᵀ)[n−1−i][n−1−j] = R⁻¹[n−1−j][n−1−i]: R⁻¹ mirrored about its anti-diagonal, in place.
+  for (let i = 0; i < n; i++) {
+    for (let j = i; j < n; j++) {
+      const [a, b] = [i * n + j, (n - 1 - j) * n + (n - 1 - i)];
+      if (a < b) [u[a], u[b]] = [u[b], u[a]];
+    }
+  }
   return u;
 }
