@@ -1,0 +1,234 @@
+// A Llama in onnxruntime-genai's builder layout (test/families/genaiBuilder.ts: packed q/k/v, GroupQueryAttention
+// with the rotary embedding inside, Skip/SimplifiedLayerNormalization, genai_config.json only): the file computes
+// Llama (independent float64 forward), `inspect` recognises it, our re-emission gives its logits, it compresses and
+// sparsifies end to end, and the exports load in plain onnxruntime-node. Int4 builds are refused with a message.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { runCli } from '../cli';
+import { repoRoot, tempDir } from '../fixtures';
+import { randomDecoder, type Shape } from '../../bench/randomModels';
+import { writeGenaiBuilderFixture } from '../families/genaiBuilder';
+import { referenceLogits } from '../families/reference';
+import { fixtureTokenizer } from '../families/fixtures';
+import { loadDecoder } from '../../src/model/recognise';
+import { buildDecoderGraph } from '../../src/graph/decoderGraph';
+import { modelToBuffer } from '../../src/onnx/writeModel';
+import { int64, presentToPast } from '../../src/runtime/kvCache';
+import { createSession } from '../../src/runtime/session';
+import type { Decoder, Weight } from '../../src/model/decoder';
+import { onnx } from '../../src/onnx/proto';
+
+const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
+const root = tempDir('subnet-search-genai-');
+const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
+// TinyLlama's conventions (GQA, untied, θ = 10⁴) at a tiny size; weights scaled so a wrong θ or eps shows.
+const SHAPE: Shape = {
+  layers: 2,
+  hidden: 64,
+  heads: 4,
+  kvHeads: 2,
+  intermediate: 128,
+  vocab: 512,
+  weightScale: 5,
+  tied: false,
+  ropeTheta: 10000,
+  normEps: 1e-6,
+  maxPositions: 256,
+};
+const HF_CONFIG = {
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  vocab_size: 512,
+  rope_theta: 10000,
+  rms_norm_eps: 1e-6,
+  hidden_act: 'silu',
+};
+
+const source = randomDecoder(SHAPE, 'float32');
+const files = new Map<string, string>();
+function fixtureFile(packedQkv: boolean): string {
+  const id = packedQkv ? 'packed' : 'separate';
+  if (!files.has(id)) {
+    const dir = path.join(root, id);
+    files.set(id, writeGenaiBuilderFixture(source, dir, { packedQkv, contextLength: 256 }));
+    // The builder copies the tokenizer beside the model (save_processing).
+    fs.copyFileSync(fixtureTokenizer(), path.join(dir, 'tokenizer.json'));
+  }
+  return files.get(id)!;
+}
+
+const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  assert.equal(a.length, b.length);
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
+  return m;
+};
+
+/** Logits per step: `prefill` tokens, then one a step; position_ids fed only where the graph has that input. */
+async function logits(s: ort.InferenceSession, d: Decoder, ids: number[], prefill = ids.length) {
+  const out: Float32Array[] = [];
+  const past: Record<string, ort.Tensor> = {};
+  d.layers.forEach((l, i) => {
+    for (const kv of ['key', 'value'])
+      past[`past_key_values.${i}.${kv}`] = new ort.Tensor('float32', new Float32Array(0), [1, l.kvHeads, 0, l.headDim]);
+  });
+  let feedsPast = past;
+  for (let start = 0; start < ids.length;) {
+    const step = ids.slice(start, start === 0 ? prefill : start + 1);
+    const feeds: Record<string, ort.Tensor> = {
+      input_ids: int64(step, [1, step.length]),
+      attention_mask: int64(new Array(start + step.length).fill(1), [1, start + step.length]),
+      ...feedsPast,
+    };
+    if (s.inputNames.includes('position_ids'))
+      feeds.position_ids = int64(
+        step.map((_, i) => start + i),
+        [1, step.length],
+      );
+    const r = await s.run(feeds);
+    out.push(r.logits.data as Float32Array);
+    feedsPast = presentToPast(r, d.layers.length);
+    start += step.length;
+  }
+  return out;
+}
+
+function cliJson(args: string[]) {
+  const r = runCli([...args, '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout);
+}
+
+for (const packed of [true, false]) {
+  const id = packed ? 'packed q/k/v' : 'separate q/k/v';
+
+  test(`genai builder (${id}): the file computes Llama (plain-TS float64 reference over its weights)`, async () => {
+    const all = new Map<string, Weight>(
+      [source.embed, source.finalNorm, source.lmHead, ...source.layerWeights.flatMap((w) => Object.values(w))].map(
+        (w) => [w.name, w],
+      ),
+    );
+    const s = await ort.InferenceSession.create(fixtureFile(packed));
+    const [file] = await logits(s, source, IDS);
+    const reference = referenceLogits(HF_CONFIG, (n) => all.get(n)!.read(), IDS).flatMap((r) => Array.from(r));
+    assert.ok(maxDiff(file, reference) <= 1e-4, `file vs reference: ${maxDiff(file, reference)}`);
+  });
+
+  test(`genai builder (${id}): inspect recognises it and reads θ from the caches, eps from the norms`, () => {
+    const r = cliJson(['inspect', fixtureFile(packed)]);
+    assert.equal(r.adapter, 'onnxruntime-genai builder');
+    assert.deepEqual(
+      [r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab, r.config.intermediate],
+      [2, 4, 2, 16, 512, 128],
+    );
+    assert.equal(r.config.ropeTheta, 10000);
+    assert.equal(r.config.normEps, Math.fround(1e-6));
+    assert.equal(r.config.maxPositions, 256);
+  });
+
+  test(`genai builder (${id}): re-emitted logits equal the file's (24 at once; 16 prefilled then 8 cached steps)`, async () => {
+    const d = loadDecoder(fixtureFile(packed));
+    const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
+    const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
+    const file = await ort.InferenceSession.create(fixtureFile(packed));
+    for (const prefill of [IDS.length, 16]) {
+      const [a, b] = [await logits(ours, d, IDS, prefill), await logits(file, d, IDS, prefill)];
+      a.forEach((step, i) =>
+        assert.ok(maxDiff(step, b[i]) <= 1e-4, `prefill ${prefill}, step ${i}: ${maxDiff(step, b[i])}`),
+      );
+    }
+  });
+}
+
+/** Plain onnxruntime-node runs the export: finite logits of the right shape. */
+async function assertLoadsInPlainOrt(file: string) {
+  const s = await ort.InferenceSession.create(file);
+  const d = loadDecoder(file);
+  const [l] = await logits(s, d, IDS.slice(0, 8));
+  assert.equal(l.length, 8 * d.config.vocab);
+  assert.ok(l.every(Number.isFinite), `${file}: non-finite logits`);
+}
+
+test('genai builder: compress --method flap and sparsify end to end; the exports load in plain onnxruntime-node', async () => {
+  const common = ['--calib', demoText, '--seq-len', '32', '--calib-windows', '8', '--provider', 'cpu'];
+  const out = path.join(root, 'flap');
+  const r = cliJson([
+    'compress',
+    fixtureFile(true),
+    '--ratio',
+    '0.8',
+    '--method',
+    'flap',
+    '--out',
+    out,
+    '--fitness-windows',
+    '4',
+    ...common,
+  ]);
+  assert.ok(r.params.after < r.params.before);
+  assert.ok(
+    Math.abs(r.ppl.exported - r.ppl.after) / r.ppl.after <= 1e-4,
+    `exported ${r.ppl.exported} vs masked ${r.ppl.after}`,
+  );
+  // The export is ours (plain ops, Hugging Face names, config.json), read back by the Optimum adapter.
+  assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, 'torch.onnx / Optimum Llama');
+  await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
+
+  const sparse = path.join(root, 'wanda');
+  const s = cliJson([
+    'sparsify',
+    fixtureFile(true),
+    '--method',
+    'wanda',
+    '--sparsity',
+    '0.5',
+    '--out',
+    sparse,
+    '--eval-windows',
+    '4',
+    ...common,
+  ]);
+  assert.ok(Number.isFinite(s.after.ppl));
+  await assertLoadsInPlainOrt(path.join(sparse, 'model.onnx'));
+});
+
+test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling in the caches, another model type', () => {
+  const variant = (name: string, change: (dir: string) => void) => {
+    const dir = path.join(root, `variant-${name}`);
+    fs.cpSync(path.dirname(fixtureFile(true)), dir, { recursive: true });
+    change(dir);
+    return path.join(dir, 'model.onnx');
+  };
+  const genai = (dir: string) => path.join(dir, 'genai_config.json');
+  const otherType = variant('phi3', (dir) => {
+    const c = JSON.parse(fs.readFileSync(genai(dir), 'utf8'));
+    c.model.type = 'phi3';
+    fs.writeFileSync(genai(dir), JSON.stringify(c));
+  });
+  assert.throws(() => loadDecoder(otherType), /model type 'phi3' in genai_config\.json \(read: llama\)/);
+  const int4 = variant('int4', (dir) => rewriteModel(dir, (m) => (m.graph!.node![0].opType = 'MatMulNBits')));
+  assert.throws(() => loadDecoder(int4), /int4\/int8 weights \(MatMulNBits\); build it with `-p fp32` or `-p fp16`/);
+  const scaled = variant('scaled', (dir) =>
+    rewriteModel(dir, (m) => {
+      const sin = m.graph!.initializer!.find((t) => t.name === 'sin_cache')!;
+      const v = new Float32Array(new Uint8Array(sin.rawData!).slice().buffer);
+      for (let t = 0; t < v.length / 8; t++) v[t * 8 + 7] = Math.sin(t * 0.25 * 10000 ** (-14 / 16));
+      sin.rawData = new Uint8Array(v.buffer);
+    }),
+  );
+  assert.throws(() => loadDecoder(scaled), /not plain rotary frequencies .* rope scaling/);
+});
+
+/** Rewrites `dir/model.onnx` in place (all tensors are inline at this size). */
+function rewriteModel(dir: string, change: (m: onnx.IModelProto) => void) {
+  const file = path.join(dir, 'model.onnx');
+  const m = onnx.ModelProto.decode(fs.readFileSync(file));
+  change(m);
+  fs.writeFileSync(file, onnx.ModelProto.encode(m).finish());
+}
