@@ -7,8 +7,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { runCli } from '../cli';
-import { repoRoot, tempDir } from '../fixtures';
+import { tempDir } from '../fixtures';
 import { randomDecoder, type Shape } from '../../bench/randomModels';
 import { writeGenaiBuilderFixture } from '../families/genaiBuilder';
 import { referenceLogits } from '../families/reference';
@@ -16,14 +15,20 @@ import { fixtureTokenizer } from '../families/fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
-import { emptyPast, floatValues, int64, presentToPast } from '../../src/runtime/kvCache';
 import { createSession } from '../../src/runtime/session';
-import type { Decoder, Weight } from '../../src/model/decoder';
+import type { Weight } from '../../src/model/decoder';
+import {
+  assertLoadsInPlainOrt,
+  cliJson,
+  compressFlap,
+  IDS,
+  logits,
+  maxDiff,
+  sparsifyWanda,
+} from '../families/endToEnd';
 import { onnx } from '../../src/onnx/proto';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const root = tempDir('subnet-search-genai-');
-const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
 // TinyLlama's conventions (GQA, untied, θ = 10⁴) at a tiny size; weights scaled so a wrong θ or eps shows.
 const SHAPE: Shape = {
   layers: 2,
@@ -61,43 +66,6 @@ function fixtureFile(packedQkv: boolean): string {
     fs.copyFileSync(fixtureTokenizer(), path.join(dir, 'tokenizer.json'));
   }
   return files.get(id)!;
-}
-
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
-
-/** Logits per step: `prefill` tokens, then one a step; position_ids fed only where the graph has that input. */
-async function logits(s: ort.InferenceSession, d: Decoder, ids: number[], prefill = ids.length) {
-  const out: Float32Array[] = [];
-  let past = emptyPast(s, d.layers, 1);
-  for (let start = 0; start < ids.length;) {
-    const step = ids.slice(start, start === 0 ? prefill : start + 1);
-    const feeds: Record<string, ort.Tensor> = {
-      input_ids: int64(step, [1, step.length]),
-      attention_mask: int64(new Array(start + step.length).fill(1), [1, start + step.length]),
-      ...past,
-    };
-    if (s.inputNames.includes('position_ids'))
-      feeds.position_ids = int64(
-        step.map((_, i) => start + i),
-        [1, step.length],
-      );
-    const r = await s.run(feeds);
-    out.push(floatValues(r.logits));
-    past = presentToPast(r, d.layers.length);
-    start += step.length;
-  }
-  return out;
-}
-
-function cliJson(args: string[]) {
-  const r = runCli([...args, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
 }
 
 for (const packed of [true, false]) {
@@ -162,56 +130,14 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   assert.ok(maxDiff(a, b) <= 1e-2, `ours vs the fp16 file: ${maxDiff(a, b)}`);
 });
 
-/** Plain onnxruntime-node runs the export: finite logits of the right shape. */
-async function assertLoadsInPlainOrt(file: string) {
-  const s = await ort.InferenceSession.create(file);
-  const d = loadDecoder(file);
-  const [l] = await logits(s, d, IDS.slice(0, 8));
-  assert.equal(l.length, 8 * d.config.vocab);
-  assert.ok(l.every(Number.isFinite), `${file}: non-finite logits`);
-}
-
 test('genai builder: compress --method flap and sparsify end to end; the exports load in plain onnxruntime-node', async () => {
-  const common = ['--calib', demoText, '--seq-len', '32', '--calib-windows', '8', '--provider', 'cpu'];
   const out = path.join(root, 'flap');
-  const r = cliJson([
-    'compress',
-    fixtureFile(true),
-    '--ratio',
-    '0.8',
-    '--method',
-    'flap',
-    '--out',
-    out,
-    '--fitness-windows',
-    '4',
-    ...common,
-  ]);
-  assert.ok(r.params.after < r.params.before);
-  assert.ok(
-    Math.abs(r.ppl.exported - r.ppl.after) / r.ppl.after <= 1e-4,
-    `exported ${r.ppl.exported} vs masked ${r.ppl.after}`,
-  );
+  compressFlap(fixtureFile(true), out);
   // The export is ours (plain ops, Hugging Face names, config.json), read back by the Optimum adapter.
   assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, 'torch.onnx / Optimum Llama');
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 
-  const sparse = path.join(root, 'wanda');
-  const s = cliJson([
-    'sparsify',
-    fixtureFile(true),
-    '--method',
-    'wanda',
-    '--sparsity',
-    '0.5',
-    '--out',
-    sparse,
-    '--eval-windows',
-    '4',
-    ...common,
-  ]);
-  assert.ok(Number.isFinite(s.after.ppl));
-  await assertLoadsInPlainOrt(path.join(sparse, 'model.onnx'));
+  await sparsifyWanda(fixtureFile(true), path.join(root, 'wanda'));
 });
 
 test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling in the caches, another model type', () => {
