@@ -19,6 +19,12 @@ export interface GenaiFixtureOptions {
   packedQkv: boolean;
   /** genai_config.json's context_length: the cos/sin caches' rows. */
   contextLength: number;
+  /**
+   * Where the rotary embedding is applied: inside GroupQueryAttention (`do_rotary`, the default wherever the EP
+   * supports it), or by RotaryEmbedding nodes on q and k fed `position_ids` (DirectML builds, which also keep q/k/v
+   * separate).
+   */
+  rotaryNodes?: boolean;
 }
 
 /** Row-wise concatenation of `[in, out_j]` matrices along the outputs. */
@@ -73,6 +79,7 @@ export function writeGenaiBuilderFixture(d: Decoder, dir: string, o: GenaiFixtur
 
   b.input('input_ids', DataType.INT64, ['batch_size', 'sequence_length']);
   b.input('attention_mask', DataType.INT64, ['batch_size', 'total_sequence_length']);
+  if (o.rotaryNodes) b.input('position_ids', DataType.INT64, ['batch_size', 'sequence_length']);
   for (let i = 0; i < c.layers; i++)
     for (const kv of ['key', 'value'])
       b.input(`past_key_values.${i}.${kv}`, io, ['batch_size', c.kvHeads, 'past_sequence_length', 'kv_cache_dim']);
@@ -122,24 +129,27 @@ export function writeGenaiBuilderFixture(d: Decoder, dir: string, o: GenaiFixtur
       const w = concatColumns([lw.q.read(), lw.k.read(), lw.v.read()], c.hidden);
       qkv = [b.op('MatMul', [x, init(GENAI_NAMES.qkv(i), [c.hidden, width], w)], {}, 'qkv_proj'), '', ''];
     } else qkv = (['q', 'k', 'v'] as const).map((r) => matmul(x, i, r));
+    // make_rotary_embedding: num_heads 0 and rotary_embedding_dim 0 for full rotary heads.
+    const rotary = (v: string) =>
+      b.op(
+        'RotaryEmbedding',
+        [v, 'position_ids', GENAI_NAMES.cosCache, GENAI_NAMES.sinCache],
+        { interleaved: 0, num_heads: 0, rotary_embedding_dim: 0 },
+        'rotary',
+        'com.microsoft',
+      );
+    if (o.rotaryNodes) qkv = [rotary(qkv[0]), rotary(qkv[1]), qkv[2]];
+    const caches = o.rotaryNodes ? [] : [GENAI_NAMES.cosCache, GENAI_NAMES.sinCache];
     const attn = b.op(
       'GroupQueryAttention',
-      [
-        ...qkv,
-        `past_key_values.${i}.key`,
-        `past_key_values.${i}.value`,
-        seqlensK,
-        totalLen,
-        GENAI_NAMES.cosCache,
-        GENAI_NAMES.sinCache,
-      ],
+      [...qkv, `past_key_values.${i}.key`, `past_key_values.${i}.value`, seqlensK, totalLen, ...caches],
       {
         num_heads: c.heads,
         kv_num_heads: c.kvHeads,
         scale: { float: 1 / Math.sqrt(c.headDim) },
         local_window_size: -1,
         softcap: { float: 0 },
-        do_rotary: 1,
+        do_rotary: o.rotaryNodes ? 0 : 1,
         rotary_interleaved: 0,
       },
       'GroupQueryAttention',
@@ -186,6 +196,7 @@ function genaiConfig(d: Decoder, o: GenaiFixtureOptions) {
         inputs: {
           input_ids: 'input_ids',
           attention_mask: 'attention_mask',
+          ...(o.rotaryNodes ? { position_ids: 'position_ids' } : {}),
           past_key_names: 'past_key_values.%d.key',
           past_value_names: 'past_key_values.%d.value',
         },

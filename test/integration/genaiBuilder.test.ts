@@ -1,7 +1,8 @@
-// A Llama in onnxruntime-genai's builder layout (test/families/genaiBuilder.ts: packed q/k/v, GroupQueryAttention
-// with the rotary embedding inside, Skip/SimplifiedLayerNormalization, genai_config.json only): the file computes
-// Llama (independent float64 forward), `inspect` recognises it, our re-emission gives its logits, it compresses and
-// sparsifies end to end, and the exports load in plain onnxruntime-node. Int4 builds are refused with a message.
+// A Llama in onnxruntime-genai's builder layouts (test/families/genaiBuilder.ts: packed or separate q/k/v,
+// GroupQueryAttention with the rotary inside or RotaryEmbedding nodes before it, (Skip)SimplifiedLayerNormalization,
+// genai_config.json only): the file computes Llama (independent float64 forward), `inspect` recognises it, our
+// re-emission gives its logits, it compresses and sparsifies end to end, and the exports load in plain
+// onnxruntime-node. Int4 builds, rope scaling and other model types are refused with a message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -57,34 +58,39 @@ const HF_CONFIG = {
 
 const source = randomDecoder(SHAPE, 'float32');
 const files = new Map<string, string>();
-function fixtureFile(packedQkv: boolean): string {
-  const id = packedQkv ? 'packed' : 'separate';
+/** The builder's layouts: its CPU/CUDA default, `disable_qkv_fusion`, and DirectML's (rotary outside the attention). */
+const VARIANTS = {
+  'packed q/k/v, rotary in GroupQueryAttention': { packedQkv: true },
+  'separate q/k/v': { packedQkv: false },
+  'separate q/k/v, RotaryEmbedding nodes': { packedQkv: false, rotaryNodes: true },
+};
+type Variant = keyof typeof VARIANTS;
+const PACKED: Variant = 'packed q/k/v, rotary in GroupQueryAttention';
+function fixtureFile(id: Variant): string {
   if (!files.has(id)) {
-    const dir = path.join(root, id);
-    files.set(id, writeGenaiBuilderFixture(source, dir, { packedQkv, contextLength: 256 }));
+    const dir = path.join(root, id.replace(/[^a-z]+/gi, '-'));
+    files.set(id, writeGenaiBuilderFixture(source, dir, { ...VARIANTS[id], contextLength: 256 }));
     // The builder copies the tokenizer beside the model (save_processing).
     fs.copyFileSync(fixtureTokenizer(), path.join(dir, 'tokenizer.json'));
   }
   return files.get(id)!;
 }
 
-for (const packed of [true, false]) {
-  const id = packed ? 'packed q/k/v' : 'separate q/k/v';
-
+for (const id of Object.keys(VARIANTS) as Variant[]) {
   test(`genai builder (${id}): the file computes Llama (plain-TS float64 reference over its weights)`, async () => {
     const all = new Map<string, Weight>(
       [source.embed, source.finalNorm, source.lmHead, ...source.layerWeights.flatMap((w) => Object.values(w))].map(
         (w) => [w.name, w],
       ),
     );
-    const s = await ort.InferenceSession.create(fixtureFile(packed));
+    const s = await ort.InferenceSession.create(fixtureFile(id));
     const [file] = await logits(s, source, IDS);
     const reference = referenceLogits(HF_CONFIG, (n) => all.get(n)!.read(), IDS).flatMap((r) => Array.from(r));
     assert.ok(maxDiff(file, reference) <= 1e-4, `file vs reference: ${maxDiff(file, reference)}`);
   });
 
   test(`genai builder (${id}): inspect recognises it and reads θ from the caches, eps from the norms`, () => {
-    const r = cliJson(['inspect', fixtureFile(packed)]);
+    const r = cliJson(['inspect', fixtureFile(id)]);
     assert.equal(r.adapter, 'onnxruntime-genai builder');
     assert.deepEqual(
       [r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab, r.config.intermediate],
@@ -96,10 +102,10 @@ for (const packed of [true, false]) {
   });
 
   test(`genai builder (${id}): re-emitted logits equal the file's (24 at once; 16 prefilled then 8 cached steps)`, async () => {
-    const d = loadDecoder(fixtureFile(packed));
+    const d = loadDecoder(fixtureFile(id));
     const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
     const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
-    const file = await ort.InferenceSession.create(fixtureFile(packed));
+    const file = await ort.InferenceSession.create(fixtureFile(id));
     for (const prefill of [IDS.length, 16]) {
       const [a, b] = [await logits(ours, d, IDS, prefill), await logits(file, d, IDS, prefill)];
       a.forEach((step, i) =>
@@ -132,18 +138,18 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
 
 test('genai builder: compress --method flap and sparsify end to end; the exports load in plain onnxruntime-node', async () => {
   const out = path.join(root, 'flap');
-  compressFlap(fixtureFile(true), out);
+  compressFlap(fixtureFile(PACKED), out);
   // The export is ours (plain ops, Hugging Face names, config.json), read back by the Optimum adapter.
   assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, 'torch.onnx / Optimum Llama');
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 
-  await sparsifyWanda(fixtureFile(true), path.join(root, 'wanda'));
+  await sparsifyWanda(fixtureFile(PACKED), path.join(root, 'wanda'));
 });
 
 test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling in the caches, another model type', () => {
   const variant = (name: string, change: (dir: string) => void) => {
     const dir = path.join(root, `variant-${name}`);
-    fs.cpSync(path.dirname(fixtureFile(true)), dir, { recursive: true });
+    fs.cpSync(path.dirname(fixtureFile(PACKED)), dir, { recursive: true });
     change(dir);
     return path.join(dir, 'model.onnx');
   };
