@@ -13,6 +13,7 @@ import { writeModelFile } from '../../src/onnx/writeModel';
 import type { Decoder } from '../../src/model/decoder';
 import { GENAI_NAMES, type LinearRole } from '../../src/model/names';
 import { toHalfBytes } from '../../src/onnx/tensorData';
+import { ropeInverseFrequencies } from '../../src/model/rope';
 
 export interface GenaiFixtureOptions {
   /** The builder's default packs q/k/v (CPU, no LoRA); `disable_qkv_fusion` keeps them apart. */
@@ -42,14 +43,18 @@ function concatColumns(parts: Float32Array[], rows: number): Float32Array {
   return out;
 }
 
-/** cos/sin caches as the builder computes them: positions × inverse frequencies θ^(−2p/d), the first half only. */
-function rotaryCaches(theta: number, headDim: number, context: number): [Float32Array, Float32Array] {
-  const half = headDim / 2;
+/**
+ * cos/sin caches as the builder computes them: positions × inverse frequencies θ^(−2p/d) (llama3-rescaled when the
+ * config says so, make_inv_freq_rescaled_with_freq_factors), the first half only.
+ */
+function rotaryCaches(c: Decoder['config'], context: number): [Float32Array, Float32Array] {
+  const half = c.headDim / 2;
+  const f = ropeInverseFrequencies(c).map(Math.fround);
   const cos = new Float32Array(context * half);
   const sin = new Float32Array(context * half);
   for (let t = 0; t < context; t++)
     for (let p = 0; p < half; p++) {
-      const angle = t * Math.fround(1 / theta ** ((2 * p) / headDim));
+      const angle = t * f[p];
       cos[t * half + p] = Math.cos(angle);
       sin[t * half + p] = Math.sin(angle);
     }
@@ -92,7 +97,7 @@ export function writeGenaiBuilderFixture(d: Decoder, dir: string, o: GenaiFixtur
   const totalLen = b.op('Cast', [total], { to: DataType.INT32 }, 'total_seq_len');
 
   init(GENAI_NAMES.embed, d.embed.shape, d.embed.read());
-  const [cos, sin] = rotaryCaches(c.ropeTheta, c.headDim, o.contextLength);
+  const [cos, sin] = rotaryCaches(c, o.contextLength);
   init(GENAI_NAMES.cosCache, [o.contextLength, c.headDim / 2], cos);
   init(GENAI_NAMES.sinCache, [o.contextLength, c.headDim / 2], sin);
   const eps = { float: c.normEps };

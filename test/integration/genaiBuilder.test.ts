@@ -2,7 +2,8 @@
 // GroupQueryAttention with the rotary inside or RotaryEmbedding nodes before it, (Skip)SimplifiedLayerNormalization,
 // genai_config.json only): the file computes Llama (independent float64 forward), `inspect` recognises it, our
 // re-emission gives its logits, it compresses and sparsifies end to end, and the exports load in plain
-// onnxruntime-node. Int4 builds, rope scaling and other model types are refused with a message.
+// onnxruntime-node; Llama 3.x's rescaled rotary is read from the caches. Int4 builds, other rope scaling and other
+// model types are refused with a message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -17,7 +18,7 @@ import { loadDecoder } from '../../src/model/recognise';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { createSession } from '../../src/runtime/session';
-import type { Weight } from '../../src/model/decoder';
+import type { Decoder, Weight } from '../../src/model/decoder';
 import {
   assertLoadsInPlainOrt,
   cliJson,
@@ -56,20 +57,59 @@ const HF_CONFIG = {
   hidden_act: 'silu',
 };
 
-const source = randomDecoder(SHAPE, 'float32');
+// Llama 3.2-1B's rotary: θ = 5·10⁵ and llama3 rescaling (factor 32, low 1, high 4, original context 8192) baked into
+// the caches; at head dim 16 its pairs fall in all three bands (kept, blended, slowed).
+const LLAMA3 = { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 };
+const LLAMA3_HF = {
+  rope_theta: 500000,
+  rope_scaling: {
+    rope_type: 'llama3',
+    factor: 32,
+    low_freq_factor: 1,
+    high_freq_factor: 4,
+    original_max_position_embeddings: 8192,
+  },
+};
+
 const files = new Map<string, string>();
-/** The builder's layouts: its CPU/CUDA default, `disable_qkv_fusion`, and DirectML's (rotary outside the attention). */
+/**
+ * The builder's layouts: its CPU/CUDA default, `disable_qkv_fusion`, DirectML's (rotary outside the attention), and
+ * the default with Llama 3.x's rescaled rotary caches.
+ */
 const VARIANTS = {
   'packed q/k/v, rotary in GroupQueryAttention': { packedQkv: true },
   'separate q/k/v': { packedQkv: false },
   'separate q/k/v, RotaryEmbedding nodes': { packedQkv: false, rotaryNodes: true },
+  'Llama 3.2 rotary (llama3 scaling in the caches)': { packedQkv: true, llama3: true },
 };
 type Variant = keyof typeof VARIANTS;
 const PACKED: Variant = 'packed q/k/v, rotary in GroupQueryAttention';
+const isLlama3 = (id: Variant) => 'llama3' in VARIANTS[id];
+const sources = new Map<boolean, Decoder>();
+const sourceOf = (id: Variant) =>
+  sources.get(isLlama3(id)) ??
+  sources
+    .set(
+      isLlama3(id),
+      randomDecoder(
+        isLlama3(id) ? { ...SHAPE, ropeTheta: 500000, ropeScaling: { type: 'llama3', ...LLAMA3 } } : SHAPE,
+        'float32',
+      ),
+    )
+    .get(isLlama3(id))!;
+const hfConfig = (id: Variant) => ({ ...HF_CONFIG, ...(isLlama3(id) ? LLAMA3_HF : {}) });
+
+function weightsByName(d: Decoder) {
+  const all = new Map<string, Weight>(
+    [d.embed, d.finalNorm, d.lmHead, ...d.layerWeights.flatMap((w) => Object.values(w))].map((w) => [w.name, w]),
+  );
+  return (name: string) => all.get(name)!.read();
+}
+
 function fixtureFile(id: Variant): string {
   if (!files.has(id)) {
-    const dir = path.join(root, id.replace(/[^a-z]+/gi, '-'));
-    files.set(id, writeGenaiBuilderFixture(source, dir, { ...VARIANTS[id], contextLength: 256 }));
+    const dir = path.join(root, id.replace(/[^a-z0-9]+/gi, '-'));
+    files.set(id, writeGenaiBuilderFixture(sourceOf(id), dir, { ...VARIANTS[id], contextLength: 256 }));
     // The builder copies the tokenizer beside the model (save_processing).
     fs.copyFileSync(fixtureTokenizer(), path.join(dir, 'tokenizer.json'));
   }
@@ -78,25 +118,27 @@ function fixtureFile(id: Variant): string {
 
 for (const id of Object.keys(VARIANTS) as Variant[]) {
   test(`genai builder (${id}): the file computes Llama (plain-TS float64 reference over its weights)`, async () => {
-    const all = new Map<string, Weight>(
-      [source.embed, source.finalNorm, source.lmHead, ...source.layerWeights.flatMap((w) => Object.values(w))].map(
-        (w) => [w.name, w],
-      ),
-    );
+    const source = sourceOf(id);
     const s = await ort.InferenceSession.create(fixtureFile(id));
     const [file] = await logits(s, source, IDS);
-    const reference = referenceLogits(HF_CONFIG, (n) => all.get(n)!.read(), IDS).flatMap((r) => Array.from(r));
+    const reference = referenceLogits(hfConfig(id), weightsByName(source), IDS).flatMap((r) => Array.from(r));
     assert.ok(maxDiff(file, reference) <= 1e-4, `file vs reference: ${maxDiff(file, reference)}`);
+    if (isLlama3(id)) {
+      const plain = referenceLogits(hfConfig(id), weightsByName(source), IDS, { noRopeScaling: true });
+      const without = plain.flatMap((r) => Array.from(r));
+      assert.ok(maxDiff(file, without) > 1e-2, `the rescaling does not move the logits: ${maxDiff(file, without)}`);
+    }
   });
 
-  test(`genai builder (${id}): inspect recognises it and reads θ from the caches, eps from the norms`, () => {
+  test(`genai builder (${id}): inspect recognises it and reads θ (and llama3 scaling) from the caches, eps from the norms`, () => {
     const r = cliJson(['inspect', fixtureFile(id)]);
     assert.equal(r.adapter, 'onnxruntime-genai builder');
     assert.deepEqual(
       [r.config.layers, r.config.heads, r.config.kvHeads, r.config.headDim, r.config.vocab, r.config.intermediate],
       [2, 4, 2, 16, 512, 128],
     );
-    assert.equal(r.config.ropeTheta, 10000);
+    assert.equal(r.config.ropeTheta, isLlama3(id) ? 500000 : 10000);
+    assert.deepEqual(r.config.ropeScaling, isLlama3(id) ? { type: 'llama3', ...LLAMA3 } : undefined);
     assert.equal(r.config.normEps, Math.fround(1e-6));
     assert.equal(r.config.maxPositions, 256);
   });
@@ -127,10 +169,7 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
   const [a] = await logits(ours, d, IDS);
   const [b] = await logits(await ort.InferenceSession.create(file), d, IDS);
-  const all = new Map<string, Weight>(
-    [d.embed, d.finalNorm, d.lmHead, ...d.layerWeights.flatMap((w) => Object.values(w))].map((w) => [w.name, w]),
-  );
-  const reference = referenceLogits(HF_CONFIG, (n) => all.get(n)!.read(), IDS).flatMap((r) => Array.from(r));
+  const reference = referenceLogits(HF_CONFIG, weightsByName(d), IDS).flatMap((r) => Array.from(r));
   assert.ok(maxDiff(a, reference) <= 1e-4, `ours vs reference: ${maxDiff(a, reference)}`);
   // fp16 keeps 11 bits: logits of about 2 computed in fp16 land within a few thousandths of the fp32 result.
   assert.ok(maxDiff(a, b) <= 1e-2, `ours vs the fp16 file: ${maxDiff(a, b)}`);
@@ -146,7 +185,7 @@ test('genai builder: compress --method flap and sparsify end to end; the exports
   await sparsifyWanda(fixtureFile(PACKED), path.join(root, 'wanda'));
 });
 
-test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling in the caches, another model type', () => {
+test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling other than llama3 in the caches, another model type', () => {
   const variant = (name: string, change: (dir: string) => void) => {
     const dir = path.join(root, `variant-${name}`);
     fs.cpSync(path.dirname(fixtureFile(PACKED)), dir, { recursive: true });
@@ -170,7 +209,7 @@ test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling in
       sin.rawData = new Uint8Array(v.buffer);
     }),
   );
-  assert.throws(() => loadDecoder(scaled), /not plain rotary frequencies .* rope scaling/);
+  assert.throws(() => loadDecoder(scaled), /neither plain rotary frequencies .* nor Llama 3\.x's llama3 rescaling/);
 });
 
 /** Rewrites `dir/model.onnx` in place (all tensors are inline at this size). */

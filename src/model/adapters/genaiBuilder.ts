@@ -2,13 +2,14 @@
 // named after their MatMul nodes and stored [in, out] (model/names.ts GENAI_NAMES), q/k/v packed into one
 // `qkv_proj` (split on read) or separate, com.microsoft GroupQueryAttention with the rotary embedding inside it or
 // RotaryEmbedding nodes before it, (Skip)SimplifiedLayerNormalization. The config comes from genai_config.json
-// (heads, KV heads, head size, context length, token ids); rope θ from the cos/sin caches and the norm epsilon from
-// the norm ops, as the builder writes neither into genai_config.json. Refused with a message: int4/int8
-// (MatMulNBits) builds, biases, rope scaling baked into the caches, interleaved rotary, windowed or soft-capped
-// attention, and model types other than Llama.
+// (heads, KV heads, head size, context length, token ids); rope θ and Llama 3.x's llama3 scaling from the cos/sin
+// caches (genaiRope.ts) and the norm epsilon from the norm ops, as the builder writes none of them into
+// genai_config.json. Refused with a message: int4/int8 (MatMulNBits) builds, biases, other rope scaling, interleaved
+// rotary, windowed or soft-capped attention, and model types other than Llama.
 import * as path from 'node:path';
 import type { OnnxFile } from '../../onnx/modelFile';
 import { readFloatTensor, tensorDims } from '../../onnx/tensorData';
+import { DataType } from '../../onnx/proto';
 import { UserError } from '../../util/errors';
 import type { Decoder, DecoderConfig, LayerWeights, Weight } from '../decoder';
 import { denseLayerShape, weightColumns } from '../decoder';
@@ -17,7 +18,7 @@ import { FAMILIES } from '../families';
 import { FINAL_NORM_NAME, GENAI_NAMES, LINEAR_ROLES, linearName, LM_HEAD_NAME, normName } from '../names';
 import { intAttr, type GraphIndex } from './graphIndex';
 import { tensorWeight } from './onnxWeights';
-import { builderRopeTheta } from './genaiRope';
+import { builderRope } from './genaiRope';
 
 export const GENAI_ADAPTER = 'onnxruntime-genai builder';
 
@@ -141,9 +142,10 @@ export function readGenaiBuilder(file: OnnxFile, index: GraphIndex, hints: Confi
   }
   const finalNorm = weight(GENAI_NAMES.finalNorm(layers), 'final norm', FINAL_NORM_NAME);
 
-  const cos = readFloatTensor(need(GENAI_NAMES.cosCache, 'cos cache'), file.dir);
+  const cosT = need(GENAI_NAMES.cosCache, 'cos cache');
+  const cos = readFloatTensor(cosT, file.dir);
   const sin = readFloatTensor(need(GENAI_NAMES.sinCache, 'sin cache'), file.dir);
-  const ropeTheta = builderRopeTheta(cos, sin, headDim, fileName);
+  const rope = builderRope(cos, sin, headDim, fileName, cosT.dataType === DataType.FLOAT16);
   const weightType = layerWeights[0]?.o.stored?.type ?? 'float32';
   const config: DecoderConfig = {
     family: FAMILIES.llama.name,
@@ -154,7 +156,7 @@ export function readGenaiBuilder(file: OnnxFile, index: GraphIndex, hints: Confi
     headDim,
     intermediate: layerWeights[0]?.gate.shape[1] ?? 0,
     vocab,
-    ropeTheta,
+    ...rope,
     normEps: ops.normEps,
     tiedEmbeddings: !embedT,
     maxPositions: hints.maxPositions ?? cos.length / (headDim / 2),
