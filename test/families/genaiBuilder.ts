@@ -26,6 +26,8 @@ export interface GenaiFixtureOptions {
    * separate).
    */
   rotaryNodes?: boolean;
+  /** `shared_embeddings`: the embedding not stored; tokens gathered from the transposed `lm_head.MatMul.weight`. */
+  sharedEmbeddings?: boolean;
 }
 
 /** Row-wise concatenation of `[in, out_j]` matrices along the outputs. */
@@ -96,13 +98,16 @@ export function writeGenaiBuilderFixture(d: Decoder, dir: string, o: GenaiFixtur
   const total = b.op('Gather', [b.op('Shape', ['attention_mask']), b.ints([1], true)], { axis: 0 }, 'attn_mask_Gather');
   const totalLen = b.op('Cast', [total], { to: DataType.INT32 }, 'total_seq_len');
 
-  init(GENAI_NAMES.embed, d.embed.shape, d.embed.read());
+  if (!o.sharedEmbeddings) init(GENAI_NAMES.embed, d.embed.shape, d.embed.read());
   const [cos, sin] = rotaryCaches(c, o.contextLength);
   init(GENAI_NAMES.cosCache, [o.contextLength, c.headDim / 2], cos);
   init(GENAI_NAMES.sinCache, [o.contextLength, c.headDim / 2], sin);
   const eps = { float: c.normEps };
 
-  let root = b.op('Gather', [GENAI_NAMES.embed, 'input_ids'], {}, 'embed_tokens');
+  const table = o.sharedEmbeddings
+    ? b.op('Transpose', [GENAI_NAMES.lmHead], { perm: [1, 0] }, 'embed_tokens_Transpose')
+    : GENAI_NAMES.embed;
+  let root = b.op('Gather', [table, 'input_ids'], {}, 'embed_tokens');
   let skip = '';
   /** A norm of the chain: plain for the very first, Skip… (adding the last sublayer's output) for every other. */
   const norm = (weight: string, last = false): string => {

@@ -18,7 +18,9 @@ import { loadDecoder } from '../../src/model/recognise';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { createSession } from '../../src/runtime/session';
-import type { Decoder, Weight } from '../../src/model/decoder';
+import { computedWeight, type Decoder, type Weight } from '../../src/model/decoder';
+import { LM_HEAD_NAME } from '../../src/model/names';
+import { transpose2d } from '../../src/model/transpose';
 import {
   assertLoadsInPlainOrt,
   cliJson,
@@ -81,23 +83,32 @@ const VARIANTS = {
   'separate q/k/v': { packedQkv: false },
   'separate q/k/v, RotaryEmbedding nodes': { packedQkv: false, rotaryNodes: true },
   'Llama 3.2 rotary (llama3 scaling in the caches)': { packedQkv: true, llama3: true },
+  'shared embeddings (tied, the head stored once)': { packedQkv: true, sharedEmbeddings: true },
 };
 type Variant = keyof typeof VARIANTS;
 const PACKED: Variant = 'packed q/k/v, rotary in GroupQueryAttention';
 const isLlama3 = (id: Variant) => 'llama3' in VARIANTS[id];
-const sources = new Map<boolean, Decoder>();
-const sourceOf = (id: Variant) =>
-  sources.get(isLlama3(id)) ??
-  sources
-    .set(
-      isLlama3(id),
-      randomDecoder(
-        isLlama3(id) ? { ...SHAPE, ropeTheta: 500000, ropeScaling: { type: 'llama3', ...LLAMA3 } } : SHAPE,
-        'float32',
-      ),
-    )
-    .get(isLlama3(id))!;
-const hfConfig = (id: Variant) => ({ ...HF_CONFIG, ...(isLlama3(id) ? LLAMA3_HF : {}) });
+const isTied = (id: Variant) => 'sharedEmbeddings' in VARIANTS[id];
+const sources = new Map<string, Decoder>();
+/** The random weights behind a variant; a tied one's head is the transposed embedding, as tie_word_embeddings means. */
+function sourceOf(id: Variant): Decoder {
+  const key = isLlama3(id) ? 'llama3' : isTied(id) ? 'tied' : 'plain';
+  if (!sources.has(key)) {
+    const shape = isLlama3(id)
+      ? { ...SHAPE, ropeTheta: 500000, ropeScaling: { type: 'llama3' as const, ...LLAMA3 } }
+      : SHAPE;
+    const d = randomDecoder(shape, 'float32');
+    const [vocab, hidden] = d.embed.shape;
+    const lmHead = computedWeight(LM_HEAD_NAME, [hidden, vocab], () => transpose2d(d.embed.read(), vocab, hidden));
+    sources.set(key, isTied(id) ? { ...d, lmHead } : d);
+  }
+  return sources.get(key)!;
+}
+const hfConfig = (id: Variant) => ({
+  ...HF_CONFIG,
+  ...(isLlama3(id) ? LLAMA3_HF : {}),
+  tie_word_embeddings: isTied(id),
+});
 
 function weightsByName(d: Decoder) {
   const all = new Map<string, Weight>(
@@ -140,6 +151,7 @@ for (const id of Object.keys(VARIANTS) as Variant[]) {
     assert.equal(r.config.ropeTheta, isLlama3(id) ? 500000 : 10000);
     assert.deepEqual(r.config.ropeScaling, isLlama3(id) ? { type: 'llama3', ...LLAMA3 } : undefined);
     assert.equal(r.config.normEps, Math.fround(1e-6));
+    assert.equal(r.config.tiedEmbeddings, isTied(id));
     assert.equal(r.config.maxPositions, 256);
   });
 
