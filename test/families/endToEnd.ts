@@ -8,6 +8,8 @@ import { repoRoot } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { emptyPast, floatValues, int64, presentToPast } from '../../src/runtime/kvCache';
 import type { Decoder } from '../../src/model/decoder';
+import { createSession } from '../../src/runtime/session';
+import { generateGreedy } from '../../src/runtime/generate';
 
 const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 export const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
@@ -108,4 +110,24 @@ export async function sparsifyWanda(file: string, out: string) {
   ]);
   assert.ok(Number.isFinite(s.after.ppl));
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
+}
+
+/** transformers.js loads the folder `root/name` offline and generates, greedily, the tokens our runtime generates. */
+export async function assertTransformersJsGenerates(root: string, name: string) {
+  const { AutoModelForCausalLM, AutoTokenizer, env } = await import('@huggingface/transformers');
+  env.allowRemoteModels = false;
+  env.localModelPath = `${root}/`;
+  const tok = await AutoTokenizer.from_pretrained(name);
+  const model = await AutoModelForCausalLM.from_pretrained(name, { subfolder: '', dtype: 'fp32', device: 'cpu' });
+  const generated = (await model.generate({ ...tok('Once upon a time'), max_new_tokens: 12, do_sample: false })) as {
+    tolist(): bigint[][];
+  };
+  const theirs = generated.tolist()[0].map(Number);
+  const file = path.join(root, name, 'model.onnx');
+  const s = await createSession(file, { provider: 'cpu' });
+  const ours = await generateGreedy(s.session, loadDecoder(file).layers, theirs.slice(0, 5), {
+    maxTokens: theirs.length,
+    stopIds: [],
+  });
+  assert.deepEqual(theirs, ours);
 }

@@ -23,6 +23,7 @@ import { LM_HEAD_NAME } from '../../src/model/names';
 import { transpose2d } from '../../src/model/transpose';
 import {
   assertLoadsInPlainOrt,
+  assertTransformersJsGenerates,
   cliJson,
   compressFlap,
   IDS,
@@ -195,6 +196,10 @@ test('genai builder: compress --method flap and sparsify end to end; the exports
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 
   await sparsifyWanda(fixtureFile(PACKED), path.join(root, 'wanda'));
+});
+
+test('genai builder: transformers.js loads the compressed export offline and generates our tokens', async () => {
+  await assertTransformersJsGenerates(root, 'flap');
 });
 
 test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling other than llama3 in the caches, another model type', () => {
