@@ -170,7 +170,7 @@ for (const id of Object.keys(VARIANTS) as Variant[]) {
   });
 }
 
-test('genai builder fp16 (every float stored and computed in fp16): read as fp16; our re-emission computes the float64 reference over the weights read, and the file agrees up to its fp16 arithmetic', async () => {
+test('genai builder fp16 (every float stored and computed in fp16): read as fp16; our re-emission computes the float64 reference over the weights read, the file agrees up to its fp16 arithmetic; compressed, the export stays fp16', async () => {
   const file = writeGenaiBuilderFixture(randomDecoder(SHAPE, 'float16'), path.join(root, 'fp16'), {
     packedQkv: true,
     contextLength: 256,
@@ -186,6 +186,13 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   assert.ok(maxDiff(a, reference) <= 1e-4, `ours vs reference: ${maxDiff(a, reference)}`);
   // fp16 keeps 11 bits: logits of about 2 computed in fp16 land within a few thousandths of the fp32 result.
   assert.ok(maxDiff(a, b) <= 1e-2, `ours vs the fp16 file: ${maxDiff(a, b)}`);
+
+  fs.copyFileSync(fixtureTokenizer(), path.join(root, 'fp16', 'tokenizer.json'));
+  const out = path.join(root, 'fp16-flap');
+  compressFlap(file, out);
+  const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
+  assert.equal(config.torch_dtype, 'float16', "the export keeps the weights' precision");
+  await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 });
 
 test('genai builder: compress --method flap and sparsify end to end; the exports load in plain onnxruntime-node', async () => {
