@@ -151,7 +151,7 @@ for (const id of Object.keys(VARIANTS) as Variant[]) {
     );
     assert.equal(r.config.ropeTheta, isLlama3(id) ? 500000 : 10000);
     assert.deepEqual(r.config.ropeScaling, isLlama3(id) ? { type: 'llama3', ...LLAMA3 } : undefined);
-    assert.equal(r.config.normEps, Math.fround(1e-6));
+    assert.equal(r.config.normEps, 1e-6);
     assert.equal(r.config.tiedEmbeddings, isTied(id));
     assert.equal(r.config.maxPositions, 256);
   });
@@ -177,7 +177,7 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   });
   const d = loadDecoder(file);
   assert.equal(d.weightType, 'float16');
-  assert.deepEqual([d.config.ropeTheta, d.config.normEps], [10000, Math.fround(1e-6)]);
+  assert.deepEqual([d.config.ropeTheta, d.config.normEps], [10000, 1e-6]);
   const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
   const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
   const [a] = await logits(ours, d, IDS);

@@ -32,6 +32,15 @@ export const hasGenaiBuilderLayout = (index: GraphIndex) =>
 const floatAttr = (node: { attribute?: { name?: string | null; f?: number | null }[] | null }, name: string) =>
   node.attribute?.find((a) => a.name === name)?.f ?? undefined;
 
+/** The shortest decimal that is the same float32 (an attribute's 9.99999975e-6 is the config's 1e-5). */
+function shortestFloat32(x: number): number {
+  for (let digits = 1; digits < 9; digits++) {
+    const d = Number(x.toPrecision(digits));
+    if (Math.fround(d) === x) return d;
+  }
+  return x;
+}
+
 function refuse(file: string, what: string): never {
   throw new UserError(`${file}: an onnxruntime-genai builder graph with ${what}, which this version does not read`);
 }
@@ -65,7 +74,7 @@ function readOps(index: GraphIndex, fileName: string) {
     heads: intAttr(gqa, 'num_heads', 0) || undefined,
     kvHeads: intAttr(gqa, 'kv_num_heads', 0) || undefined,
     scale: floatAttr(gqa, 'scale'),
-    normEps: eps[0],
+    normEps: shortestFloat32(eps[0]),
   };
 }
 
