@@ -64,3 +64,22 @@ export function layerWeightName(i: number, key: keyof LayerWeights): string {
   if (key in BIAS_OF) return biasName(i, key as BiasRole);
   return linearName(i, key as LinearRole);
 }
+
+/**
+ * Initializer names of onnxruntime-genai's model builder (src/python/py/models/builders/base.py): each MatMul's
+ * weight is named after its node (`/model/layers.{i}/attn/o_proj/MatMul` → `…o_proj.MatMul.weight`) and stored
+ * transposed from Hugging Face's, i.e. in our `[in, out]` layout; q/k/v packed into one `qkv_proj` (q, then k, then
+ * v along the outputs) unless the builder was told not to; the final norm is numbered as layer `layers`.
+ */
+export const GENAI_NAMES = {
+  qkv: (i: number) => `model.layers.${i}.attn.qkv_proj.MatMul.weight`,
+  linear: (i: number, role: LinearRole) =>
+    `model.layers.${i}.${LINEAR_MODULES[role].startsWith('self_attn') ? 'attn' : 'mlp'}.${role}_proj.MatMul.weight`,
+  norm: (i: number, role: NormRole) =>
+    `model.layers.${i}.${role === 'inputNorm' ? 'input' : 'post_attention'}_layernorm.weight`,
+  finalNorm: (layers: number) => `model.layers.${layers}.final_norm_layernorm.weight`,
+  lmHead: 'lm_head.MatMul.weight',
+  embed: EMBED_NAME,
+  cosCache: 'cos_cache',
+  sinCache: 'sin_cache',
+} as const;

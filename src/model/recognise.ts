@@ -38,7 +38,7 @@ export function loadDecoder(file: string): Decoder {
   if (!adapter) throw unrecognised(probe);
   const o = probe.onnx;
   if (o) {
-    const fused = unsupportedFusedOps(o.index);
+    const fused = adapter.readsFusedOps ? [] : unsupportedFusedOps(o.index);
     if (fused.length)
       throw new UserError(
         `${probe.name}: uses fused runtime ops (${fused.join(', ')}); export the model with plain ONNX ops (torch.onnx / Optimum) to compress it`,

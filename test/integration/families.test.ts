@@ -7,55 +7,26 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { runCli } from '../cli';
-import { repoRoot, tempDir } from '../fixtures';
+import { tempDir } from '../fixtures';
 import { FAMILY_FIXTURES, fixtureDecoder, writeFamilyFixture, type FamilyFixture } from '../families/fixtures';
 import { referenceLogits, type Ablation } from '../families/reference';
 import { loadDecoder } from '../../src/model/recognise';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
-import { emptyPast, int64, presentToPast } from '../../src/runtime/kvCache';
 import { createSession } from '../../src/runtime/session';
-import { generateGreedy } from '../../src/runtime/generate';
 import type { Decoder, Weight } from '../../src/model/decoder';
+import {
+  assertLoadsInPlainOrt,
+  assertTransformersJsGenerates,
+  cliJson,
+  compressFlap,
+  IDS,
+  logits,
+  maxDiff,
+  sparsifyWanda,
+} from '../families/endToEnd';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const root = tempDir('subnet-search-families-');
-const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
-
-/** Logits of one sequence `[steps][S·V]`: all at once, or prefilled with `prefill` tokens then one token a step. */
-async function logits(
-  s: ort.InferenceSession,
-  d: Decoder,
-  ids: number[],
-  prefill = ids.length,
-): Promise<Float32Array[]> {
-  const out: Float32Array[] = [];
-  let past = emptyPast(s, d.layers, 1);
-  for (let start = 0; start < ids.length;) {
-    const step = ids.slice(start, start === 0 ? prefill : start + 1);
-    const r = await s.run({
-      input_ids: int64(step, [1, step.length]),
-      attention_mask: int64(new Array(start + step.length).fill(1), [1, start + step.length]),
-      position_ids: int64(
-        step.map((_, i) => start + i),
-        [1, step.length],
-      ),
-      ...past,
-    });
-    out.push(r.logits.data as Float32Array);
-    past = presentToPast(r, d.layers.length);
-    start += step.length;
-  }
-  return out;
-}
-
-const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
-  assert.equal(a.length, b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i] - b[i]));
-  return m;
-};
 
 function weightsByName(d: Decoder) {
   const all = new Map<string, Weight>(
@@ -76,21 +47,6 @@ const ABLATIONS: Record<string, Ablation[]> = {
 const fileOf = new Map<string, string>();
 const fixtureFile = (fx: FamilyFixture) =>
   fileOf.get(fx.id) ?? fileOf.set(fx.id, writeFamilyFixture(fx, path.join(root, fx.id))).get(fx.id)!;
-
-function cliJson(args: string[]) {
-  const r = runCli([...args, '--json']);
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout);
-}
-
-/** Plain onnxruntime-node (not our session wrapper) runs the exported model: finite logits of the right shape. */
-async function assertLoadsInPlainOrt(file: string) {
-  const s = await ort.InferenceSession.create(file);
-  const d = loadDecoder(file);
-  const [l] = await logits(s, d, IDS.slice(0, 8));
-  assert.equal(l.length, 8 * d.config.vocab);
-  assert.ok(l.every(Number.isFinite), `${file}: non-finite logits`);
-}
 
 for (const fx of FAMILY_FIXTURES) {
   test(`${fx.id}: the fixture's graph computes the family's network (plain-TS float64 reference over its random weights)`, async () => {
@@ -136,26 +92,8 @@ for (const fx of FAMILY_FIXTURES) {
   });
 
   test(`${fx.id}: compress --method flap and sparsify end to end; both exports keep the family and load in plain onnxruntime-node`, async () => {
-    const common = ['--calib', demoText, '--seq-len', '32', '--calib-windows', '8', '--provider', 'cpu'];
     const out = path.join(root, `${fx.id}-flap`);
-    const r = cliJson([
-      'compress',
-      fixtureFile(fx),
-      '--ratio',
-      '0.8',
-      '--method',
-      'flap',
-      '--out',
-      out,
-      '--fitness-windows',
-      '4',
-      ...common,
-    ]);
-    assert.ok(r.params.after < r.params.before);
-    assert.ok(
-      Math.abs(r.ppl.exported - r.ppl.after) / r.ppl.after <= 1e-4,
-      `exported ${r.ppl.exported} vs masked ${r.ppl.after}`,
-    );
+    compressFlap(fixtureFile(fx), out);
     const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.equal(config.model_type, fx.config.model_type);
     assert.deepEqual(config.architectures, fx.config.architectures);
@@ -163,42 +101,11 @@ for (const fx of FAMILY_FIXTURES) {
     assert.equal(cliJson(['inspect', path.join(out, 'model.onnx')]).adapter, fx.adapter);
     await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 
-    const sparse = path.join(root, `${fx.id}-wanda`);
-    const s = cliJson([
-      'sparsify',
-      fixtureFile(fx),
-      '--method',
-      'wanda',
-      '--sparsity',
-      '0.5',
-      '--out',
-      sparse,
-      '--eval-windows',
-      '4',
-      ...common,
-    ]);
-    assert.ok(Number.isFinite(s.after.ppl));
-    await assertLoadsInPlainOrt(path.join(sparse, 'model.onnx'));
+    await sparsifyWanda(fixtureFile(fx), path.join(root, `${fx.id}-wanda`));
   });
 
   test(`${fx.id}: transformers.js loads the compressed export offline and generates our tokens`, async () => {
-    const { AutoModelForCausalLM, AutoTokenizer, env } = await import('@huggingface/transformers');
-    env.allowRemoteModels = false;
-    env.localModelPath = `${root}/`;
-    const name = `${fx.id}-flap`;
-    const tok = await AutoTokenizer.from_pretrained(name);
-    const model = await AutoModelForCausalLM.from_pretrained(name, { subfolder: '', dtype: 'fp32', device: 'cpu' });
-    const generated = (await model.generate({ ...tok('Once upon a time'), max_new_tokens: 12, do_sample: false })) as {
-      tolist(): bigint[][];
-    };
-    const theirs = generated.tolist()[0].map(Number);
-    const file = path.join(root, name, 'model.onnx');
-    const s = await createSession(file, { provider: 'cpu' });
-    const ours = await generateGreedy(s.session, loadDecoder(file).layers, theirs.slice(0, 5), {
-      maxTokens: theirs.length,
-      stopIds: [],
-    });
-    assert.deepEqual(theirs, ours);
+    await assertTransformersJsGenerates(root, `${fx.id}-flap`);
   });
 }
 
@@ -225,6 +132,6 @@ test('refused, each with its own message: another rope_scaling type, Qwen2 with 
   );
   assert.throws(
     () => loadDecoder(variant(qwen2, 'unknown', { model_type: 'starcoder2' })),
-    /model_type 'starcoder2', a family this version does not read\. Tried: torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/,
+    /model_type 'starcoder2', a family this version does not read\. Tried: onnxruntime-genai builder .*torch\.onnx \/ Optimum Llama .*Qwen2.*llama2\.c/,
   );
 });

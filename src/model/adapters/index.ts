@@ -8,6 +8,7 @@ import { readConfigHints, type ConfigHints } from '../hfConfig';
 import { LLAMA2C_ADAPTER, readLlama2c } from '../llama2c';
 import { GraphIndex } from './graphIndex';
 import { hasLlamaLayout, readOptimum } from './optimum';
+import { GENAI_ADAPTER, hasGenaiBuilderLayout, readGenaiBuilder } from './genaiBuilder';
 
 /** What an adapter may look at to decide: the file, and for ONNX its graph and the config beside it. */
 export interface ModelProbe {
@@ -23,6 +24,8 @@ export interface DecoderAdapter {
   supports: string;
   recognises(p: ModelProbe): boolean;
   read(p: ModelProbe): Decoder;
+  /** The adapter reads graphs made of fused runtime ops (checks them itself); others refuse such graphs. */
+  readsFusedOps?: boolean;
 }
 
 export function probeModel(file: string): ModelProbe {
@@ -55,6 +58,15 @@ function optimumAdapter(family: FamilySpec): DecoderAdapter {
 }
 
 export const ADAPTERS: readonly DecoderAdapter[] = [
+  // First: its graphs also hold `model.embed_tokens.weight`, which the Optimum adapters look for.
+  {
+    name: GENAI_ADAPTER,
+    supports:
+      'Llama built by onnxruntime-genai (fp32/fp16; packed or separate q/k/v, GroupQueryAttention; int4 refused)',
+    recognises: (p) => Boolean(p.onnx && hasGenaiBuilderLayout(p.onnx.index)),
+    read: (p) => readGenaiBuilder(p.onnx!.file, p.onnx!.index, p.onnx!.hints()),
+    readsFusedOps: true,
+  },
   ...Object.values(FAMILIES).map(optimumAdapter),
   {
     name: LLAMA2C_ADAPTER,
