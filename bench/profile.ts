@@ -21,10 +21,16 @@ import { benchData, machine, MODELS, workDir, writeResults } from './lib';
 
 const SPARSITIES = [0.5, 0.6];
 const KINDS: ProfileKind[] = ['uniform', 'owl', 'search'];
-const schedule = {
-  ...PROFILE_SCHEDULE,
-  ...(process.env.PROFILE_GENERATIONS ? { generations: Number(process.env.PROFILE_GENERATIONS) } : {}),
-};
+/** PROFILE_GENERATIONS=N shortens a trial run; anything but a whole number ≥ 1 is refused. */
+function generationsOverride(): { generations: number } | Record<string, never> {
+  const text = process.env.PROFILE_GENERATIONS;
+  if (text === undefined) return {};
+  const generations = Number(text);
+  if (!(Number.isInteger(generations) && generations >= 1))
+    throw new Error(`PROFILE_GENERATIONS=${text}: expected a whole number, 1 or more`);
+  return { generations };
+}
+const schedule = { ...PROFILE_SCHEDULE, ...generationsOverride() };
 
 interface Row {
   model: string;

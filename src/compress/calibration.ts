@@ -81,16 +81,20 @@ export async function denseLayerwise<T>(
   let input: LayerInputs = calibrationInputs(windows);
   const results: T[] = [];
   o.onLayer?.(0, d.layers.length);
-  for (let l = 0; l < d.layers.length; l++) {
-    const pass = await passLayer(d, l, input, { ...o, points, keepOutput: l < d.layers.length - 1 });
-    results.push(await perLayer(l, pass.stats as LayerStats));
-    if (pass.next) {
-      input.hidden?.release();
-      input = pass.next;
+  try {
+    for (let l = 0; l < d.layers.length; l++) {
+      const pass = await passLayer(d, l, input, { ...o, points, keepOutput: l < d.layers.length - 1 });
+      if (pass.next) {
+        input.hidden?.release();
+        input = pass.next;
+      }
+      results.push(await perLayer(l, pass.stats as LayerStats));
+      o.onLayer?.(l + 1, d.layers.length);
     }
-    o.onLayer?.(l + 1, d.layers.length);
+  } finally {
+    // Also on a cancel or an error: the spilled hidden states are the job's own temporaries.
+    input.hidden?.release();
   }
-  input.hidden?.release();
   return results;
 }
 

@@ -1,4 +1,5 @@
 // `compress`'s stages after the masks: reformation, export (with the weight stage), measurements, and the report.
+import { PROFILE_DATABASE } from '../util/outputFolder';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -77,7 +78,7 @@ export async function exportStage(
       small,
       calib,
       r.weightStage,
-      out.file('profile-database'),
+      out.file(PROFILE_DATABASE),
       ctx.session,
       ctx.emit,
     ));

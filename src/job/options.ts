@@ -1,7 +1,7 @@
 // The rules every job's numbers obey, in one place. The CLI's argument parsers and the job functions (the requests
 // of the extension and of library callers) check with the same rules, so a value is refused the same way whoever
 // asks, and before any heavy work: a count of 0 or a "NaN" once ran a job or fell back to a default silently.
-import type { SparsityPattern } from '../compress/sparsify/pattern';
+import { SPARSEGPT_BLOCK, type SparsityPattern } from '../compress/sparsify/pattern';
 import type { SearchSchedule } from '../compress/search/evolution';
 import { UserError } from '../util/errors';
 import { isRatio } from './defaults';
@@ -117,7 +117,7 @@ const patternText = (p: SparsityPattern) => (p.kind === 'nm' ? `${p.n}:${p.m}` :
 export function checkWeightStageRequest(
   s:
     | {
-        sparsity?: { pattern: SparsityPattern };
+        sparsity?: { pattern: SparsityPattern; method?: string };
         quant?: { bits: number; blockSize: number };
         profile?: string;
         profileGenerations?: number;
@@ -128,6 +128,12 @@ export function checkWeightStageRequest(
   const problem = s.sparsity && patternProblem(s.sparsity.pattern);
   if (problem) throw new UserError(`--sparsity ${patternText(s.sparsity!.pattern)}: ${problem}`);
   if (s.quant && s.quant.bits !== 4 && s.quant.bits !== 8) throw new UserError(`--bits ${s.quant.bits}: choose 4 or 8`);
+  const nm = s.sparsity?.pattern.kind === 'nm' ? s.sparsity.pattern : undefined;
+  // SparseGPT chooses N:M groups on current weights inside its 128-input blocks, as the reference does.
+  if (nm && s.sparsity?.method === 'sparsegpt' && SPARSEGPT_BLOCK % nm.m !== 0)
+    throw new UserError(
+      `--sparsity ${patternText(nm)}: SparseGPT needs M to divide its block of ${SPARSEGPT_BLOCK} inputs (2:4, 4:8, 1:16 …); Wanda and magnitude take any M ≤ ${MAX_NM_GROUP}`,
+    );
   if (s.quant) checkRequest({ blockSize: s.quant.blockSize });
   const profile = s.profile ?? 'uniform';
   checkRequest({ profileGenerations: s.profileGenerations });

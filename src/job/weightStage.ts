@@ -17,7 +17,7 @@ import type { LayerwiseOptions } from '../compress/calibration';
 import type { Decoder } from '../model/decoder';
 import { patternName } from '../compress/sparsify/pattern';
 import { writeModelFiles } from '../compress/exportModel';
-import { OutputFolder } from '../util/outputFolder';
+import { OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { honestNotes, measureModels, type ModelMeasure, type ModelMeasureNoText } from './measureModel';
@@ -155,7 +155,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
       d,
       windows,
       r.stage,
-      out.file('profile-database'),
+      out.file(PROFILE_DATABASE),
       { provider: r.provider, threads: r.threads, signal: r.signal },
       emit,
     );

@@ -123,14 +123,20 @@ export async function runPass(
   ];
   const hidden = o.keepOutput ? new HiddenStates(o.hiddenMemoryLimit) : undefined;
   const batches = Math.ceil(input.windows.length / input.batch);
-  for (let b = 0; b < batches; b++) {
-    o.signal?.throwIfAborted();
-    const feeds = feedsOf(session, input, b, o.extraFeeds);
-    const out = await session.run(feeds, fetch);
-    const ids = feeds[IO.positionIds];
-    const positions = (ids.dims[0] as number) * (ids.dims[1] as number);
-    for (const p of points) accumulate(stats, p, out, layer, positions);
-    hidden?.put(b, out[IO.hiddenOut] as ort.Tensor);
+  try {
+    for (let b = 0; b < batches; b++) {
+      o.signal?.throwIfAborted();
+      const feeds = feedsOf(session, input, b, o.extraFeeds);
+      const out = await session.run(feeds, fetch);
+      const ids = feeds[IO.positionIds];
+      const positions = (ids.dims[0] as number) * (ids.dims[1] as number);
+      for (const p of points) accumulate(stats, p, out, layer, positions);
+      hidden?.put(b, out[IO.hiddenOut] as ort.Tensor);
+    }
+  } catch (e) {
+    // A cancel or a failure mid-pass: what was spilled of this layer's output is of no use to anyone.
+    hidden?.release();
+    throw e;
   }
   return { stats, next: hidden ? { ...input, hidden } : undefined };
 }

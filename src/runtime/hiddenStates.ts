@@ -45,7 +45,12 @@ export class HiddenStates {
     const values = new Float32Array(dims.reduce((a, x) => a * x, 1));
     const fd = fs.openSync(file, 'r');
     try {
-      fs.readSync(fd, new Uint8Array(values.buffer), 0, values.byteLength, 0);
+      const bytes = new Uint8Array(values.buffer);
+      for (let at = 0; at < bytes.length;) {
+        const read = fs.readSync(fd, bytes, at, bytes.length - at, at);
+        if (read === 0) throw new Error(`${file}: hidden states cut short at byte ${at} of ${bytes.length}`);
+        at += read;
+      }
     } finally {
       fs.closeSync(fd);
     }

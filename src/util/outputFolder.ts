@@ -16,8 +16,12 @@ import {
 export { MARKER } from './folderMarker';
 
 /** The names jobs write into their folder (and their `.tmp-<pid>` temporaries): the only files ever removed. */
+/** The profile search's database (compress/profile), a folder of its own inside the job's folder. */
+export const PROFILE_DATABASE = 'profile-database';
+
 const JOB_FILES = new Set([
   MARKER,
+  PROFILE_DATABASE,
   'job-arguments.json',
   'masks.json',
   'search-checkpoint.json',
@@ -153,7 +157,7 @@ export class OutputFolder {
 
   private removeJobFiles(): void {
     for (const f of fs.readdirSync(this.tmp))
-      if (isJobFile(f) && f !== MARKER) fs.rmSync(this.file(f), { force: true });
+      if (isJobFile(f) && f !== MARKER) fs.rmSync(this.file(f), { force: true, recursive: f === PROFILE_DATABASE });
   }
 
   /** From now on a failure keeps the folder: the model in it is complete, only what follows it is missing. */

@@ -103,9 +103,13 @@ test('quantize --bits 4 --profile search: int4 and int8 linears within the file 
   assert.ok(mixed.after.fileBytes > int4.after.fileBytes);
 });
 
-test('--profile: N:M, owl without --sparsity, int8 search and a bad generation count are refused before any work', () => {
+test('--profile: N:M, owl without --sparsity, int8 search, a bad generation count (and SparseGPT N:M across its blocks) are refused before any work', () => {
   const dir = tempDir();
   for (const [args, msg] of [
+    [
+      ['sparsify', stories260K.onnx, '--sparsity', '1:3', '--calib', demoText, '--out', path.join(dir, 'e')],
+      /--sparsity 1:3: SparseGPT needs M to divide its block of 128 inputs/,
+    ],
     [
       [
         'sparsify',

@@ -62,7 +62,16 @@ test('inverseUpperFactor (blocked above its leaf): UᵀU · H = I within 1e-3, U
 test('profile space: sparsity levels contain the target; level switches keep the parameter-weighted total exactly', () => {
   const levels = sparsityLevels(0.6, 0.05, 6, 0.95);
   assert.deepEqual(levels, [0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9]);
+  assert.ok(sparsityLevels(0.1234567, 0.05, 6, 0.95).includes(0.1234567), 'a target off the grid is a level');
+  assert.ok(sparsityLevels(0.97, 0.05, 6, 0.95).includes(0.97), 'so is a target above the highest level');
   const units = [100, 100, 300, 300, 300, 50].map((params, i) => ({ layer: i, index: 0, params }));
+  // Mixed precision: a switch stays between linears whose int8 costs the same extra bytes, not the same parameters.
+  const byBytes = profileSpace(units, [4, 8], (i) => [7, 7, 9, 9, 8, 8][i]);
+  assert.deepEqual(byBytes.groups, [
+    [0, 1],
+    [2, 3],
+    [4, 5],
+  ]);
   const sp = profileSpace(units, levels);
   assert.deepEqual(
     sp.groups,

@@ -18,6 +18,7 @@ export type LevelTransform = (
   site: LinearSite,
   stats: LayerStats,
   levels: number[],
+  signal?: AbortSignal,
 ) => Promise<Float32Array[]>;
 
 export class LevelDatabase {
@@ -55,6 +56,7 @@ export class LevelDatabase {
           { layer: l, index: u.index, point, name: linearName(l, key) },
           stats,
           sp.levels,
+          o.signal,
         );
         versions.forEach((v, level) => db.put(unit, level, v));
       }

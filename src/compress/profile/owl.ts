@@ -1,6 +1,7 @@
 // OWL's layer-wise sparsity (Yin et al. 2024; paper-spec §4): a layer whose Wanda scores |W|·‖x‖ hold more
 // outliers (scores above M times the layer's mean) is pruned less. Densities are the outlier ratios scaled to a
-// spread of 2λ and shifted so that their mean is 1 − target: every layer has the same size, so the total is exact.
+// spread of 2λ and shifted so that their mean is 1 − target: every layer has the same size, so the total is exact
+// (unless a level would leave [0, 1] — a target within λ of 0 or 1 — and is clamped).
 import type { Decoder } from '../../model/decoder';
 import { columnNorms, type LayerStats } from '../../runtime/activationStats';
 import { CAPTURE_POINTS } from '../../graph/decoderGraph';

@@ -3,11 +3,11 @@
 import * as fs from 'node:fs';
 import type { Decoder } from '../../model/decoder';
 import type { LayerwiseOptions } from '../calibration';
-import { obsFactor, sparsegpt } from '../sparsify/sparsegpt';
+import { sparsegpt } from '../sparsify/sparsegpt';
 import { pruneByScore } from '../sparsify/wanda';
 import { columnNorms } from '../../runtime/activationStats';
 import { gptqQuantizer, quantizeRtn } from '../quantize/nbits';
-import type { WeightStage } from '../sparsify/sparsifyDecoder';
+import { factorCache, type WeightStage } from '../sparsify/sparsifyDecoder';
 import { LINEARS } from '../sparsify/layerwiseWeights';
 import { DEFAULT_HALVING } from '../search/fitness';
 import { LevelDatabase, type LevelTransform } from './database';
@@ -65,11 +65,13 @@ function toLevels(d: Decoder, sp: ProfileSpace, p: Profile): number[][] {
 /** One linear pruned at every level by the stage's method, SparseGPT's factor made once for all of them. */
 function pruneAtLevels(stage: WeightStage): LevelTransform {
   const method = stage.sparsity!.method;
-  return async (values, [K, N], site, stats, levels) => {
+  const factors = factorCache();
+  return async (values, [K, N], site, stats, levels, signal) => {
     const st = stats[site.point];
-    const factor = method === 'sparsegpt' ? await obsFactor(st.gram, st.count, st.dim) : undefined;
+    const factor = method === 'sparsegpt' ? await factors(stats, site.point) : undefined;
     const out: Float32Array[] = [];
     for (const s of levels) {
+      signal?.throwIfAborted();
       const pattern = { kind: 'unstructured' as const, sparsity: s };
       if (s === 0) out.push(values);
       else if (factor)
@@ -83,11 +85,13 @@ function pruneAtLevels(stage: WeightStage): LevelTransform {
 /** One linear quantized at every bit width (GPTQ with the stage's `gptq`), dequantized; records its int4 damage. */
 function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): LevelTransform {
   const q = stage.quant!;
-  return async (values, [K, N], site, stats, levels) => {
+  const factors = factorCache();
+  return async (values, [K, N], site, stats, levels, signal) => {
     const st = stats[site.point];
-    const factor = q.gptq ? await obsFactor(st.gram, st.count, st.dim) : undefined;
+    const factor = q.gptq ? await factors(stats, site.point) : undefined;
     const out: Float32Array[] = [];
     for (const bits of levels as (4 | 8)[]) {
+      signal?.throwIfAborted();
       const o = { ...q, bits };
       out.push(
         factor
@@ -173,7 +177,7 @@ export function nbitsBytes(K: number, N: number, bits: number, blockSize: number
 
 /**
  * Per-linear bit widths (4 or 8) whose linears fit in uniform int4's bytes plus `BITS_BUDGET` of the model's int4
- * file (embeddings and norms stay float32): int8 first for the linears int4 damages most, then searched.
+ * file (embeddings and norms counted in the model's precision): int8 first for the linears int4 damages most, then searched.
  */
 export async function bitsProfile(
   d: Decoder,
@@ -198,7 +202,8 @@ export async function bitsProfile(
   });
   if (p.kind !== 'search')
     throw new Error(`mixed bit widths are searched; --profile ${p.kind} has no meaning for --bits`);
-  const sp = profileSpace(units, [4, 8]);
+  // Switches exchange int8 for int4 between linears whose int8 costs the same extra bytes, so the size stays.
+  const sp = profileSpace(units, [4, 8], (i) => bytes(i, 8) - bytes(i, 4));
   const damage = new Map<string, number>();
   const start = (): Profile => {
     const profile = units.map(() => 0);

@@ -21,9 +21,17 @@ export interface ProfileSpace {
 /** A candidate: per unit, an index into `levels`. */
 export type Profile = number[];
 
-export function profileSpace(units: ProfileUnit[], levels: number[]): ProfileSpace {
+/**
+ * `cost(i)` is what one level step of unit i adds to the total: its parameters for sparsity (the default), the extra
+ * bytes of a higher bit width for mixed precision; switches stay inside groups of equal cost.
+ */
+export function profileSpace(
+  units: ProfileUnit[],
+  levels: number[],
+  cost = (i: number) => units[i].params,
+): ProfileSpace {
   const bySize = new Map<number, number[]>();
-  units.forEach((u, i) => bySize.set(u.params, [...(bySize.get(u.params) ?? []), i]));
+  units.forEach((_, i) => bySize.set(cost(i), [...(bySize.get(cost(i)) ?? []), i]));
   return { units, levels, groups: [...bySize.values()].filter((g) => g.length > 1) };
 }
 
@@ -34,8 +42,9 @@ export function profileSpace(units: ProfileUnit[], levels: number[]): ProfileSpa
 export function sparsityLevels(target: number, step: number, span: number, max: number): number[] {
   const levels: number[] = [];
   for (let j = -span; j <= span; j++) {
-    const v = Math.round((target + j * step) * 1e6) / 1e6;
-    if (v >= 0 && v <= max) levels.push(v);
+    // The target itself exactly (the uniform start must be a level); the others rounded to the step's grid.
+    const v = j === 0 ? target : Math.round((target + j * step) * 1e6) / 1e6;
+    if (v >= 0 && v <= Math.max(max, target)) levels.push(v);
   }
   return levels;
 }

@@ -64,56 +64,60 @@ export async function reformDecoder(
   // The inputs of layer l: the calibration windows through layers 0..l−1, already pruned and reformed.
   let input = calibrationInputs(windows);
   const last = d.layers.length - 1;
-  for (let l = 0; l <= last; l++) {
-    const t0 = performance.now();
-    const s = d.layers[l];
-    const pass = (layerMask: LayerMask, point: 'o_in' | 'down_in') =>
-      passLayer(cur, l, input, { ...session, points: [point], layerMask, keepOutput: false });
-    // A dropped layer keeps nothing to refit; it still passes its (residual) output on.
-    let errors: Pick<LayerReformReport, 'o' | 'down'> | undefined;
-    if (!isDropped(mask[l])) {
-      // o_proj: layer l's attention unpruned.
-      const inO = (await pass(full(mask[l]), 'o_in')).stats.o_in!;
-      const o = await reformLayer(
-        cur.layerWeights[l].o.read(),
-        inO,
-        s.heads * s.headDim,
-        hidden,
-        keptRows(vectors.attn[l]),
-        opts,
-        bias?.[l].attn,
-      );
-      cur = replace(cur, l, 'o', o);
-      // down_proj: layer l's attention pruned and reformed, its gate/up unpruned.
-      const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats
-        .down_in!;
-      const down = await reformLayer(
-        cur.layerWeights[l].down.read(),
-        inD,
-        s.intermediate,
-        hidden,
-        keptRows(vectors.mlp[l]),
-        opts,
-        bias?.[l].mlp,
-      );
-      cur = replace(cur, l, 'down', down);
-      errors = {
-        o: { errorBefore: o.errorBefore, errorAfter: o.errorAfter },
-        down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter },
-      };
+  try {
+    for (let l = 0; l <= last; l++) {
+      const t0 = performance.now();
+      const s = d.layers[l];
+      const pass = (layerMask: LayerMask, point: 'o_in' | 'down_in') =>
+        passLayer(cur, l, input, { ...session, points: [point], layerMask, keepOutput: false });
+      // A dropped layer keeps nothing to refit; it still passes its (residual) output on.
+      let errors: Pick<LayerReformReport, 'o' | 'down'> | undefined;
+      if (!isDropped(mask[l])) {
+        // o_proj: layer l's attention unpruned.
+        const inO = (await pass(full(mask[l]), 'o_in')).stats.o_in!;
+        const o = await reformLayer(
+          cur.layerWeights[l].o.read(),
+          inO,
+          s.heads * s.headDim,
+          hidden,
+          keptRows(vectors.attn[l]),
+          opts,
+          bias?.[l].attn,
+        );
+        cur = replace(cur, l, 'o', o);
+        // down_proj: layer l's attention pruned and reformed, its gate/up unpruned.
+        const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats
+          .down_in!;
+        const down = await reformLayer(
+          cur.layerWeights[l].down.read(),
+          inD,
+          s.intermediate,
+          hidden,
+          keptRows(vectors.mlp[l]),
+          opts,
+          bias?.[l].mlp,
+        );
+        cur = replace(cur, l, 'down', down);
+        errors = {
+          o: { errorBefore: o.errorBefore, errorAfter: o.errorAfter },
+          down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter },
+        };
+      }
+      if (l < last) {
+        const next = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true }))
+          .next!;
+        input.hidden?.release();
+        input = next;
+      }
+      if (errors) {
+        const report = { layer: l, ...errors, seconds: (performance.now() - t0) / 1000 };
+        reports.push(report);
+        onLayer?.(report);
+      }
     }
-    if (l < last) {
-      const next = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true }))
-        .next!;
-      input.hidden?.release();
-      input = next;
-    }
-    if (errors) {
-      const report = { layer: l, ...errors, seconds: (performance.now() - t0) / 1000 };
-      reports.push(report);
-      onLayer?.(report);
-    }
+  } finally {
+    // Also on a cancel or an error: the spilled hidden states are the job's own temporaries.
+    input.hidden?.release();
   }
-  input.hidden?.release();
   return { decoder: cur, layers: reports };
 }

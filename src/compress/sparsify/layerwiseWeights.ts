@@ -46,23 +46,31 @@ export async function transformLinears(
   let input = calibrationInputs(windows);
   const last = d.layers.length - 1;
   o.onLayer?.(0, d.layers.length);
-  for (let l = 0; l <= last; l++) {
-    o.signal?.throwIfAborted();
-    const stats = calibrated
-      ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats)
-      : undefined;
-    const lw: LayerWeights = { ...cur.layerWeights[l] };
-    for (const [index, { key, point }] of LINEARS.entries()) {
-      lw[key] = await transform(cur.layerWeights[l][key], { layer: l, index, point, name: linearName(l, key) }, stats);
+  try {
+    for (let l = 0; l <= last; l++) {
+      o.signal?.throwIfAborted();
+      const stats = calibrated
+        ? ((await passLayer(cur, l, input, { ...o, points: CAPTURE_POINTS, keepOutput: false })).stats as LayerStats)
+        : undefined;
+      const lw: LayerWeights = { ...cur.layerWeights[l] };
+      for (const [index, { key, point }] of LINEARS.entries()) {
+        lw[key] = await transform(
+          cur.layerWeights[l][key],
+          { layer: l, index, point, name: linearName(l, key) },
+          stats,
+        );
+      }
+      cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
+      if (calibrated && l < last) {
+        const next = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
+        input.hidden?.release();
+        input = next;
+      }
+      o.onLayer?.(l + 1, d.layers.length);
     }
-    cur = { ...cur, layerWeights: cur.layerWeights.map((w, i) => (i === l ? lw : w)) };
-    if (calibrated && l < last) {
-      const next = (await passLayer(cur, l, input, { ...o, points: [], keepOutput: true })).next!;
-      input.hidden?.release();
-      input = next;
-    }
-    o.onLayer?.(l + 1, d.layers.length);
+  } finally {
+    // Also on a cancel or an error: the spilled hidden states are the job's own temporaries.
+    input.hidden?.release();
   }
-  input.hidden?.release();
   return cur;
 }

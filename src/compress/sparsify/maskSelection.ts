@@ -1,6 +1,7 @@
 // Which weights of a SparseGPT block are pruned (paper-spec §4): the reference selects with one threshold over the
 // whole block of 128 inputs × all outputs; per output is the stricter pattern some sparse kernels need.
-// Both take exactly ⌊sparsity · group⌋ weights per group, ties broken by input index, so the total is exact.
+// Both take exactly ⌊sparsity · group⌋ weights per group, ties broken by input index, so the total is exact (the
+// reference prunes every score ≤ its ⌊sparsity · group⌋-th smallest: one weight more per block, and any ties).
 
 /** How the unstructured mask of a block is chosen: one threshold for the block (the reference), or per output. */
 export type MaskSelection = 'block' | 'output';

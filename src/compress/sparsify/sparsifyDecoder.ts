@@ -43,7 +43,7 @@ export const needsCalibration = (s: WeightStage) =>
 const usesObs = (s: WeightStage) => s.sparsity?.method === 'sparsegpt' || s.quant?.gptq === true;
 
 /** One factor per layer and capture point, made when a weight first needs it (q, k and v share theirs). */
-function factorCache(): (stats: LayerStats, point: CapturePoint) => Promise<ObsFactor> {
+export function factorCache(): (stats: LayerStats, point: CapturePoint) => Promise<ObsFactor> {
   const made = new WeakMap<LayerStats, Map<CapturePoint, Promise<ObsFactor>>>();
   return (stats, point) => {
     const layer = made.get(stats) ?? new Map<CapturePoint, Promise<ObsFactor>>();
