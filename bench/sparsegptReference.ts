@@ -8,10 +8,11 @@ import * as path from 'node:path';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { fullMask } from '../src/compress/subnet';
 import { transformLinears } from '../src/compress/sparsify/layerwiseWeights';
-import { obsFactor, sparsegpt, type ObsFactor } from '../src/compress/sparsify/sparsegpt';
+import { sparsegpt } from '../src/compress/sparsify/sparsegpt';
+import { factorCache } from '../src/compress/sparsify/sparsifyDecoder';
 import { memoryWeight, type Decoder } from '../src/model/decoder';
-import type { LayerStats } from '../src/runtime/activationStats';
 import { perplexity } from '../src/runtime/perplexity';
+import { transpose2d } from '../src/model/transpose';
 import { BASELINE_SETUP } from './baselines';
 import { benchData, machine, MODELS, root, workDir, writeResults } from './lib';
 
@@ -19,20 +20,13 @@ const SPARSITY = 0.5;
 const SEEDS = [0, 1, 2];
 const script = path.join(root, 'bench', 'reference', 'sparsegpt_numpy.py');
 
-/** [in, out] → [out, in] and back: the reference's layout is the paper's. */
-function transpose(w: Float32Array, rows: number, cols: number): Float32Array {
-  const t = new Float32Array(w.length);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = w[i * cols + j];
-  return t;
-}
-
 async function pruneAll(
   d: Decoder,
   windows: number[][],
   kernel: 'ours' | 'reference',
 ): Promise<{ decoder: Decoder; seconds: number }> {
   let seconds = 0;
-  const factors = new WeakMap<LayerStats, Map<string, ObsFactor>>();
+  const factors = factorCache();
   const decoder = await transformLinears(
     d,
     windows,
@@ -42,10 +36,7 @@ async function pruneAll(
       const st = stats![at.point];
       if (kernel === 'ours') {
         const t0 = performance.now();
-        const layer = factors.get(stats!) ?? new Map<string, ObsFactor>();
-        factors.set(stats!, layer);
-        if (!layer.has(at.point)) layer.set(at.point, await obsFactor(st.gram, st.count, st.dim));
-        const values = await sparsegpt(w.read(), K, N, layer.get(at.point)!, {
+        const values = await sparsegpt(w.read(), K, N, await factors(stats!, at.point), {
           kind: 'unstructured',
           sparsity: SPARSITY,
         });
@@ -55,7 +46,7 @@ async function pruneAll(
       const dir = fs.mkdtempSync(path.join(workDir, 'sparsegpt-ref-'));
       try {
         const [wFile, gFile, outFile] = ['w.f32', 'gram.f64', 'out.f32'].map((f) => path.join(dir, f));
-        fs.writeFileSync(wFile, transpose(w.read(), K, N));
+        fs.writeFileSync(wFile, transpose2d(w.read(), K, N));
         fs.writeFileSync(gFile, st.gram);
         const r = spawnSync(
           'python3',
@@ -68,7 +59,7 @@ async function pruneAll(
         return memoryWeight(
           at.name,
           [K, N],
-          transpose(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), N, K),
+          transpose2d(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4), N, K),
         );
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });

@@ -31,6 +31,9 @@ export const texts = {
 
 export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 
+/** The embedded demo's few KB of TinyStories text (media/demo), the calibration text of the fast CLI tests. */
+export const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
+
 const made: string[] = [];
 process.on('exit', () => made.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 

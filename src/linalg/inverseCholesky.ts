@@ -3,6 +3,7 @@
 // is MatMuls in ONNX Runtime (a JS Cholesky alone took 4.9 s at n = 2048); R itself is never needed whole, so only
 // R⁻¹ is assembled: at n = 11008 (a 7B down_proj) every n × n float64 is 0.97 GB.
 import { matmul } from './graphs';
+import { transpose2d } from '../model/transpose';
 
 /** Blocks up to this size are factored in JS (float64); 128 was faster than 64 and 256 at n = 288 and 768. */
 const LEAF = 128;
@@ -39,12 +40,6 @@ const block = (m: Float64Array, n: number, r0: number, r1: number, c0: number, c
   return out;
 };
 
-const transpose = (a: ArrayLike<number>, rows: number, cols: number): Float32Array => {
-  const t = new Float32Array(rows * cols);
-  for (let i = 0; i < rows; i++) for (let j = 0; j < cols; j++) t[j * rows + i] = a[i * cols + j];
-  return t;
-};
-
 /** With M = [[A, B], [Bᵀ, C]]: R₁₂ = R_A⁻ᵀB, S = C − R₁₂ᵀR₁₂ = R_SᵀR_S, (R⁻¹)₁₂ = −R_A⁻¹ R₁₂ R_S⁻¹. */
 async function inverseFactor(m: Float64Array, n: number): Promise<Float64Array> {
   if (n <= LEAF) return leafInverseFactor(m, n);
@@ -52,8 +47,8 @@ async function inverseFactor(m: Float64Array, n: number): Promise<Float64Array> 
   const q = n - p;
   const top = await inverseFactor(Float64Array.from(block(m, n, 0, p, 0, p)), p);
   const topF32 = Float32Array.from(top);
-  const r12 = await matmul(transpose(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
-  const product = await matmul(transpose(r12, p, q), r12, q, p, q);
+  const r12 = await matmul(transpose2d(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
+  const product = await matmul(transpose2d(r12, p, q), r12, q, p, q);
   const s = new Float64Array(q * q);
   for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) s[i * q + j] = m[(p + i) * n + p + j] - product[i * q + j];
   const bottom = await inverseFactor(s, q);

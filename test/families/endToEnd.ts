@@ -4,14 +4,13 @@ import assert from 'node:assert/strict';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { runCli } from '../cli';
-import { repoRoot } from '../fixtures';
+import { demoText } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { emptyPast, floatValues, int64, presentToPast } from '../../src/runtime/kvCache';
 import type { Decoder } from '../../src/model/decoder';
 import { createSession } from '../../src/runtime/session';
 import { generateGreedy } from '../../src/runtime/generate';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 export const IDS = Array.from({ length: 24 }, (_, i) => 3 + ((i * 37) % 500));
 
 /**

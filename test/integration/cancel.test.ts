@@ -8,9 +8,8 @@ import { compressModel } from '../../src/job/compress';
 import type { JobEvent } from '../../src/job/protocol';
 import { JobCancelledError } from '../../src/util/errors';
 import { runCli } from '../cli';
-import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
+import { cliPath, demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const FLAP = [
   '--method',
   'flap',

@@ -4,13 +4,12 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { cliPath, repoRoot, stories260K, tempDir, texts } from '../fixtures';
+import { cliPath, demoText, stories260K, tempDir, texts } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { createSession } from '../../src/runtime/session';
 import { generateGreedy } from '../../src/runtime/generate';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const QUICK = [
   '--preset',
   'quick',

@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { repoRoot, stories260K, tempDir, texts, tinyMha } from '../fixtures';
-
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
+import { demoText, stories260K, tempDir, texts, tinyMha } from '../fixtures';
 
 test('eval --json: stories260K on TinyStories validation = the fixtures reference perplexity (5.121, NLL 1.6334)', () => {
   const r = runCli([

@@ -5,7 +5,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { runCli } from '../cli';
-import { cliPath, copyDir, repoRoot, stories260K, tempDir } from '../fixtures';
+import { cliPath, copyDir, demoText, stories260K, tempDir } from '../fixtures';
 import { compressModel } from '../../src/job/compress';
 import { evaluateModel } from '../../src/job/evaluate';
 import { runWeightStage } from '../../src/job/weightStage';
@@ -15,7 +15,6 @@ import { loadDecoder } from '../../src/model/recognise';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { UserError } from '../../src/util/errors';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const COMPRESS = [
   'compress',
   stories260K.onnx,

@@ -11,9 +11,8 @@ import { PRESETS } from '../../src/compress/search/evolution';
 import { JobCancelledError } from '../../src/util/errors';
 import type { JobEvent } from '../../src/job/protocol';
 import { runCli } from '../cli';
-import { repoRoot, stories260K, tempDir } from '../fixtures';
+import { demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 // The same job through the CLI and through the job API.
 const CLI = [
   '--ratio',

@@ -8,9 +8,8 @@ import { createSession } from '../../src/runtime/session';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 import { UserError } from '../../src/util/errors';
 import { runCli } from '../cli';
-import { copyDir, repoRoot, stories260K, tempDir } from '../fixtures';
+import { copyDir, demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const refusedModel = (file: RegExp) => (e: unknown) =>
   e instanceof UserError && file.test(e.message) && !/is not available/.test(e.message);
 

@@ -5,9 +5,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { cliPath, repoRoot, stories260K, tempDir, tinyMha } from '../fixtures';
-
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
+import { cliPath, demoText, stories260K, tempDir, tinyMha } from '../fixtures';
 
 test('quantize by round-to-nearest runs without a text and says the perplexity was not measured', () => {
   const out = path.join(tempDir(), 'q');

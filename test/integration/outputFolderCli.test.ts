@@ -7,9 +7,8 @@ import * as path from 'node:path';
 import { runWeightStage } from '../../src/job/weightStage';
 import { EnvironmentError } from '../../src/util/errors';
 import { runCli } from '../cli';
-import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
+import { cliPath, demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const SEARCH = [
   'search',
   stories260K.onnx,

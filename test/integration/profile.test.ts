@@ -6,9 +6,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { repoRoot, stories260K, tempDir } from '../fixtures';
+import { demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const COMMON = ['--seq-len', '128', '--calib-windows', '8', '--eval-windows', '8', '--provider', 'cpu', '--json'];
 
 function run(args: string[]) {

@@ -5,12 +5,11 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { repoRoot, stories260K, tempDir } from '../fixtures';
+import { demoText, stories260K, tempDir } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import type { CompressReport } from '../../src/job/compressReport';
 import type { MasksFile } from '../../src/compress/masksFile';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const QUICK = [
   '--preset',
   'quick',

@@ -4,9 +4,8 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { cliPath, repoRoot, stories260K, tempDir } from '../fixtures';
+import { cliPath, demoText, stories260K, tempDir } from '../fixtures';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 // A small, fast search: 5 generations of 8 candidates on 8 windows of 128 tokens.
 const ARGS = [
   'search',

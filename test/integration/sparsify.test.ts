@@ -3,14 +3,13 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { repoRoot, stories260K, tempDir, tinyMha } from '../fixtures';
+import { demoText, stories260K, tempDir, tinyMha } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { hasPattern, parsePattern } from '../../src/compress/sparsify/pattern';
 import { createSession } from '../../src/runtime/session';
 import { generateGreedy } from '../../src/runtime/generate';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 const COMMON = ['--seq-len', '128', '--calib-windows', '8', '--eval-windows', '8', '--provider', 'cpu', '--json'];
 
 function run(args: string[]) {

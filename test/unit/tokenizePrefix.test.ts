@@ -16,10 +16,9 @@ import {
 } from '../../src/text/windows';
 import { calibrationTokens } from '../../src/job/context';
 import { seededRandom } from '../../src/util/random';
-import { fixture, repoRoot, texts } from '../fixtures';
+import { demoText, fixture, texts } from '../fixtures';
 
 const tok512 = loadTokenizerFile(fixture('llama2c', 'tok512.bin'));
-const demoText = path.join(repoRoot, 'media', 'demo', 'tinystories_sample.txt');
 
 /** The tokenizer, recording the length of every text it is given. */
 function recording(tok: TextTokenizer): TextTokenizer & { lengths: number[] } {
