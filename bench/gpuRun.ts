@@ -46,29 +46,33 @@ function worker(request: StagesRequest | FitnessRequest, reserve: number): Worke
 
 const seven = SHAPES['llama-2-7b'];
 const setup = { seqLen: 2048, calibWindows: 8, fitnessWindows: 5, ratio: 0.8 };
+// The headline first: a whole-7B fitness evaluation in fp16 arithmetic (the engine's choice on WebGPU), then the
+// same in fp32 arithmetic for the comparison, then the per-layer stages.
+const full = step('write 32-layer 7B fp16 model', 150, () =>
+  writeRandomModel(seven, 'float16', path.join(outDir, 'models', 'llama-2-7b')),
+);
+for (const compute of ['float16', 'float32'] as const)
+  if (full)
+    step(`webgpu: fitness on the whole 7B, ${compute} arithmetic`, 90, () =>
+      worker(
+        {
+          mode: 'fitness',
+          model: full,
+          text,
+          provider: 'webgpu',
+          seqLen: setup.seqLen,
+          fitnessWindows: setup.fitnessWindows,
+          compute,
+        },
+        60,
+      ),
+    );
 const four = step('write 4-layer 7B-shaped fp16 model', 30, () =>
   writeRandomModel({ ...seven, layers: 4 }, 'float16', path.join(outDir, 'models', 'llama-2-7b-4layers')),
 );
 if (four)
   step('webgpu: stages on 4 layers', 60, () =>
-    worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 240),
-  );
-const full = step('write 32-layer 7B fp16 model', 150, () =>
-  writeRandomModel(seven, 'float16', path.join(outDir, 'models', 'llama-2-7b')),
-);
-if (full)
-  step('webgpu: fitness on the whole 7B', 90, () =>
-    worker(
-      {
-        mode: 'fitness',
-        model: full,
-        text,
-        provider: 'webgpu',
-        seqLen: setup.seqLen,
-        fitnessWindows: setup.fitnessWindows,
-      },
-      60,
-    ),
+    worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 120),
   );
 if (four)
   step('cpu: stages on 4 layers', 40, () =>

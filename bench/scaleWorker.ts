@@ -39,6 +39,8 @@ export interface FitnessRequest {
   provider: ProviderChoice;
   seqLen: number;
   fitnessWindows: number;
+  /** The arithmetic of fp16 weights' products (absent: the engine's choice for the provider). */
+  compute?: 'float16' | 'float32';
 }
 
 export interface CompressRun {
@@ -120,7 +122,7 @@ async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
     r.fitnessWindows,
   );
   let t0 = performance.now();
-  const evaluator = await MaskedEvaluator.open(d, { provider: r.provider });
+  const evaluator = await MaskedEvaluator.open(d, { provider: r.provider, compute: r.compute });
   seconds['evaluator session'] = (performance.now() - t0) / 1000;
   peakRssAfter['evaluator session'] = peakRss();
   let nll;

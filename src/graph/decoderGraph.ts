@@ -39,7 +39,8 @@ function emitHead(e: Emit, h: string, labels: string | undefined): void {
   const { g, d, opts } = e;
   const c = d.config;
   const final = rmsNorm(g, h, e.weight(FINAL_NORM_NAME, d.finalNorm), c.normEps, 'final_norm', c.normWeightOffset);
-  const logits = e.lin(LM_HEAD_NAME, d.lmHead)(final, 'lm_head');
+  // The head's products stay fp32 whatever `compute` says: fp16 logits would move the loss by ~1e-2 per token.
+  const logits = linear(g, LM_HEAD_NAME, d.lmHead, opts.weightType)(final, 'lm_head');
   if (opts.head === 'logits') {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
   } else {
@@ -81,7 +82,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     frequencies: ropeInverseFrequencies(c),
     ropeByPairs: new Map(),
     weight: (name, w) => g.initializer(name, w.shape, () => w.read()),
-    lin: (name, w) => linear(g, name, w, opts.weightType),
+    lin: (name, w) => linear(g, name, w, opts.weightType, opts.compute),
   };
   const [first, last] = [Math.max(0, range?.from ?? 0), Math.min(range?.to ?? Infinity, d.layers.length - 1)];
   for (let i = first; i <= last; i++) h = emitLayer(e, i, h);

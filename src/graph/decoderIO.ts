@@ -19,6 +19,11 @@ export interface BuildOptions {
    * model's export keeps fp16 (default float32).
    */
   weightType?: FloatType;
+  /**
+   * The arithmetic of products with fp16 weights: `float32` (default) widens each weight in-graph, `float16`
+   * multiplies in fp16 (activations rounded to fp16 for the product only).
+   */
+  compute?: FloatType;
   /** Which capture points (default: all four); a pass that needs one Gram matrix computes only that one. */
   capturePoints?: readonly CapturePoint[];
   /**

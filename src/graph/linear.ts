@@ -64,13 +64,30 @@ function widenWhenNeeded(g: GraphBuilder, weight: string, dims: number[], x: str
 }
 
 /**
- * MatMul for a float weight; com.microsoft.MatMulNBits for a block-quantized one (its packed codes, scales and
- * zero points become the initializers, so the file really holds 4 or 8 bits per weight).
+ * The product of an fp16 weight in fp16 arithmetic (design.md "Scale"): the fp32 activation is rounded to fp16 and
+ * the product widened back, so norms, residuals and losses stay fp32 while the weight is read as stored.
  */
-export function linear(g: GraphBuilder, name: string, w: Weight, as: FloatType = 'float32'): Linear {
+function halfProduct(g: GraphBuilder, weight: string, x: string, n: string): string {
+  const x16 = g.op('Cast', [x], { to: DataType.FLOAT16 }, `${n}_x16`);
+  return g.op('Cast', [g.op('MatMul', [x16, weight], {}, `${n}_f16`)], { to: DataType.FLOAT }, n);
+}
+
+/**
+ * MatMul for a float weight; com.microsoft.MatMulNBits for a block-quantized one (its packed codes, scales and
+ * zero points become the initializers, so the file really holds 4 or 8 bits per weight). An fp16 weight is
+ * multiplied in fp32 after an in-graph widening, or in fp16 where `compute` asks for it.
+ */
+export function linear(
+  g: GraphBuilder,
+  name: string,
+  w: Weight,
+  as: FloatType = 'float32',
+  compute: FloatType = 'float32',
+): Linear {
   const q = w.quant;
   if (!q) {
     const { value, half } = floatWeight(g, name, w, as);
+    if (half && compute === 'float16') return (x, n) => halfProduct(g, value, x, n);
     return (x, n) => g.op('MatMul', [x, half ? widenWhenNeeded(g, value, w.shape, x, n) : value], {}, n);
   }
   const blocks = Math.ceil(q.K / q.blockSize);

@@ -5,7 +5,7 @@ import type { Decoder } from '../model/decoder';
 import { buildDecoderGraph, type BuildOptions } from '../graph/decoderGraph';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
-import { createSession, type GraphSessionOptions, type Session } from './session';
+import { computeFor, createSession, type GraphSessionOptions, type Session } from './session';
 
 /**
  * Below this many bytes of values to inline, the graph is handed to ONNX Runtime as one buffer (unchanged weights
@@ -15,7 +15,7 @@ const IN_MEMORY_LIMIT = 1 << 30;
 
 /** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
-  const built = buildDecoderGraph(d, build);
+  const built = buildDecoderGraph(d, { compute: computeFor(o), ...build });
   const sourceDir = d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined;
   const inline = built.tensors.filter((t) => !referencedIn(sourceDir, t)).reduce((a, t) => a + estimatedBytes(t), 0);
   const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);

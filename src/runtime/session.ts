@@ -8,6 +8,11 @@ export type ProviderChoice = (typeof PROVIDERS)[number];
 export interface SessionOptions {
   provider?: ProviderChoice;
   threads?: number;
+  /**
+   * The arithmetic of products with fp16 weights in graphs we build; absent: fp16 on accelerators, fp32 on the
+   * CPU provider (`computeFor`).
+   */
+  compute?: 'float32' | 'float16';
 }
 
 /** How a model given as a buffer is opened (internal to the sessions over graphs we build). */
@@ -66,6 +71,20 @@ function unavailable(provider: string): string | undefined {
     return 'no GPU device on this machine';
   return undefined;
 }
+
+/** The provider a choice will most likely run on: `auto`'s first accelerator not known to be missing, or the CPU. */
+export function likelyProvider(choice: ProviderChoice = 'auto'): string {
+  return choice === 'auto' ? (autoOrder().find((p) => !unavailable(p)) ?? 'cpu') : choice;
+}
+
+/**
+ * fp16 weights are multiplied in fp16 on accelerators and in fp32 on the CPU provider. ONNX Runtime's CPU provider
+ * has no fp16 MatMul on x64: it wraps the fp32 kernel in Casts itself, with results and speed equal to ours
+ * (measured), while a Cast it inserts on a weight would run at the start of every run and hold all weights in fp32
+ * at once, which the in-graph widening of graph/linear.ts avoids.
+ */
+export const computeFor = (o: SessionOptions): 'float32' | 'float16' =>
+  o.compute ?? (likelyProvider(o.provider) === 'cpu' ? 'float32' : 'float16');
 
 function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};

@@ -13,7 +13,7 @@ import { modelToBuffer } from '../../src/onnx/writeModel';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 import { DataType } from '../../src/onnx/proto';
 import { decoderSession } from '../../src/runtime/decoderSession';
-import { createSession } from '../../src/runtime/session';
+import { computeFor, createSession } from '../../src/runtime/session';
 import { perplexity, windowsNll } from '../../src/runtime/perplexity';
 import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
 import { cliPath, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
@@ -67,6 +67,30 @@ test('an fp16 copy of the MHA model evaluates within 1e-3 of fp32, through its o
   );
   assert.ok(relDiff(own, reference) <= 1e-3, `fp16 file ${own} vs fp32 ${reference}`);
   assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over fp16 ${ours} vs fp32 ${reference}`);
+});
+
+test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, and it evaluates within 1e-3', async () => {
+  const d = loadDecoder(copyOf('float16'));
+  const build = { kvCache: false, head: 'nll', masks: false, compute: 'float16' } as const;
+  const nodes = buildDecoderGraph(d, build).model.graph!.node!;
+  const producer = (value: string) => nodes.find((n) => n.output?.includes(value));
+  const productOf = (weight: string) => nodes.find((n) => n.opType === 'MatMul' && n.input?.[1] === weight);
+  const down = productOf('model.layers.0.mlp.down_proj.weight');
+  assert.equal(producer(down!.input![0])?.attribute?.[0].i, DataType.FLOAT16, 'the activation is rounded to fp16');
+  const head = nodes.find((n) => n.opType === 'MatMul' && n.output?.[0].startsWith('lm_head'));
+  assert.equal(producer(head!.input![1])?.opType, 'Cast', 'the head multiplies the widened weight');
+  assert.equal(computeFor({ provider: 'cpu' }), 'float32', 'the CPU provider multiplies in fp32');
+  assert.equal(computeFor({ provider: 'webgpu' }), 'float16');
+  const w = windows();
+  const nll = async (compute: 'float16' | 'float32') =>
+    perplexity(
+      await windowsNll(
+        (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu', compute })).session,
+        w,
+      ),
+    );
+  const [half, single] = [await nll('float16'), await nll('float32')];
+  assert.ok(relDiff(half, single) <= 1e-3, `fp16 arithmetic ${half} vs fp32 ${single}`);
 });
 
 test('unchanged weights in external data are referenced where they lie, with the same result as inline', async () => {
