@@ -15,7 +15,18 @@ const IN_MEMORY_LIMIT = 1 << 30;
 
 /** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
-  const built = buildDecoderGraph(d, { compute: computeFor(o), ...build });
+  const compute = build.compute ?? computeFor(o);
+  const s = await sessionOver(d, { ...build, compute }, o);
+  const chosen = build.compute ?? o.compute;
+  if (compute === 'float32' || chosen || d.weightType !== 'float16' || s.provider !== 'cpu') return s;
+  // `auto` expected an accelerator and fell back to the CPU, whose fp16 MatMul would widen every weight at once.
+  await s.session.release();
+  const cpu = await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider: 'cpu' });
+  return { ...cpu, fallbacks: s.fallbacks };
+}
+
+async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
+  const built = buildDecoderGraph(d, build);
   const sourceDir = d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined;
   const inline = built.tensors.filter((t) => !referencedIn(sourceDir, t)).reduce((a, t) => a + estimatedBytes(t), 0);
   const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
