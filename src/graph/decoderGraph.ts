@@ -68,7 +68,8 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length'])
     : undefined;
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
-  const labels = opts.head === 'nll' && !range ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
+  const withHead = !range || range.to >= d.layers.length;
+  const labels = opts.head === 'nll' && withHead ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
   let h = inputIds
     ? embedding(g, d.embed, inputIds, opts.weightType, c.embedScale)
@@ -87,9 +88,9 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const [first, last] = [Math.max(0, range?.from ?? 0), Math.min(range?.to ?? Infinity, d.layers.length - 1)];
   for (let i = first; i <= last; i++) h = emitLayer(e, i, h);
 
-  if (range) {
+  if (!withHead) {
     g.output(h, IO.hiddenOut, DataType.FLOAT, [B, S, c.hidden]);
-    return { model: g.model('decoder-layers', `decoder layers ${range.from}..${range.to}`), tensors: g.tensors };
+    return { model: g.model('decoder-layers', `decoder layers ${range!.from}..${range!.to}`), tensors: g.tensors };
   }
   emitHead(e, h, labels);
   return {

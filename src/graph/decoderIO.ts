@@ -29,7 +29,8 @@ export interface BuildOptions {
   /**
    * Emit decoder layers `from..to` only, no head: the input is `hidden_states` [B, S, D] (the output of layer
    * `from − 1`; `input_ids` when `from` is 0) and the output `hidden_states_out`. Calibration runs layer by layer
-   * through such graphs (design.md "Scale").
+   * through such graphs (design.md "Scale"). A `to` past the last layer adds the head instead of that output
+   * (`from` = `to` = the number of layers: the head alone).
    */
   layerRange?: { from: number; to: number };
   /**

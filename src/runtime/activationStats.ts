@@ -3,6 +3,7 @@ import { ort } from './session';
 import { CAPTURE_POINTS, IO, type CapturePoint } from '../graph/decoderGraph';
 import { int64 } from './kvCache';
 import { mapTo } from '../util/mapTo';
+import { windowSums } from './perplexity';
 
 /** Accumulated statistics of one activation: Gram matrix, sum, and the number of positions. */
 export interface ActivationStats {
@@ -96,6 +97,8 @@ export interface PassResult {
   stats: Partial<LayerStats>;
   /** What the graph's last layer passes on (only when asked for). */
   next?: LayerInputs;
+  /** Σ −log p per window, for a graph that ends in the head (a layer pass's last step). */
+  perWindowNll?: number[];
 }
 
 /**
@@ -121,6 +124,8 @@ export async function runPass(
     ...points.flatMap((p) => [IO.gram(layer, p), IO.sum(layer, p)]),
     ...(o.keepOutput ? [IO.hiddenOut] : []),
   ];
+  const perWindowNll: number[] | undefined = session.outputNames.includes(IO.nll) ? [] : undefined;
+  if (perWindowNll) fetch.push(IO.nll);
   const hidden = o.keepOutput ? new HiddenStates(o.hiddenMemoryLimit) : undefined;
   const batches = Math.ceil(input.windows.length / input.batch);
   try {
@@ -132,13 +137,14 @@ export async function runPass(
       const positions = (ids.dims[0] as number) * (ids.dims[1] as number);
       for (const p of points) accumulate(stats, p, out, layer, positions);
       hidden?.put(b, out[IO.hiddenOut] as ort.Tensor);
+      if (perWindowNll) perWindowNll.push(...windowSums(out[IO.nll].data as Float32Array, ids.dims[1] as number));
     }
   } catch (e) {
     // A cancel or a failure mid-pass: what was spilled of this layer's output is of no use to anyone.
     hidden?.release();
     throw e;
   }
-  return { stats, next: hidden ? { ...input, hidden } : undefined };
+  return { stats, next: hidden ? { ...input, hidden } : undefined, perWindowNll };
 }
 
 /** Statistics of `layers` from one graph that runs from the token ids (a whole-model capture graph). */

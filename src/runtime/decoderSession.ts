@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
-import { buildDecoderGraph, type BuildOptions } from '../graph/decoderGraph';
+import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
 import { computeFor, createSession, type GraphSessionOptions, type Session } from './session';
@@ -25,10 +25,25 @@ export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSe
   return { ...cpu, fallbacks: s.fallbacks };
 }
 
+const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);
+
+/** Bytes of values a graph over `d` holds itself: new weights, and all of a llama2.c source's. */
+function inlineBytes(d: Decoder, built: BuiltGraph): number {
+  const dir = sourceDirOf(d);
+  return built.tensors.filter((t) => !referencedIn(dir, t)).reduce((a, t) => a + estimatedBytes(t), 0);
+}
+
+/**
+ * Whether a graph over `d` goes to ONNX Runtime as one buffer; when not, it would go through a temporary file with
+ * a copy of every weight, and whole-model evaluations run layer by layer instead (compress/layerwiseNll.ts).
+ */
+export const fitsInMemory = (d: Decoder, build: BuildOptions) =>
+  inlineBytes(d, buildDecoderGraph(d, build)) < IN_MEMORY_LIMIT;
+
 async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
   const built = buildDecoderGraph(d, build);
-  const sourceDir = d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined;
-  const inline = built.tensors.filter((t) => !referencedIn(sourceDir, t)).reduce((a, t) => a + estimatedBytes(t), 0);
+  const sourceDir = sourceDirOf(d);
+  const inline = inlineBytes(d, built);
   const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
   if (inline < IN_MEMORY_LIMIT) {
     const referenced = inline < built.tensors.reduce((a, t) => a + estimatedBytes(t), 0);

@@ -20,8 +20,19 @@ export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 const LOGITS_BUDGET = 1 << 26;
 
 /** Windows per batch: up to 8, fewer where the logits of 8 would exceed the budget. */
-const batchFor = (tokens: number, vocab: number | undefined) =>
+export const batchFor = (tokens: number, vocab: number | undefined) =>
   vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8;
+
+/** Per-position values `[B, S]` summed per row. */
+export function windowSums(values: Float32Array, S: number): number[] {
+  const sums: number[] = [];
+  for (let at = 0; at < values.length; at += S) {
+    let sum = 0;
+    for (let i = at; i < at + S; i++) sum += values[i];
+    sums.push(sum);
+  }
+  return sums;
+}
 
 /**
  * Negative log-likelihood of windows, every position but the first of each window predicted. Works for our
@@ -60,12 +71,7 @@ export async function windowsNll(
         rows.flatMap((r) => r.slice(1)),
         [B, S],
       );
-      const out = (await session.run(feeds, [IO.nll]))[IO.nll].data as Float32Array;
-      for (let b = 0; b < B; b++) {
-        let sum = 0;
-        for (let i = b * S; i < (b + 1) * S; i++) sum += out[i];
-        perWindow.push(sum);
-      }
+      perWindow.push(...windowSums((await session.run(feeds, [IO.nll]))[IO.nll].data as Float32Array, S));
     } else {
       if (session.inputNames.includes(IO.attentionMask))
         feeds[IO.attentionMask] = int64(new Array(B * S).fill(1), [B, S]);

@@ -6,8 +6,10 @@ import * as os from 'node:os';
 import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
 import { denseLayerwise } from '../../src/compress/calibration';
-import { decoderSession } from '../../src/runtime/decoderSession';
-import { calibrationInputs, runPass, type LayerStats } from '../../src/runtime/activationStats';
+import { decoderSession, fitsInMemory } from '../../src/runtime/decoderSession';
+import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
+import { fullMask } from '../../src/compress/subnet';
+import { calibrationInputs, mean, runPass, type LayerStats } from '../../src/runtime/activationStats';
 import { CAPTURE_POINTS } from '../../src/graph/decoderGraph';
 import { stories260K, texts, tinyMha, tokenWindows } from '../fixtures';
 
@@ -99,4 +101,38 @@ test('hidden states over the memory limit go to disk: the same statistics bit fo
   );
   const after = fs.readdirSync(os.tmpdir()).filter((f) => f.startsWith('subnet-search-hidden-') && !before.has(f));
   assert.deepEqual(after, [], 'every spill folder removed');
+});
+
+test('a masked, compensated evaluation layer by layer = the one-session evaluation (per window ≤ 1e-5)', async () => {
+  const d = loadDecoder(tinyMha.onnx);
+  assert.ok(fitsInMemory(d, { kvCache: false, head: 'nll', masks: true }), 'the fixture fits one graph');
+  const windows = tokenWindows(tinyMha.onnx, d.config.vocab, texts.tinyStoriesValid, 128, 6);
+  const means = await denseLayerwise(d, windows, ['o_in', 'down_in'], { provider: 'cpu' }, (_, st) => ({
+    o: mean(st.o_in),
+    down: mean(st.down_in),
+  }));
+  // Every other head and every third MLP channel removed, the first layer's attention compensated only.
+  const mask = fullMask(d).map((m) => ({
+    ...m,
+    heads: m.heads.map((_, h) => h % 2 === 0),
+    mlp: m.mlp.map((_, c) => c % 3 !== 0),
+  }));
+  const compensate = d.layers.map((_, l) => ({ attn: true, mlp: l > 0 }));
+  const nll = async (layerwise: boolean) => {
+    const e = await MaskedEvaluator.open(d, { provider: 'cpu' }, means, layerwise);
+    try {
+      return await e.nll(mask, windows, compensate);
+    } finally {
+      await e.release();
+    }
+  };
+  const [one, layered] = [await nll(false), await nll(true)];
+  assert.equal(layered.tokens, one.tokens);
+  assert.equal(layered.perWindow.length, windows.length);
+  layered.perWindow.forEach((v, w) =>
+    assert.ok(
+      Math.abs(v - one.perWindow[w]) <= 1e-5 * Math.abs(one.perWindow[w]),
+      `window ${w}: ${v} vs ${one.perWindow[w]}`,
+    ),
+  );
 });
