@@ -1,4 +1,5 @@
 import { loadDecoder } from '../model/recognise';
+import { fitsInMemory } from '../runtime/decoderSession';
 import type { Decoder } from '../model/decoder';
 import { loadModelTokenizer, type TextTokenizer } from '../text/tokenizer';
 import { checkTextFile } from '../text/textCheck';
@@ -147,7 +148,7 @@ export async function openModel(
 ): Promise<ModelSetup> {
   checkRequest(r);
   const warnings = checkTexts(texts);
-  const decoder = loadDecoder(r.model);
+  const decoder = loadRunnableDecoder(r.model);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions)
@@ -158,6 +159,20 @@ export async function openModel(
     p && (await checkTokenizerFits(decoder, tokenizer, p.ids, p.text, { provider: r.provider, threads: r.threads }));
   if (fit) warnings.push(fit);
   return m;
+}
+
+/**
+ * `file` recognised, for a job that runs it: a llama2.c checkpoint is turned into graphs that hold its weights
+ * themselves, and above the in-memory limit every session would write a temporary copy of all of them (design.md
+ * "Scale": no copies of the weights), so such a file is converted once by the user instead.
+ */
+export function loadRunnableDecoder(file: string): Decoder {
+  const d = loadDecoder(file);
+  if (d.source.format === 'llama2c' && !fitsInMemory(d, { kvCache: false, head: 'nll', masks: false }))
+    throw new UserError(
+      `${file} holds over 1 GiB of weights in llama2.c format, which every ONNX Runtime session would copy; convert it once with \`subnet-search convert ${file} --out DIR\` and run on DIR/model.onnx`,
+    );
+  return d;
 }
 
 /** `checkTextFile` on each text given, keyed by its option: the warnings of all of them. */

@@ -1,10 +1,10 @@
-import { loadDecoder } from '../model/recognise';
 import { createSession, type ProviderChoice } from '../runtime/session';
 import { decoderSession } from '../runtime/decoderSession';
 import { generateGreedy } from '../runtime/generate';
 import { loadModelTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
 import { checkRequest } from './options';
+import { loadRunnableDecoder } from './context';
 
 export interface GenerateRequest {
   prompt: string;
@@ -26,7 +26,7 @@ export interface GenerateResult {
 /** Greedy text from a model, through the graph we emit for it (or the user's original file). */
 export async function generateText(model: string, r: GenerateRequest): Promise<GenerateResult> {
   checkRequest(r);
-  const d = loadDecoder(model);
+  const d = loadRunnableDecoder(model);
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
   const session = { provider: r.provider, threads: r.threads };

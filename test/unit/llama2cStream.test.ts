@@ -6,6 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readLlama2c } from '../../src/model/llama2c';
 import { loadDecoder } from '../../src/model/recognise';
+import { loadRunnableDecoder } from '../../src/job/context';
 import type { Decoder, Weight } from '../../src/model/decoder';
 import { UserError } from '../../src/util/errors';
 import { stories260K, tinyMha } from '../fixtures';
@@ -156,6 +157,14 @@ test('llama2c streamed: a checkpoint over 2 GiB opens and a weight past 2 GiB re
     Array.from(row0),
   );
   assert.ok(head.every((v, i) => i % vocab === 0 || v === 0));
+
+  // Inspect and convert read it; a job that would run it asks for one conversion instead of a copy per session.
+  assert.throws(
+    () => loadRunnableDecoder(file),
+    (e: unknown) =>
+      e instanceof UserError &&
+      /over 1 GiB of weights in llama2\.c format.*subnet-search convert .*big\.bin --out DIR/.test(e.message),
+  );
 
   // One byte short: the same message as before.
   fs.truncateSync(file, size - 1);
