@@ -39,17 +39,13 @@ export const threadsOption = () =>
 export const profileOption = (kinds: readonly string[]) =>
   new Option(
     '--profile <p>',
-    'how levels are spread over the linears: uniform; owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)',
-  )
-    .choices([...kinds])
-    .default('uniform');
+    'how levels are spread over the linears: uniform (the default); owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)',
+  ).choices([...kinds]);
 export const maskSelectionOption = () =>
   new Option(
     '--mask-selection <s>',
-    "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's) or per output",
-  )
-    .choices(['block', 'output'])
-    .default('block');
+    "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's, the default) or per output",
+  ).choices(['block', 'output']);
 
 /** `--generations` / `--population` over the chosen preset. */
 export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) =>

@@ -33,10 +33,20 @@ export type WeightStageOptions = {
   maskSelection?: MaskSelection;
 };
 
+const FLAG_OF = {
+  profile: '--profile',
+  profileGenerations: '--profile-generations',
+  maskSelection: '--mask-selection',
+};
+
 export function weightStage(o: WeightStageOptions): WeightStage | undefined {
   const pattern = o.sparsity;
   const bits = o.bits ? (Number(o.bits) as 4 | 8) : undefined;
-  if (!pattern && !bits) return undefined;
+  if (!pattern && !bits) {
+    const given = (['profile', 'profileGenerations', 'maskSelection'] as const).find((k) => o[k] !== undefined);
+    if (given) throw new UserError(`${FLAG_OF[given]} applies to the weight stage: give --sparsity and/or --bits`);
+    return undefined;
+  }
   return {
     ...(pattern
       ? {

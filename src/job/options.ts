@@ -117,7 +117,7 @@ const patternText = (p: SparsityPattern) => (p.kind === 'nm' ? `${p.n}:${p.m}` :
 export function checkWeightStageRequest(
   s:
     | {
-        sparsity?: { pattern: SparsityPattern; method?: string };
+        sparsity?: { pattern: SparsityPattern; method?: string; selection?: string };
         quant?: { bits: number; blockSize: number };
         profile?: string;
         profileGenerations?: number;
@@ -135,7 +135,20 @@ export function checkWeightStageRequest(
       `--sparsity ${patternText(nm)}: SparseGPT needs M to divide its block of ${SPARSEGPT_BLOCK} inputs (2:4, 4:8, 1:16 …); Wanda and magnitude take any M ≤ ${MAX_NM_GROUP}`,
     );
   if (s.quant) checkRequest({ blockSize: s.quant.blockSize });
+  const selection = s.sparsity?.selection;
+  if (selection && !['block', 'output'].includes(selection))
+    throw new UserError(`--mask-selection ${selection}: choose block or output`);
+  if (selection && (s.sparsity?.method ?? 'sparsegpt') !== 'sparsegpt')
+    throw new UserError(
+      `--mask-selection applies to SparseGPT; ${s.sparsity!.method} always compares the weights of each output`,
+    );
+  if (selection && nm)
+    throw new UserError(
+      `--mask-selection applies to unstructured sparsity; ${patternText(nm)} chooses within each group of ${nm.m} inputs`,
+    );
   const profile = s.profile ?? 'uniform';
+  if (s.profileGenerations !== undefined && profile !== 'search')
+    throw new UserError('--profile-generations sets the generations of --profile search: give --profile search too');
   checkRequest({ profileGenerations: s.profileGenerations });
   if (!['uniform', 'owl', 'search'].includes(profile))
     throw new UserError(`--profile ${profile}: choose uniform, owl or search`);

@@ -179,6 +179,49 @@ test('--profile: N:M, owl without --sparsity, int8 search, a bad generation coun
   assert.deepEqual(fs.readdirSync(dir), []);
 });
 
+test('options that would be ignored are refused: --mask-selection off SparseGPT unstructured, profile flags without a weight stage', () => {
+  const dir = tempDir();
+  const common = (o: string) => ['--calib', demoText, '--out', path.join(dir, o)];
+  const cases: [string[], RegExp][] = [
+    [
+      [
+        'sparsify',
+        stories260K.onnx,
+        '--method',
+        'wanda',
+        '--sparsity',
+        '0.5',
+        '--mask-selection',
+        'output',
+        ...common('a'),
+      ],
+      /--mask-selection applies to SparseGPT; wanda always compares the weights of each output/,
+    ],
+    [
+      ['sparsify', stories260K.onnx, '--sparsity', '2:4', '--mask-selection', 'block', ...common('b')],
+      /--mask-selection applies to unstructured sparsity; 2:4 chooses within each group of 4 inputs/,
+    ],
+    [
+      ['quantize', stories260K.onnx, '--bits', '4', '--mask-selection', 'block', ...common('c')],
+      /unknown option '--mask-selection'/,
+    ],
+    [
+      ['sparsify', stories260K.onnx, '--sparsity', '0.5', '--profile-generations', '3', ...common('d')],
+      /--profile-generations sets the generations of --profile search: give --profile search too/,
+    ],
+    [
+      ['compress', stories260K.onnx, '--ratio', '0.8', '--method', 'flap', '--profile', 'owl', ...common('e')],
+      /--profile applies to the weight stage: give --sparsity and\/or --bits/,
+    ],
+  ];
+  for (const [args, msg] of cases) {
+    const r = runCli(args);
+    assert.notEqual(r.code, 0, args.join(' '));
+    assert.match(r.stderr, msg);
+  }
+  assert.deepEqual(fs.readdirSync(dir), []);
+});
+
 test('compress --sparsity 0.5 --profile search: the profile runs after the structured stage, on its smaller model', () => {
   const out = path.join(tempDir(), 'c');
   const r = run([

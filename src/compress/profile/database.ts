@@ -10,6 +10,7 @@ import { denseLayerwise, type LayerwiseOptions } from '../calibration';
 import { linearName } from '../../model/names';
 import { LINEARS, type LinearSite } from '../sparsify/layerwiseWeights';
 import type { ProfileSpace } from './space';
+import { checkFreeSpace } from '../../util/freeSpace';
 
 /** The values of one unit compressed at one level, from that unit's dense weights and its layer's statistics. */
 export type LevelTransform = (
@@ -43,6 +44,16 @@ export class LevelDatabase {
     o: LayerwiseOptions & { memoryLimit?: number },
   ): Promise<LevelDatabase> {
     fs.mkdirSync(dir, { recursive: true });
+    const bytes = sp.units.reduce((a, u) => {
+      const shape = d.layerWeights[u.layer][LINEARS[u.index].key].shape;
+      return a + shape[0] * shape[1] * 4 * sp.levels.length;
+    }, 0);
+    checkFreeSpace(
+      dir,
+      bytes,
+      `the profile search's database (every linear at ${sp.levels.length} levels, fp32)`,
+      'free space there, or use --profile owl, which needs no database',
+    );
     const db = new LevelDatabase(dir, o.memoryLimit ?? 2 ** 31);
     await denseLayerwise(d, windows, CAPTURE_POINTS, o, async (l, stats) => {
       for (const [unit, u] of sp.units.entries()) {

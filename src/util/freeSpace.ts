@@ -1,0 +1,15 @@
+import * as fs from 'node:fs';
+import { EnvironmentError } from './errors';
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * Refuses, before the work, a write of `bytes` into `dir` that the disk cannot hold: a full disk found mid-way
+ * would cost the work done so far. `what` names the files, `remedy` how to need fewer.
+ */
+export function checkFreeSpace(dir: string, bytes: number, what: string, remedy: string): void {
+  const s = fs.statfsSync(dir);
+  const free = s.bavail * s.bsize;
+  if (free < bytes)
+    throw new EnvironmentError(`${what} needs ${gib(bytes)} in ${dir}, which has ${gib(free)} free; ${remedy}`);
+}
