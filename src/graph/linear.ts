@@ -7,10 +7,11 @@ import { toHalfBytes } from '../onnx/tensorData';
 export type Linear = (x: string, name: string) => string;
 
 /**
- * A float weight as an initializer in the precision it is stored in (or `as`, for newly computed values of an
- * fp16 model's export), referencing the source's bytes where they lie. Returns the value to multiply with: an fp16
- * weight is widened by a Cast inside the graph, so activations, norms and losses stay fp32 while the weight
- * itself stays fp16 in the file and in the session's memory (design.md "Scale").
+ * A float weight as an initializer in the precision it is stored in, or in `as` when that is fp16 (an fp16
+ * model's export: values computed or stored in fp32 are rounded), referencing the source's bytes where they lie
+ * when they are in that precision. Returns the value to multiply with: an fp16 weight is widened by a Cast inside
+ * the graph (`linear` below), so activations, norms and losses stay fp32 while the weight itself stays
+ * fp16 in the file and in the session's memory (design.md "Scale").
  */
 export function floatWeight(
   g: GraphBuilder,
@@ -20,13 +21,14 @@ export function floatWeight(
 ): { value: string; half: boolean } {
   if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape), half: false };
   const s = w.stored;
-  if (s?.type === 'float16' || (!s && as === 'float16')) {
+  if (s?.type === 'float16' || as === 'float16') {
+    const same = s?.type === 'float16' ? s : undefined;
     const init = g.initializer(
       name,
       w.shape,
-      () => (s ? s.read() : toHalfBytes(w.read())),
+      () => (same ? same.read() : toHalfBytes(w.read())),
       DataType.FLOAT16,
-      s?.external,
+      same?.external,
     );
     return { value: init, half: true };
   }

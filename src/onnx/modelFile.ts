@@ -8,6 +8,11 @@ export interface OnnxFile {
   path: string;
   dir: string;
   model: onnx.ModelProto;
+  /**
+   * Where a decoded bytes field (a tensor's raw data) lies in the file, so that graphs reference weights kept
+   * inside the `.onnx` where they lie, as they do external data; undefined for bytes from elsewhere.
+   */
+  offsetOf(bytes: Uint8Array): number | undefined;
 }
 
 /**
@@ -39,5 +44,11 @@ export function readOnnxFile(file: string): OnnxFile {
         `The file may be truncated or not an ONNX file at all.`,
     );
   }
-  return { path: abs, dir: path.dirname(abs), model };
+  const offsetOf = (v: Uint8Array) =>
+    v.buffer === bytes.buffer &&
+    v.byteOffset >= bytes.byteOffset &&
+    v.byteOffset + v.length <= bytes.byteOffset + bytes.length
+      ? v.byteOffset - bytes.byteOffset
+      : undefined;
+  return { path: abs, dir: path.dirname(abs), model, offsetOf };
 }

@@ -109,6 +109,23 @@ test('unchanged weights in external data are referenced where they lie, with the
   assert.ok(relDiff(a.nll, b.nll) <= 1e-6, `referenced ${a.nll} vs inline ${b.nll}`);
 });
 
+test('weights kept inside the .onnx are referenced there too, not copied into the graph', async () => {
+  const d = loadDecoder(tinyMha.onnx);
+  const down = d.layerWeights[0].down.stored?.external;
+  assert.equal(down?.file, tinyMha.onnx, 'the location names the model file itself');
+  const built = buildDecoderGraph(d, { kvCache: false, head: 'nll', masks: false });
+  const referenced = modelToBuffer(built.model, built.tensors, path.dirname(tinyMha.onnx));
+  const inline = modelToBuffer(built.model, built.tensors);
+  assert.ok(referenced.length < 0.05 * inline.length, `buffer ${referenced.length} bytes vs ${inline.length} inline`);
+  const w = windows().slice(0, 4);
+  const a = await windowsNll(
+    (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
+    w,
+  );
+  const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
+  assert.equal(a.nll, b.nll, `referenced ${a.nll} vs inline ${b.nll}`);
+});
+
 test('compress of the fp16 model runs end to end and exports fp16 that plain ONNX Runtime loads', async () => {
   const file = copyOf('float16');
   const out = path.join(tempDir(), 'out');

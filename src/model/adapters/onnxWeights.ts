@@ -50,19 +50,23 @@ export function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in
 }
 
 /**
- * The bytes of a weight that graphs can use as they are: fp16 (kept in its precision), or fp32 in external data
- * (referenced in place). A transposed weight has none: its graph layout differs from the file's.
+ * The bytes of a weight that graphs can use as they are, referenced where they lie: in external data, or as raw
+ * data inside the `.onnx` itself (a location naming the model file, at the bytes' offset in it). fp32 weights
+ * stored some other way have none; fp16 ones keep their precision through a copy. A transposed weight has none:
+ * its graph layout differs from the file's.
  */
 function storedBytes(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): StoredBytes | undefined {
   const type = t.dataType === DataType.FLOAT16 ? 'float16' : t.dataType === DataType.FLOAT ? 'float32' : undefined;
-  const readable = isExternal(t) || (t.rawData?.length ?? 0) > 0;
-  if (transposed || !type || !readable || (type === 'float32' && !isExternal(t))) return undefined;
   const bytes = elementCount(tensorDims(t)) * bytesPerElement(t.dataType!);
-  return {
-    type,
-    read: () => readRawBytes(t, file.dir),
-    external: isExternal(t) ? checkedRange(t, file.dir, bytes) : undefined,
-  };
+  const offset = !isExternal(t) && t.rawData?.length === bytes ? file.offsetOf(t.rawData) : undefined;
+  const external = isExternal(t)
+    ? checkedRange(t, file.dir, bytes)
+    : offset !== undefined
+      ? { file: file.path, offset, length: bytes }
+      : undefined;
+  const readable = external || (t.rawData?.length ?? 0) > 0;
+  if (transposed || !type || !readable || (type === 'float32' && !external)) return undefined;
+  return { type, read: () => readRawBytes(t, file.dir), external };
 }
 
 export function tensorWeight(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): Weight {
