@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Decoder } from '../../model/decoder';
 import type { MaskedEvaluator } from '../maskedEvaluator';
+import type { NllSum } from '../../runtime/perplexity';
 import { candidateCompensation, candidateKey, candidateMask, type Candidate, type SearchSpace } from './space';
 
 export interface FitnessRecord {
@@ -27,7 +28,12 @@ export interface HalvingOptions {
  */
 export const DEFAULT_HALVING: HalvingOptions = { rungs: [0.15, 0.45, 0.65, 0.85], z: 2.5 };
 
-export class Fitness {
+/**
+ * Fitness on a fixed list of windows with a cache of evaluated candidates and early rejection on rungs: the
+ * subnet search's and the profile search's (compress/profile/evaluator.ts) differ only in a candidate's key and
+ * how its windows are measured.
+ */
+export abstract class WindowedFitness<C> {
   cache = new Map<string, FitnessRecord>();
   tokens = 0;
   evaluations = 0;
@@ -36,36 +42,29 @@ export class Fitness {
   private readonly windowTokens: number[];
 
   constructor(
-    private readonly d: Decoder,
-    private readonly sp: SearchSpace,
-    private readonly evaluator: MaskedEvaluator,
-    private readonly windows: number[][],
+    protected readonly windows: number[][],
     readonly halving?: HalvingOptions,
   ) {
     this.rungs = rungSizes(windows.length, halving);
     this.windowTokens = windows.map((w) => w.length - 1);
   }
 
-  static key(c: Candidate): string {
-    return createHash('sha1').update(candidateKey(c)).digest('hex');
-  }
+  protected abstract key(c: C): string;
+  /** Σ −log p of `c` per window of `windows` (a slice of the fitness windows). */
+  protected abstract measure(c: C, windows: number[][]): Promise<NllSum>;
 
-  record(c: Candidate): FitnessRecord | undefined {
-    return this.cache.get(Fitness.key(c));
+  record(c: C): FitnessRecord | undefined {
+    return this.cache.get(this.key(c));
   }
 
   /** Evaluates `c` on its first `upTo` windows (all by default), reusing what is cached. */
-  async evaluate(c: Candidate, upTo = this.windows.length): Promise<FitnessRecord> {
-    const key = Fitness.key(c);
+  async evaluate(c: C, upTo = this.windows.length): Promise<FitnessRecord> {
+    const key = this.key(c);
     const rec = this.cache.get(key) ?? { windowNll: [] };
     const done = rec.windowNll.length;
     if (done < upTo) {
       if (done === 0) this.evaluations++;
-      const r = await this.evaluator.nll(
-        candidateMask(this.d, this.sp, c),
-        this.windows.slice(done, upTo),
-        candidateCompensation(c),
-      );
+      const r = await this.measure(c, this.windows.slice(done, upTo));
       this.tokens += r.tokens;
       rec.windowNll = [...rec.windowNll, ...r.perWindow];
       if (rec.windowNll.length === this.windows.length) rec.full = sum(rec.windowNll) / sum(this.windowTokens);
@@ -82,6 +81,31 @@ export class Fitness {
   /** Whether `rec`, evaluated on a prefix of the windows, is clearly worse than `bar`, fully evaluated. */
   clearlyWorse(rec: FitnessRecord, bar: FitnessRecord): boolean {
     return this.halving !== undefined && pairedWorse(rec.windowNll, bar.windowNll, this.windowTokens, this.halving.z);
+  }
+}
+
+/** A sub-network candidate's fitness: its masks (and compensation) fed to the masked evaluation graph. */
+export class Fitness extends WindowedFitness<Candidate> {
+  constructor(
+    private readonly d: Decoder,
+    private readonly sp: SearchSpace,
+    private readonly evaluator: MaskedEvaluator,
+    windows: number[][],
+    halving?: HalvingOptions,
+  ) {
+    super(windows, halving);
+  }
+
+  static key(c: Candidate): string {
+    return createHash('sha1').update(candidateKey(c)).digest('hex');
+  }
+
+  protected key(c: Candidate): string {
+    return Fitness.key(c);
+  }
+
+  protected measure(c: Candidate, windows: number[][]): Promise<NllSum> {
+    return this.evaluator.nll(candidateMask(this.d, this.sp, c), windows, candidateCompensation(c));
   }
 }
 
