@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SessionOptions } from '../runtime/session';
-import { measureLatency, type Latency } from '../runtime/latency';
+import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import type { Method } from '../compress/importance/scores';
 import { sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { compensatedModules } from '../compress/importance/compensation';
@@ -209,7 +209,7 @@ async function timeAgainstOriginal(
         { file: originalFile, layers: d.layers },
         { file: exportedFile, layers: final.layers },
       ],
-      { ...session, prompt: Math.min(128, d.config.maxPositions / 2), decode: 64, reps: 5, vocab: d.config.vocab },
+      { ...session, ...latencySetup(d.config.maxPositions), vocab: d.config.vocab },
     );
   } finally {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });

@@ -5,7 +5,7 @@ import type { Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
 import { createSession, type SessionOptions } from '../runtime/session';
 import { perplexity, windowsNll } from '../runtime/perplexity';
-import { measureLatency, type Latency } from '../runtime/latency';
+import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
 
@@ -81,7 +81,7 @@ export async function measureModels(
     const d0 = models[0].decoder;
     const latency = await measureLatency(
       files.map((file, i) => ({ file, layers: models[i].decoder.layers })),
-      { ...session, prompt: Math.min(128, d0.config.maxPositions / 2), decode: 64, reps: 5, vocab: d0.config.vocab },
+      { ...session, ...latencySetup(d0.config.maxPositions), vocab: d0.config.vocab },
     );
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {

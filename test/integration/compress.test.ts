@@ -8,6 +8,7 @@ import { cliPath, demoText, stories260K, tempDir, texts } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { createSession } from '../../src/runtime/session';
 import { generateGreedy } from '../../src/runtime/generate';
+import { latencySetup, measureLatency } from '../../src/runtime/latency';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 
 const QUICK = [
@@ -85,6 +86,20 @@ test('compress: search → reformation → export writes a smaller model folder 
     assert.ok(l.down.errorAfter < l.down.errorBefore && l.o.errorAfter <= l.o.errorBefore);
   assert.ok(report.latency.original.decodeTokensPerSecond > 0 && report.latency.compressed.decodeTokensPerSecond > 0);
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| parameters \| 292800 \| \d+ \|/);
+  assert.deepEqual([report.latency.original.reps, report.latency.original.decodeTokens], [5, 64]);
+  assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /median of 5 interleaved runs of 64 decode steps/);
+});
+
+test('latency over its time budget: one counted run of 8 decode steps, and the result says so', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  const [l] = await measureLatency([{ file: stories260K.onnx, layers: d.layers }], {
+    provider: 'cpu',
+    ...latencySetup(d.config.maxPositions),
+    vocab: d.config.vocab,
+    budgetSeconds: 0,
+  });
+  assert.deepEqual([l.reps, l.decodeTokens], [1, 8]);
+  assert.ok(l.decodeTokensPerSecond > 0 && l.prefillMs > 0);
 });
 
 test('compress: the exported file measures the same perplexity as the masked evaluation of the reformed model (≤ 1e-4)', () => {
