@@ -13,16 +13,26 @@ import { computeFor, createSession, type GraphSessionOptions, type Session } fro
  */
 const IN_MEMORY_LIMIT = 1 << 30;
 
-/** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
+/**
+ * A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). The arithmetic of
+ * fp16 weights is the caller's, or `computeFor`'s guess from the provider; a guessed fp16 falls back to fp32 where
+ * the accelerator refuses it (no fp16 shaders) or `auto` ends up on the CPU, whose fp16 MatMul would widen every
+ * weight at once.
+ */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
   const compute = build.compute ?? computeFor(o);
-  const s = await sessionOver(d, { ...build, compute }, o);
-  const chosen = build.compute ?? o.compute;
-  if (compute === 'float32' || chosen || d.weightType !== 'float16' || s.provider !== 'cpu') return s;
-  // `auto` expected an accelerator and fell back to the CPU, whose fp16 MatMul would widen every weight at once.
+  const guessed = compute === 'float16' && !build.compute && !o.compute && d.weightType === 'float16';
+  if (!guessed) return sessionOver(d, { ...build, compute }, o);
+  const single = { ...build, compute: 'float32' as const };
+  let s: Session;
+  try {
+    s = await sessionOver(d, { ...build, compute }, o);
+  } catch {
+    return sessionOver(d, single, o);
+  }
+  if (s.provider !== 'cpu') return s;
   await s.session.release();
-  const cpu = await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider: 'cpu' });
-  return { ...cpu, fallbacks: s.fallbacks };
+  return { ...(await sessionOver(d, single, { ...o, provider: 'cpu' })), fallbacks: s.fallbacks };
 }
 
 const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);
