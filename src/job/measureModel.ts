@@ -122,7 +122,7 @@ export function honestNotes(
       );
     if (after.fileBytes > 0.9 * before.fileBytes)
       notes.push(
-        'The zeros are stored densely, so the file is not smaller; combine with --quantize (int4 MatMulNBits) or structured pruning (compress) to shrink it.',
+        'The zeros are stored densely, so the file is not smaller; combine with --bits 4 (int4 MatMulNBits) or structured pruning (compress) to shrink it.',
       );
   }
   return notes;
