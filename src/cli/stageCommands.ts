@@ -33,20 +33,25 @@ export type WeightStageOptions = {
   maskSelection?: MaskSelection;
 };
 
-const FLAG_OF = {
-  profile: '--profile',
-  profileGenerations: '--profile-generations',
-  maskSelection: '--mask-selection',
-};
+/** Flags that only mean something with --sparsity or --bits: refused without them rather than ignored. */
+function refuseIdleFlags(o: WeightStageOptions, pattern: boolean, bits: boolean): void {
+  const idle = (flag: string, needs: string) => {
+    throw new UserError(`${flag} applies to the weight stage's ${needs}`);
+  };
+  if (o.maskSelection && !pattern) idle('--mask-selection', 'sparsity: give --sparsity with a fraction');
+  if (o.asymmetric && !bits) idle('--asymmetric', 'quantization: give --bits 4 or 8');
+  if (o.gptq && !bits) idle('--gptq', 'quantization: give --bits 4 or 8');
+  if (!pattern && !bits) {
+    if (o.profile) idle('--profile', 'levels: give --sparsity and/or --bits');
+    if (o.profileGenerations !== undefined) idle('--profile-generations', 'levels: give --sparsity and/or --bits');
+  }
+}
 
 export function weightStage(o: WeightStageOptions): WeightStage | undefined {
   const pattern = o.sparsity;
   const bits = o.bits ? (Number(o.bits) as 4 | 8) : undefined;
-  if (!pattern && !bits) {
-    const given = (['profile', 'profileGenerations', 'maskSelection'] as const).find((k) => o[k] !== undefined);
-    if (given) throw new UserError(`${FLAG_OF[given]} applies to the weight stage: give --sparsity and/or --bits`);
-    return undefined;
-  }
+  refuseIdleFlags(o, Boolean(pattern), Boolean(bits));
+  if (!pattern && !bits) return undefined;
   return {
     ...(pattern
       ? {

@@ -50,7 +50,6 @@ export async function layerwiseNll(
       } finally {
         await s.session.release();
       }
-      o.onLayer?.(l + 1, layers + 1);
     }
   } finally {
     input.hidden?.release();

@@ -148,7 +148,7 @@ export async function openModel(
 ): Promise<ModelSetup> {
   checkRequest(r);
   const warnings = checkTexts(texts);
-  const decoder = loadRunnableDecoder(r.model);
+  const decoder = loadRunnableDecoder(r.model, r.tokenizer);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions)
@@ -166,11 +166,11 @@ export async function openModel(
  * themselves, and above the in-memory limit every session would write a temporary copy of all of them (design.md
  * "Scale": no copies of the weights), so such a file is converted once by the user instead.
  */
-export function loadRunnableDecoder(file: string): Decoder {
+export function loadRunnableDecoder(file: string, tokenizer?: string): Decoder {
   const d = loadDecoder(file);
   if (d.source.format === 'llama2c' && !fitsInMemory(d, { kvCache: false, head: 'nll', masks: false }))
     throw new UserError(
-      `${file} holds over 1 GiB of weights in llama2.c format, which every ONNX Runtime session would copy; convert it once with \`subnet-search convert ${file} --out DIR\` and run on DIR/model.onnx`,
+      `${file} holds over 1 GiB of weights in llama2.c format, which every ONNX Runtime session would copy; convert it once with \`subnet-search convert ${file} --out DIR${tokenizer ? ` --tokenizer ${tokenizer}` : ''}\` and run on DIR/model.onnx`,
     );
   return d;
 }

@@ -26,7 +26,7 @@ export interface GenerateResult {
 /** Greedy text from a model, through the graph we emit for it (or the user's original file). */
 export async function generateText(model: string, r: GenerateRequest): Promise<GenerateResult> {
   checkRequest(r);
-  const d = loadRunnableDecoder(model);
+  const d = loadRunnableDecoder(model, r.tokenizer);
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
   const session = { provider: r.provider, threads: r.threads };

@@ -57,7 +57,8 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
   const calibration = await calibrate(ctx, o, methods, granularity, seed);
   const seeds = initialPopulation(d, sp, calibration.scores, methods, o.ratio);
   const means = compensation ? calibration.means : undefined;
-  const evaluator = await MaskedEvaluator.open(d, ctx.session, means);
+  // Thousands of evaluations that only rank candidates: fp16 products where the provider runs them (fp32 elsewhere).
+  const evaluator = await MaskedEvaluator.open(d, { ...ctx.session, compute: 'fastest' }, means);
   const windows = consecutiveWindows(ctx.calibIds, ctx.seqLen, o.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
   const fitness = new Fitness(d, sp, evaluator, windows, halving ? DEFAULT_HALVING : undefined);
   ctx.emit({

@@ -3,7 +3,8 @@
 import type { Decoder } from '../model/decoder';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { fullMask, type SubnetMask } from '../compress/subnet';
-import { createSession, type SessionOptions } from '../runtime/session';
+import { createSession } from '../runtime/session';
+import type { LayerwiseOptions } from '../compress/calibration';
 import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 
 export interface PplSet {
@@ -42,10 +43,10 @@ async function through(
 export async function stagePerplexities(
   m: StageModels,
   sets: number[][][],
-  session: SessionOptions,
+  session: LayerwiseOptions,
 ): Promise<{ sets: PplSet[]; provider: string }> {
   const masked = (d: Decoder, mask: SubnetMask) => async () => {
-    const e = await MaskedEvaluator.open(d, session);
+    const e = await MaskedEvaluator.open(d, session, undefined, 'once');
     return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
   };
   let provider = '';

@@ -5,7 +5,8 @@ import type { Decoder } from '../model/decoder';
 import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
-import { computeFor, createSession, type GraphSessionOptions, type Session } from './session';
+import { createSession, type GraphSessionOptions, type Session } from './session';
+import { arithmeticFor } from './halfArithmetic';
 
 /**
  * Below this many bytes of values to inline, the graph is handed to ONNX Runtime as one buffer (unchanged weights
@@ -13,26 +14,17 @@ import { computeFor, createSession, type GraphSessionOptions, type Session } fro
  */
 const IN_MEMORY_LIMIT = 1 << 30;
 
-/**
- * A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). The arithmetic of
- * fp16 weights is the caller's, or `computeFor`'s guess from the provider; a guessed fp16 falls back to fp32 where
- * the accelerator refuses it (no fp16 shaders) or `auto` ends up on the CPU, whose fp16 MatMul would widen every
- * weight at once.
- */
+/** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
-  const compute = build.compute ?? computeFor(o);
-  const guessed = compute === 'float16' && !build.compute && !o.compute && d.weightType === 'float16';
-  if (!guessed) return sessionOver(d, { ...build, compute }, o);
-  const single = { ...build, compute: 'float32' as const };
-  let s: Session;
-  try {
-    s = await sessionOver(d, { ...build, compute }, o);
-  } catch {
-    return sessionOver(d, single, o);
-  }
-  if (s.provider !== 'cpu') return s;
+  const compute = build.compute ?? (await arithmeticFor(d.weightType === 'float16', o));
+  const s = await sessionOver(d, { ...build, compute }, o);
+  if (compute === 'float32' || o.compute !== 'fastest' || s.provider !== 'cpu') return s;
+  // `auto` left the accelerator for the CPU, whose own Casts would widen every fp16 weight at once.
   await s.session.release();
-  return { ...(await sessionOver(d, single, { ...o, provider: 'cpu' })), fallbacks: s.fallbacks };
+  return {
+    ...(await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider: 'cpu' })),
+    fallbacks: s.fallbacks,
+  };
 }
 
 const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);

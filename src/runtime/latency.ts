@@ -14,6 +14,10 @@ export interface Latency {
   reps: number;
 }
 
+/** How a latency was measured, for reports: "median of 5 runs of 64 decode steps". */
+export const describeRuns = (l: Latency) =>
+  `${l.reps === 1 ? 'one run' : `median of ${l.reps} interleaved runs`} of ${l.decodeTokens} decode steps`;
+
 /** What the jobs measure: a 128-token prompt (half the context at most), 64 decode steps, 5 counted runs. */
 export const latencySetup = (maxPositions: number) => ({
   prompt: Math.min(128, maxPositions / 2),
@@ -32,84 +36,105 @@ const MIN_DECODE = 8;
 
 type Sessions = Awaited<ReturnType<typeof createSession>>[];
 
-/** One prefill of `o.prompt` tokens and `decode` KV-cached steps per model: the milliseconds of each part. */
+/**
+ * Per model, one prefill of `prompt` tokens and up to `decode` KV-cached steps (one at least), stopping early once
+ * a model's steps have taken `stopAfterMs`: the prefill's milliseconds and each step's.
+ */
 async function runOnce(
   sessions: Sessions,
   models: { layers: LayerShape[] }[],
-  prompt: number,
-  decode: number,
-  vocab: number,
-): Promise<{ prefill: number; decode: number }[]> {
-  const token = (i: number) => 3 + ((i * 31) % (vocab - 3));
-  const times: { prefill: number; decode: number }[] = [];
+  o: { prompt: number; decode: number; vocab: number; stopAfterMs?: number },
+): Promise<{ prefill: number; steps: number[] }[]> {
+  const token = (i: number) => 3 + ((i * 31) % (o.vocab - 3));
+  const times: { prefill: number; steps: number[] }[] = [];
   for (const [k, s] of sessions.entries()) {
     const layers = models[k].layers;
     let t0 = performance.now();
     let out = await s.session.run({
       [IO.inputIds]: int64(
-        Array.from({ length: prompt }, (_, i) => token(i)),
-        [1, prompt],
+        Array.from({ length: o.prompt }, (_, i) => token(i)),
+        [1, o.prompt],
       ),
-      [IO.attentionMask]: int64(new Array(prompt).fill(1), [1, prompt]),
+      [IO.attentionMask]: int64(new Array(o.prompt).fill(1), [1, o.prompt]),
       [IO.positionIds]: int64(
-        Array.from({ length: prompt }, (_, i) => i),
-        [1, prompt],
+        Array.from({ length: o.prompt }, (_, i) => i),
+        [1, o.prompt],
       ),
       ...emptyPast(s.session, layers, 1),
     });
-    const p = performance.now() - t0;
-    t0 = performance.now();
-    for (let step = 0; step < decode; step++) {
-      const pos = prompt + step;
+    const prefill = performance.now() - t0;
+    const steps: number[] = [];
+    const started = performance.now();
+    for (
+      let step = 0;
+      step < o.decode && (step === 0 || performance.now() - started < (o.stopAfterMs ?? Infinity));
+      step++
+    ) {
+      const pos = o.prompt + step;
+      t0 = performance.now();
       out = await s.session.run({
         [IO.inputIds]: int64([token(pos)], [1, 1]),
         [IO.attentionMask]: int64(new Array(pos + 1).fill(1), [1, pos + 1]),
         [IO.positionIds]: int64([pos], [1, 1]),
         ...presentToPast(out, layers.length),
       });
+      steps.push(performance.now() - t0);
     }
-    times.push({ prefill: p, decode: performance.now() - t0 });
+    times.push({ prefill, steps });
   }
   return times;
 }
 
+/** Opens every model's session, or none: those opened are released when another fails. */
+async function openAll(files: string[], o: SessionOptions): Promise<Sessions> {
+  const opened = await Promise.allSettled(files.map((f) => createSession(f, o)));
+  const failed = opened.find((r) => r.status === 'rejected');
+  if (!failed) return opened.map((r) => (r as PromiseFulfilledResult<Sessions[number]>).value);
+  for (const r of opened) if (r.status === 'fulfilled') await r.value.session.release();
+  throw failed.reason;
+}
+
 /**
  * Prefill of `prompt` tokens, then `decode` single-token steps through the KV cache (batch 1), for several models
- * with their runs interleaved so that machine noise hits them alike. Medians over `reps` counted runs after a short
- * warm-up run, which also estimates a run's cost: where `reps` runs would exceed `budgetSeconds`, fewer runs (one
- * at least) and then fewer decode steps (8 at least) are measured, and the result says how many.
+ * with their runs interleaved so that machine noise hits them alike. Medians over `reps` counted runs after a
+ * warm-up run. The warm-up also prices a run (its prefill, and its steps but the first, which pays for first-use
+ * setup): where `reps` runs would exceed `budgetSeconds`, fewer runs (one at least) and then fewer decode steps
+ * (8 at least) are counted, and the result says how many; the warm-up itself stops early on such models.
  */
 export async function measureLatency(
   models: { file: string; layers: LayerShape[] }[],
   o: SessionOptions & { prompt: number; decode: number; reps: number; vocab: number; budgetSeconds?: number },
 ): Promise<Latency[]> {
-  const sessions = await Promise.all(models.map((m) => createSession(m.file, o)));
-  const warmSteps = Math.min(o.decode, MIN_DECODE);
-  const warm = await runOnce(sessions, models, o.prompt, warmSteps, o.vocab);
-  const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
-  const stepMs = warm.reduce((a, t) => a + t.decode, 0) / Math.max(1, warmSteps);
-  const budget = (o.budgetSeconds ?? Infinity) * 1000;
-  const reps = Math.max(1, Math.min(o.reps, Math.floor(budget / (prefillMs + o.decode * stepMs))));
-  const decode = Math.max(
-    Math.min(o.decode, MIN_DECODE),
-    Math.min(o.decode, Math.floor((budget / reps - prefillMs) / stepMs)),
+  const sessions = await openAll(
+    models.map((m) => m.file),
+    o,
   );
-  const prefill: number[][] = models.map(() => []);
-  const perToken: number[][] = models.map(() => []);
-  for (let rep = 0; rep < reps; rep++) {
-    const times = await runOnce(sessions, models, o.prompt, decode, o.vocab);
-    times.forEach((t, k) => {
-      prefill[k].push(t.prefill);
-      perToken[k].push(t.decode / decode);
-    });
+  try {
+    const budget = (o.budgetSeconds ?? Infinity) * 1000;
+    const warm = await runOnce(sessions, models, { ...o, stopAfterMs: budget / (o.reps + 1) / models.length });
+    const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
+    const stepMs = warm.reduce((a, t) => a + median(t.steps.length > 1 ? t.steps.slice(1) : t.steps), 0);
+    const reps = Math.max(1, Math.min(o.reps, Math.floor(budget / (prefillMs + o.decode * stepMs))));
+    const fits = Math.floor((budget / reps - prefillMs) / stepMs);
+    const decode = Math.max(Math.min(o.decode, MIN_DECODE), Math.min(o.decode, fits));
+    const prefill: number[][] = models.map(() => []);
+    const perToken: number[][] = models.map(() => []);
+    for (let rep = 0; rep < reps; rep++) {
+      const times = await runOnce(sessions, models, { ...o, decode });
+      times.forEach((t, k) => {
+        prefill[k].push(t.prefill);
+        perToken[k].push(t.steps.reduce((a, x) => a + x, 0) / decode);
+      });
+    }
+    return models.map((_, k) => ({
+      prefillTokens: o.prompt,
+      prefillMs: median(prefill[k]),
+      decodeTokens: decode,
+      decodeMsPerToken: median(perToken[k]),
+      decodeTokensPerSecond: 1000 / median(perToken[k]),
+      reps,
+    }));
+  } finally {
+    for (const s of sessions) await s.session.release();
   }
-  await Promise.all(sessions.map((s) => s.session.release()));
-  return models.map((_, k) => ({
-    prefillTokens: o.prompt,
-    prefillMs: median(prefill[k]),
-    decodeTokens: decode,
-    decodeMsPerToken: median(perToken[k]),
-    decodeTokensPerSecond: 1000 / median(perToken[k]),
-    reps,
-  }));
 }

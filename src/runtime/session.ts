@@ -9,10 +9,11 @@ export interface SessionOptions {
   provider?: ProviderChoice;
   threads?: number;
   /**
-   * The arithmetic of products with fp16 weights in graphs we build; absent: fp16 on accelerators, fp32 on the
-   * CPU provider (`computeFor`).
+   * The arithmetic of products with fp16 weights in graphs we build: `float32` (the default: each weight widened
+   * in-graph), `float16`, or `fastest`: fp16 where the provider multiplies fp16 itself (runtime/halfArithmetic.ts),
+   * fp32 elsewhere. Only the search's fitness asks for `fastest`; statistics and reported perplexities stay fp32.
    */
-  compute?: 'float32' | 'float16';
+  compute?: 'float32' | 'float16' | 'fastest';
 }
 
 /** How a model given as a buffer is opened (internal to the sessions over graphs we build). */
@@ -32,6 +33,11 @@ export interface GraphSessionOptions extends SessionOptions {
   noArena?: boolean;
   /** What a model given as a buffer was built from, for errors (a path names itself). */
   describe?: string;
+  /**
+   * A try whose failure the caller handles: every node on the requested provider (no CPU fallback inside the
+   * session), quiet logs, and ONNX Runtime's own error rather than an explanation that loads the model again.
+   */
+  probe?: boolean;
 }
 
 export interface Session {
@@ -77,18 +83,10 @@ export function likelyProvider(choice: ProviderChoice = 'auto'): string {
   return choice === 'auto' ? (autoOrder().find((p) => !unavailable(p)) ?? 'cpu') : choice;
 }
 
-/**
- * fp16 weights are multiplied in fp16 on accelerators and in fp32 on the CPU provider. ONNX Runtime's CPU provider
- * has no fp16 MatMul on x64: it wraps the fp32 kernel in Casts itself, with results and speed equal to ours
- * (measured), while a Cast it inserts on a weight would run at the start of every run and hold all weights in fp32
- * at once, which the in-graph widening of graph/linear.ts avoids.
- */
-export const computeFor = (o: SessionOptions): 'float32' | 'float16' =>
-  o.compute ?? (likelyProvider(o.provider) === 'cpu' ? 'float32' : 'float16');
-
 function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
+  if (o.probe) extra.session = { ...extra.session, disable_cpu_ep_fallback: '1' };
   if (o.keepsHalfWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return {
     // Level `all` folds the Casts even with ConstantFolding disabled (measured: an fp16 model then holds fp32 copies).
@@ -166,8 +164,10 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       continue;
     }
     try {
-      return { session: await open(model, o, provider, choice === 'auto' && provider !== 'cpu'), provider, fallbacks };
+      const quiet = o.probe || (choice === 'auto' && provider !== 'cpu');
+      return { session: await open(model, o, provider, quiet), provider, fallbacks };
     } catch (e) {
+      if (o.probe) throw e;
       if (choice !== 'auto') throw await explainFailure(model, o, provider, firstLine(e));
       // `auto` ends with the CPU: when it too refuses, the model is at fault, whatever the accelerators said.
       if (provider === 'cpu') throw modelRefused(model, o, firstLine(e));

@@ -13,7 +13,8 @@ import { modelToBuffer } from '../../src/onnx/writeModel';
 import { readOnnxFile } from '../../src/onnx/modelFile';
 import { DataType } from '../../src/onnx/proto';
 import { decoderSession } from '../../src/runtime/decoderSession';
-import { computeFor, createSession } from '../../src/runtime/session';
+import { createSession } from '../../src/runtime/session';
+import { arithmeticFor } from '../../src/runtime/halfArithmetic';
 import { perplexity, windowsNll } from '../../src/runtime/perplexity';
 import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
 import { cliPath, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
@@ -79,8 +80,14 @@ test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, a
   assert.equal(producer(down!.input![0])?.attribute?.[0].i, DataType.FLOAT16, 'the activation is rounded to fp16');
   const head = nodes.find((n) => n.opType === 'MatMul' && n.output?.[0].startsWith('lm_head'));
   assert.equal(producer(head!.input![1])?.opType, 'Cast', 'the head multiplies the widened weight');
-  assert.equal(computeFor({ provider: 'cpu' }), 'float32', 'the CPU provider multiplies in fp32');
-  assert.equal(computeFor({ provider: 'webgpu' }), 'float16');
+  assert.equal(await arithmeticFor(true, {}), 'float32', 'fp32 unless asked');
+  assert.equal(
+    await arithmeticFor(true, { provider: 'cpu', compute: 'fastest' }),
+    'float32',
+    'the CPU multiplies fp32',
+  );
+  assert.equal(await arithmeticFor(false, { provider: 'webgpu', compute: 'fastest' }), 'float32', 'no fp16 weights');
+  assert.equal(await arithmeticFor(true, { provider: 'cpu', compute: 'float16' }), 'float16', 'as asked');
   const w = windows();
   const nll = async (compute: 'float16' | 'float32') =>
     perplexity(

@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
 import { denseLayerwise } from '../../src/compress/calibration';
 import { decoderSession, fitsInMemory } from '../../src/runtime/decoderSession';
-import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
+import { MaskedEvaluator, maskFeeds, maskedGraph } from '../../src/compress/maskedEvaluator';
+import { layerwiseNll } from '../../src/compress/layerwiseNll';
 import { fullMask } from '../../src/compress/subnet';
 import { calibrationInputs, mean, runPass, type LayerStats } from '../../src/runtime/activationStats';
 import { CAPTURE_POINTS } from '../../src/graph/decoderGraph';
@@ -118,15 +119,11 @@ test('a masked, compensated evaluation layer by layer = the one-session evaluati
     mlp: m.mlp.map((_, c) => c % 3 !== 0),
   }));
   const compensate = d.layers.map((_, l) => ({ attn: true, mlp: l > 0 }));
-  const nll = async (layerwise: boolean) => {
-    const e = await MaskedEvaluator.open(d, { provider: 'cpu' }, means, layerwise);
-    try {
-      return await e.nll(mask, windows, compensate);
-    } finally {
-      await e.release();
-    }
-  };
-  const [one, layered] = [await nll(false), await nll(true)];
+  const e = await MaskedEvaluator.open(d, { provider: 'cpu' }, means);
+  const one = await e.nll(mask, windows, compensate);
+  await e.release();
+  const feeds = maskFeeds(d, mask, means, compensate);
+  const layered = (await layerwiseNll(d, windows, maskedGraph(means), feeds, { provider: 'cpu' })).nll;
   assert.equal(layered.tokens, one.tokens);
   assert.equal(layered.perWindow.length, windows.length);
   layered.perWindow.forEach((v, w) =>

@@ -211,7 +211,15 @@ test('options that would be ignored are refused: --mask-selection off SparseGPT 
     ],
     [
       ['compress', stories260K.onnx, '--ratio', '0.8', '--method', 'flap', '--profile', 'owl', ...common('e')],
-      /--profile applies to the weight stage: give --sparsity and\/or --bits/,
+      /--profile applies to the weight stage's levels: give --sparsity and\/or --bits/,
+    ],
+    [
+      ['compress', stories260K.onnx, '--ratio', '0.8', '--bits', '4', '--mask-selection', 'output', ...common('f')],
+      /--mask-selection applies to the weight stage's sparsity: give --sparsity with a fraction/,
+    ],
+    [
+      ['compress', stories260K.onnx, '--ratio', '0.8', '--sparsity', '0.5', '--gptq', ...common('g')],
+      /--gptq applies to the weight stage's quantization: give --bits 4 or 8/,
     ],
   ];
   for (const [args, msg] of cases) {

@@ -41,7 +41,7 @@ export class LevelDatabase {
     sp: ProfileSpace,
     transform: LevelTransform,
     dir: string,
-    o: LayerwiseOptions & { memoryLimit?: number },
+    o: LayerwiseOptions & { memoryLimit?: number; /** What to use when the disk is short. */ instead: string },
   ): Promise<LevelDatabase> {
     fs.mkdirSync(dir, { recursive: true });
     const bytes = sp.units.reduce((a, u) => {
@@ -52,7 +52,7 @@ export class LevelDatabase {
       dir,
       bytes,
       `the profile search's database (every linear at ${sp.levels.length} levels, fp32)`,
-      'free space there, or use --profile owl, which needs no database',
+      `free space there, or use ${o.instead}`,
     );
     const db = new LevelDatabase(dir, o.memoryLimit ?? 2 ** 31);
     await denseLayerwise(d, windows, CAPTURE_POINTS, o, async (l, stats) => {

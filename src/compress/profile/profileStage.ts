@@ -116,7 +116,7 @@ async function searched(
   start: () => Profile,
   transform: LevelTransform,
   p: ProfileOptions,
-  o: LayerwiseOptions,
+  o: LayerwiseOptions & { instead: string },
 ): Promise<{ profile: Profile; search: ProfileReport['search'] }> {
   try {
     const db = await LevelDatabase.build(d, windows, sp, transform, p.scratch, o);
@@ -165,7 +165,10 @@ export async function sparsityProfile(
   }
   const sp = profileSpace(units, sparsityLevels(target, SPARSITY_STEP, SPARSITY_SPAN, 0.95));
   const uniform = units.map(() => sp.levels.indexOf(target));
-  const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage), p, o);
+  const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage), p, {
+    ...o,
+    instead: '--profile owl, which needs no database',
+  });
   return report(toLevels(d, sp, r.profile), r.search);
 }
 
@@ -220,7 +223,10 @@ export async function bitsProfile(
     }
     return profile;
   };
-  const r = await searched(d, windows, sp, start, quantizeAtLevels(stage, damage), p, o);
+  const r = await searched(d, windows, sp, start, quantizeAtLevels(stage, damage), p, {
+    ...o,
+    instead: '--profile uniform (int4 everywhere), which needs no database',
+  });
   return report(toLevels(d, sp, r.profile), r.search);
 }
 

@@ -49,18 +49,12 @@ export async function searchProfile(
     const offspring = new Map<string, Profile>();
     for (let tries = 0; offspring.size < schedule.offspring && tries < 20 * schedule.offspring; tries++) {
       const child = mutateProfile(rng, sp, parent);
-      if (!fitness.cache.has(profileKey(child))) offspring.set(profileKey(child), child);
+      if (!fitness.record(child)) offspring.set(profileKey(child), child);
     }
     let best: { profile: Profile; full: number } | undefined;
     let rejectedEarly = 0;
     for (const child of offspring.values()) {
-      ev.signal?.throwIfAborted();
-      let rec = await fitness.evaluate(child, fitness.rungs[0]);
-      for (const upTo of fitness.rungs) {
-        if (rec.windowNll.length >= upTo) continue;
-        if (fitness.clearlyWorse(rec, parentRec)) break;
-        rec = await fitness.evaluate(child, upTo);
-      }
+      const rec = await fitness.climb(child, parentRec, () => ev.signal?.throwIfAborted());
       if (rec.full === undefined) rejectedEarly++;
       else if (!best || rec.full < best.full) best = { profile: child, full: rec.full };
     }

@@ -144,8 +144,11 @@ export async function evolve(
       evaluated.push([params, Math.exp(rec.full)]);
       ev.onCandidate?.({ generation: gen, index, decided, params, ppl: Math.exp(rec.full) });
     };
-    const evaluate = (index: number, upTo?: number) => {
+    const cancelCheck = () => {
       if (ev.signal?.aborted) throw new CancelledError();
+    };
+    const evaluate = (index: number, upTo?: number) => {
+      cancelCheck();
       return fitness.evaluate(children[index], upTo);
     };
     // Without halving, and for candidates already fully evaluated: the full fitness, in order.
@@ -162,14 +165,7 @@ export async function evolve(
     pending.sort((a, b) => firstRung.get(a)! - firstRung.get(b)!);
     for (const index of pending) {
       const bar = kthBest([...parents, ...scored], schedule.parents);
-      const barRecord = bar && fitness.record(bar.candidate)!;
-      let rec = fitness.record(children[index])!;
-      for (const upTo of fitness.rungs) {
-        if (rec.windowNll.length >= upTo) continue;
-        if (barRecord && fitness.clearlyWorse(rec, barRecord)) break;
-        rec = await evaluate(index, upTo);
-      }
-      decide(index, rec);
+      decide(index, await fitness.climb(children[index], bar && fitness.record(bar.candidate), cancelCheck));
     }
     parents = bestDistinct([...parents, ...scored], schedule.parents);
     const ppl = scored.map((s) => Math.exp(s.fitness));

@@ -73,6 +73,21 @@ export abstract class WindowedFitness<C> {
     return rec;
   }
 
+  /**
+   * Takes `c` up the rungs from what it has until it is clearly worse than `bar` (fully evaluated) there or has
+   * every window; `beforeEach` runs before each evaluation (a cancel check).
+   */
+  async climb(c: C, bar: FitnessRecord | undefined, beforeEach: () => void = () => {}): Promise<FitnessRecord> {
+    let rec = this.record(c);
+    for (const upTo of this.rungs) {
+      if (rec && rec.windowNll.length >= upTo) continue;
+      if (rec && bar && this.clearlyWorse(rec, bar)) break;
+      beforeEach();
+      rec = await this.evaluate(c, upTo);
+    }
+    return rec!;
+  }
+
   /** Mean NLL per token on the windows evaluated so far, to order candidates between rungs. */
   partialMean(rec: FitnessRecord): number {
     return sum(rec.windowNll) / sum(this.windowTokens.slice(0, rec.windowNll.length));
