@@ -44,7 +44,10 @@ export function readOnnxFile(file: string): OnnxFile {
         `The file may be truncated or not an ONNX file at all.`,
     );
   }
+  // A linked model file is not referenced: ONNX Runtime refuses external data whose real path leaves the folder.
+  const linked = fs.lstatSync(abs).isSymbolicLink();
   const offsetOf = (v: Uint8Array) =>
+    !linked &&
     v.buffer === bytes.buffer &&
     v.byteOffset >= bytes.byteOffset &&
     v.byteOffset + v.length <= bytes.byteOffset + bytes.length

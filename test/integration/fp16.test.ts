@@ -131,6 +131,16 @@ test('weights kept inside the .onnx are referenced there too, not copied into th
   );
   const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
   assert.equal(a.nll, b.nll, `referenced ${a.nll} vs inline ${b.nll}`);
+  // A linked model file (ONNX Runtime refuses data whose real path leaves the folder) is copied in as before.
+  const link = path.join(tempDir(), 'model.onnx');
+  fs.symlinkSync(tinyMha.onnx, link);
+  const linked = loadDecoder(link);
+  assert.equal(linked.layerWeights[0].down.stored?.external, undefined);
+  const c = await windowsNll(
+    (await decoderSession(linked, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
+    w,
+  );
+  assert.ok(relDiff(c.nll, b.nll) <= 1e-6, `linked ${c.nll} vs inline ${b.nll}`);
 });
 
 test('compress of the fp16 model runs end to end and exports fp16 that plain ONNX Runtime loads', async () => {
