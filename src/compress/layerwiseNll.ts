@@ -5,7 +5,7 @@ import type { Decoder } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
 import { calibrationInputs, runPass, type LayerInputs } from '../runtime/activationStats';
 import { batchFor, type NllSum } from '../runtime/perplexity';
-import type { ort } from '../runtime/session';
+import { likelyProvider, type ort } from '../runtime/session';
 import type { LayerwiseOptions } from './calibration';
 
 /** `feeds` may name every layer's inputs (masks, compensation): each layer's graph is given those it declares. */
@@ -16,6 +16,8 @@ export async function layerwiseNll(
   feeds: Record<string, ort.Tensor>,
   o: LayerwiseOptions,
 ): Promise<{ nll: NllSum; provider: string }> {
+  if (windows.length === 0)
+    return { nll: { nll: 0, tokens: 0, seconds: 0, perWindow: [] }, provider: likelyProvider(o.provider) };
   const t0 = performance.now();
   const layers = d.layers.length;
   let input: LayerInputs = calibrationInputs(windows, batchFor(windows[0].length, d.config.vocab));

@@ -68,6 +68,27 @@ export class MaskedEvaluator {
     return new MaskedEvaluator(d, s.session, s.provider, o, means);
   }
 
+  /**
+   * Each mask's NLL on `windows` through one evaluator opened for evaluations done once (layer by layer where the
+   * model does not fit one graph), released after.
+   */
+  static async measure(
+    d: Decoder,
+    o: LayerwiseOptions,
+    means: CompensationMeans | undefined,
+    masks: { mask: SubnetMask; compensate?: CompensationFlags }[],
+    windows: number[][],
+  ): Promise<{ sums: NllSum[]; provider: string }> {
+    const e = await MaskedEvaluator.open(d, o, means, 'once');
+    try {
+      const sums: NllSum[] = [];
+      for (const m of masks) sums.push(await e.nll(m.mask, windows, m.compensate));
+      return { sums, provider: e.provider };
+    } finally {
+      await e.release();
+    }
+  }
+
   /** The provider that runs the evaluations (layer by layer: the one the last evaluation's sessions ran on). */
   get provider(): string {
     return this.ranOn;

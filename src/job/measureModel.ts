@@ -86,9 +86,15 @@ export async function measureModels(
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
       const s = await createSession(files[i], session);
-      const nll = windows
-        ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab })
-        : undefined;
+      let nll;
+      try {
+        nll = windows
+          ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab })
+          : undefined;
+      } finally {
+        // Each holds a model's weights: one at a time.
+        await s.session.release();
+      }
       out.push({
         stage: m.stage,
         provider: s.provider,

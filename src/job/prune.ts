@@ -128,11 +128,18 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
     const windows = r.evalText
       ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows)
       : consecutiveWindows(ctx.calibIds, ctx.seqLen, r.evalWindows);
-    const evaluator = await MaskedEvaluator.open(b.decoder, ctx.session);
-    const pruned = await evaluator.nll(b.mask, windows);
-    const dense = await (
-      b.decoder === ctx.decoder ? evaluator : await MaskedEvaluator.open(ctx.decoder, ctx.session)
-    ).nll(fullMask(ctx.decoder), windows);
+    const denseMask = { mask: fullMask(ctx.decoder) };
+    const measured = await MaskedEvaluator.measure(
+      b.decoder,
+      ctx.session,
+      undefined,
+      [{ mask: b.mask }, ...(b.decoder === ctx.decoder ? [denseMask] : [])],
+      windows,
+    );
+    const pruned = measured.sums[0];
+    const dense =
+      measured.sums[1] ??
+      (await MaskedEvaluator.measure(ctx.decoder, ctx.session, undefined, [denseMask], windows)).sums[0];
     throwIfCancelled(r.signal, 'writing the masks');
     writeMasksFile(out.file(MASKS_FILE), b.mask, {
       model: ctx.decoder.source.path,
@@ -156,7 +163,7 @@ export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
       evalTokens: pruned.tokens,
       evalText: path.resolve(evalText),
       seconds: (performance.now() - t0) / 1000,
-      provider: evaluator.provider,
+      provider: measured.provider,
     };
     writeJsonAtomic(out.file('prune.json'), result, 2);
     return result;

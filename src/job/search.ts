@@ -66,29 +66,40 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     stage: 'search',
     detail: `${schedule.generations} generations × ${schedule.population} candidates`,
   });
-  const { best, checkpoint } = await evolve(
-    sp,
-    seeds,
-    fitness,
-    schedule,
-    seed,
-    {
-      signal: o.signal,
-      onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
-      onGeneration: (summary, b) =>
-        ctx.emit({
-          type: 'generation',
-          summary,
-          generations: schedule.generations,
-          best: { params: b.params, ppl: Math.exp(b.fitness), layers: maskLayers(candidateMask(d, sp, b.candidate)) },
-        }),
-      checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
-    },
-    resume,
-  );
-  // The report compares against the paper's initialisation: finish it where early rejection dropped it.
-  const init = (await fitness.evaluate(seeds[0])).full!;
-  await evaluator.release();
+  // Released on a cancel or an error too: it holds the model's weights.
+  const searched = await (async () => {
+    try {
+      const run = await evolve(
+        sp,
+        seeds,
+        fitness,
+        schedule,
+        seed,
+        {
+          signal: o.signal,
+          onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
+          onGeneration: (summary, b) =>
+            ctx.emit({
+              type: 'generation',
+              summary,
+              generations: schedule.generations,
+              best: {
+                params: b.params,
+                ppl: Math.exp(b.fitness),
+                layers: maskLayers(candidateMask(d, sp, b.candidate)),
+              },
+            }),
+          checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
+        },
+        resume,
+      );
+      // The report compares against the paper's initialisation: finish it where early rejection dropped it.
+      return { ...run, init: (await fitness.evaluate(seeds[0])).full! };
+    } finally {
+      await evaluator.release();
+    }
+  })();
+  const { best, checkpoint, init } = searched;
   const seedFitness = seeds.map((c) => fitness.record(c)?.full).filter((f): f is number => f !== undefined);
   const mask = candidateMask(d, sp, best.candidate);
   const compensate = candidateCompensation(best.candidate);
@@ -133,14 +144,20 @@ async function heldOutPerplexity(
   throwIfCancelled(r.signal, 'the held-out perplexity');
   ctx.emit({ type: 'stage', stage: 'held-out perplexity' });
   const ev = textWindows(evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows);
-  const evaluator = await MaskedEvaluator.open(ctx.decoder, ctx.session, s.compensationMeans);
   const none = s.compensate.map(() => ({ attn: false, mlp: false }));
-  const [dense, init, best] = [
-    await evaluator.nll(fullMask(ctx.decoder), ev, none),
-    await evaluator.nll(s.initMask, ev, none),
-    await evaluator.nll(s.mask, ev, s.compensate),
-  ];
-  await evaluator.release();
+  const {
+    sums: [dense, init, best],
+  } = await MaskedEvaluator.measure(
+    ctx.decoder,
+    ctx.session,
+    s.compensationMeans,
+    [
+      { mask: fullMask(ctx.decoder), compensate: none },
+      { mask: s.initMask, compensate: none },
+      { mask: s.mask, compensate: s.compensate },
+    ],
+    ev,
+  );
   return {
     text: path.resolve(evalText),
     tokens: best.tokens,

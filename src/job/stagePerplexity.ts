@@ -36,7 +36,7 @@ async function through(
   const model = await open();
   try {
     const all = sets.flat();
-    if (!all.every((w) => w.length === all[0].length)) {
+    if (all.length === 0 || !all.every((w) => w.length === all[0].length)) {
       const out: NllSum[] = [];
       for (const w of sets) out.push(await model.nll(w));
       return out;

@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, toNumber } from './proto';
 import { UserError } from '../util/errors';
+import { pathInside } from './externalData';
 
 /** A decoded ONNX model and where it lives (external data is resolved relative to `dir`). */
 export interface OnnxFile {
@@ -44,10 +45,10 @@ export function readOnnxFile(file: string): OnnxFile {
         `The file may be truncated or not an ONNX file at all.`,
     );
   }
-  // A linked model file is not referenced: ONNX Runtime refuses external data whose real path leaves the folder.
-  const linked = fs.lstatSync(abs).isSymbolicLink();
+  // A model file linked from elsewhere is not referenced: ONNX Runtime refuses data whose real path leaves the folder.
+  const inPlace = pathInside(fs.realpathSync(path.dirname(abs)), fs.realpathSync(abs)) !== undefined;
   const offsetOf = (v: Uint8Array) =>
-    !linked &&
+    inPlace &&
     v.buffer === bytes.buffer &&
     v.byteOffset >= bytes.byteOffset &&
     v.byteOffset + v.length <= bytes.byteOffset + bytes.length

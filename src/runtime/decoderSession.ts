@@ -5,7 +5,7 @@ import type { Decoder } from '../model/decoder';
 import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
-import { createSession, type GraphSessionOptions, type Session } from './session';
+import { createSession, likelyProvider, type GraphSessionOptions, type ProviderChoice, type Session } from './session';
 import { arithmeticFor } from './halfArithmetic';
 
 /**
@@ -18,13 +18,12 @@ const IN_MEMORY_LIMIT = 1 << 30;
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
   const compute = build.compute ?? (await arithmeticFor(d.weightType === 'float16', o));
   const s = await sessionOver(d, { ...build, compute }, o);
-  if (compute === 'float32' || o.compute !== 'fastest' || s.provider !== 'cpu') return s;
-  // `auto` left the accelerator for the CPU, whose own Casts would widen every fp16 weight at once.
+  if (compute === 'float32' || o.compute !== 'fastest' || s.provider === likelyProvider(o.provider)) return s;
+  // `auto` left the probed accelerator for another provider (the CPU's own Casts would widen every fp16 weight at
+  // once): fp32 arithmetic there.
   await s.session.release();
-  return {
-    ...(await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider: 'cpu' })),
-    fallbacks: s.fallbacks,
-  };
+  const provider = s.provider as ProviderChoice;
+  return { ...(await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider })), fallbacks: s.fallbacks };
 }
 
 const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);

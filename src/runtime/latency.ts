@@ -14,7 +14,7 @@ export interface Latency {
   reps: number;
 }
 
-/** How a latency was measured, for reports: "median of 5 runs of 64 decode steps". */
+/** How a latency was measured, for reports: "median of 5 interleaved runs of 64 decode steps". */
 export const describeRuns = (l: Latency) =>
   `${l.reps === 1 ? 'one run' : `median of ${l.reps} interleaved runs`} of ${l.decodeTokens} decode steps`;
 
@@ -105,12 +105,17 @@ export async function measureLatency(
   models: { file: string; layers: LayerShape[] }[],
   o: SessionOptions & { prompt: number; decode: number; reps: number; vocab: number; budgetSeconds?: number },
 ): Promise<Latency[]> {
+  const budgetSeconds = o.budgetSeconds ?? Infinity;
+  if (!(o.decode >= 1 && o.reps >= 1 && budgetSeconds >= 0))
+    throw new Error(
+      `internal error: latency needs decode and reps ≥ 1 and a budget ≥ 0 (${o.decode}, ${o.reps}, ${budgetSeconds})`,
+    );
   const sessions = await openAll(
     models.map((m) => m.file),
     o,
   );
   try {
-    const budget = (o.budgetSeconds ?? Infinity) * 1000;
+    const budget = budgetSeconds * 1000;
     const warm = await runOnce(sessions, models, { ...o, stopAfterMs: budget / (o.reps + 1) / models.length });
     const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
     const stepMs = warm.reduce((a, t) => a + median(t.steps.length > 1 ? t.steps.slice(1) : t.steps), 0);
@@ -123,7 +128,7 @@ export async function measureLatency(
       const times = await runOnce(sessions, models, { ...o, decode });
       times.forEach((t, k) => {
         prefill[k].push(t.prefill);
-        perToken[k].push(t.steps.reduce((a, x) => a + x, 0) / decode);
+        perToken[k].push(t.steps.reduce((a, x) => a + x, 0) / t.steps.length);
       });
     }
     return models.map((_, k) => ({

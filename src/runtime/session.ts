@@ -49,7 +49,7 @@ export interface Session {
 }
 
 /** The accelerators `auto` tries on this platform, in order, before the CPU. */
-function autoOrder(): string[] {
+function autoOrder(): Exclude<ProviderChoice, 'auto'>[] {
   switch (process.platform) {
     case 'win32':
       return ['cuda', 'dml', 'webgpu'];
@@ -79,7 +79,7 @@ function unavailable(provider: string): string | undefined {
 }
 
 /** The provider a choice will most likely run on: `auto`'s first accelerator not known to be missing, or the CPU. */
-export function likelyProvider(choice: ProviderChoice = 'auto'): string {
+export function likelyProvider(choice: ProviderChoice = 'auto'): Exclude<ProviderChoice, 'auto'> {
   return choice === 'auto' ? (autoOrder().find((p) => !unavailable(p)) ?? 'cpu') : choice;
 }
 

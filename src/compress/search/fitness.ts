@@ -77,7 +77,7 @@ export abstract class WindowedFitness<C> {
    * Takes `c` up the rungs from what it has until it is clearly worse than `bar` (fully evaluated) there or has
    * every window; `beforeEach` runs before each evaluation (a cancel check).
    */
-  async climb(c: C, bar: FitnessRecord | undefined, beforeEach: () => void = () => {}): Promise<FitnessRecord> {
+  async climb(c: C, bar: FitnessRecord | undefined, beforeEach: () => void): Promise<FitnessRecord> {
     let rec = this.record(c);
     for (const upTo of this.rungs) {
       if (rec && rec.windowNll.length >= upTo) continue;
