@@ -11,7 +11,7 @@ export function printWeightStage(r: WeightStageReport): string {
   return [
     row(r.before),
     row(r.after),
-    `decode speeds: ${describeRuns(r.after.latency)}, interleaved`,
+    `decode speeds: ${describeRuns(r.after.latency)}`,
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
   ].join('\n');
