@@ -13,7 +13,7 @@ import {
 } from '../src/compress/profile/profileStage';
 import { PROFILE_SCHEDULE } from '../src/compress/profile/search';
 import { writeModelFiles } from '../src/compress/exportModel';
-import { fileBytes } from '../src/job/measureModel';
+import { modelFileBytes } from '../src/onnx/modelFile';
 import type { Decoder } from '../src/model/decoder';
 import { perplexity } from '../src/runtime/perplexity';
 import { BASELINE_SETUP } from './baselines';
@@ -91,7 +91,7 @@ export async function benchProfile(): Promise<void> {
       const dir = fs.mkdtempSync(path.join(workDir, 'profile-file-'));
       try {
         writeModelFiles(x, dir, undefined);
-        return fileBytes(path.join(dir, 'model.onnx'));
+        return modelFileBytes(path.join(dir, 'model.onnx'));
       } finally {
         fs.rmSync(dir, { recursive: true, force: true });
       }

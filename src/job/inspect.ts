@@ -1,6 +1,6 @@
-import * as fs from 'node:fs';
 import type { Decoder, DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
+import { modelFileBytes } from '../onnx/modelFile';
 
 const CONFIG_KEYS = [
   'family',
@@ -42,11 +42,6 @@ export interface ModelSummary {
   totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
 }
 
-function fileBytes(path: string): number {
-  const sidecar = `${path}_data`;
-  return fs.statSync(path).size + (fs.existsSync(sidecar) ? fs.statSync(sidecar).size : 0);
-}
-
 export function summarize(d: Decoder): ModelSummary {
   const c = d.config;
   const per = layerCounts(d);
@@ -54,7 +49,7 @@ export function summarize(d: Decoder): ModelSummary {
     file: d.source.path,
     format: d.source.format,
     adapter: d.source.adapter,
-    fileBytes: fileBytes(d.source.path),
+    fileBytes: modelFileBytes(d.source.path),
     config: {
       ...(Object.fromEntries(CONFIG_KEYS.map((k) => [k, c[k]])) as ModelSummary['config']),
       qkvBias: Boolean(d.layerWeights[0]?.qBias),

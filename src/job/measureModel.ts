@@ -8,6 +8,7 @@ import { perplexity, windowsNll } from '../runtime/perplexity';
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
+import { modelFileBytes } from '../onnx/modelFile';
 
 /** What a model file costs and how well it predicts: the numbers every stage of a report shows. */
 export interface ModelMeasure {
@@ -25,11 +26,6 @@ export interface ModelMeasure {
 
 /** A model measured without any text (`quantize` by round-to-nearest runs without one): no perplexity, 0 tokens. */
 export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
-
-export function fileBytes(file: string): number {
-  const data = `${file}_data`;
-  return fs.statSync(file).size + (fs.existsSync(data) ? fs.statSync(data).size : 0);
-}
 
 function zeroFraction(d: Decoder): number {
   let zeros = 0;
@@ -100,7 +96,7 @@ export async function measureModels(
         provider: s.provider,
         params: totalCounts(m.decoder).params,
         zeroFraction: zeroFraction(m.decoder),
-        fileBytes: fileBytes(files[i]),
+        fileBytes: modelFileBytes(files[i]),
         residentBytes: residentBytes(files[i], m.decoder.layers, s.provider),
         ppl: nll ? perplexity(nll) : null,
         tokens: nll?.tokens ?? 0,

@@ -56,3 +56,9 @@ export function readOnnxFile(file: string): OnnxFile {
       : undefined;
   return { path: abs, dir: path.dirname(abs), model, offsetOf };
 }
+
+/** Bytes of a model on disk: the `.onnx` and its `<name>_data` external-data file where there is one. */
+export function modelFileBytes(file: string): number {
+  const data = `${file}_data`;
+  return fs.statSync(file).size + (fs.existsSync(data) ? fs.statSync(data).size : 0);
+}

@@ -1,8 +1,10 @@
+import * as os from 'node:os';
 import type { LayerShape } from '../model/decoder';
 import { IO } from '../graph/decoderGraph';
 import { createSession, type SessionOptions } from './session';
 import { emptyPast, int64, presentToPast } from './kvCache';
 import { median } from '../util/median';
+import { modelFileBytes } from '../onnx/modelFile';
 
 export interface Latency {
   prefillTokens: number;
@@ -12,11 +14,13 @@ export interface Latency {
   decodeTokensPerSecond: number;
   /** Counted repetitions the medians are over (fewer than asked when the time budget is short). */
   reps: number;
+  /** Whether the models' runs alternated (false: one model after another, too large to hold together). */
+  interleaved: boolean;
 }
 
 /** How a latency was measured, for reports: "median of 5 interleaved runs of 64 decode steps". */
 export const describeRuns = (l: Latency) =>
-  `${l.reps === 1 ? 'one run' : `median of ${l.reps} interleaved runs`} of ${l.decodeTokens} decode steps`;
+  `${l.reps === 1 ? 'one run' : `median of ${l.reps}${l.interleaved ? ' interleaved' : ''} runs`} of ${l.decodeTokens} decode steps${l.interleaved ? '' : ', one model after another (too large to hold together)'}`;
 
 /** What the jobs measure: a 128-token prompt (half the context at most), 64 decode steps, 5 counted runs. */
 export const latencySetup = (maxPositions: number) => ({
@@ -94,34 +98,40 @@ async function openAll(files: string[], o: SessionOptions): Promise<Sessions> {
   throw failed.reason;
 }
 
+type LatencyOptions = SessionOptions & {
+  prompt: number;
+  decode: number;
+  reps: number;
+  vocab: number;
+  budgetSeconds?: number;
+  /** Memory the measurement may fill (default: what the OS reports free). */
+  availableBytes?: number;
+};
+
 /**
- * Prefill of `prompt` tokens, then `decode` single-token steps through the KV cache (batch 1), for several models
- * with their runs interleaved so that machine noise hits them alike. Medians over `reps` counted runs after a
- * warm-up run. The warm-up also prices a run (its prefill, and its steps but the first, which pays for first-use
- * setup): where `reps` runs would exceed `budgetSeconds`, fewer runs (one at least) and then fewer decode steps
- * (8 at least) are counted, and the result says how many; the warm-up itself stops early on such models.
+ * Models measured with their sessions open together and runs interleaved. Without `fixed`, the warm-up prices a
+ * run (its prefill, and its steps but the first, which pays for first-use setup): where `reps` runs would exceed
+ * the budget, fewer runs (one at least) and then fewer decode steps (8 at least) are counted, and the warm-up stops
+ * early on such models.
  */
-export async function measureLatency(
+async function measureTogether(
   models: { file: string; layers: LayerShape[] }[],
-  o: SessionOptions & { prompt: number; decode: number; reps: number; vocab: number; budgetSeconds?: number },
-): Promise<Latency[]> {
-  const budgetSeconds = o.budgetSeconds ?? Infinity;
-  if (!(o.decode >= 1 && o.reps >= 1 && budgetSeconds >= 0))
-    throw new Error(
-      `internal error: latency needs decode and reps ≥ 1 and a budget ≥ 0 (${o.decode}, ${o.reps}, ${budgetSeconds})`,
-    );
+  o: LatencyOptions,
+  fixed?: { reps: number; decode: number },
+): Promise<Omit<Latency, 'interleaved'>[]> {
   const sessions = await openAll(
     models.map((m) => m.file),
     o,
   );
   try {
-    const budget = budgetSeconds * 1000;
-    const warm = await runOnce(sessions, models, { ...o, stopAfterMs: budget / (o.reps + 1) / models.length });
+    const budget = (o.budgetSeconds ?? Infinity) * 1000;
+    const stopAfterMs = fixed ? Infinity : budget / (o.reps + 1) / models.length;
+    const warm = await runOnce(sessions, models, { ...o, stopAfterMs });
     const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
     const stepMs = warm.reduce((a, t) => a + median(t.steps.length > 1 ? t.steps.slice(1) : t.steps), 0);
-    const reps = Math.max(1, Math.min(o.reps, Math.floor(budget / (prefillMs + o.decode * stepMs))));
+    const reps = fixed?.reps ?? Math.max(1, Math.min(o.reps, Math.floor(budget / (prefillMs + o.decode * stepMs))));
     const fits = Math.floor((budget / reps - prefillMs) / stepMs);
-    const decode = Math.max(Math.min(o.decode, MIN_DECODE), Math.min(o.decode, fits));
+    const decode = fixed?.decode ?? Math.max(Math.min(o.decode, MIN_DECODE), Math.min(o.decode, fits));
     const prefill: number[][] = models.map(() => []);
     const perToken: number[][] = models.map(() => []);
     for (let rep = 0; rep < reps; rep++) {
@@ -142,4 +152,30 @@ export async function measureLatency(
   } finally {
     for (const s of sessions) await s.session.release();
   }
+}
+
+/**
+ * Prefill of `prompt` tokens, then `decode` single-token steps through the KV cache (batch 1), medians over `reps`
+ * counted runs after a warm-up, within `budgetSeconds` (see `measureTogether`). The models' runs are interleaved so
+ * that machine noise hits them alike, which needs all of them in memory at once; where their files exceed half the
+ * memory available (a 7B original and its compressed copy on a laptop), they are measured one after another
+ * instead, the first within its share of the budget and the others with its runs and steps, and the result says so.
+ */
+export async function measureLatency(
+  models: { file: string; layers: LayerShape[] }[],
+  o: LatencyOptions,
+): Promise<Latency[]> {
+  const budgetSeconds = o.budgetSeconds ?? Infinity;
+  if (!(o.decode >= 1 && o.reps >= 1 && budgetSeconds >= 0))
+    throw new Error(
+      `internal error: latency needs decode and reps ≥ 1 and a budget ≥ 0 (${o.decode}, ${o.reps}, ${budgetSeconds})`,
+    );
+  const bytes = models.reduce((a, m) => a + modelFileBytes(m.file), 0);
+  if (models.length < 2 || bytes <= (o.availableBytes ?? os.freemem()) / 2)
+    return (await measureTogether(models, o)).map((l) => ({ ...l, interleaved: true }));
+  const [first, ...rest] = models;
+  const [lead] = await measureTogether([first], { ...o, budgetSeconds: budgetSeconds / models.length });
+  const out = [lead];
+  for (const m of rest) out.push(...(await measureTogether([m], o, { reps: lead.reps, decode: lead.decodeTokens })));
+  return out.map((l) => ({ ...l, interleaved: false }));
 }

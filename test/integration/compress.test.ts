@@ -8,7 +8,7 @@ import { cliPath, demoText, stories260K, tempDir, texts } from '../fixtures';
 import { loadDecoder } from '../../src/model/recognise';
 import { createSession } from '../../src/runtime/session';
 import { generateGreedy } from '../../src/runtime/generate';
-import { latencySetup, measureLatency } from '../../src/runtime/latency';
+import { describeRuns, latencySetup, measureLatency } from '../../src/runtime/latency';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 
 const QUICK = [
@@ -100,6 +100,29 @@ test('latency over its time budget: one counted run of 8 decode steps, and the r
   });
   assert.deepEqual([l.reps, l.decodeTokens], [1, 8]);
   assert.ok(l.decodeTokensPerSecond > 0 && l.prefillMs > 0);
+});
+
+test('latency of models too large to hold together: one after another, with the same runs, and the result says so', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  const model = { file: stories260K.onnx, layers: d.layers };
+  const setup = { provider: 'cpu' as const, ...latencySetup(d.config.maxPositions), vocab: d.config.vocab };
+  const measured = await measureLatency([model, model], { ...setup, budgetSeconds: 0, availableBytes: 0 });
+  assert.deepEqual(
+    measured.map((l) => [l.interleaved, l.reps, l.decodeTokens]),
+    [
+      [false, 1, 8],
+      [false, 1, 8],
+    ],
+  );
+  assert.equal(
+    describeRuns(measured[1]),
+    'one run of 8 decode steps, one model after another (too large to hold together)',
+  );
+  const together = await measureLatency([model, model], { ...setup, budgetSeconds: 0 });
+  assert.deepEqual(
+    together.map((l) => l.interleaved),
+    [true, true],
+  );
 });
 
 test('compress: the exported file measures the same perplexity as the masked evaluation of the reformed model (≤ 1e-4)', () => {
