@@ -374,7 +374,7 @@ function renderReport(r: CompressReport): HTMLElement {
     el(
       'p',
       {},
-      `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}.`,
+      `Masks only: ${r.ppl.search.toFixed(3)}, after reformation: ${r.ppl.after.toFixed(3)}; ratio ${r.ratio.toFixed(4)} on ${r.latency.provider}; speeds: ${r.latency.runs}.`,
     ),
   );
   for (const n of r.notes) s.append(el('p', { class: 'note' }, n));

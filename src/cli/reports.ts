@@ -22,7 +22,7 @@ export function printReport(r: CompressReport): string {
   return [
     `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
     `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
-    `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}, ${describeRuns(r.latency.original)}`,
+    `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}, ${r.latency.runs}`,
     ...(r.stages ?? []).map(
       (m) =>
         `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`,

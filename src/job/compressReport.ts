@@ -33,7 +33,15 @@ export interface CompressReport {
   >;
   original: ModelSummary;
   compressed: ModelSummary;
-  latency: { provider: string; original: Latency; compressed: Latency; decodeSpeedup: number; prefillSpeedup: number };
+  latency: {
+    provider: string;
+    original: Latency;
+    compressed: Latency;
+    decodeSpeedup: number;
+    prefillSpeedup: number;
+    /** How the latencies were measured ("median of 5 interleaved runs of 64 decode steps"), for every view. */
+    runs: string;
+  };
   /** With a weight stage's --profile owl / search: the per-linear levels. */
   profile?: ProfileReport;
   /** With a weight stage: original, structured (searched + reformed) and final model side by side. */

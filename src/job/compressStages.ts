@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { SessionOptions } from '../runtime/session';
-import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
+import { describeRuns, latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import type { Method } from '../compress/importance/scores';
 import { sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { compensatedModules } from '../compress/importance/compensation';
@@ -184,6 +184,7 @@ export function compressReport(
       compressed: lc,
       decodeSpeedup: lc.decodeTokensPerSecond / lo.decodeTokensPerSecond,
       prefillSpeedup: lo.prefillMs / lc.prefillMs,
+      runs: describeRuns(lo),
     },
     stages,
     ...(profile ? { profile } : {}),

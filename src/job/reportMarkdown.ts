@@ -1,7 +1,6 @@
 import * as path from 'node:path';
 import type { CompressReport } from './compressReport';
 import type { PplSet } from './stagePerplexity';
-import { describeRuns } from '../runtime/latency';
 import { pplText } from './measureModel';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
@@ -30,7 +29,7 @@ export function renderReport(r: CompressReport): string {
     `| prefill ${r.latency.original.prefillTokens} tokens | ${r.latency.original.prefillMs.toFixed(2)} ms | ${r.latency.compressed.prefillMs.toFixed(2)} ms | ${r.latency.prefillSpeedup.toFixed(2)}× faster |`,
     `| decode | ${r.latency.original.decodeTokensPerSecond.toFixed(0)} tok/s | ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tok/s | ${r.latency.decodeSpeedup.toFixed(2)}× faster |`,
     '',
-    `Latency: batch 1, ${r.latency.provider} execution provider, ${describeRuns(r.latency.original)}.`,
+    `Latency: batch 1, ${r.latency.provider} execution provider, ${r.latency.runs}.`,
     '',
     '## Perplexity',
     '',
