@@ -66,40 +66,40 @@ export async function runSearch(ctx: JobContext, o: SearchOptions, folder: Outpu
     stage: 'search',
     detail: `${schedule.generations} generations × ${schedule.population} candidates`,
   });
-  // Released on a cancel or an error too: it holds the model's weights.
-  const searched = await (async () => {
-    try {
-      const run = await evolve(
-        sp,
-        seeds,
-        fitness,
-        schedule,
-        seed,
-        {
-          signal: o.signal,
-          onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
-          onGeneration: (summary, b) =>
-            ctx.emit({
-              type: 'generation',
-              summary,
-              generations: schedule.generations,
-              best: {
-                params: b.params,
-                ppl: Math.exp(b.fitness),
-                layers: maskLayers(candidateMask(d, sp, b.candidate)),
-              },
-            }),
-          checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
-        },
-        resume,
-      );
-      // The report compares against the paper's initialisation: finish it where early rejection dropped it.
-      return { ...run, init: (await fitness.evaluate(seeds[0])).full! };
-    } finally {
-      await evaluator.release();
-    }
-  })();
-  const { best, checkpoint, init } = searched;
+  let searched: Awaited<ReturnType<typeof evolve>>;
+  let init: number;
+  try {
+    searched = await evolve(
+      sp,
+      seeds,
+      fitness,
+      schedule,
+      seed,
+      {
+        signal: o.signal,
+        onCandidate: (e) => ctx.emit({ type: 'candidate', ...e, of: schedule.population }),
+        onGeneration: (summary, b) =>
+          ctx.emit({
+            type: 'generation',
+            summary,
+            generations: schedule.generations,
+            best: {
+              params: b.params,
+              ppl: Math.exp(b.fitness),
+              layers: maskLayers(candidateMask(d, sp, b.candidate)),
+            },
+          }),
+        checkpoint: (c) => writeJsonAtomic(folder.file(SEARCH_CHECKPOINT), { ...c, settings }),
+      },
+      resume,
+    );
+    // The report compares against the paper's initialisation: finish it where early rejection dropped it.
+    init = (await fitness.evaluate(seeds[0])).full!;
+  } finally {
+    // Also on a cancel or an error: it holds the model's weights.
+    await evaluator.release();
+  }
+  const { best, checkpoint } = searched;
   const seedFitness = seeds.map((c) => fitness.record(c)?.full).filter((f): f is number => f !== undefined);
   const mask = candidateMask(d, sp, best.candidate);
   const compensate = candidateCompensation(best.candidate);

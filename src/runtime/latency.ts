@@ -126,7 +126,8 @@ async function measureTogether(
   try {
     const budget = (o.budgetSeconds ?? Infinity) * 1000;
     const stopAfterMs = fixed ? Infinity : budget / (o.reps + 1) / models.length;
-    const warm = await runOnce(sessions, models, { ...o, stopAfterMs });
+    // With `fixed`, the warm-up runs the steps that will be counted and no more.
+    const warm = await runOnce(sessions, models, { ...o, decode: fixed?.decode ?? o.decode, stopAfterMs });
     const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
     const stepMs = warm.reduce((a, t) => a + median(t.steps.length > 1 ? t.steps.slice(1) : t.steps), 0);
     const reps = fixed?.reps ?? Math.max(1, Math.min(o.reps, Math.floor(budget / (prefillMs + o.decode * stepMs))));

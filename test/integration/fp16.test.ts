@@ -6,6 +6,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
+import type { Decoder } from '../../src/model/decoder';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
@@ -32,6 +33,18 @@ function copyOf(weightType: 'float16' | 'float32'): string {
 }
 
 const windows = () => tokenWindows(tinyMha.onnx, 512, texts.tinyStoriesValid, 128, 12);
+
+const DENSE = { kvCache: false, head: 'nll', masks: false } as const;
+
+/** NLL of `w` through the graph we build for `d`, one session (released after). */
+async function ourNll(d: Decoder, w: number[][], compute?: 'float16' | 'float32') {
+  const s = await decoderSession(d, DENSE, { provider: 'cpu', compute });
+  try {
+    return await windowsNll(s.session, w);
+  } finally {
+    await s.session.release();
+  }
+}
 
 test('fp16 ↔ fp32: every half converts to float and back exactly', () => {
   for (let h = 0; h < 65536; h++) {
@@ -60,19 +73,14 @@ test('an fp16 copy of the MHA model evaluates within 1e-3 of fp32, through its o
   const own = perplexity(
     await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }),
   );
-  const ours = perplexity(
-    await windowsNll(
-      (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
-      w,
-    ),
-  );
+  const ours = perplexity(await ourNll(d, w));
   assert.ok(relDiff(own, reference) <= 1e-3, `fp16 file ${own} vs fp32 ${reference}`);
   assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over fp16 ${ours} vs fp32 ${reference}`);
 });
 
 test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, and it evaluates within 1e-3', async () => {
   const d = loadDecoder(copyOf('float16'));
-  const build = { kvCache: false, head: 'nll', masks: false, compute: 'float16' } as const;
+  const build = { ...DENSE, compute: 'float16' } as const;
   const nodes = buildDecoderGraph(d, build).model.graph!.node!;
   const producer = (value: string) => nodes.find((n) => n.output?.includes(value));
   const productOf = (weight: string) => nodes.find((n) => n.opType === 'MatMul' && n.input?.[1] === weight);
@@ -89,30 +97,32 @@ test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, a
   assert.equal(await arithmeticFor(false, { provider: 'webgpu', compute: 'fastest' }), 'float32', 'no fp16 weights');
   assert.equal(await arithmeticFor(true, { provider: 'cpu', compute: 'float16' }), 'float16', 'as asked');
   const w = windows();
-  const nll = async (compute: 'float16' | 'float32') =>
-    perplexity(
-      await windowsNll(
-        (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu', compute })).session,
-        w,
-      ),
-    );
+  const nll = async (compute: 'float16' | 'float32') => perplexity(await ourNll(d, w, compute));
   const [half, single] = [await nll('float16'), await nll('float32')];
   assert.ok(relDiff(half, single) <= 1e-3, `fp16 arithmetic ${half} vs fp32 ${single}`);
 });
 
+/** Our graph over `d` as a buffer referencing the weights in `dir`, against the same graph with every value inline. */
+async function referencedAgainstInline(d: Decoder, dir: string) {
+  const built = buildDecoderGraph(d, DENSE);
+  const referenced = modelToBuffer(built.model, built.tensors, dir);
+  const inline = modelToBuffer(built.model, built.tensors);
+  const w = windows().slice(0, 4);
+  const s = await createSession(inline, { provider: 'cpu' });
+  const inlineNll = await windowsNll(s.session, w);
+  await s.session.release();
+  return { referenced, inline, w, ours: await ourNll(d, w), inlineNll };
+}
+
 test('unchanged weights in external data are referenced where they lie, with the same result as inline', async () => {
   const file = copyOf('float32');
-  const d = loadDecoder(file);
-  const built = buildDecoderGraph(d, { kvCache: false, head: 'nll', masks: false });
-  const referenced = modelToBuffer(built.model, built.tensors, path.dirname(file));
-  const inline = modelToBuffer(built.model, built.tensors);
+  const {
+    referenced,
+    inline,
+    ours: a,
+    inlineNll: b,
+  } = await referencedAgainstInline(loadDecoder(file), path.dirname(file));
   assert.ok(referenced.length < 0.05 * inline.length, `buffer ${referenced.length} bytes vs ${inline.length} inline`);
-  const w = windows().slice(0, 4);
-  const a = await windowsNll(
-    (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
-    w,
-  );
-  const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
   assert.ok(relDiff(a.nll, b.nll) <= 1e-6, `referenced ${a.nll} vs inline ${b.nll}`);
 });
 
@@ -120,26 +130,15 @@ test('weights kept inside the .onnx are referenced there too, not copied into th
   const d = loadDecoder(tinyMha.onnx);
   const down = d.layerWeights[0].down.stored?.external;
   assert.equal(down?.file, tinyMha.onnx, 'the location names the model file itself');
-  const built = buildDecoderGraph(d, { kvCache: false, head: 'nll', masks: false });
-  const referenced = modelToBuffer(built.model, built.tensors, path.dirname(tinyMha.onnx));
-  const inline = modelToBuffer(built.model, built.tensors);
+  const { referenced, inline, w, ours: a, inlineNll: b } = await referencedAgainstInline(d, path.dirname(tinyMha.onnx));
   assert.ok(referenced.length < 0.05 * inline.length, `buffer ${referenced.length} bytes vs ${inline.length} inline`);
-  const w = windows().slice(0, 4);
-  const a = await windowsNll(
-    (await decoderSession(d, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
-    w,
-  );
-  const b = await windowsNll((await createSession(inline, { provider: 'cpu' })).session, w);
   assert.equal(a.nll, b.nll, `referenced ${a.nll} vs inline ${b.nll}`);
   // A linked model file (ONNX Runtime refuses data whose real path leaves the folder) is copied in as before.
   const link = path.join(tempDir(), 'model.onnx');
   fs.symlinkSync(tinyMha.onnx, link);
   const linked = loadDecoder(link);
   assert.equal(linked.layerWeights[0].down.stored?.external, undefined);
-  const c = await windowsNll(
-    (await decoderSession(linked, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' })).session,
-    w,
-  );
+  const c = await ourNll(linked, w);
   assert.ok(relDiff(c.nll, b.nll) <= 1e-6, `linked ${c.nll} vs inline ${b.nll}`);
 });
 
