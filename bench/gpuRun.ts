@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SHAPES, writeRandomModel } from './randomModels';
-import type { FitnessRequest, StagesRequest, WorkerResult } from './scaleWorker';
+import type { FitnessRequest, LinalgRequest, StagesRequest, WorkerResult } from './scaleWorker';
 
 const [outDir, deadlineSeconds, workerJs, text] = process.argv.slice(2);
 const deadline = Date.now() + Number(deadlineSeconds) * 1000;
@@ -31,7 +31,7 @@ function step<T>(name: string, needs: number, f: () => T): T | undefined {
   }
 }
 
-function worker(request: StagesRequest | FitnessRequest, reserve: number): WorkerResult {
+function worker(request: StagesRequest | FitnessRequest | LinalgRequest, reserve: number): WorkerResult {
   const timeout = Math.max(20_000, left() - reserve * 1000);
   const r = spawnSync(process.execPath, [workerJs, JSON.stringify(request)], {
     encoding: 'utf8',
@@ -73,6 +73,12 @@ const four = step('write 4-layer 7B-shaped fp16 model', 30, () =>
 if (four)
   step('webgpu: stages on 4 layers', 60, () =>
     worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 120),
+  );
+// Where the linear algebra of a 7B linear runs faster: its MatMuls on the GPU (leaf inverses on the CPU), or all of
+// it on the CPU's cores (o_proj / q,k,v,gate,up inputs are 4096 wide, down_proj's 11008).
+for (const provider of ['webgpu', 'cpu'] as const)
+  step(`${provider}: linear algebra of one 7B linear`, 60, () =>
+    worker({ mode: 'linalg', provider, sizes: [seven.hidden, seven.intermediate] }, 40),
   );
 if (four)
   step('cpu: stages on 4 layers', 40, () =>

@@ -6,7 +6,7 @@ import { GraphBuilder } from '../src/graph/graph';
 import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
 import { createSession, ort } from '../src/runtime/session';
-import { inverseSpd } from '../src/linalg/graphs';
+import { linalgOn } from '../src/linalg/graphs';
 import { machine, writeResults } from './lib';
 
 async function session(build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
@@ -48,7 +48,7 @@ export async function benchLinalg(): Promise<void> {
       ),
     );
     const ortInverse = await timed(() => eigen.run({ A: new ort.Tensor('float32', a, [n, n]) }), 1);
-    const blocked = await timed(() => inverseSpd(a, n), 1);
+    const blocked = await timed(() => linalgOn({ provider: 'cpu' }).inverseSpd(a, n), 1);
     inverseRows.push({ n, ortInverse, blocked });
     console.log(`inverse n=${n}: Inverse ${ortInverse.toFixed(2)} s, blocked ${blocked.toFixed(2)} s`);
   }

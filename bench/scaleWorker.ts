@@ -1,6 +1,7 @@
 // One scale measurement in a process of its own (peak RSS is per process): `stages` times statistics + scores,
 // one fitness evaluation, reformation and export of a model; `fitness` only opens and evaluates a whole model;
-// `compress` runs the whole job and times its stages from the job's own events. Prints one JSON line. Used by bench/scale.ts here and by bench/gpu.sh on a GPU machine.
+// `compress` runs the whole job and times its stages from the job's own events; `linalg` times the linear algebra
+// of one linear at given input sizes on a provider (random matrices). Prints one JSON line. Used by bench/scale.ts here and by bench/gpu.sh on a GPU machine.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -11,12 +12,17 @@ import { denseCalibration } from '../src/compress/calibration';
 import { selectGlobal } from '../src/compress/importance/select';
 import { MaskedEvaluator } from '../src/compress/maskedEvaluator';
 import { reformDecoder } from '../src/compress/reform/reformation';
-import { DEFAULT_REFORM } from '../src/compress/reform/reformLayer';
 import { fullMask, sliceDecoder, type SubnetMask } from '../src/compress/subnet';
 import type { Decoder } from '../src/model/decoder';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
 import { compressModel } from '../src/job/compress';
+import { linalgOn } from '../src/linalg/graphs';
+import { dampedInverse } from '../src/linalg/inverse';
+import { DEFAULT_REFORM, reformLayer } from '../src/compress/reform/reformLayer';
+import { obsFactor, sparsegpt } from '../src/compress/sparsify/sparsegpt';
+import { transpose2d } from '../src/model/transpose';
+import { seededRandom } from '../src/util/random';
 import type { CompressRequest } from '../src/job/compressRequest';
 import type { ProviderChoice } from '../src/runtime/session';
 
@@ -43,6 +49,17 @@ export interface FitnessRequest {
   compute?: 'float16' | 'float32';
 }
 
+/**
+ * The linear algebra behind one linear of input size n (and 4096 outputs) on a provider: the damped inverse (OBS
+ * scores), reformation's solve for 80 % of the rows kept, and SparseGPT at 50 % (its factor of H⁻¹, then the
+ * pruning with its block updates).
+ */
+export interface LinalgRequest {
+  mode: 'linalg';
+  provider: ProviderChoice;
+  sizes: number[];
+}
+
 export interface CompressRun {
   mode: 'compress';
   request: Omit<CompressRequest, 'onEvent' | 'signal'>;
@@ -61,7 +78,8 @@ export interface WorkerResult {
 
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
-async function stages(r: StagesRequest): Promise<WorkerResult> {
+/** Times named stages into `seconds` and `peakRssAfter`, printing a line per stage. */
+function stageTimer() {
   const seconds: Record<string, number> = {};
   const peakRssAfter: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
@@ -73,6 +91,11 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
     process.stdout.write(`${JSON.stringify({ partial: { seconds, peakRssAfter } })}\n`);
     return v;
   };
+  return { seconds, peakRssAfter, timed };
+}
+
+async function stages(r: StagesRequest): Promise<WorkerResult> {
+  const { seconds, peakRssAfter, timed } = stageTimer();
   const d = await timed('load', () => loadDecoder(r.model));
   const ids = tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), 16 * r.calibWindows * r.seqLen);
   const session = { provider: r.provider };
@@ -143,6 +166,28 @@ async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
   };
 }
 
+async function linalg(r: LinalgRequest): Promise<WorkerResult> {
+  const { seconds, peakRssAfter, timed } = stageTimer();
+  const la = linalgOn({ provider: r.provider });
+  const rand = seededRandom(0);
+  const out = 4096;
+  for (const n of r.sizes) {
+    // H = XᵀX over 2n random positions, as a Gram matrix of activations.
+    const xt = Float32Array.from({ length: n * 2 * n }, () => rand() - 0.5);
+    const gram = await la.matmul(xt, transpose2d(xt, n, 2 * n), n, 2 * n, n);
+    const w = Float32Array.from({ length: n * out }, () => rand() - 0.5);
+    await timed(`damped inverse n=${n}`, () => dampedInverse(la, gram, n));
+    const keep = Array.from({ length: Math.ceil(0.8 * n) }, (_, i) => i);
+    const stats = { gram: Float64Array.from(gram), sum: new Float64Array(n), count: 2 * n };
+    await timed(`reformation n=${n}`, () => reformLayer(la, w, stats, n, out, keep, DEFAULT_REFORM));
+    const factor = await timed(`SparseGPT factor n=${n}`, () => obsFactor(la, stats.gram, stats.count, n));
+    await timed(`SparseGPT 50 % n=${n}`, () =>
+      sparsegpt(la, w, n, out, factor, { kind: 'unstructured', sparsity: 0.5 }),
+    );
+  }
+  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: r.provider, weightBytes: 0, params: 0 };
+}
+
 async function compress(c: CompressRun): Promise<WorkerResult> {
   const seconds: Record<string, number> = {};
   const peakRssAfter: Record<string, number> = {};
@@ -175,13 +220,15 @@ async function compress(c: CompressRun): Promise<WorkerResult> {
 }
 
 async function main(): Promise<void> {
-  const request = JSON.parse(process.argv[2]) as StagesRequest | FitnessRequest | CompressRun;
+  const request = JSON.parse(process.argv[2]) as StagesRequest | FitnessRequest | LinalgRequest | CompressRun;
   const result =
     request.mode === 'stages'
       ? await stages(request)
       : request.mode === 'fitness'
         ? await fitnessOnly(request)
-        : await compress(request);
+        : request.mode === 'linalg'
+          ? await linalg(request)
+          : await compress(request);
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 

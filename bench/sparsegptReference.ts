@@ -10,6 +10,7 @@ import { fullMask } from '../src/compress/subnet';
 import { transformLinears } from '../src/compress/sparsify/layerwiseWeights';
 import { sparsegpt } from '../src/compress/sparsify/sparsegpt';
 import { factorCache } from '../src/compress/sparsify/sparsifyDecoder';
+import { linalgOn } from '../src/linalg/graphs';
 import { memoryWeight, type Decoder } from '../src/model/decoder';
 import { perplexity } from '../src/runtime/perplexity';
 import { transpose2d } from '../src/model/transpose';
@@ -26,7 +27,8 @@ async function pruneAll(
   kernel: 'ours' | 'reference',
 ): Promise<{ decoder: Decoder; seconds: number }> {
   let seconds = 0;
-  const factors = factorCache();
+  const la = linalgOn({ provider: 'cpu' });
+  const factors = factorCache(la);
   const decoder = await transformLinears(
     d,
     windows,
@@ -36,7 +38,7 @@ async function pruneAll(
       const st = stats![at.point];
       if (kernel === 'ours') {
         const t0 = performance.now();
-        const values = await sparsegpt(w.read(), K, N, await factors(stats!, at.point), {
+        const values = await sparsegpt(la, w.read(), K, N, await factors(stats!, at.point), {
           kind: 'unstructured',
           sparsity: SPARSITY,
         });

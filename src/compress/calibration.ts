@@ -15,6 +15,7 @@ import { ort, type SessionOptions } from '../runtime/session';
 import { IO, type CapturePoint } from '../graph/decoderGraph';
 import { layerMaskVectors, type LayerMask } from './subnet';
 import { scoreLayer, type LayerScores, type Method } from './importance/scores';
+import { linalgOn } from '../linalg/graphs';
 import type { Granularity } from './importance/units';
 import type { CompensationMeans } from './importance/compensation';
 
@@ -126,11 +127,12 @@ export async function denseCalibration(
   const points: CapturePoint[] = methods.includes('obs')
     ? ['attn_in', 'o_in', 'mlp_in', 'down_in']
     : ['o_in', 'down_in'];
+  const la = linalgOn(o);
   const perLayer = await denseLayerwise(d, windows, points, o, async (l, st) => {
     // Every method reads the same weights: read (and widen from fp16) each once for this layer.
     const layer = { ...d, layerWeights: d.layerWeights.map((w, i) => (i === l ? readOnce(w) : w)) };
     const scores: [Method, LayerScores][] = [];
-    for (const m of methods) scores.push([m, await scoreLayer(layer, l, st, m, g)]);
+    for (const m of methods) scores.push([m, await scoreLayer(la, layer, l, st, m, g)]);
     return { scores, means: { o: mean(st.o_in), down: mean(st.down_in) } };
   });
   return {

@@ -10,7 +10,7 @@ import { attentionBias } from './causalMask';
 import { floatWeight, linear } from './linear';
 import { FAMILIES } from '../model/families';
 import { EMBED_NAME, FINAL_NORM_NAME, LM_HEAD_NAME } from '../model/names';
-import { B, IO, S, type BuildOptions } from './decoderIO';
+import { B, IO, S, type BuildOptions, type LossOps } from './decoderIO';
 import { emitLayer, type Emit } from './decoderLayer';
 
 export { CAPTURE_POINTS, IO, type BuildOptions, type CapturePoint } from './decoderIO';
@@ -34,6 +34,30 @@ function embedding(
   return scale ? g.op('Mul', [wide, g.floats([scale], true)], {}, 'embed_scaled') : wide;
 }
 
+/**
+ * −log softmax(logits)[label], per token `[B, S]`. With `reductions`: max + log Σ exp(logits − max) −
+ * logits[label], only the picked logit gathered.
+ */
+function tokenNll(g: GraphBuilder, logits: string, labels: string, ops: LossOps): string {
+  const labels3 = g.op('Unsqueeze', [labels, g.ints([2])], {}, 'labels3');
+  if (ops === 'logSoftmax') {
+    const logp = g.op('LogSoftmax', [logits], { axis: -1 }, 'logp');
+    const picked = g.op('GatherElements', [logp, labels3], { axis: 2 }, 'picked');
+    return g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg');
+  }
+  const max = g.op('ReduceMax', [logits], { axes: [-1], keepdims: 1 }, 'logit_max');
+  const shifted = g.op('Exp', [g.op('Sub', [logits, max], {}, 'logit_shift')], {}, 'logit_exp');
+  const sum = g.op('ReduceSum', [shifted, g.ints([-1])], { keepdims: 1 }, 'exp_sum');
+  const picked = g.op('GatherElements', [logits, labels3], { axis: 2 }, 'picked');
+  const nll = g.op(
+    'Add',
+    [g.op('Sub', [max, picked], {}, 'max_minus_picked'), g.op('Log', [sum], {}, 'log_sum')],
+    {},
+    'nll3',
+  );
+  return g.op('Squeeze', [nll, g.ints([2])], {}, 'nll');
+}
+
 /** The head on the last hidden state: final norm, lm_head, and logits or the labels' negative log-likelihood. */
 function emitHead(e: Emit, h: string, labels: string | undefined): void {
   const { g, d, opts } = e;
@@ -44,17 +68,7 @@ function emitHead(e: Emit, h: string, labels: string | undefined): void {
   if (opts.head === 'logits') {
     g.output(logits, IO.logits, DataType.FLOAT, [B, S, c.vocab]);
   } else {
-    const logp = g.op('LogSoftmax', [logits], { axis: -1 }, 'logp');
-    const picked = g.op(
-      'GatherElements',
-      [logp, g.op('Unsqueeze', [labels!, g.ints([2])], {}, 'labels3')],
-      { axis: 2 },
-      'picked',
-    );
-    g.output(g.op('Neg', [g.op('Squeeze', [picked, g.ints([2])], {}, 'picked2')], {}, 'neg'), IO.nll, DataType.FLOAT, [
-      B,
-      S,
-    ]);
+    g.output(tokenNll(g, logits, labels!, opts.loss ?? 'logSoftmax'), IO.nll, DataType.FLOAT, [B, S]);
   }
 }
 

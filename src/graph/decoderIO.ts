@@ -24,6 +24,12 @@ export interface BuildOptions {
    * multiplies in fp16 (activations rounded to fp16 for the product only).
    */
   compute?: FloatType;
+  /**
+   * How the `nll` head takes −log softmax: `logSoftmax` (default: one kernel, whose results on the CPU do not
+   * depend on the batch) or `reductions` (max, Σ exp and Log in ops every GPU provider has: ONNX Runtime's WebGPU
+   * provider has no LogSoftmax and would copy the logits, 1.3 GB for 10k tokens of a 32k vocabulary, to the CPU).
+   */
+  loss?: LossOps;
   /** Which capture points (default: all four); a pass that needs one Gram matrix computes only that one. */
   capturePoints?: readonly CapturePoint[];
   /**
@@ -39,6 +45,11 @@ export interface BuildOptions {
    */
   compensation?: boolean;
 }
+
+export type LossOps = 'logSoftmax' | 'reductions';
+
+/** The loss formulation for a provider: `reductions` where LogSoftmax may be missing (every provider but the CPU). */
+export const lossOpsFor = (provider: string): LossOps => (provider === 'cpu' ? 'logSoftmax' : 'reductions');
 
 /** Names of the standard decoder I/O (Optimum / transformers.js / onnxruntime-genai conventions). */
 export const IO = {

@@ -2,72 +2,95 @@
 import { DataType } from '../onnx/proto';
 import { GraphBuilder } from '../graph/graph';
 import { modelToBuffer } from '../onnx/writeModel';
-import { createSession, ort } from '../runtime/session';
+import { createSession, ort, type SessionOptions } from '../runtime/session';
 import { emitInverse, squareInput } from './blockInverse';
 
-/** Per kind of graph, the session of the last size asked for: sizes change per layer, and a 7B layer's are large. */
+/**
+ * The linear algebra of one job, on the job's execution provider and threads: on a GPU the O(n³) MatMuls run
+ * there, and the leaf `Inverse` blocks, which WebGPU lacks, go to the CPU provider inside the same session.
+ */
+export interface Linalg {
+  /** A · B for `[n, k]` · `[k, m]`. */
+  matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array>;
+  /** A⁻¹ for a symmetric positive definite `A [k, k]` (blockInverse.ts: the O(k³) work in MatMuls). */
+  inverseSpd(a: Float32Array, k: number): Promise<Float32Array>;
+  /** A⁻¹ · (B · C) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`. */
+  solveProduct(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    k: number,
+    n: number,
+    m: number,
+  ): Promise<Float32Array>;
+  /** tr(Dᵀ H D) = Σ D ⊙ (H D): the output error energy of a weight change D `[n, m]` on inputs with Gram H `[n, n]`. */
+  quadraticForm(h: Float32Array, d: Float32Array, n: number, m: number): Promise<number>;
+}
+
+/**
+ * Per provider, threads and kind of graph, the session of the last size asked for: sizes change per layer, and a
+ * 7B layer's are large.
+ */
 const sessions = new Map<string, { size: string; session: Promise<ort.InferenceSession> }>();
 
-function cached(kind: string, size: string, build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
-  const held = sessions.get(kind);
+function cached(
+  o: SessionOptions,
+  kind: string,
+  size: string,
+  build: (g: GraphBuilder) => void,
+): Promise<ort.InferenceSession> {
+  const key = `${o.provider ?? 'auto'}|${o.threads ?? 0}|${kind}`;
+  const held = sessions.get(key);
   if (held?.size === size) return held.session;
   void held?.session.then((s) => s.release());
   const session = (async () => {
     const g = new GraphBuilder();
     build(g);
-    return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), { provider: 'cpu', noArena: true }))
-      .session;
+    const options = { provider: o.provider, threads: o.threads, noArena: true, describe: `the ${kind} graph` };
+    return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), options)).session;
   })();
-  sessions.set(kind, { size, session });
+  sessions.set(key, { size, session });
   return session;
 }
 
-export const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
+const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 
-/** A · B for `[n, k]` · `[k, m]`. */
-export async function matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array> {
-  const s = await cached('matmul', '', (g) => {
-    g.output(
-      g.op('MatMul', [g.input('A', DataType.FLOAT, ['n', 'k']), g.input('B', DataType.FLOAT, ['k', 'm'])]),
-      'C',
-      DataType.FLOAT,
-      ['n', 'm'],
-    );
-  });
-  return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
-}
-
-/** A⁻¹ for a symmetric positive definite `A [k, k]` (blockInverse.ts: the O(k³) work in MatMuls). */
-export async function inverseSpd(a: Float32Array, k: number): Promise<Float32Array> {
-  const s = await cached('inverse', String(k), (g) => {
-    g.output(emitInverse(g, squareInput(g, 'A', k), k), 'X', DataType.FLOAT, [k, k]);
-  });
-  return (await s.run({ A: tensor(a, [k, k]) })).X.data as Float32Array;
-}
-
-/** A⁻¹ · (B · C) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`. */
-export async function solveProduct(
-  a: Float32Array,
-  b: Float32Array,
-  c: Float32Array,
-  k: number,
-  n: number,
-  m: number,
-): Promise<Float32Array> {
-  const s = await cached('solveProduct', String(k), (g) => {
-    const inv = emitInverse(g, squareInput(g, 'A', k), k);
-    const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
-    g.output(g.op('MatMul', [inv, bc]), 'X', DataType.FLOAT, [k, 'm']);
-  });
-  return (await s.run({ A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]) })).X.data as Float32Array;
-}
-
-/** tr(Dᵀ H D) = Σ D ⊙ (H D): the output error energy of a weight change D `[n, m]` on inputs with Gram H `[n, n]`. */
-export async function quadraticForm(h: Float32Array, d: Float32Array, n: number, m: number): Promise<number> {
-  const s = await cached('quadraticForm', '', (g) => {
-    const dIn = g.input('D', DataType.FLOAT, ['n', 'm']);
-    const hd = g.op('MatMul', [g.input('H', DataType.FLOAT, ['n', 'n']), dIn]);
-    g.output(g.op('ReduceSum', [g.op('Mul', [dIn, hd])], { keepdims: 0 }), 'E', DataType.FLOAT, []);
-  });
-  return ((await s.run({ H: tensor(h, [n, n]), D: tensor(d, [n, m]) })).E.data as Float32Array)[0];
+/** The linear algebra on `o`'s provider and threads. */
+export function linalgOn(o: SessionOptions): Linalg {
+  const on = { provider: o.provider, threads: o.threads };
+  return {
+    async matmul(a, b, n, k, m) {
+      const s = await cached(on, 'matmul', '', (g) => {
+        g.output(
+          g.op('MatMul', [g.input('A', DataType.FLOAT, ['n', 'k']), g.input('B', DataType.FLOAT, ['k', 'm'])]),
+          'C',
+          DataType.FLOAT,
+          ['n', 'm'],
+        );
+      });
+      return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
+    },
+    async inverseSpd(a, k) {
+      const s = await cached(on, 'inverse', String(k), (g) => {
+        g.output(emitInverse(g, squareInput(g, 'A', k), k), 'X', DataType.FLOAT, [k, k]);
+      });
+      return (await s.run({ A: tensor(a, [k, k]) })).X.data as Float32Array;
+    },
+    async solveProduct(a, b, c, k, n, m) {
+      const s = await cached(on, 'solveProduct', String(k), (g) => {
+        const inv = emitInverse(g, squareInput(g, 'A', k), k);
+        const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
+        g.output(g.op('MatMul', [inv, bc]), 'X', DataType.FLOAT, [k, 'm']);
+      });
+      return (await s.run({ A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]) })).X.data as Float32Array;
+    },
+    async quadraticForm(h, d, n, m) {
+      const s = await cached(on, 'quadraticForm', '', (g) => {
+        const dIn = g.input('D', DataType.FLOAT, ['n', 'm']);
+        const hd = g.op('MatMul', [g.input('H', DataType.FLOAT, ['n', 'n']), dIn]);
+        g.output(g.op('ReduceSum', [g.op('Mul', [dIn, hd])], { keepdims: 0 }), 'E', DataType.FLOAT, []);
+      });
+      return ((await s.run({ H: tensor(h, [n, n]), D: tensor(d, [n, m]) })).E.data as Float32Array)[0];
+    },
+  };
 }

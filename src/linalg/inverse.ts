@@ -1,5 +1,5 @@
 // Matrix inverse through ONNX Runtime: the O(n³) work runs in native code (blockInverse.ts).
-import { inverseSpd } from './graphs';
+import type { Linalg } from './graphs';
 
 /** Mean of the diagonal, the scale of SparseGPT's dampening λ = percdamp · mean(diag H) (paper-spec §4). */
 export function meanDiagonal(h: ArrayLike<number>, n: number): number {
@@ -23,5 +23,5 @@ export function damped(h: ArrayLike<number>, n: number, percdamp = 0.01): Float3
 }
 
 /** (H + λI)⁻¹, damped as `damped` says. */
-export const dampedInverse = (h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> =>
-  inverseSpd(damped(h, n, percdamp), n);
+export const dampedInverse = (la: Linalg, h: ArrayLike<number>, n: number, percdamp = 0.01): Promise<Float32Array> =>
+  la.inverseSpd(damped(h, n, percdamp), n);

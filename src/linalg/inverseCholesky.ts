@@ -2,7 +2,7 @@
 // PHP = RᵀR (R upper), H⁻¹ = P R⁻¹ R⁻ᵀ P, so U = P R⁻ᵀ P. R⁻¹ comes from a recursive 2×2 blocking whose O(n³) work
 // is MatMuls in ONNX Runtime (a JS Cholesky alone took 4.9 s at n = 2048); R itself is never needed whole, so only
 // R⁻¹ is assembled: at n = 11008 (a 7B down_proj) every n × n float64 is 0.97 GB.
-import { matmul } from './graphs';
+import type { Linalg } from './graphs';
 import { transpose2d } from '../model/transpose';
 
 /** Blocks up to this size are factored in JS (float64); 128 was faster than 64 and 256 at n = 288 and 768. */
@@ -41,18 +41,18 @@ const block = (m: Float64Array, n: number, r0: number, r1: number, c0: number, c
 };
 
 /** With M = [[A, B], [Bᵀ, C]]: R₁₂ = R_A⁻ᵀB, S = C − R₁₂ᵀR₁₂ = R_SᵀR_S, (R⁻¹)₁₂ = −R_A⁻¹ R₁₂ R_S⁻¹. */
-async function inverseFactor(m: Float64Array, n: number): Promise<Float64Array> {
+async function inverseFactor(la: Linalg, m: Float64Array, n: number): Promise<Float64Array> {
   if (n <= LEAF) return leafInverseFactor(m, n);
   const p = Math.ceil(n / 2 / 64) * 64;
   const q = n - p;
-  const top = await inverseFactor(Float64Array.from(block(m, n, 0, p, 0, p)), p);
+  const top = await inverseFactor(la, Float64Array.from(block(m, n, 0, p, 0, p)), p);
   const topF32 = Float32Array.from(top);
-  const r12 = await matmul(transpose2d(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
-  const product = await matmul(transpose2d(r12, p, q), r12, q, p, q);
+  const r12 = await la.matmul(transpose2d(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
+  const product = await la.matmul(transpose2d(r12, p, q), r12, q, p, q);
   const s = new Float64Array(q * q);
   for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) s[i * q + j] = m[(p + i) * n + p + j] - product[i * q + j];
-  const bottom = await inverseFactor(s, q);
-  const inv12 = await matmul(await matmul(topF32, r12, p, p, q), Float32Array.from(bottom), p, q, q);
+  const bottom = await inverseFactor(la, s, q);
+  const inv12 = await la.matmul(await la.matmul(topF32, r12, p, p, q), Float32Array.from(bottom), p, q, q);
   const rinv = new Float64Array(n * n);
   for (let i = 0; i < p; i++) {
     rinv.set(top.subarray(i * p, (i + 1) * p), i * n);
@@ -63,10 +63,10 @@ async function inverseFactor(m: Float64Array, n: number): Promise<Float64Array> 
 }
 
 /** U, upper triangular, with H⁻¹ = UᵀU, for a symmetric positive definite `h [n, n]`. */
-export async function inverseUpperFactor(h: ArrayLike<number>, n: number): Promise<Float64Array> {
+export async function inverseUpperFactor(la: Linalg, h: ArrayLike<number>, n: number): Promise<Float64Array> {
   const reversed = new Float64Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) reversed[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  const u = await inverseFactor(reversed, n);
+  const u = await inverseFactor(la, reversed, n);
   // U[i][j] = (R⁻ᵀ)[n−1−i][n−1−j] = R⁻¹[n−1−j][n−1−i]: R⁻¹ mirrored about its anti-diagonal, in place.
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {

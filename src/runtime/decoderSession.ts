@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
+import { lossOpsFor } from '../graph/decoderIO';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
 import { createSession, likelyProvider, type GraphSessionOptions, type ProviderChoice, type Session } from './session';
@@ -14,16 +15,22 @@ import { arithmeticFor } from './halfArithmetic';
  */
 const IN_MEMORY_LIMIT = 1 << 30;
 
-/** A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs). */
+/**
+ * A session over a graph we emit for `d` (dense, masked, per layer, or with activation outputs), built for the
+ * provider it will most likely run on: its fp16 arithmetic and loss formulation depend on it.
+ */
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
+  const assumed = likelyProvider(o.provider);
   const compute = build.compute ?? (await arithmeticFor(d.weightType === 'float16', o));
-  const s = await sessionOver(d, { ...build, compute }, o);
-  if (compute === 'float32' || o.compute !== 'fastest' || s.provider === likelyProvider(o.provider)) return s;
-  // `auto` left the probed accelerator for another provider (the CPU's own Casts would widen every fp16 weight at
-  // once): fp32 arithmetic there.
-  await s.session.release();
+  const s = await sessionOver(d, { loss: lossOpsFor(assumed), ...build, compute }, o);
+  if (s.provider === assumed) return s;
+  // `auto` left the accelerator the graph was built for: fp32 arithmetic there (the CPU's own Casts would widen
+  // every fp16 weight at once), and that provider's loss formulation.
   const provider = s.provider as ProviderChoice;
-  return { ...(await sessionOver(d, { ...build, compute: 'float32' }, { ...o, provider })), fallbacks: s.fallbacks };
+  const there = { loss: lossOpsFor(provider), ...build, compute: o.compute === 'fastest' ? 'float32' : compute };
+  if (there.compute === compute && there.loss === lossOpsFor(assumed)) return s;
+  await s.session.release();
+  return { ...(await sessionOver(d, there, { ...o, provider })), fallbacks: s.fallbacks };
 }
 
 const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);

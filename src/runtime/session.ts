@@ -83,6 +83,16 @@ export function likelyProvider(choice: ProviderChoice = 'auto'): Exclude<Provide
   return choice === 'auto' ? (autoOrder().find((p) => !unavailable(p)) ?? 'cpu') : choice;
 }
 
+/**
+ * ONNX Runtime's own log level for our sessions: errors only, none for a probe (its failure is expected), or what
+ * SUBNET_SEARCH_ORT_LOG asks for (`verbose` lists which provider runs each node: README "Large models").
+ */
+function sessionLogLevel(o: GraphSessionOptions): number {
+  if (o.probe) return 4;
+  const asked = ['verbose', 'info', 'warning', 'error', 'fatal'].indexOf(process.env.SUBNET_SEARCH_ORT_LOG ?? '');
+  return asked >= 0 ? asked : 3;
+}
+
 function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
@@ -92,7 +102,7 @@ function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOption
     // Level `all` folds the Casts even with ConstantFolding disabled (measured: an fp16 model then holds fp32 copies).
     graphOptimizationLevel: o.keepsHalfWeights ? 'extended' : 'all',
     ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
-    logSeverityLevel: 3,
+    logSeverityLevel: sessionLogLevel(o) as 0 | 1 | 2 | 3 | 4,
     ...(o.noArena ? { enableCpuMemArena: false, enableMemPattern: false } : {}),
     ...(Object.keys(extra).length ? { extra } : {}),
   };

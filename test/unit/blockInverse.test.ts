@@ -2,9 +2,11 @@
 // below the leaf size.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { inverseSpd, matmul } from '../../src/linalg/graphs';
+import { linalgOn } from '../../src/linalg/graphs';
 import { LEAF_SIZE } from '../../src/linalg/blockInverse';
 import { seededRandom } from '../../src/util/random';
+
+const { inverseSpd, matmul } = linalgOn({ provider: 'cpu' });
 
 /** XᵀX / N + 0.01·I for N random positions with correlated channels, like an activation Gram matrix. */
 async function dampedGram(n: number, positions: number, seed: number): Promise<Float32Array> {

@@ -3,6 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_REFORM, reformLayer, type ReformInputs } from '../../src/compress/reform/reformLayer';
 import { seededRandom } from '../../src/util/random';
+import { linalgOn } from '../../src/linalg/graphs';
+
+const la = linalgOn({ provider: 'cpu' });
 
 const N = 400; // samples
 const n = 12; // inputs
@@ -44,6 +47,7 @@ function problem(seed: number) {
 test('reformation with a bias: keeping every row returns W and a zero bias', async () => {
   const { w, stats } = problem(1);
   const r = await reformLayer(
+    la,
     w,
     stats,
     n,
@@ -62,8 +66,8 @@ test('reformation with a bias: keeping every row returns W and a zero bias', asy
 test('reformation with a bias fits better than without, and better than FLAP compensation (kept rows as they are + mean bias)', async () => {
   const { w, stats, error } = problem(2);
   const keep = [0, 2, 3, 5, 8, 9, 11];
-  const plain = await reformLayer(w, stats, n, m, keep, DEFAULT_REFORM);
-  const withBias = await reformLayer(w, stats, n, m, keep, DEFAULT_REFORM, true);
+  const plain = await reformLayer(la, w, stats, n, m, keep, DEFAULT_REFORM);
+  const withBias = await reformLayer(la, w, stats, n, m, keep, DEFAULT_REFORM, true);
   const dropped = Float32Array.from(w, (v, i) => (keep.includes(Math.floor(i / m)) ? v : 0));
   const flap = new Float32Array(m);
   for (let j = 0; j < n; j++)

@@ -4,9 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kthSmallest, selectBlockMask } from '../../src/compress/sparsify/maskSelection';
 import { inverseUpperFactor } from '../../src/linalg/inverseCholesky';
-import { matmul } from '../../src/linalg/graphs';
+import { linalgOn } from '../../src/linalg/graphs';
 import { mutateProfile, profileSpace, sparsityLevels } from '../../src/compress/profile/space';
 import { Rng, seededRandom } from '../../src/util/random';
+
+const la = linalgOn({ provider: 'cpu' });
 
 test('kthSmallest equals sorting, ties included', () => {
   const rand = seededRandom(3);
@@ -46,13 +48,13 @@ test('inverseUpperFactor (blocked above its leaf): UᵀU · H = I within 1e-3, U
   const x = Float32Array.from({ length: 2 * n * n }, () => rand() - 0.5);
   const xt = new Float32Array(n * 2 * n);
   for (let p = 0; p < 2 * n; p++) for (let j = 0; j < n; j++) xt[j * 2 * n + p] = x[p * n + j] / (2 * n);
-  const h = await matmul(xt, x, n, 2 * n, n);
+  const h = await la.matmul(xt, x, n, 2 * n, n);
   for (let i = 0; i < n; i++) h[i * n + i] += 0.01;
-  const u = await inverseUpperFactor(h, n);
+  const u = await inverseUpperFactor(la, h, n);
   for (let i = 1; i < n; i++) for (let j = 0; j < i; j++) assert.equal(u[i * n + j], 0);
   const ut = new Float32Array(n * n);
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) ut[j * n + i] = u[i * n + j];
-  const product = await matmul(await matmul(ut, Float32Array.from(u), n, n, n), h, n, n, n);
+  const product = await la.matmul(await la.matmul(ut, Float32Array.from(u), n, n, n), h, n, n, n);
   let worst = 0;
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(product[i * n + j] - (i === j ? 1 : 0)));

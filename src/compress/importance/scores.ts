@@ -3,6 +3,7 @@
 import type { Decoder } from '../../model/decoder';
 import { columnNorms, variance, type LayerStats } from '../../runtime/activationStats';
 import { dampedInverse } from '../../linalg/inverse';
+import type { Linalg } from '../../linalg/graphs';
 import { attentionUnitCount, unitChannels, type Granularity } from './units';
 import { mapTo } from '../../util/mapTo';
 
@@ -38,10 +39,13 @@ function obsOutputScores(w: Float32Array, rows: number, cols: number, hinvDiag: 
 }
 
 /** diag((2·XXᵀ/N + λI)⁻¹), the OBS saliency denominator. */
-async function inverseHessianDiagonal(st: { dim: number; gram: Float64Array; count: number }): Promise<Float64Array> {
+async function inverseHessianDiagonal(
+  la: Linalg,
+  st: { dim: number; gram: Float64Array; count: number },
+): Promise<Float64Array> {
   const n = st.dim;
   const h = mapTo(Float32Array, st.gram, (v) => (2 * v) / st.count);
-  const inv = await dampedInverse(h, n);
+  const inv = await dampedInverse(la, h, n);
   return Float64Array.from({ length: n }, (_, j) => inv[j * n + j]);
 }
 
@@ -66,6 +70,7 @@ function aggregate(
 
 /** Layer `i`'s scores for `method`; `st` holds the dense model's activation statistics of that layer. */
 export async function scoreLayer(
+  la: Linalg,
   d: Decoder,
   i: number,
   st: LayerStats,
@@ -107,10 +112,10 @@ export async function scoreLayer(
       // Φ = W² / [(2XXᵀ)⁻¹]_jj, rows of Q/K/V/U/G + columns of O/D (paper-spec §1.3)
       // One after another: each inverse holds a few copies of its matrix.
       const [hx, ho, hm, hd] = [
-        await inverseHessianDiagonal(st.attn_in),
-        await inverseHessianDiagonal(st.o_in),
-        await inverseHessianDiagonal(st.mlp_in),
-        await inverseHessianDiagonal(st.down_in),
+        await inverseHessianDiagonal(la, st.attn_in),
+        await inverseHessianDiagonal(la, st.o_in),
+        await inverseHessianDiagonal(la, st.mlp_in),
+        await inverseHessianDiagonal(la, st.down_in),
       ];
       const kvd = s.kvHeads * s.headDim;
       const qRow = obsOutputScores(w.q.read(), hidden, qd, hx);

@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import type { Decoder } from '../../model/decoder';
 import type { LayerwiseOptions } from '../calibration';
 import { sparsegpt } from '../sparsify/sparsegpt';
+import { linalgOn, type Linalg } from '../../linalg/graphs';
 import { pruneByScore } from '../sparsify/wanda';
 import { columnNorms } from '../../runtime/activationStats';
 import { gptqQuantizer, quantizeRtn } from '../quantize/nbits';
@@ -63,9 +64,9 @@ function toLevels(d: Decoder, sp: ProfileSpace, p: Profile): number[][] {
 }
 
 /** One linear pruned at every level by the stage's method, SparseGPT's factor made once for all of them. */
-function pruneAtLevels(stage: WeightStage): LevelTransform {
+function pruneAtLevels(stage: WeightStage, la: Linalg): LevelTransform {
   const method = stage.sparsity!.method;
-  const factors = factorCache();
+  const factors = factorCache(la);
   return async (values, [K, N], site, stats, levels, signal) => {
     const st = stats[site.point];
     const factor = method === 'sparsegpt' ? await factors(stats, site.point) : undefined;
@@ -75,7 +76,7 @@ function pruneAtLevels(stage: WeightStage): LevelTransform {
       const pattern = { kind: 'unstructured' as const, sparsity: s };
       if (s === 0) out.push(values);
       else if (factor)
-        out.push(await sparsegpt(values, K, N, factor, pattern, { selection: stage.sparsity!.selection }));
+        out.push(await sparsegpt(la, values, K, N, factor, pattern, { selection: stage.sparsity!.selection }));
       else out.push(pruneByScore(values, K, N, pattern, method === 'wanda' ? columnNorms(st) : undefined));
     }
     return out;
@@ -83,9 +84,9 @@ function pruneAtLevels(stage: WeightStage): LevelTransform {
 }
 
 /** One linear quantized at every bit width (GPTQ with the stage's `gptq`), dequantized; records its int4 damage. */
-function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): LevelTransform {
+function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>, la: Linalg): LevelTransform {
   const q = stage.quant!;
-  const factors = factorCache();
+  const factors = factorCache(la);
   return async (values, [K, N], site, stats, levels, signal) => {
     const st = stats[site.point];
     const factor = q.gptq ? await factors(stats, site.point) : undefined;
@@ -95,7 +96,7 @@ function quantizeAtLevels(stage: WeightStage, damage: Map<string, number>): Leve
       const o = { ...q, bits };
       out.push(
         factor
-          ? await sparsegpt(values, K, N, factor, undefined, { quant: gptqQuantizer(K, N, o) })
+          ? await sparsegpt(la, values, K, N, factor, undefined, { quant: gptqQuantizer(K, N, o) })
           : quantizeRtn(values, K, N, o).dequantized,
       );
     }
@@ -165,7 +166,7 @@ export async function sparsityProfile(
   }
   const sp = profileSpace(units, sparsityLevels(target, SPARSITY_STEP, SPARSITY_SPAN, 0.95));
   const uniform = units.map(() => sp.levels.indexOf(target));
-  const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage), p, {
+  const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage, linalgOn(o)), p, {
     ...o,
     instead: '--profile owl, which needs no database',
   });
@@ -223,7 +224,7 @@ export async function bitsProfile(
     }
     return profile;
   };
-  const r = await searched(d, windows, sp, start, quantizeAtLevels(stage, damage), p, {
+  const r = await searched(d, windows, sp, start, quantizeAtLevels(stage, damage, linalgOn(o)), p, {
     ...o,
     instead: '--profile uniform (int4 everywhere), which needs no database',
   });

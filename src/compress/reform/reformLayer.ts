@@ -1,7 +1,7 @@
 // Reformation of one column-pruned linear layer (paper-spec §1.6): refit the kept input channels K of W so that
 // the layer's output on calibration inputs matches the original, using what the omitted channels contributed.
 // Our layout is W [in, out]; H = XᵀX [in, in] over calibration positions, X including the omitted channels.
-import { inverseSpd, quadraticForm, solveProduct, matmul } from '../../linalg/graphs';
+import type { Linalg } from '../../linalg/graphs';
 import { meanDiagonal } from '../../linalg/inverse';
 import { mapTo } from '../../util/mapTo';
 
@@ -41,6 +41,7 @@ function pick(h: Float64Array | Float32Array, n: number, rows: number[], cols: n
  * output, ridge-regularised toward the original kept rows (so keeping everything returns W exactly).
  */
 async function closedForm(
+  la: Linalg,
   w: Float32Array,
   gram: Float32Array,
   n: number,
@@ -61,7 +62,7 @@ async function closedForm(
   const stacked = new Float32Array((n + k) * m);
   stacked.set(w);
   keep.forEach((r, i) => stacked.set(w.subarray(r * m, (r + 1) * m), (n + i) * m));
-  const wk = await solveProduct(hkk, left, stacked, k, n + k, m);
+  const wk = await la.solveProduct(hkk, left, stacked, k, n + k, m);
   const out = new Float32Array(n * m);
   keep.forEach((r, i) => out.set(wk.subarray(i * m, (i + 1) * m), r * m));
   return out;
@@ -73,6 +74,7 @@ async function closedForm(
  * U ← U + Ŵ − Z; the result is Z.
  */
 async function admm(
+  la: Linalg,
   w: Float32Array,
   gram: Float32Array,
   n: number,
@@ -85,15 +87,15 @@ async function admm(
   const wn = mapTo(Float32Array, w, (v, idx) => v * norm[Math.floor(idx / m)]);
   const hr = Float32Array.from(h);
   for (let j = 0; j < n; j++) hr[j * n + j] += o.rho;
-  const inv = await inverseSpd(hr, n);
-  const hw = await matmul(h, wn, n, n, m);
+  const inv = await la.inverseSpd(hr, n);
+  const hw = await la.matmul(h, wn, n, n, m);
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
   let z = Float32Array.from(wn);
   let u = new Float32Array(n * m);
   for (let it = 0; it < o.iterations; it++) {
     const rhs = mapTo(Float32Array, hw, (v, idx) => v + o.rho * (z[idx] - u[idx]));
-    const what = await matmul(inv, rhs, n, n, m);
+    const what = await la.matmul(inv, rhs, n, n, m);
     const zNext = mapTo(Float32Array, what, (v, idx) => (kept[Math.floor(idx / m)] ? v + u[idx] : 0));
     u = mapTo(Float32Array, u, (v, idx) => v + what[idx] - zNext[idx]);
     z = zNext;
@@ -114,6 +116,7 @@ export interface ReformInputs {
  * b = x̄ᵀ W_removed) the way plain reformation generalises dropping the rows (paper-spec §1.6, §3).
  */
 export async function reformLayer(
+  la: Linalg,
   w: Float32Array,
   x: ReformInputs,
   n: number,
@@ -130,11 +133,12 @@ export async function reformLayer(
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
   const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
-  const weight = o.method === 'admm' ? await admm(w, h, n, m, keep, o) : await closedForm(w, h, n, m, keep, o.damp);
+  const weight =
+    o.method === 'admm' ? await admm(la, w, h, n, m, keep, o) : await closedForm(la, w, h, n, m, keep, o.damp);
   // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
-  const energy = await quadraticForm(uncentred, w, n, m);
+  const energy = await la.quadraticForm(uncentred, w, n, m);
   const err = async (v: Float32Array) =>
-    (await quadraticForm(
+    (await la.quadraticForm(
       h,
       mapTo(Float32Array, v, (u, idx) => u - w[idx]),
       n,

@@ -7,6 +7,7 @@ import { biasName, linearName } from '../../model/names';
 import { calibrationInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
+import { linalgOn } from '../../linalg/graphs';
 import { reformLayer, type ReformOptions, type ReformResult } from './reformLayer';
 import type { CompensationFlags } from '../importance/compensation';
 
@@ -57,6 +58,7 @@ export async function reformDecoder(
   onLayer?: (r: LayerReformReport) => void,
   bias?: CompensationFlags,
 ): Promise<{ decoder: Decoder; layers: LayerReformReport[] }> {
+  const la = linalgOn(session);
   let cur = d;
   const reports: LayerReformReport[] = [];
   const hidden = d.config.hidden;
@@ -76,6 +78,7 @@ export async function reformDecoder(
         // o_proj: layer l's attention unpruned.
         const inO = (await pass(full(mask[l]), 'o_in')).stats.o_in!;
         const o = await reformLayer(
+          la,
           cur.layerWeights[l].o.read(),
           inO,
           s.heads * s.headDim,
@@ -89,6 +92,7 @@ export async function reformDecoder(
         const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats
           .down_in!;
         const down = await reformLayer(
+          la,
           cur.layerWeights[l].down.read(),
           inD,
           s.intermediate,

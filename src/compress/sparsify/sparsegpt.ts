@@ -3,7 +3,7 @@
 // quantization (GPTQ-style error feedback) through `quantizeColumn`. Paper layout W [rows = outputs, cols = inputs];
 // ours is [in, out], so "column i" below is our input row i.
 import { damped } from '../../linalg/inverse';
-import { matmul } from '../../linalg/graphs';
+import type { Linalg } from '../../linalg/graphs';
 import { inverseUpperFactor } from '../../linalg/inverseCholesky';
 import { SPARSEGPT_BLOCK as BLOCK, type SparsityPattern } from './pattern';
 import { selectBlockMask, type MaskSelection } from './maskSelection';
@@ -35,7 +35,13 @@ export interface ObsFactor {
 }
 
 /** H = 2/n Σ xxᵀ from the Gram matrix over `count` positions; dead inputs get a unit diagonal (and zero weights). */
-export async function obsFactor(gram: Float64Array, count: number, inDim: number, percdamp = 0.01): Promise<ObsFactor> {
+export async function obsFactor(
+  la: Linalg,
+  gram: Float64Array,
+  count: number,
+  inDim: number,
+  percdamp = 0.01,
+): Promise<ObsFactor> {
   const h = mapTo(Float64Array, gram, (v) => (2 * v) / count);
   const dead = new Uint8Array(inDim);
   for (let i = 0; i < inDim; i++) {
@@ -44,7 +50,7 @@ export async function obsFactor(gram: Float64Array, count: number, inDim: number
       dead[i] = 1;
     }
   }
-  return { inDim, u: await inverseUpperFactor(damped(h, inDim, percdamp), inDim), dead };
+  return { inDim, u: await inverseUpperFactor(la, damped(h, inDim, percdamp), inDim), dead };
 }
 
 export interface SparseGptOptions {
@@ -58,6 +64,7 @@ export interface SparseGptOptions {
  * the block's error rows `[block, outDim]` from input `errBase` on.
  */
 async function applyDeferred(
+  la: Linalg,
   W: Float32Array[],
   u: Float64Array,
   inDim: number,
@@ -73,7 +80,7 @@ async function applyDeferred(
   const rest = t2 - t1;
   const ut = new Float32Array(rest * b);
   for (let j = 0; j < rest; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u[(f1 + k) * inDim + t1 + j];
-  const delta = await matmul(ut, err.subarray((f1 - errBase) * outDim, (f2 - errBase) * outDim), rest, b, outDim);
+  const delta = await la.matmul(ut, err.subarray((f1 - errBase) * outDim, (f2 - errBase) * outDim), rest, b, outDim);
   for (let j = 0; j < rest; j++) {
     const row = W[t1 + j];
     for (let c = 0, o = j * outDim; c < outDim; c++) row[c] -= delta[o + c];
@@ -99,6 +106,7 @@ function blockScores(
 
 /** Prunes (and optionally quantizes) W `[in, out]` with the factor of its inputs. Returns new weights, same layout. */
 export async function sparsegpt(
+  la: Linalg,
   w: Float32Array,
   inDim: number,
   outDim: number,
@@ -152,10 +160,10 @@ export async function sparsegpt(
           for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
         }
       }
-      if (s2 < i2) await applyDeferred(W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
+      if (s2 < i2) await applyDeferred(la, W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
     }
     // Lazy batch update of every later input: W[i2:] -= U[i1:i2, i2:]ᵀ · Err.
-    if (i2 < inDim) await applyDeferred(W, u, inDim, outDim, err, [i1, i2], [i2, inDim], i1);
+    if (i2 < inDim) await applyDeferred(la, W, u, inDim, outDim, err, [i1, i2], [i2, inDim], i1);
   }
   const out = new Float32Array(inDim * outDim);
   W.forEach((row, i) => out.set(row, i * outDim));

@@ -12,6 +12,7 @@ import type { SparsityPattern } from './pattern';
 import { gptqQuantizer, quantizeRtn } from '../quantize/nbits';
 import type { NBitsOptions } from '../../model/quantizedLinear';
 import { transformLinears, type LinearSite } from './layerwiseWeights';
+import { linalgOn, type Linalg } from '../../linalg/graphs';
 import type { Decoder } from '../../model/decoder';
 
 export const SPARSIFY_METHODS = ['sparsegpt', 'wanda', 'magnitude'] as const;
@@ -43,12 +44,12 @@ export const needsCalibration = (s: WeightStage) =>
 const usesObs = (s: WeightStage) => s.sparsity?.method === 'sparsegpt' || s.quant?.gptq === true;
 
 /** One factor per layer and capture point, made when a weight first needs it (q, k and v share theirs). */
-export function factorCache(): (stats: LayerStats, point: CapturePoint) => Promise<ObsFactor> {
+export function factorCache(la: Linalg): (stats: LayerStats, point: CapturePoint) => Promise<ObsFactor> {
   const made = new WeakMap<LayerStats, Map<CapturePoint, Promise<ObsFactor>>>();
   return (stats, point) => {
     const layer = made.get(stats) ?? new Map<CapturePoint, Promise<ObsFactor>>();
     made.set(stats, layer);
-    if (!layer.has(point)) layer.set(point, obsFactor(stats[point].gram, stats[point].count, stats[point].dim));
+    if (!layer.has(point)) layer.set(point, obsFactor(la, stats[point].gram, stats[point].count, stats[point].dim));
     return layer.get(point)!;
   };
 }
@@ -68,6 +69,7 @@ function quantAt(s: WeightStage, at: LinearSite): WeightStage['quant'] {
 
 /** Prunes one weight at `pattern` (0 % leaves it as it is), then quantizes it as the stage asks. */
 async function processWeight(
+  la: Linalg,
   w: Weight,
   at: LinearSite,
   stats: LayerStats | undefined,
@@ -84,7 +86,7 @@ async function processWeight(
   const st = stats?.[at.point];
   if (st && usesObs(s)) {
     const quantizer = s.quant?.gptq ? gptqQuantizer(K, N, s.quant) : undefined;
-    values = await sparsegpt(values, K, N, await factor(), method === 'sparsegpt' && prunes ? pattern : undefined, {
+    values = await sparsegpt(la, values, K, N, await factor(), method === 'sparsegpt' && prunes ? pattern : undefined, {
       quant: quantizer,
       selection: s.sparsity?.selection,
     });
@@ -112,12 +114,13 @@ export function sparsifyDecoder(
   stage: WeightStage,
   o: LayerwiseOptions,
 ): Promise<Decoder> {
-  const factor = factorCache();
+  const la = linalgOn(o);
+  const factor = factorCache(la);
   return transformLinears(
     d,
     windows,
     needsCalibration(stage),
-    (w, at, stats) => processWeight(w, at, stats, () => factor(stats!, at.point), stage),
+    (w, at, stats) => processWeight(la, w, at, stats, () => factor(stats!, at.point), stage),
     o,
   );
 }

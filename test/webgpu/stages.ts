@@ -1,0 +1,54 @@
+// Child process of webgpu.test.ts: the heavy stages and the search's fitness on one provider (argv[2]), on stories260K and a few windows,
+// printing what the test compares as JSON. A child, so that the test can read ONNX Runtime's node placement from
+// its stderr (SUBNET_SEARCH_ORT_LOG=verbose) and give it the software adapter's environment.
+import { loadDecoder } from '../../src/model/recognise';
+import { denseCalibration } from '../../src/compress/calibration';
+import { reformDecoder } from '../../src/compress/reform/reformation';
+import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
+import { sparsifyDecoder } from '../../src/compress/sparsify/sparsifyDecoder';
+import { fullMask } from '../../src/compress/subnet';
+import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
+import type { ProviderChoice } from '../../src/runtime/session';
+import { decoderSession } from '../../src/runtime/decoderSession';
+import { perplexity, windowsNll } from '../../src/runtime/perplexity';
+import { stories260K, texts, tokenWindows } from '../fixtures';
+
+async function main(): Promise<void> {
+  const o = { provider: process.argv[2] as ProviderChoice };
+  const d = loadDecoder(stories260K.onnx);
+  const windows = tokenWindows(stories260K.onnx, d.config.vocab, texts.tinyStoriesValid, 128, 4);
+  // OBS and FLAP scores: the statistics graph, and OBS's inverses of the damped Gram matrices.
+  const calibration = await denseCalibration(d, windows, ['obs', 'flap'], 'head', o);
+  const scores = Object.fromEntries(
+    [...calibration.scores].map(([m, layers]) => [m, layers.map((l) => [...l.attn, ...l.mlp])]),
+  );
+  // Reformation of a fixed mask (every second MLP channel of each layer dropped): the solves on the provider.
+  const mask = fullMask(d).map((l) => ({ ...l, mlp: l.mlp.map((_, c) => c % 2 === 0) }));
+  const reformed = await reformDecoder(d, mask, windows, DEFAULT_REFORM, o);
+  // The search's fitness: the masked evaluation graph and its loss, on the provider.
+  const { sums } = await MaskedEvaluator.measure(d, o, calibration.means, [{ mask }], windows);
+  // SparseGPT at 50 %: its factor of H⁻¹ and block updates.
+  const sparse = await sparsifyDecoder(
+    d,
+    windows,
+    { sparsity: { method: 'sparsegpt', pattern: { kind: 'unstructured', sparsity: 0.5 } } },
+    o,
+  );
+  // Measured on the CPU: a mask choice flipped by rounding moves single weights, not the model's quality.
+  const s = await decoderSession(sparse, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' });
+  const sparsePerplexity = perplexity(await windowsNll(s.session, windows));
+  await s.session.release();
+  console.log(
+    JSON.stringify({
+      scores,
+      maskedNll: sums[0].nll,
+      reformErrors: reformed.layers.map((l) => l.down.errorAfter),
+      sparsePerplexity,
+    }),
+  );
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});
