@@ -52,7 +52,11 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
     throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
   const s =
     graph === 'file'
-      ? await createSession(d.source.path, { provider: r.provider, threads: r.threads })
+      ? await createSession(d.source.path, {
+          provider: r.provider,
+          threads: r.threads,
+          halfTensors: d.weightType === 'float16',
+        })
       : await decoderSession(
           d,
           { kvCache: false, head: 'nll', masks: false },

@@ -31,7 +31,7 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
-    ? await createSession(d.source.path, session)
+    ? await createSession(d.source.path, { ...session, halfTensors: d.weightType === 'float16' })
     : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
   const prompt = tok.encode(r.prompt, { bos: true });
   const t0 = performance.now();

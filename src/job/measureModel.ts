@@ -77,11 +77,16 @@ export async function measureModels(
     const d0 = models[0].decoder;
     const latency = await measureLatency(
       files.map((file, i) => ({ file, layers: models[i].decoder.layers })),
-      { ...session, ...latencySetup(d0.config.maxPositions), vocab: d0.config.vocab },
+      {
+        ...session,
+        ...latencySetup(d0.config.maxPositions),
+        vocab: d0.config.vocab,
+        halfTensors: models.some((m) => m.decoder.weightType === 'float16'),
+      },
     );
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
-      const s = await createSession(files[i], session);
+      const s = await createSession(files[i], { ...session, halfTensors: m.decoder.weightType === 'float16' });
       let nll;
       try {
         nll = windows

@@ -71,7 +71,7 @@ export async function stagePerplexities(
   const search = await through(masked(m.masked, m.mask), sets);
   const after = m.reformed === m.masked ? search : await through(masked(m.reformed, m.mask), sets);
   const exported = await through(async () => {
-    const s = await createSession(m.exportedFile, session);
+    const s = await createSession(m.exportedFile, { ...session, halfTensors: m.exported.weightType === 'float16' });
     provider = s.provider;
     return {
       nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }),

@@ -58,6 +58,7 @@ async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptio
     return createSession(modelToBuffer(built.model, built.tensors, sourceDir), {
       ...o,
       keepsHalfWeights,
+      halfTensors: keepsHalfWeights,
       externalDataDir: referenced ? sourceDir : undefined,
       describe: d.source.path,
     });
@@ -66,7 +67,7 @@ async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptio
   try {
     const file = path.join(dir, 'model.onnx');
     writeModelFile(built.model, built.tensors, file, { externalData: 'always' });
-    return await createSession(file, { ...o, keepsHalfWeights });
+    return await createSession(file, { ...o, keepsHalfWeights, halfTensors: keepsHalfWeights });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import type { LayerShape } from '../model/decoder';
 import { IO } from '../graph/decoderGraph';
-import { createSession, type SessionOptions } from './session';
+import { createSession, type GraphSessionOptions, type SessionOptions } from './session';
 import { emptyPast, int64, presentToPast } from './kvCache';
 import { median } from '../util/median';
 import { modelFileBytes } from '../onnx/modelFile';
@@ -98,7 +98,7 @@ async function openAll(files: string[], o: SessionOptions): Promise<Sessions> {
   throw failed.reason;
 }
 
-type LatencyOptions = SessionOptions & {
+type LatencyOptions = Pick<GraphSessionOptions, keyof SessionOptions | 'halfTensors'> & {
   prompt: number;
   decode: number;
   reps: number;

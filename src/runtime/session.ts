@@ -1,6 +1,10 @@
 import * as fs from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../util/errors';
+import { DataType } from '../onnx/proto';
+import { GraphBuilder } from '../graph/graph';
+import { modelToBuffer } from '../onnx/writeModel';
+import { toHalfBytes } from '../onnx/tensorData';
 
 export const PROVIDERS = ['auto', 'cpu', 'webgpu', 'cuda', 'dml', 'coreml'] as const;
 export type ProviderChoice = (typeof PROVIDERS)[number];
@@ -34,10 +38,15 @@ export interface GraphSessionOptions extends SessionOptions {
   /** What a model given as a buffer was built from, for errors (a path names itself). */
   describe?: string;
   /**
-   * A try whose failure the caller handles: every node on the requested provider (no CPU fallback inside the
-   * session), quiet logs, and ONNX Runtime's own error rather than an explanation that loads the model again.
+   * A try whose failure the caller handles (`runsHalf`): no logs; `wholly`: every node on the requested provider
+   * (no CPU fallback inside the session).
    */
-  probe?: boolean;
+  probe?: { wholly: boolean };
+  /**
+   * The model holds fp16 tensors: a provider whose fp16 kernels fail at the first run (WebGPU on an adapter
+   * without fp16 shaders) is not used for it (`runsHalf`).
+   */
+  halfTensors?: boolean;
 }
 
 export interface Session {
@@ -96,7 +105,7 @@ function sessionLogLevel(o: GraphSessionOptions): number {
 function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
-  if (o.probe) extra.session = { ...extra.session, disable_cpu_ep_fallback: '1' };
+  if (o.probe?.wholly) extra.session = { ...extra.session, disable_cpu_ep_fallback: '1' };
   if (o.keepsHalfWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return {
     // Level `all` folds the Casts even with ConstantFolding disabled (measured: an fp16 model then holds fp32 copies).
@@ -160,12 +169,42 @@ async function explainFailure(
   );
 }
 
+const halfTried = new Map<string, Promise<boolean>>();
+
+/**
+ * Whether `provider` runs a tiny fp16 product (built as graph/linear.ts builds one); `wholly`: with every node on
+ * it (no CPU fallback), the test for fp16 arithmetic (runtime/halfArithmetic.ts). Tried once per process.
+ */
+export function runsHalf(provider: Exclude<ProviderChoice, 'auto'>, wholly: boolean): Promise<boolean> {
+  const key = `${provider}|${wholly}`;
+  if (!halfTried.has(key)) halfTried.set(key, runsHalfProduct(provider, wholly));
+  return halfTried.get(key)!;
+}
+
+async function runsHalfProduct(provider: ProviderChoice, wholly: boolean): Promise<boolean> {
+  const g = new GraphBuilder();
+  const x16 = g.op('Cast', [g.input('x', DataType.FLOAT, [2, 8])], { to: DataType.FLOAT16 });
+  const w = g.initializer('w', [8, 8], () => toHalfBytes(new Float32Array(64).fill(0.5)), DataType.FLOAT16);
+  g.output(g.op('Cast', [g.op('MatMul', [x16, w])], { to: DataType.FLOAT }), 'y', DataType.FLOAT, [2, 8]);
+  let s: ort.InferenceSession | undefined;
+  try {
+    const buffer = modelToBuffer(g.model('probe', 'fp16 product probe'), g.tensors);
+    s = await open(buffer, { provider, probe: { wholly } }, provider, true);
+    const y = (await s.run({ x: new ort.Tensor('float32', new Float32Array(16).fill(1), [2, 8]) })).y;
+    return (y.data as Float32Array).every((v) => v === 4);
+  } catch {
+    return false;
+  } finally {
+    await s?.release();
+  }
+}
+
 /** Opens a session on the requested provider; `auto` falls back provider by provider down to the CPU. */
 export async function createSession(model: string | Uint8Array, o: GraphSessionOptions = {}): Promise<Session> {
   const choice = o.provider ?? 'auto';
   if (!PROVIDERS.includes(choice))
     throw new UserError(`unknown execution provider '${choice}'; choose one of ${PROVIDERS.join(', ')}`);
-  const candidates = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];
+  const candidates: Exclude<ProviderChoice, 'auto'>[] = choice === 'auto' ? [...autoOrder(), 'cpu'] : [choice];
   const fallbacks: string[] = [];
   for (const provider of candidates) {
     const skip = choice === 'auto' ? unavailable(provider) : undefined;
@@ -173,16 +212,25 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       fallbacks.push(`${provider}: ${skip}`);
       continue;
     }
+    let session: ort.InferenceSession;
     try {
-      const quiet = o.probe || (choice === 'auto' && provider !== 'cpu');
-      return { session: await open(model, o, provider, quiet), provider, fallbacks };
+      session = await open(model, o, provider, choice === 'auto' && provider !== 'cpu');
     } catch (e) {
-      if (o.probe) throw e;
       if (choice !== 'auto') throw await explainFailure(model, o, provider, firstLine(e));
       // `auto` ends with the CPU: when it too refuses, the model is at fault, whatever the accelerators said.
       if (provider === 'cpu') throw modelRefused(model, o, firstLine(e));
       fallbacks.push(`${provider}: ${firstLine(e)}`);
+      continue;
     }
+    // Asked after the model opened there, so that a missing device is told as such.
+    if (o.halfTensors && provider !== 'cpu' && !(await runsHalf(provider, false))) {
+      await session.release();
+      const why = `the ${provider} device here cannot run the model's fp16 tensors (no fp16 shaders)`;
+      if (choice !== 'auto') throw new UserError(`${why}; use --provider auto or cpu`);
+      fallbacks.push(`${provider}: ${why}`);
+      continue;
+    }
+    return { session, provider, fallbacks };
   }
   throw new UserError(`no execution provider could open the model: ${fallbacks.join('; ')}`);
 }

@@ -1,6 +1,6 @@
 // ONNX Runtime's WebGPU provider on a software adapter (test/webgpu/softwareAdapter.ts): our graphs give the CPU's
 // numbers there, every heavy node runs on the provider (only shape arithmetic and the leaf Inverse blocks go to
-// the CPU), and the fp16 probe turns fp16 arithmetic down on an adapter without fp16 shaders.
+// the CPU), and an adapter without fp16 shaders gets fp32 arithmetic and no fp16 model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -8,6 +8,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { softwareWebGpu, webGpuSkip } from '../webgpu/softwareAdapter';
 import { cliPath, demoText, repoRoot, stories260K, tempDir } from '../fixtures';
+import { loadDecoder } from '../../src/model/recognise';
+import { loadModelTokenizer } from '../../src/text/tokenizer';
+import { writeModelFiles } from '../../src/compress/exportModel';
 
 const adapter = softwareWebGpu();
 const env = 'env' in adapter ? adapter.env : process.env;
@@ -103,6 +106,23 @@ test(
     assert.ok(!gpu.cpuNodes.some((n) => /^(LogSoftmax|MatMul|Softmax) /.test(n)));
   },
 );
+
+test('an fp16 model on an adapter without fp16 shaders: refused with what to do, not an internal error', skip, () => {
+  const d = loadDecoder(stories260K.onnx);
+  const dir = tempDir('subnet-search-fp16-');
+  writeModelFiles({ ...d, weightType: 'float16' }, dir, loadModelTokenizer(stories260K.onnx, d.config.vocab), {
+    externalData: 'always',
+  });
+  for (const graph of ['ours', 'file']) {
+    const args = ['eval', path.join(dir, 'model.onnx'), '--text', demoText, '--seq-len', '128', '--windows', '2'];
+    const r = spawnSync('node', [cliPath, ...args, '--graph', graph, '--provider', 'webgpu'], { env });
+    assert.equal(r.status, 2, r.stderr.toString());
+    assert.match(
+      r.stderr.toString(),
+      /the webgpu device here cannot run the model's fp16 tensors \(no fp16 shaders\); use --provider auto or cpu/,
+    );
+  }
+});
 
 test('the fp16 probe: an adapter without fp16 shaders gets fp32 arithmetic', skip, () => {
   const script =
