@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # First step of `npm test`: makes sure the end-to-end tools are there (shared/docs/vscode-e2e.md §1-2).
-#   - Debian's Chromium (Playwright drives it; its SwiftShader Vulkan driver is also the software WebGPU adapter of
-#     test/integration/webgpu.test.ts, which needs the Vulkan loader, libvulkan1), plus, only while code-server is
-#     not yet installed, ripgrep and libkrb5-dev (e2e/tools/install.sh needs them);
+#   - Debian's Chromium (Playwright drives it), plus, only while code-server is not yet installed, ripgrep and
+#     libkrb5-dev (e2e/tools/install.sh needs them);
 #   - code-server 4.100.3 + playwright-core in e2e/tools/node_modules (e2e/tools/install.sh, npm registry only).
 # As root with apt-get it installs what is missing. Otherwise it says what to install and goes on: the
 # end-to-end tests then report themselves as skipped (NOT RUN). With CI=true a missing tool is an error.
 # SUBNET_SEARCH_E2E_NO_APT=1 behaves as if apt-get were unavailable (to try the message as root).
+# Also, as root, the Vulkan loader (libvulkan1): with Chromium's SwiftShader driver it is the software WebGPU
+# adapter of test/integration/webgpu.test.ts, which skips itself without it (and fails under CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-PKGS="chromium libvulkan1 libkrb5-dev ripgrep"
+PKGS="chromium libkrb5-dev ripgrep"
 TOOLS=e2e/tools/node_modules
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 
@@ -17,13 +18,19 @@ tools_ok() { [ -x "$TOOLS/.bin/code-server" ] && [ -f "$TOOLS/playwright-core/pa
 missing_pkgs() {
   local m=()
   [ -x "$CHROMIUM" ] || m+=(chromium)
-  ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 ' || m+=(libvulkan1)
   if ! tools_ok; then
     [ -f /usr/include/gssapi/gssapi.h ] || m+=(libkrb5-dev)
     command -v rg >/dev/null || m+=(ripgrep)
   fi
   echo "${m[*]:-}"
 }
+
+has_vulkan() { { ldconfig -p || /sbin/ldconfig -p; } 2>/dev/null | grep -q 'libvulkan\.so\.1 '; }
+if ! has_vulkan && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && [ -z "${SUBNET_SEARCH_E2E_NO_APT:-}" ]; then
+  echo "setup: apt-get install libvulkan1 (the Vulkan loader, for the WebGPU tests)"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvulkan1 >/dev/null 2>&1 ||
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libvulkan1 >/dev/null; }
+fi
 
 missing=$(missing_pkgs)
 if [ -z "$missing" ] && tools_ok; then exit 0; fi

@@ -29,6 +29,9 @@ export const texts = {
   wikitext2: fixture('text', 'wikitext2_test_joined.txt'),
 };
 
+/** |a − b| / |b| */
+export const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+
 export const cliPath = path.join(repoRoot, 'dist', 'cli.js');
 
 /** The embedded demo's few KB of TinyStories text (media/demo), the calibration text of the fast CLI tests. */

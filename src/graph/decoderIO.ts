@@ -48,9 +48,6 @@ export interface BuildOptions {
 
 export type LossOps = 'logSoftmax' | 'reductions';
 
-/** The loss formulation for a provider: `reductions` where LogSoftmax may be missing (every provider but the CPU). */
-export const lossOpsFor = (provider: string): LossOps => (provider === 'cpu' ? 'logSoftmax' : 'reductions');
-
 /** Names of the standard decoder I/O (Optimum / transformers.js / onnxruntime-genai conventions). */
 export const IO = {
   inputIds: 'input_ids',

@@ -42,14 +42,21 @@ function cached(
   const key = `${o.provider ?? 'auto'}|${o.threads ?? 0}|${kind}`;
   const held = sessions.get(key);
   if (held?.size === size) return held.session;
-  void held?.session.then((s) => s.release());
+  // A session that failed to open has nothing to release, and is not kept for the next call.
+  void held?.session.then(
+    (s) => s.release(),
+    () => undefined,
+  );
   const session = (async () => {
     const g = new GraphBuilder();
     build(g);
-    const options = { provider: o.provider, threads: o.threads, noArena: true, describe: `the ${kind} graph` };
+    const options = { provider: o.provider, threads: o.threads, noArena: true, describe: `linear algebra (${kind})` };
     return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), options)).session;
   })();
   sessions.set(key, { size, session });
+  session.catch(() => {
+    if (sessions.get(key)?.session === session) sessions.delete(key);
+  });
   return session;
 }
 

@@ -3,7 +3,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
-import { lossOpsFor } from '../graph/decoderIO';
+import type { LossOps } from '../graph/decoderIO';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
 import { createSession, likelyProvider, type GraphSessionOptions, type ProviderChoice, type Session } from './session';
@@ -22,16 +22,29 @@ const IN_MEMORY_LIMIT = 1 << 30;
 export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSessionOptions): Promise<Session> {
   const assumed = likelyProvider(o.provider);
   const compute = build.compute ?? (await arithmeticFor(d.weightType === 'float16', o));
-  const s = await sessionOver(d, { loss: lossOpsFor(assumed), ...build, compute }, o);
+  const loss = build.loss ?? lossOpsFor(assumed);
+  const s = await sessionOver(d, { ...build, compute, loss }, o);
   if (s.provider === assumed) return s;
   // `auto` left the accelerator the graph was built for: fp32 arithmetic there (the CPU's own Casts would widen
-  // every fp16 weight at once), and that provider's loss formulation.
+  // every fp16 weight at once), and that provider's loss formulation where the graph has the loss.
   const provider = s.provider as ProviderChoice;
-  const there = { loss: lossOpsFor(provider), ...build, compute: o.compute === 'fastest' ? 'float32' : compute };
-  if (there.compute === compute && there.loss === lossOpsFor(assumed)) return s;
+  const withLoss = build.head === 'nll' && (!build.layerRange || build.layerRange.to >= d.layers.length);
+  const there = {
+    ...build,
+    compute: o.compute === 'fastest' ? ('float32' as const) : compute,
+    loss: withLoss ? (build.loss ?? lossOpsFor(provider)) : loss,
+  };
+  if (there.compute === compute && there.loss === loss) return s;
   await s.session.release();
   return { ...(await sessionOver(d, there, { ...o, provider })), fallbacks: s.fallbacks };
 }
+
+/**
+ * How the loss takes −log softmax on a provider: LogSoftmax on the CPU, where its results do not depend on the
+ * batch (the search's early rejection compares sums over different batches), reductions elsewhere (WebGPU has no
+ * LogSoftmax and would copy the logits to the CPU for it).
+ */
+const lossOpsFor = (provider: string): LossOps => (provider === 'cpu' ? 'logSoftmax' : 'reductions');
 
 const sourceDirOf = (d: Decoder) => (d.source.format === 'onnx' ? path.dirname(d.source.path) : undefined);
 

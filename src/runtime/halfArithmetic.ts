@@ -4,7 +4,7 @@
 // of every run, holding all weights in fp32 at once. An accelerator may hand fp16 products to the CPU too
 // (CoreML's default format), or register fp16 kernels whose shaders fail at the first run (WebGPU on an adapter
 // without fp16 shaders): a tiny product built as graph/linear.ts builds it, run once wholly on the provider, tells.
-import { likelyProvider, runsHalf, type SessionOptions } from './session';
+import { halfRefusal, likelyProvider, type SessionOptions } from './session';
 
 /** The arithmetic a graph over fp16 weights is built with under `o.compute` (fp32 where there are none). */
 export async function arithmeticFor(halfWeights: boolean, o: SessionOptions): Promise<'float32' | 'float16'> {
@@ -12,5 +12,5 @@ export async function arithmeticFor(halfWeights: boolean, o: SessionOptions): Pr
   if (choice !== 'fastest') return choice;
   const provider = likelyProvider(o.provider);
   if (!halfWeights || provider === 'cpu') return 'float32';
-  return (await runsHalf(provider, true)) ? 'float16' : 'float32';
+  return (await halfRefusal(provider, true)) === undefined ? 'float16' : 'float32';
 }

@@ -90,7 +90,7 @@ async function runOnce(
 }
 
 /** Opens every model's session, or none: those opened are released when another fails. */
-async function openAll(files: string[], o: SessionOptions): Promise<Sessions> {
+async function openAll(files: string[], o: LatencyOptions): Promise<Sessions> {
   const opened = await Promise.allSettled(files.map((f) => createSession(f, o)));
   const failed = opened.find((r) => r.status === 'rejected');
   if (!failed) return opened.map((r) => (r as PromiseFulfilledResult<Sessions[number]>).value);

@@ -20,7 +20,7 @@ export interface SessionOptions {
   compute?: 'float32' | 'float16' | 'fastest';
 }
 
-/** How a model given as a buffer is opened (internal to the sessions over graphs we build). */
+/** How the engine opens a model: a file, or a graph we build given as a buffer. */
 export interface GraphSessionOptions extends SessionOptions {
   /** The folder the buffer's external-data locations are relative to (the source model's folder). */
   externalDataDir?: string;
@@ -38,16 +38,17 @@ export interface GraphSessionOptions extends SessionOptions {
   /** What a model given as a buffer was built from, for errors (a path names itself). */
   describe?: string;
   /**
-   * A try whose failure the caller handles (`runsHalf`): no logs; `wholly`: every node on the requested provider
-   * (no CPU fallback inside the session).
-   */
-  probe?: { wholly: boolean };
-  /**
    * The model holds fp16 tensors: a provider whose fp16 kernels fail at the first run (WebGPU on an adapter
-   * without fp16 shaders) is not used for it (`runsHalf`).
+   * without fp16 shaders) is not used for it (`halfRefusal`).
    */
   halfTensors?: boolean;
 }
+
+/**
+ * A try whose failure the caller handles (the fp16 probes): no logs; `wholly`: every node on the requested
+ * provider (no CPU fallback inside the session).
+ */
+type OpenOptions = GraphSessionOptions & { probe?: { wholly: boolean } };
 
 export interface Session {
   session: ort.InferenceSession;
@@ -96,13 +97,15 @@ export function likelyProvider(choice: ProviderChoice = 'auto'): Exclude<Provide
  * ONNX Runtime's own log level for our sessions: errors only, none for a probe (its failure is expected), or what
  * SUBNET_SEARCH_ORT_LOG asks for (`verbose` lists which provider runs each node: README "Large models").
  */
-function sessionLogLevel(o: GraphSessionOptions): number {
+function sessionLogLevel(o: OpenOptions): number {
   if (o.probe) return 4;
-  const asked = ['verbose', 'info', 'warning', 'error', 'fatal'].indexOf(process.env.SUBNET_SEARCH_ORT_LOG ?? '');
+  const asked = ['verbose', 'info', 'warning', 'error', 'fatal'].indexOf(
+    (process.env.SUBNET_SEARCH_ORT_LOG ?? '').toLowerCase(),
+  );
   return asked >= 0 ? asked : 3;
 }
 
-function baseOptions(o: GraphSessionOptions): ort.InferenceSession.SessionOptions {
+function baseOptions(o: OpenOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
   if (o.probe?.wholly) extra.session = { ...extra.session, disable_cpu_ep_fallback: '1' };
@@ -124,7 +127,7 @@ const firstLine = (e: unknown) =>
 /** One try on one provider; failed probes log errors of their own, expected here and reported by the caller. */
 async function open(
   model: string | Uint8Array,
-  o: GraphSessionOptions,
+  o: OpenOptions,
   provider: string,
   quiet: boolean,
 ): Promise<ort.InferenceSession> {
@@ -169,19 +172,29 @@ async function explainFailure(
   );
 }
 
-const halfTried = new Map<string, Promise<boolean>>();
+/** Per provider and `wholly`, the fp16 probe's answer: why it failed, or undefined; and the answers known so far. */
+const halfTried = new Map<string, Promise<string | undefined>>();
+const halfKnown = new Map<string, string | undefined>();
 
 /**
- * Whether `provider` runs a tiny fp16 product (built as graph/linear.ts builds one); `wholly`: with every node on
- * it (no CPU fallback), the test for fp16 arithmetic (runtime/halfArithmetic.ts). Tried once per process.
+ * Why `provider` does not run a tiny fp16 product (built as graph/linear.ts builds one), or undefined when it
+ * does; `wholly`: with every node on it (no CPU fallback), the test for fp16 arithmetic (runtime/halfArithmetic.ts).
+ * Tried once per process.
  */
-export function runsHalf(provider: Exclude<ProviderChoice, 'auto'>, wholly: boolean): Promise<boolean> {
+export function halfRefusal(provider: Exclude<ProviderChoice, 'auto'>, wholly: boolean): Promise<string | undefined> {
   const key = `${provider}|${wholly}`;
-  if (!halfTried.has(key)) halfTried.set(key, runsHalfProduct(provider, wholly));
+  if (!halfTried.has(key))
+    halfTried.set(
+      key,
+      halfProductRefusal(provider, wholly).then((why) => {
+        halfKnown.set(key, why);
+        return why;
+      }),
+    );
   return halfTried.get(key)!;
 }
 
-async function runsHalfProduct(provider: ProviderChoice, wholly: boolean): Promise<boolean> {
+async function halfProductRefusal(provider: ProviderChoice, wholly: boolean): Promise<string | undefined> {
   const g = new GraphBuilder();
   const x16 = g.op('Cast', [g.input('x', DataType.FLOAT, [2, 8])], { to: DataType.FLOAT16 });
   const w = g.initializer('w', [8, 8], () => toHalfBytes(new Float32Array(64).fill(0.5)), DataType.FLOAT16);
@@ -191,9 +204,9 @@ async function runsHalfProduct(provider: ProviderChoice, wholly: boolean): Promi
     const buffer = modelToBuffer(g.model('probe', 'fp16 product probe'), g.tensors);
     s = await open(buffer, { provider, probe: { wholly } }, provider, true);
     const y = (await s.run({ x: new ort.Tensor('float32', new Float32Array(16).fill(1), [2, 8]) })).y;
-    return (y.data as Float32Array).every((v) => v === 4);
-  } catch {
-    return false;
+    return (y.data as Float32Array).every((v) => v === 4) ? undefined : 'a tiny fp16 product gave wrong numbers';
+  } catch (e) {
+    return firstLine(e);
   } finally {
     await s?.release();
   }
@@ -212,6 +225,19 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       fallbacks.push(`${provider}: ${skip}`);
       continue;
     }
+    // The fp16 question is asked after the model opened there (so that a missing device is told as such), unless
+    // it is already answered.
+    const half = (why: string) => {
+      const what = `the ${provider} device here cannot run the model's fp16 tensors (${why})`;
+      if (choice !== 'auto') return new UserError(`${what}; use --provider auto or cpu`);
+      fallbacks.push(`${provider}: ${what}`);
+    };
+    const known = o.halfTensors && provider !== 'cpu' ? halfKnown.get(`${provider}|false`) : undefined;
+    if (known) {
+      const refused = half(known);
+      if (refused) throw refused;
+      continue;
+    }
     let session: ort.InferenceSession;
     try {
       session = await open(model, o, provider, choice === 'auto' && provider !== 'cpu');
@@ -222,12 +248,11 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       fallbacks.push(`${provider}: ${firstLine(e)}`);
       continue;
     }
-    // Asked after the model opened there, so that a missing device is told as such.
-    if (o.halfTensors && provider !== 'cpu' && !(await runsHalf(provider, false))) {
+    const why = o.halfTensors && provider !== 'cpu' ? await halfRefusal(provider, false) : undefined;
+    if (why) {
       await session.release();
-      const why = `the ${provider} device here cannot run the model's fp16 tensors (no fp16 shaders)`;
-      if (choice !== 'auto') throw new UserError(`${why}; use --provider auto or cpu`);
-      fallbacks.push(`${provider}: ${why}`);
+      const refused = half(why);
+      if (refused) throw refused;
       continue;
     }
     return { session, provider, fallbacks };

@@ -18,9 +18,7 @@ import { createSession } from '../../src/runtime/session';
 import { arithmeticFor } from '../../src/runtime/halfArithmetic';
 import { perplexity, windowsNll } from '../../src/runtime/perplexity';
 import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
-import { cliPath, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
-
-const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+import { cliPath, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 
 /** The MHA fixture written again by our exporter, fp16 or fp32, with its weights in model.onnx_data. */
 function copyOf(weightType: 'float16' | 'float32'): string {

@@ -12,7 +12,7 @@ import { windowsNll } from '../../src/runtime/perplexity';
 import { seededRandom } from '../../src/util/random';
 import { denseCalibration } from '../../src/compress/calibration';
 import { compensationBiases, withBiases } from '../../src/compress/importance/compensation';
-import { stories260K, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
+import { relDiff, stories260K, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { createSession } from '../../src/runtime/session';
 import * as fs from 'node:fs';
@@ -40,8 +40,6 @@ function randomMask(d: Decoder, what: 'heads' | 'pairs' | 'mlp' | 'all', seed: n
     return m;
   });
 }
-
-const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
 
 for (const [name, file] of [
   ['stories260K (GQA)', stories260K.onnx],

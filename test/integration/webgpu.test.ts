@@ -1,4 +1,5 @@
-// ONNX Runtime's WebGPU provider on a software adapter (test/webgpu/softwareAdapter.ts): our graphs give the CPU's
+// ONNX Runtime's WebGPU provider on a software adapter (test/webgpu/softwareAdapter.ts; the first test needs none):
+// our graphs give the CPU's
 // numbers there, every heavy node runs on the provider (only shape arithmetic and the leaf Inverse blocks go to
 // the CPU), and an adapter without fp16 shaders gets fp32 arithmetic and no fp16 model.
 import { test } from 'node:test';
@@ -7,7 +8,9 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { softwareWebGpu, webGpuSkip } from '../webgpu/softwareAdapter';
-import { cliPath, demoText, repoRoot, stories260K, tempDir } from '../fixtures';
+import { cliPath, demoText, relDiff, repoRoot, stories260K, tempDir, texts, tokenWindows } from '../fixtures';
+import { decoderSession } from '../../src/runtime/decoderSession';
+import { windowsNll } from '../../src/runtime/perplexity';
 import { loadDecoder } from '../../src/model/recognise';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { writeModelFiles } from '../../src/compress/exportModel';
@@ -16,15 +19,34 @@ const adapter = softwareWebGpu();
 const env = 'env' in adapter ? adapter.env : process.env;
 const skip = webGpuSkip();
 
-const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.abs(b);
+// A SwiftShader run takes under a minute; a hung one must not hold the suite.
+const CHILD_TIMEOUT = 10 * 60_000;
 
 function meanNll(provider: string, graph: 'ours' | 'file'): number {
   const args = [cliPath, 'eval', stories260K.onnx, '--text', demoText, '--seq-len', '128', '--windows', '2'];
-  const out = execFileSync('node', [...args, '--graph', graph, '--provider', provider, '--json'], { env });
+  const out = execFileSync('node', [...args, '--graph', graph, '--provider', provider, '--json'], {
+    env,
+    timeout: CHILD_TIMEOUT,
+  });
   const r = JSON.parse(out.toString()) as { meanNll: number; provider: string };
   assert.equal(r.provider, provider);
   return r.meanNll;
 }
+
+test('the loss in reductions (max, Σ exp, Log: for GPU providers) equals LogSoftmax on the CPU (≤ 1e-6)', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  const windows = tokenWindows(stories260K.onnx, d.config.vocab, texts.tinyStoriesValid, 256, 4);
+  const nll = async (loss: 'logSoftmax' | 'reductions') => {
+    const s = await decoderSession(d, { kvCache: false, head: 'nll', masks: false, loss }, { provider: 'cpu' });
+    try {
+      return (await windowsNll(s.session, windows)).nll;
+    } finally {
+      await s.session.release();
+    }
+  };
+  const [a, b] = [await nll('logSoftmax'), await nll('reductions')];
+  assert.ok(relDiff(b, a) <= 1e-6, `${b} vs ${a}`);
+});
 
 test('eval on WebGPU equals the CPU (our graph and the model file, ≤ 1e-5 relative)', skip, () => {
   for (const graph of ['ours', 'file'] as const) {
@@ -38,10 +60,19 @@ interface StageNumbers {
   maskedNll: number;
   reformErrors: number[];
   sparsePerplexity: number;
+  blockedInverseError: number;
 }
 
-/** The stages on `provider` in a child (test/webgpu/stages.ts), with the nodes ONNX Runtime placed on the CPU. */
-function stagesOn(provider: string): { numbers: StageNumbers; cpuNodes: string[] } {
+/** Where ONNX Runtime placed the nodes of every session: the nodes it lists per provider, and sessions wholly on the CPU. */
+interface Placement {
+  cpuNodes: string[];
+  gpuNodes: string[];
+  /** Node counts of sessions whose every node is on the CPU. */
+  wholeCpuSessions: number[];
+}
+
+/** The stages on `provider` in a child (test/webgpu/stages.ts), with ONNX Runtime's node placement. */
+function stagesOn(provider: string): { numbers: StageNumbers } & Placement {
   // ONNX Runtime's log goes to a file: read from a pipe it came back cut short (at 0.8 of 2.4 MB, at random).
   const log = path.join(tempDir('subnet-search-webgpu-'), 'stderr.log');
   const fd = fs.openSync(log, 'w');
@@ -49,21 +80,27 @@ function stagesOn(provider: string): { numbers: StageNumbers; cpuNodes: string[]
     cwd: repoRoot,
     env: { ...env, SUBNET_SEARCH_ORT_LOG: 'verbose' },
     stdio: ['ignore', 'pipe', fd],
+    timeout: CHILD_TIMEOUT,
   });
   fs.closeSync(fd);
   const stderr = fs.readFileSync(log, 'utf8');
   assert.equal(r.status, 0, stderr.split('\n').slice(-20).join('\n'));
-  const cpuNodes: string[] = [];
-  let onCpu = false;
+  const placement: Placement = { cpuNodes: [], gpuNodes: [], wholeCpuSessions: [] };
+  let list: string[] | undefined;
   for (const line of stderr.split('\n')) {
     const body = line.replace(/^.*VerifyEachNodeIsAssignedToAnEp\]\s*/, '');
     if (body === line) continue;
-    if (/placed on \[/.test(body)) {
-      onCpu = /placed on \[CPUExecutionProvider\]/.test(body);
-      if (/^All nodes placed on \[CPU/.test(body) && provider !== 'cpu') cpuNodes.push('(a whole session)');
-    } else if (onCpu && /^\S+ \(\S+\)$/.test(body)) cpuNodes.push(body);
+    const whole = /^All nodes placed on \[CPUExecutionProvider\]\. Number of nodes: (\d+)/.exec(body);
+    if (whole) placement.wholeCpuSessions.push(Number(whole[1]));
+    if (/placed on \[/.test(body))
+      list = /^Node\(s\) placed on \[CPU/.test(body)
+        ? placement.cpuNodes
+        : /^Node\(s\) placed on \[WebGpu/.test(body)
+          ? placement.gpuNodes
+          : undefined;
+    else if (/^\S+ \(\S+\)$/.test(body)) list?.push(body);
   }
-  return { numbers: JSON.parse(r.stdout.toString()) as StageNumbers, cpuNodes };
+  return { numbers: JSON.parse(r.stdout.toString()) as StageNumbers, ...placement };
 }
 
 /** max |a − b| over max |b| */
@@ -99,11 +136,15 @@ test(
     // (14.78 → 14.59); the WebGPU run lands within that.
     assert.ok(relDiff(pg, pc) <= 0.03, `50 % SparseGPT model's perplexity: ${pg} vs ${pc}`);
     // Inverse blocks up to LEAF_SIZE run on the CPU (WebGPU has no Inverse); a graph of one such block is all CPU.
-    const elsewhere = gpu.cpuNodes.filter(
-      (n) => !SHAPE_NODE.test(n) && !/^Inverse /.test(n) && n !== '(a whole session)',
-    );
+    const elsewhere = gpu.cpuNodes.filter((n) => !SHAPE_NODE.test(n) && !/^Inverse /.test(n));
     assert.deepEqual(elsewhere, [], 'nodes left on the CPU besides shape arithmetic and Inverse');
-    assert.ok(!gpu.cpuNodes.some((n) => /^(LogSoftmax|MatMul|Softmax) /.test(n)));
+    assert.ok(gpu.gpuNodes.filter((n) => /^MatMul /.test(n)).length > 10, 'the decoder products are on the GPU');
+    // A graph wholly on the CPU is the inverse of a matrix no larger than one leaf block: its one Inverse node.
+    assert.ok(gpu.wholeCpuSessions.length > 0 && gpu.wholeCpuSessions.every((n) => n === 1), `${gpu.wholeCpuSessions}`);
+    assert.ok(
+      gpu.numbers.blockedInverseError <= 1e-3,
+      `blocked inverse: max |H·H⁻¹ − I| ${gpu.numbers.blockedInverseError}`,
+    );
   },
 );
 
@@ -115,11 +156,14 @@ test('an fp16 model on an adapter without fp16 shaders: refused with what to do,
   });
   for (const graph of ['ours', 'file']) {
     const args = ['eval', path.join(dir, 'model.onnx'), '--text', demoText, '--seq-len', '128', '--windows', '2'];
-    const r = spawnSync('node', [cliPath, ...args, '--graph', graph, '--provider', 'webgpu'], { env });
+    const r = spawnSync('node', [cliPath, ...args, '--graph', graph, '--provider', 'webgpu'], {
+      env,
+      timeout: CHILD_TIMEOUT,
+    });
     assert.equal(r.status, 2, r.stderr.toString());
     assert.match(
       r.stderr.toString(),
-      /the webgpu device here cannot run the model's fp16 tensors \(no fp16 shaders\); use --provider auto or cpu/,
+      /the webgpu device here cannot run the model's fp16 tensors \(.*requires f16 but the device does not support it\); use --provider auto or cpu/,
     );
   }
 });
@@ -127,7 +171,7 @@ test('an fp16 model on an adapter without fp16 shaders: refused with what to do,
 test('the fp16 probe: an adapter without fp16 shaders gets fp32 arithmetic', skip, () => {
   const script =
     "require('./src/runtime/halfArithmetic').arithmeticFor(true, { provider: 'webgpu', compute: 'fastest' }).then(console.log)";
-  const r = spawnSync('node', ['--import', 'tsx', '-e', script], { cwd: repoRoot, env });
+  const r = spawnSync('node', ['--import', 'tsx', '-e', script], { cwd: repoRoot, env, timeout: CHILD_TIMEOUT });
   assert.equal(r.status, 0, r.stderr.toString());
   assert.equal(r.stdout.toString().trim(), 'float32');
   // The probe's failure is expected: ONNX Runtime must not print it as an error.

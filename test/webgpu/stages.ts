@@ -7,6 +7,11 @@ import { reformDecoder } from '../../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
 import { sparsifyDecoder } from '../../src/compress/sparsify/sparsifyDecoder';
 import { fullMask } from '../../src/compress/subnet';
+import { linalgOn } from '../../src/linalg/graphs';
+import { LEAF_SIZE } from '../../src/linalg/blockInverse';
+import { transpose2d } from '../../src/model/transpose';
+import { seededRandom } from '../../src/util/random';
+import { mapTo } from '../../src/util/mapTo';
 import { MaskedEvaluator } from '../../src/compress/maskedEvaluator';
 import type { ProviderChoice } from '../../src/runtime/session';
 import { decoderSession } from '../../src/runtime/decoderSession';
@@ -34,14 +39,30 @@ async function main(): Promise<void> {
     { sparsity: { method: 'sparsegpt', pattern: { kind: 'unstructured', sparsity: 0.5 } } },
     o,
   );
-  // Measured on the CPU: a mask choice flipped by rounding moves single weights, not the model's quality.
-  const s = await decoderSession(sparse, { kvCache: false, head: 'nll', masks: false }, { provider: 'cpu' });
+  // The blocked inverse above one leaf block: its products on the provider, the leaf Inverse blocks on the CPU.
+  const n = LEAF_SIZE + 76;
+  const rand = seededRandom(n);
+  const xt = Float32Array.from({ length: n * 2 * n }, () => rand() - 0.5); // Xᵀ [n, 2n], XᵀX / 2n + 0.01·I
+  const cpu = linalgOn({ provider: 'cpu' });
+  const h = await cpu.matmul(
+    xt,
+    mapTo(Float32Array, transpose2d(xt, n, 2 * n), (v) => v / (2 * n)),
+    n,
+    2 * n,
+    n,
+  );
+  for (let i = 0; i < n; i++) h[i * n + i] += 0.01;
+  const product = await cpu.matmul(h, await linalgOn(o).inverseSpd(h, n), n, n, n);
+  const blockedInverseError = product.reduce((m, v, i) => Math.max(m, Math.abs(v - (i % (n + 1) === 0 ? 1 : 0))), 0);
+  // Compared by perplexity: a mask choice flipped by rounding moves single weights, not the model's quality.
+  const s = await decoderSession(sparse, { kvCache: false, head: 'nll', masks: false }, o);
   const sparsePerplexity = perplexity(await windowsNll(s.session, windows));
   await s.session.release();
   console.log(
     JSON.stringify({
       scores,
       maskedNll: sums[0].nll,
+      blockedInverseError,
       reformErrors: reformed.layers.map((l) => l.down.errorAfter),
       sparsePerplexity,
     }),
