@@ -1,13 +1,15 @@
-// `npm run bench -- linalg`: the two measurements behind design choices of the scale work, side by side in one run.
+// `npm run bench -- linalg`: the measurements behind design choices of the scale work, side by side in one run.
 // (1) ONNX Runtime's com.microsoft.Inverse against our blocked inverse (src/linalg/blockInverse.ts) on damped
 // Gram-like matrices of a 7B-class layer's sizes; (2) an fp16 against an fp32 MatMul on the CPU provider, which
-// decides that our graphs widen fp16 weights and compute in fp32.
+// decides that our graphs widen fp16 weights and compute in fp32; (3) the linear algebra of one Llama-2-7B linear
+// on the CPU (inputs 4096 and 11008 wide), time and peak memory, in a process of its own (bench/scaleWorker.ts).
 import { GraphBuilder } from '../src/graph/graph';
 import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
 import { createSession, ort } from '../src/runtime/session';
 import { linalgOn } from '../src/linalg/graphs';
 import { machine, writeResults } from './lib';
+import { worker } from './scale';
 
 async function session(build: (g: GraphBuilder) => void): Promise<ort.InferenceSession> {
   const g = new GraphBuilder();
@@ -74,6 +76,14 @@ export async function benchLinalg(): Promise<void> {
     matmulRows.push({ type, seconds, gflops: (2 * M * K * N) / seconds / 1e9 });
     console.log(`MatMul ${type}: ${seconds.toFixed(3)} s`);
   }
+  // Llama-2-7B: q/k/v/o/gate/up read 4096-wide inputs, down_proj 11008-wide ones.
+  const seven = worker({ mode: 'linalg', provider: 'cpu', sizes: [4096, 11008] });
+  const linearRows = Object.entries(seven.seconds).map(([step, seconds]) => ({
+    step,
+    seconds,
+    peakRssBytes: seven.peakRssAfter[step],
+  }));
+  linearRows.forEach((r) => console.log(`${r.step}: ${r.seconds.toFixed(1)} s`));
   const md = [
     `${machine()}, CPU execution provider; medians (one run for the inverses after a warm-up, five for the products).`,
     '',
@@ -87,6 +97,14 @@ export async function benchLinalg(): Promise<void> {
     `| MatMul ${M} × ${K} · ${K} × ${N} | time | GFLOP/s |`,
     '| --- | ---: | ---: |',
     ...matmulRows.map((r) => `| ${r.type} | ${(r.seconds * 1000).toFixed(0)} ms | ${r.gflops.toFixed(0)} |`),
+    '',
+    'One Llama-2-7B linear on the CPU (random matrices, 4096 outputs; one run each, in this order, in one process):',
+    '',
+    '| step | time | peak RSS so far |',
+    '| --- | ---: | ---: |',
+    ...linearRows.map(
+      (r) => `| ${r.step} | ${r.seconds.toFixed(1)} s | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB |`,
+    ),
   ].join('\n');
-  writeResults('linalg', { machine: machine(), inverse: inverseRows, matmul: matmulRows }, md);
+  writeResults('linalg', { machine: machine(), inverse: inverseRows, matmul: matmulRows, linear7b: linearRows }, md);
 }

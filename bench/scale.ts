@@ -8,13 +8,14 @@ import * as path from 'node:path';
 import { machine, root, validText, workDir, writeResults, fixtures } from './lib';
 import { SHAPES, scaleShape, writeRandomModel } from './randomModels';
 import { writeRandomLlama2c } from './randomLlama2c';
-import type { CompressRun, StagesRequest, WorkerResult } from './scaleWorker';
+import type { CompressRun, LinalgRequest, StagesRequest, WorkerResult } from './scaleWorker';
 
 const GiB = 2 ** 30;
 const STAGES = ['statistics + scores', 'fitness evaluation', 'reformation', 'export'] as const;
 export const SCALE_SETUP = { seqLen: 512, calibWindows: 8, fitnessWindows: 20, ratio: 0.8 };
 
-function worker(request: StagesRequest | CompressRun): WorkerResult {
+/** One scale measurement in a process of its own (bench/scaleWorker.ts). */
+export function worker(request: StagesRequest | CompressRun | LinalgRequest): WorkerResult {
   const r = spawnSync(
     process.execPath,
     ['--import', 'tsx', path.join(root, 'bench', 'scaleWorker.ts'), JSON.stringify(request)],
