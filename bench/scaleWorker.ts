@@ -17,7 +17,7 @@ import type { Decoder } from '../src/model/decoder';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
 import { compressModel } from '../src/job/compress';
-import { linalgOn } from '../src/linalg/graphs';
+import { linalgOn, type Linalg } from '../src/linalg/graphs';
 import { dampedInverse } from '../src/linalg/inverse';
 import { DEFAULT_REFORM, reformLayer } from '../src/compress/reform/reformLayer';
 import { obsFactor, sparsegpt } from '../src/compress/sparsify/sparsegpt';
@@ -166,19 +166,32 @@ async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
   };
 }
 
+/**
+ * XᵀX over 2n random positions, `[n, n]` in float64 as the calibration statistics hold it, accumulated 1024
+ * positions at a time: X whole (8 n² bytes) would dwarf the memory being measured.
+ */
+async function randomGram(la: Linalg, n: number, rand: () => number): Promise<Float64Array> {
+  const gram = new Float64Array(n * n);
+  for (let p = 0; p < 2 * n; p += 1024) {
+    const rows = Math.min(1024, 2 * n - p);
+    const x = Float32Array.from({ length: rows * n }, () => rand() - 0.5);
+    const part = await la.matmul(transpose2d(x, rows, n), x, n, rows, n);
+    for (let i = 0; i < part.length; i++) gram[i] += part[i];
+  }
+  return gram;
+}
+
 async function linalg(r: LinalgRequest): Promise<WorkerResult> {
   const { seconds, peakRssAfter, timed } = stageTimer();
   const la = linalgOn({ provider: r.provider });
   const rand = seededRandom(0);
   const out = 4096;
   for (const n of r.sizes) {
-    // H = XᵀX over 2n random positions, as a Gram matrix of activations.
-    const xt = Float32Array.from({ length: n * 2 * n }, () => rand() - 0.5);
-    const gram = await la.matmul(xt, transpose2d(xt, n, 2 * n), n, 2 * n, n);
+    const gram = await randomGram(la, n, rand);
     const w = Float32Array.from({ length: n * out }, () => rand() - 0.5);
     await timed(`damped inverse n=${n}`, () => dampedInverse(la, gram, n));
     const keep = Array.from({ length: Math.ceil(0.8 * n) }, (_, i) => i);
-    const stats = { gram: Float64Array.from(gram), sum: new Float64Array(n), count: 2 * n };
+    const stats = { gram, sum: new Float64Array(n), count: 2 * n };
     await timed(`reformation n=${n}`, () => reformLayer(la, w, stats, n, out, keep, DEFAULT_REFORM));
     const factor = await timed(`SparseGPT factor n=${n}`, () => obsFactor(la, stats.gram, stats.count, n));
     await timed(`SparseGPT 50 % n=${n}`, () =>
