@@ -130,11 +130,12 @@ export async function reformLayer(
   const h = withBias
     ? mapTo(Float32Array, x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n])
     : uncentred;
+  const weight =
+    o.method === 'admm' ? await admm(la, w, h, n, m, keep, o) : await closedForm(la, w, h, n, m, keep, o.damp);
+  // Made after the solve, whose memory is the layer's peak.
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
   const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
-  const weight =
-    o.method === 'admm' ? await admm(la, w, h, n, m, keep, o) : await closedForm(la, w, h, n, m, keep, o.damp);
   // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
   const energy = await la.quadraticForm(uncentred, w, n, m);
   const err = async (v: Float32Array) =>

@@ -34,14 +34,16 @@ export interface ObsFactor {
   dead: Uint8Array;
 }
 
-/** H = 2/n Σ xxᵀ from the Gram matrix over `count` positions; dead inputs get a unit diagonal (and zero weights). */
-export async function obsFactor(
-  la: Linalg,
+/**
+ * H = 2/n Σ xxᵀ from the Gram matrix over `count` positions, damped; dead inputs get a unit diagonal (and zero
+ * weights). Its own function, so that the float64 H (1 GB for a 7B down_proj) is garbage before the factor is made.
+ */
+function dampedHessian(
   gram: Float64Array,
   count: number,
   inDim: number,
-  percdamp = 0.01,
-): Promise<ObsFactor> {
+  percdamp: number,
+): { damped: Float32Array; dead: Uint8Array } {
   const h = mapTo(Float64Array, gram, (v) => (2 * v) / count);
   const dead = new Uint8Array(inDim);
   for (let i = 0; i < inDim; i++) {
@@ -50,7 +52,19 @@ export async function obsFactor(
       dead[i] = 1;
     }
   }
-  return { inDim, u: await inverseUpperFactor(la, damped(h, inDim, percdamp), inDim), dead };
+  return { damped: damped(h, inDim, percdamp), dead };
+}
+
+/** SparseGPT's factor of the damped H⁻¹ of a layer's inputs (paper-spec §4). */
+export async function obsFactor(
+  la: Linalg,
+  gram: Float64Array,
+  count: number,
+  inDim: number,
+  percdamp = 0.01,
+): Promise<ObsFactor> {
+  const h = dampedHessian(gram, count, inDim, percdamp);
+  return { inDim, u: await inverseUpperFactor(la, h.damped, inDim), dead: h.dead };
 }
 
 export interface SparseGptOptions {
