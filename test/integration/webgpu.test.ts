@@ -1,7 +1,6 @@
 // ONNX Runtime's WebGPU provider on a software adapter (test/webgpu/softwareAdapter.ts; the first test needs none):
-// our graphs give the CPU's
-// numbers there, every heavy node runs on the provider (only shape arithmetic and the leaf Inverse blocks go to
-// the CPU), and an adapter without fp16 shaders gets fp32 arithmetic and no fp16 model.
+// our graphs give the CPU's numbers there, every heavy node runs on the provider (only shape arithmetic and the
+// leaf Inverse blocks go to the CPU), and an adapter without fp16 shaders gets fp32 arithmetic and no fp16 model.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
