@@ -1,6 +1,6 @@
-// Child process of webgpu.test.ts: the heavy stages and the search's fitness on one provider (argv[2]), on stories260K and a few windows,
-// printing what the test compares as JSON. A child, so that the test can read ONNX Runtime's node placement from
-// its stderr (SUBNET_SEARCH_ORT_LOG=verbose) and give it the software adapter's environment.
+// Child process of webgpu.test.ts: the heavy stages and the search's fitness on one provider (argv[2]), on
+// stories260K and a few windows, printing what the test compares as JSON. A child, so that the test can read ONNX
+// Runtime's node placement from its stderr (SUBNET_SEARCH_ORT_LOG=verbose) and give it the software adapter.
 import { loadDecoder } from '../../src/model/recognise';
 import { denseCalibration } from '../../src/compress/calibration';
 import { reformDecoder } from '../../src/compress/reform/reformation';
