@@ -14,11 +14,12 @@ export interface Linalg {
   matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array>;
   /** A⁻¹ for a symmetric positive definite `A [k, k]` (blockInverse.ts: the O(k³) work in MatMuls). */
   inverseSpd(a: Float32Array, k: number): Promise<Float32Array>;
-  /** A⁻¹ · (B · C) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`. */
+  /** A⁻¹ · (B · C + D) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`, `D [k, m]`. */
   solveProduct(
     a: Float32Array,
     b: Float32Array,
     c: Float32Array,
+    d: Float32Array,
     k: number,
     n: number,
     m: number,
@@ -83,13 +84,15 @@ export function linalgOn(o: SessionOptions): Linalg {
       });
       return (await s.run({ A: tensor(a, [k, k]) })).X.data as Float32Array;
     },
-    async solveProduct(a, b, c, k, n, m) {
+    async solveProduct(a, b, c, d, k, n, m) {
       const s = await cached(on, 'solveProduct', String(k), (g) => {
         const inv = emitInverse(g, squareInput(g, 'A', k), k);
         const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
-        g.output(g.op('MatMul', [inv, bc]), 'X', DataType.FLOAT, [k, 'm']);
+        const rhs = g.op('Add', [bc, g.input('D', DataType.FLOAT, [k, 'm'])]);
+        g.output(g.op('MatMul', [inv, rhs]), 'X', DataType.FLOAT, [k, 'm']);
       });
-      return (await s.run({ A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]) })).X.data as Float32Array;
+      const feeds = { A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]), D: tensor(d, [k, m]) };
+      return (await s.run(feeds)).X.data as Float32Array;
     },
     async quadraticForm(h, d, n, m) {
       const s = await cached(on, 'quadraticForm', '', (g) => {

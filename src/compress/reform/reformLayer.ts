@@ -53,16 +53,14 @@ async function closedForm(
   const lambda = damp * meanDiagonal(gram, n);
   const hkk = pick(gram, n, keep, keep);
   for (let i = 0; i < k; i++) hkk[i * k + i] += lambda;
-  // H_K: W + λ W_K  =  [H_K: | λI_K] · [W ; W_K]
-  const left = new Float32Array(k * (n + k));
+  // H_K: W + λ W_K, W itself passed as it is: no [W ; W_K] stacked copy (0.5 GB for a 7B down_proj with it).
+  const rows = new Float32Array(k * n);
+  keep.forEach((r, i) => rows.set(gram.subarray(r * n, (r + 1) * n), i * n));
+  const ridge = new Float32Array(k * m);
   keep.forEach((r, i) => {
-    for (let c = 0; c < n; c++) left[i * (n + k) + c] = gram[r * n + c];
-    left[i * (n + k) + n + i] = lambda;
+    for (let c = 0; c < m; c++) ridge[i * m + c] = lambda * w[r * m + c];
   });
-  const stacked = new Float32Array((n + k) * m);
-  stacked.set(w);
-  keep.forEach((r, i) => stacked.set(w.subarray(r * m, (r + 1) * m), (n + i) * m));
-  const wk = await la.solveProduct(hkk, left, stacked, k, n + k, m);
+  const wk = await la.solveProduct(hkk, rows, w, ridge, k, n, m);
   const out = new Float32Array(n * m);
   keep.forEach((r, i) => out.set(wk.subarray(i * m, (i + 1) * m), r * m));
   return out;
