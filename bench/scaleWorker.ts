@@ -136,25 +136,19 @@ function firstChannels(d: Decoder): SubnetMask {
 }
 
 async function fitnessOnly(r: FitnessRequest): Promise<WorkerResult> {
-  const seconds: Record<string, number> = {};
-  const peakRssAfter: Record<string, number> = {};
+  const { seconds, peakRssAfter, timed } = stageTimer();
   const d = loadDecoder(r.model);
   const windows = consecutiveWindows(
     tokenizePrefix(r.text, loadModelTokenizer(r.model, d.config.vocab), r.fitnessWindows * r.seqLen),
     r.seqLen,
     r.fitnessWindows,
   );
-  let t0 = performance.now();
-  const evaluator = await MaskedEvaluator.open(d, { provider: r.provider, compute: r.compute });
-  seconds['evaluator session'] = (performance.now() - t0) / 1000;
-  peakRssAfter['evaluator session'] = peakRss();
+  const evaluator = await timed('evaluator session', () =>
+    MaskedEvaluator.open(d, { provider: r.provider, compute: r.compute }),
+  );
   let nll;
-  for (const run of ['first fitness evaluation', 'fitness evaluation']) {
-    t0 = performance.now();
-    nll = await evaluator.nll(firstChannels(d), windows);
-    seconds[run] = (performance.now() - t0) / 1000;
-    peakRssAfter[run] = peakRss();
-  }
+  for (const run of ['first fitness evaluation', 'fitness evaluation'])
+    nll = await timed(run, () => evaluator.nll(firstChannels(d), windows));
   return {
     seconds,
     peakRssAfter,

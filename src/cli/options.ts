@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { GRANULARITIES } from '../compress/importance/units';
 import { PRESETS } from '../compress/search/evolution';
+import { MASK_SELECTIONS } from '../compress/sparsify/maskSelection';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from '../job/options';
 import {
   DEFAULT_CALIB_WINDOWS,
@@ -45,7 +46,7 @@ export const maskSelectionOption = () =>
   new Option(
     '--mask-selection <s>',
     "SparseGPT's unstructured mask: one threshold per 128-input block (the reference's, the default) or per output",
-  ).choices(['block', 'output']);
+  ).choices(MASK_SELECTIONS);
 
 /** `--generations` / `--population` over the chosen preset. */
 export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) =>

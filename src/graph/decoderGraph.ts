@@ -72,6 +72,9 @@ function emitHead(e: Emit, h: string, labels: string | undefined): void {
   }
 }
 
+/** Whether the graph ends with the head: no layer range, or one that reaches past the last layer. */
+export const hasHead = (d: Decoder, opts: BuildOptions) => !opts.layerRange || opts.layerRange.to >= d.layers.length;
+
 export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
   const g = new GraphBuilder();
   const c = d.config;
@@ -82,7 +85,7 @@ export function buildDecoderGraph(d: Decoder, opts: BuildOptions): BuiltGraph {
     ? g.input(IO.attentionMask, DataType.INT64, [B, 'total_sequence_length'])
     : undefined;
   const positionIds = g.input(IO.positionIds, DataType.INT64, [B, S]);
-  const withHead = !range || range.to >= d.layers.length;
+  const withHead = hasHead(d, opts);
   const labels = opts.head === 'nll' && withHead ? g.input(IO.labels, DataType.INT64, [B, S]) : undefined;
 
   let h = inputIds

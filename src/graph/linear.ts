@@ -69,7 +69,7 @@ function widenWhenNeeded(g: GraphBuilder, weight: string, dims: number[], x: str
  * The product of an fp16 weight in fp16 arithmetic (design.md "Scale"): the fp32 activation is rounded to fp16 and
  * the product widened back, so norms, residuals and losses stay fp32 while the weight is read as stored.
  */
-function halfProduct(g: GraphBuilder, weight: string, x: string, n: string): string {
+export function halfProduct(g: GraphBuilder, weight: string, x: string, n: string): string {
   const x16 = g.op('Cast', [x], { to: DataType.FLOAT16 }, `${n}_x16`);
   return g.op('Cast', [g.op('MatMul', [x16, weight], {}, `${n}_f16`)], { to: DataType.FLOAT }, n);
 }

@@ -210,7 +210,12 @@ async function timeAgainstOriginal(
         { file: originalFile, layers: d.layers },
         { file: exportedFile, layers: final.layers },
       ],
-      { ...session, ...latencySetup(d.config.maxPositions), vocab: d.config.vocab },
+      {
+        ...session,
+        ...latencySetup(d.config.maxPositions),
+        vocab: d.config.vocab,
+        halfTensors: d.weightType === 'float16' || final.weightType === 'float16',
+      },
     );
   } finally {
     if (dir) fs.rmSync(dir, { recursive: true, force: true });

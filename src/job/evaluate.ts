@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { textWindows } from '../text/windows';
-import { createSession, type ProviderChoice } from '../runtime/session';
-import { decoderSession } from '../runtime/decoderSession';
+import type { ProviderChoice } from '../runtime/session';
+import { decoderSession, modelFileSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { UserError } from '../util/errors';
 import { openModel } from './context';
@@ -52,11 +52,7 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
     throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
   const s =
     graph === 'file'
-      ? await createSession(d.source.path, {
-          provider: r.provider,
-          threads: r.threads,
-          halfTensors: d.weightType === 'float16',
-        })
+      ? await modelFileSession(d.source.path, d, { provider: r.provider, threads: r.threads })
       : await decoderSession(
           d,
           { kvCache: false, head: 'nll', masks: false },

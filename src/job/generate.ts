@@ -1,5 +1,5 @@
-import { createSession, type ProviderChoice } from '../runtime/session';
-import { decoderSession } from '../runtime/decoderSession';
+import type { ProviderChoice } from '../runtime/session';
+import { decoderSession, modelFileSession } from '../runtime/decoderSession';
 import { generateGreedy } from '../runtime/generate';
 import { loadModelTokenizer } from '../text/tokenizer';
 import { UserError } from '../util/errors';
@@ -31,7 +31,7 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
-    ? await createSession(d.source.path, { ...session, halfTensors: d.weightType === 'float16' })
+    ? await modelFileSession(d.source.path, d, session)
     : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
   const prompt = tok.encode(r.prompt, { bos: true });
   const t0 = performance.now();

@@ -3,7 +3,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
-import { createSession, type SessionOptions } from '../runtime/session';
+import type { SessionOptions } from '../runtime/session';
+import { modelFileSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll } from '../runtime/perplexity';
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
@@ -86,7 +87,7 @@ export async function measureModels(
     );
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
-      const s = await createSession(files[i], { ...session, halfTensors: m.decoder.weightType === 'float16' });
+      const s = await modelFileSession(files[i], m.decoder, session);
       let nll;
       try {
         nll = windows

@@ -3,6 +3,7 @@
 // asks, and before any heavy work: a count of 0 or a "NaN" once ran a job or fell back to a default silently.
 import { SPARSEGPT_BLOCK, type SparsityPattern } from '../compress/sparsify/pattern';
 import type { SearchSchedule } from '../compress/search/evolution';
+import { MASK_SELECTIONS } from '../compress/sparsify/maskSelection';
 import { UserError } from '../util/errors';
 import { isRatio } from './defaults';
 
@@ -136,8 +137,8 @@ export function checkWeightStageRequest(
     );
   if (s.quant) checkRequest({ blockSize: s.quant.blockSize });
   const selection = s.sparsity?.selection;
-  if (selection && !['block', 'output'].includes(selection))
-    throw new UserError(`--mask-selection ${selection}: choose block or output`);
+  if (selection && !(MASK_SELECTIONS as readonly string[]).includes(selection))
+    throw new UserError(`--mask-selection ${selection}: choose ${MASK_SELECTIONS.join(' or ')}`);
   if (selection && (s.sparsity?.method ?? 'sparsegpt') !== 'sparsegpt')
     throw new UserError(
       `--mask-selection applies to SparseGPT; ${s.sparsity!.method} always compares the weights of each output`,

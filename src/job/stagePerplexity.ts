@@ -3,7 +3,7 @@
 import type { Decoder } from '../model/decoder';
 import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { fullMask, type SubnetMask } from '../compress/subnet';
-import { createSession } from '../runtime/session';
+import { modelFileSession } from '../runtime/decoderSession';
 import type { LayerwiseOptions } from '../compress/calibration';
 import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 
@@ -71,7 +71,7 @@ export async function stagePerplexities(
   const search = await through(masked(m.masked, m.mask), sets);
   const after = m.reformed === m.masked ? search : await through(masked(m.reformed, m.mask), sets);
   const exported = await through(async () => {
-    const s = await createSession(m.exportedFile, { ...session, halfTensors: m.exported.weightType === 'float16' });
+    const s = await modelFileSession(m.exportedFile, m.exported, session);
     provider = s.provider;
     return {
       nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }),

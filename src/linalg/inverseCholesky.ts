@@ -52,7 +52,7 @@ async function inverseFactor(la: Linalg, m: Float32Array | Float64Array, n: numb
   if (n <= LEAF) return leafInverseFactor(m, n);
   const p = Math.ceil(n / 2 / 64) * 64;
   const q = n - p;
-  const top = await inverseFactor(la, Float64Array.from(block(m, n, 0, p, 0, p)), p);
+  const top = await inverseFactor(la, block(m, n, 0, p, 0, p), p);
   const topF32 = Float32Array.from(top);
   const r12 = await la.matmul(transpose2d(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
   const product = await la.matmul(transpose2d(r12, p, q), r12, q, p, q);

@@ -45,10 +45,14 @@ export function pathInside(dir: string, file: string): string | undefined {
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel.split(path.sep).join('/') : undefined;
 }
 
+/** Whether `file`, links resolved, lies inside `dir`, links resolved: ONNX Runtime reads external data only so. */
+export const resolvesInside = (dir: string, file: string) =>
+  pathInside(fs.realpathSync(dir), fs.realpathSync(file)) !== undefined;
+
 /** A location inside the folder may still be a symlink to any file on the machine: where it resolves must be inside too. */
 function refuseLinkOutside(t: onnx.ITensorProto, file: string, modelDir: string): void {
-  const real = fs.realpathSync(file);
-  if (!pathInside(fs.realpathSync(modelDir), real)) {
+  if (!resolvesInside(modelDir, file)) {
+    const real = fs.realpathSync(file);
     throw new UserError(
       `tensor ${t.name}: external data file '${path.basename(file)}' is a link to ${real}, outside the model's folder; ` +
         `copy the data file itself next to the .onnx file`,

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx, toNumber } from './proto';
 import { UserError } from '../util/errors';
-import { pathInside } from './externalData';
+import { resolvesInside } from './externalData';
 
 /** A decoded ONNX model and where it lives (external data is resolved relative to `dir`). */
 export interface OnnxFile {
@@ -46,7 +46,7 @@ export function readOnnxFile(file: string): OnnxFile {
     );
   }
   // A model file linked from elsewhere is not referenced: ONNX Runtime refuses data whose real path leaves the folder.
-  const inPlace = pathInside(fs.realpathSync(path.dirname(abs)), fs.realpathSync(abs)) !== undefined;
+  const inPlace = resolvesInside(path.dirname(abs), abs);
   const offsetOf = (v: Uint8Array) =>
     inPlace &&
     v.buffer === bytes.buffer &&

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../model/decoder';
-import { buildDecoderGraph, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
+import { buildDecoderGraph, hasHead, type BuildOptions, type BuiltGraph } from '../graph/decoderGraph';
 import type { LossOps } from '../graph/decoderIO';
 import { estimatedBytes, modelToBuffer, referencedIn, writeModelFile } from '../onnx/writeModel';
 import { DataType } from '../onnx/proto';
@@ -25,19 +25,23 @@ export async function decoderSession(d: Decoder, build: BuildOptions, o: GraphSe
   const loss = build.loss ?? lossOpsFor(assumed);
   const s = await sessionOver(d, { ...build, compute, loss }, o);
   if (s.provider === assumed) return s;
-  // `auto` left the accelerator the graph was built for: fp32 arithmetic there (the CPU's own Casts would widen
-  // every fp16 weight at once), and that provider's loss formulation where the graph has the loss.
+  // `auto` left the accelerator the graph was built for: the arithmetic and loss formulation of the provider it
+  // landed on (the CPU's own Casts would widen every fp16 weight at once), where the graph has them.
   const provider = s.provider as ProviderChoice;
-  const withLoss = build.head === 'nll' && (!build.layerRange || build.layerRange.to >= d.layers.length);
+  const withLoss = build.head === 'nll' && hasHead(d, build);
   const there = {
     ...build,
-    compute: o.compute === 'fastest' ? ('float32' as const) : compute,
+    compute: build.compute ?? (await arithmeticFor(d.weightType === 'float16', { ...o, provider })),
     loss: withLoss ? (build.loss ?? lossOpsFor(provider)) : loss,
   };
   if (there.compute === compute && there.loss === loss) return s;
   await s.session.release();
   return { ...(await sessionOver(d, there, { ...o, provider })), fallbacks: s.fallbacks };
 }
+
+/** A session over a model file (the user's own, or an export) holding the weights of `d`, in their precision. */
+export const modelFileSession = (file: string, d: Decoder, o: GraphSessionOptions): Promise<Session> =>
+  createSession(file, { ...o, halfTensors: d.weightType === 'float16' });
 
 /**
  * How the loss takes −log softmax on a provider: LogSoftmax on the CPU, where its results do not depend on the

@@ -3,6 +3,7 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '../util/errors';
 import { DataType } from '../onnx/proto';
 import { GraphBuilder } from '../graph/graph';
+import { halfProduct } from '../graph/linear';
 import { modelToBuffer } from '../onnx/writeModel';
 import { toHalfBytes } from '../onnx/tensorData';
 
@@ -172,33 +173,24 @@ async function explainFailure(
   );
 }
 
-/** Per provider and `wholly`, the fp16 probe's answer: why it failed, or undefined; and the answers known so far. */
+/** Per provider and `wholly`, the fp16 probe's answer: why it failed, or undefined. */
 const halfTried = new Map<string, Promise<string | undefined>>();
-const halfKnown = new Map<string, string | undefined>();
 
 /**
- * Why `provider` does not run a tiny fp16 product (built as graph/linear.ts builds one), or undefined when it
+ * Why `provider` does not run a tiny fp16 product (graph/linear.ts `halfProduct`), or undefined when it
  * does; `wholly`: with every node on it (no CPU fallback), the test for fp16 arithmetic (runtime/halfArithmetic.ts).
  * Tried once per process.
  */
 export function halfRefusal(provider: Exclude<ProviderChoice, 'auto'>, wholly: boolean): Promise<string | undefined> {
   const key = `${provider}|${wholly}`;
-  if (!halfTried.has(key))
-    halfTried.set(
-      key,
-      halfProductRefusal(provider, wholly).then((why) => {
-        halfKnown.set(key, why);
-        return why;
-      }),
-    );
+  if (!halfTried.has(key)) halfTried.set(key, halfProductRefusal(provider, wholly));
   return halfTried.get(key)!;
 }
 
 async function halfProductRefusal(provider: ProviderChoice, wholly: boolean): Promise<string | undefined> {
   const g = new GraphBuilder();
-  const x16 = g.op('Cast', [g.input('x', DataType.FLOAT, [2, 8])], { to: DataType.FLOAT16 });
   const w = g.initializer('w', [8, 8], () => toHalfBytes(new Float32Array(64).fill(0.5)), DataType.FLOAT16);
-  g.output(g.op('Cast', [g.op('MatMul', [x16, w])], { to: DataType.FLOAT }), 'y', DataType.FLOAT, [2, 8]);
+  g.output(halfProduct(g, w, g.input('x', DataType.FLOAT, [2, 8]), 'product'), 'y', DataType.FLOAT, [2, 8]);
   let s: ort.InferenceSession | undefined;
   try {
     const buffer = modelToBuffer(g.model('probe', 'fp16 product probe'), g.tensors);
@@ -226,16 +218,17 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       continue;
     }
     // The fp16 question is asked after the model opened there (so that a missing device is told as such), unless
-    // it is already answered.
-    const half = (why: string) => {
+    // it is already answered. An explicit provider that cannot is an error; `auto` goes on to the next.
+    const halfKey = `${provider}|false`;
+    const asksHalf = o.halfTensors && provider !== 'cpu';
+    const passOver = (why: string) => {
       const what = `the ${provider} device here cannot run the model's fp16 tensors (${why})`;
-      if (choice !== 'auto') return new UserError(`${what}; use --provider auto or cpu`);
+      if (choice !== 'auto') throw new UserError(`${what}; use --provider auto or cpu`);
       fallbacks.push(`${provider}: ${what}`);
     };
-    const known = o.halfTensors && provider !== 'cpu' ? halfKnown.get(`${provider}|false`) : undefined;
+    const known = asksHalf && halfTried.has(halfKey) ? await halfTried.get(halfKey) : undefined;
     if (known) {
-      const refused = half(known);
-      if (refused) throw refused;
+      passOver(known);
       continue;
     }
     let session: ort.InferenceSession;
@@ -248,11 +241,10 @@ export async function createSession(model: string | Uint8Array, o: GraphSessionO
       fallbacks.push(`${provider}: ${firstLine(e)}`);
       continue;
     }
-    const why = o.halfTensors && provider !== 'cpu' ? await halfRefusal(provider, false) : undefined;
+    const why = asksHalf ? await halfRefusal(provider, false) : undefined;
     if (why) {
       await session.release();
-      const refused = half(why);
-      if (refused) throw refused;
+      passOver(why);
       continue;
     }
     return { session, provider, fallbacks };

@@ -4,7 +4,8 @@
 // reference prunes every score ≤ its ⌊sparsity · group⌋-th smallest: one weight more per block, and any ties).
 
 /** How the unstructured mask of a block is chosen: one threshold for the block (the reference), or per output. */
-export type MaskSelection = 'block' | 'output';
+export const MASK_SELECTIONS = ['block', 'output'] as const;
+export type MaskSelection = (typeof MASK_SELECTIONS)[number];
 
 /** The k-th smallest value (0-based) of `a`, reordering `a` in place (quickselect, O(n) on average). */
 export function kthSmallest(a: Float64Array, k: number): number {
