@@ -17,7 +17,9 @@ export function residentBytes(model: string, layers: LayerShape[], provider: str
         const s = await ort.InferenceSession.create(model, { executionProviders: [provider] });
         const n = 32, i64 = (a, d) => new ort.Tensor('int64', BigInt64Array.from(a.map(BigInt)), d);
         const feeds = { input_ids: i64(Array(n).fill(3), [1, n]), attention_mask: i64(Array(n).fill(1), [1, n]), position_ids: i64([...Array(n).keys()], [1, n]) };
-        layers.forEach((l, i) => { for (const kv of ['key', 'value']) feeds['past_key_values.' + i + '.' + kv] = new ort.Tensor('float32', new Float32Array(0), [1, l.kvHeads, 0, l.headDim]); });
+        // An fp16 model's KV cache is fp16 (as kvCache.ts's emptyPast feeds it).
+        const type = (name) => s.inputMetadata.find((m) => m.name === name)?.type ?? 'float32';
+        layers.forEach((l, i) => { for (const kv of ['key', 'value']) { const name = 'past_key_values.' + i + '.' + kv, t = type(name); feeds[name] = new ort.Tensor(t, t === 'float16' ? new Uint16Array(0) : new Float32Array(0), [1, l.kvHeads, 0, l.headDim]); } });
         await s.run(feeds);
       }
       console.log(JSON.stringify({ base, after: process.memoryUsage().rss }));

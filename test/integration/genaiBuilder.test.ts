@@ -18,6 +18,7 @@ import { loadDecoder } from '../../src/model/recognise';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { createSession } from '../../src/runtime/session';
+import { residentBytes } from '../../src/runtime/residentMemory';
 import { computedWeight, type Decoder, type Weight } from '../../src/model/decoder';
 import { LM_HEAD_NAME } from '../../src/model/names';
 import { transpose2d } from '../../src/model/transpose';
@@ -186,6 +187,8 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   assert.ok(maxDiff(a, reference) <= 1e-4, `ours vs reference: ${maxDiff(a, reference)}`);
   // fp16 keeps 11 bits: logits of about 2 computed in fp16 land within a few thousandths of the fp32 result.
   assert.ok(maxDiff(a, b) <= 1e-2, `ours vs the fp16 file: ${maxDiff(a, b)}`);
+  // The reports' resident memory runs the file in a fresh process: its KV cache is fed as fp16 (was NaN).
+  assert.ok(residentBytes(file, d.layers, 'cpu') > 0, 'resident memory of an fp16-cache model is measured');
 
   fs.copyFileSync(fixtureTokenizer(), path.join(root, 'fp16', 'tokenizer.json'));
   const out = path.join(root, 'fp16-flap');
