@@ -18,6 +18,7 @@ import { throwIfCancelled } from '../util/errors';
 import type { JobContext } from './context';
 import type { CompressReport } from './compressReport';
 import { stagePerplexities } from './stagePerplexity';
+import type { NllSum } from '../runtime/perplexity';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { describeStage, weightStagePass } from './weightStage';
 import { honestNotes, measureModels } from './measureModel';
@@ -116,12 +117,21 @@ export async function measureStage(
   const [pplCalibration, heldOutPpl] = measured.sets;
   const pplHeldOut = heldOutPpl && { ...heldOutPpl, text: path.resolve(r.evalText!) };
   // With a weight stage every stage is measured side by side (latency included); without, the two files are timed.
+  // The last window set's NLLs of the reformed masks (the sliced model's graph) and of the exported file are
+  // reused; the original is measured through its own file, which may compute otherwise (in fp16, say).
+  const last = measured.sets.length - 1;
+  const reused = (nll: NllSum[]) => ({ nll: nll[last], provider: measured.provider });
   const stages = r.weightStage
     ? await measureModels(
         [
           { stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined },
-          { stage: `${method} + reformation`, decoder: small },
-          { stage: `+ ${describeStage(r.weightStage)}`, decoder: final, file: exportedFile },
+          { stage: `${method} + reformation`, decoder: small, measured: reused(measured.nll.after) },
+          {
+            stage: `+ ${describeStage(r.weightStage)}`,
+            decoder: final,
+            file: exportedFile,
+            measured: reused(measured.nll.exported),
+          },
         ],
         heldOut ?? calib,
         ctx.session,

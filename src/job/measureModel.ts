@@ -5,7 +5,7 @@ import type { Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
-import { perplexity, windowsNll } from '../runtime/perplexity';
+import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
@@ -41,7 +41,13 @@ function zeroFraction(d: Decoder): number {
   return zeros / total;
 }
 
-type MeasuredModel = { stage: string; decoder: Decoder; file?: string };
+type MeasuredModel = {
+  stage: string;
+  decoder: Decoder;
+  file?: string;
+  /** Its NLL on the same windows, already measured on `provider` (at 7B a pass is minutes): not measured again. */
+  measured?: { nll: NllSum; provider: string };
+};
 
 /** A perplexity for people: `null` (no text to measure on) says so rather than printing NaN. */
 export const pplText = (ppl: number | null, digits: number) => (ppl === null ? 'not measured' : ppl.toFixed(digits));
@@ -49,7 +55,7 @@ export const pplText = (ppl: number | null, digits: number) => (ppl === null ? '
 /**
  * Measures model files side by side: perplexity through each file as it is (on `windows`; none: not measured),
  * latency with interleaved runs on the same provider, resident memory in fresh processes. `files[i]` may be
- * omitted to export `decoders[i]` first.
+ * omitted to export `decoders[i]` first; a model's NLL already `measured` is taken as it is.
  */
 export async function measureModels(
   models: MeasuredModel[],
@@ -87,23 +93,14 @@ export async function measureModels(
     );
     const out: (ModelMeasure | ModelMeasureNoText)[] = [];
     for (const [i, m] of models.entries()) {
-      const s = await modelFileSession(files[i], m.decoder, session);
-      let nll;
-      try {
-        nll = windows
-          ? await windowsNll(s.session, windows, { layers: m.decoder.layers, vocab: m.decoder.config.vocab })
-          : undefined;
-      } finally {
-        // Each holds a model's weights: one at a time.
-        await s.session.release();
-      }
+      const { nll, provider } = m.measured ?? (await nllThroughFile(files[i], m.decoder, windows, session));
       out.push({
         stage: m.stage,
-        provider: s.provider,
+        provider,
         params: totalCounts(m.decoder).params,
         zeroFraction: zeroFraction(m.decoder),
         fileBytes: modelFileBytes(files[i]),
-        residentBytes: residentBytes(files[i], m.decoder.layers, s.provider),
+        residentBytes: residentBytes(files[i], m.decoder.layers, provider),
         ppl: nll ? perplexity(nll) : null,
         tokens: nll?.tokens ?? 0,
         latency: latency[i],
@@ -112,6 +109,23 @@ export async function measureModels(
     return out;
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/** `windows`' NLL through `file` (none without windows), in a session of its own released after. */
+async function nllThroughFile(
+  file: string,
+  d: Decoder,
+  windows: number[][] | undefined,
+  session: SessionOptions,
+): Promise<{ nll: NllSum | undefined; provider: string }> {
+  const s = await modelFileSession(file, d, session);
+  try {
+    const nll = windows ? await windowsNll(s.session, windows, { layers: d.layers, vocab: d.config.vocab }) : undefined;
+    return { nll, provider: s.provider };
+  } finally {
+    // Each holds a model's weights: one at a time.
+    await s.session.release();
   }
 }
 

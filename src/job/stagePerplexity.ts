@@ -61,7 +61,7 @@ export async function stagePerplexities(
   m: StageModels,
   sets: number[][][],
   session: LayerwiseOptions,
-): Promise<{ sets: PplSet[]; provider: string }> {
+): Promise<{ sets: PplSet[]; provider: string; nll: { after: NllSum[]; exported: NllSum[] } }> {
   const masked = (d: Decoder, mask: SubnetMask) => async () => {
     const e = await MaskedEvaluator.open(d, session, undefined, 'once');
     return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
@@ -87,5 +87,6 @@ export async function stagePerplexities(
       tokens: after[i].tokens,
     })),
     provider,
+    nll: { after, exported },
   };
 }

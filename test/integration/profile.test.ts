@@ -261,4 +261,7 @@ test('compress --sparsity 0.5 --profile search: the profile runs after the struc
   assert.ok(Math.abs(r.profile.average - 0.5) < 1e-12);
   assert.ok(Math.abs(r.stages[2].zeroFraction - 0.5) < 0.01, `zeros ${r.stages[2].zeroFraction}`);
   assert.ok(r.params.after < 0.81 * r.params.before, 'the structured stage shrank the model first');
+  // The stage table reuses the measure stage's passes (at 7B each is minutes) rather than repeating them.
+  assert.equal(r.stages[1].ppl, r.ppl.after, 'the reformed stage: its masked evaluation');
+  assert.equal(r.stages[2].ppl, r.ppl.exported, 'the final stage: the exported file, measured once');
 });
