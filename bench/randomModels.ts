@@ -8,7 +8,7 @@ import type { Decoder, DecoderConfig, FloatType, LayerWeights, MlpActivation, We
 import { denseLayerShape, memoryWeight, newWeight } from '../src/model/decoder';
 import { FAMILIES, type FamilyName } from '../src/model/families';
 import type { Llama3RopeScaling } from '../src/model/rope';
-import { halfBytesToFloat } from '../src/onnx/tensorData';
+import { narrowBytesToFloat } from '../src/onnx/tensorData';
 import { biasName, EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from '../src/model/names';
 import { writeModelFiles } from '../src/compress/exportModel';
 import { loadTokenizerFile } from '../src/text/tokenizer';
@@ -131,11 +131,17 @@ function pool(type: FloatType): Uint8Array {
     const f = new Float32Array(POOL_ELEMENTS);
     for (let i = 0; i < f.length; i++) f[i] = (2 * next() - 1) * a;
     p = new Uint8Array(f.buffer);
-  } else {
+  } else if (type === 'float16') {
     // fp16 bits directly: sign, exponent 2^-10..2^-6, random mantissa (|v| < 0.0156, mean |v| ≈ 0.004).
     const h = new Uint16Array(POOL_ELEMENTS);
     for (let i = 0; i < h.length; i++)
       h[i] = (next() < 0.5 ? 0x8000 : 0) | ((5 + Math.floor(next() * 5)) << 10) | Math.floor(next() * 1024);
+    p = new Uint8Array(h.buffer);
+  } else {
+    // bf16 bits the same way: exponent 2^-10..2^-6 (bias 127), random 7-bit mantissa.
+    const h = new Uint16Array(POOL_ELEMENTS);
+    for (let i = 0; i < h.length; i++)
+      h[i] = (next() < 0.5 ? 0x8000 : 0) | ((117 + Math.floor(next() * 5)) << 7) | Math.floor(next() * 128);
     p = new Uint8Array(h.buffer);
   }
   pools.set(type, p);
@@ -144,7 +150,7 @@ function pool(type: FloatType): Uint8Array {
 
 function randomBytes(type: FloatType, elements: number, seed: number): Uint8Array {
   const src = pool(type);
-  const bytes = elements * (type === 'float16' ? 2 : 4);
+  const bytes = elements * (type === 'float32' ? 4 : 2);
   const out = new Uint8Array(bytes);
   let at = (((seed * 2654435761) >>> 0) % (src.length / 4)) * 4;
   for (let done = 0; done < bytes;) {
@@ -165,9 +171,9 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
   const bytes = () => randomBytes(type, n, seed);
   const read = () => {
     const b = bytes();
-    return type === 'float32' ? new Float32Array(b.buffer) : halfBytesToFloat(b);
+    return type === 'float32' ? new Float32Array(b.buffer) : narrowBytesToFloat(b, type);
   };
-  return { name, shape, storedBytesPerElement: type === 'float16' ? 2 : 4, read, stored: { type, read: bytes } };
+  return { name, shape, storedBytesPerElement: type === 'float32' ? 4 : 2, read, stored: { type, read: bytes } };
 }
 
 export function randomDecoder(s: Shape, type: FloatType): Decoder {

@@ -30,7 +30,7 @@ function embedding(
 ): string {
   const table = floatWeight(g, EMBED_NAME, w, as);
   const rows = g.op('Gather', [table.value, inputIds], { axis: 0 }, 'embed');
-  const wide = table.half ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
+  const wide = table.narrow ? g.op('Cast', [rows], { to: DataType.FLOAT }, 'embed_f32') : rows;
   return scale ? g.op('Mul', [wide, g.floats([scale], true)], {}, 'embed_scaled') : wide;
 }
 

@@ -15,15 +15,16 @@ export interface BuildOptions {
    */
   capture?: number[];
   /**
-   * The precision of linear weights and embeddings that have no stored bytes (newly computed ones): an fp16
-   * model's export keeps fp16 (default float32).
+   * The precision of linear weights and embeddings that have no stored bytes (newly computed ones): an fp16 (bf16)
+   * model's export keeps fp16 (bf16) (default float32).
    */
   weightType?: FloatType;
   /**
    * The arithmetic of products with fp16 weights: `float32` (default) widens each weight in-graph, `float16`
-   * multiplies in fp16 (activations rounded to fp16 for the product only).
+   * multiplies in fp16 (activations rounded to fp16 for the product only). bf16 weights are always widened (fp32
+   * arithmetic).
    */
-  compute?: FloatType;
+  compute?: 'float32' | 'float16';
   /**
    * How the `nll` head takes −log softmax: `logSoftmax` (default: one kernel, whose results on the CPU do not
    * depend on the batch) or `reductions` (max, Σ exp and Log in ops every GPU provider has: ONNX Runtime's WebGPU

@@ -1,45 +1,48 @@
 import { DataType } from '../onnx/proto';
 import type { FloatType, Weight } from '../model/decoder';
 import type { GraphBuilder } from './graph';
-import { toHalfBytes } from '../onnx/tensorData';
+import { toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 
 /** A linear projection emitter: `x [..., in]` → `[..., out]`, for a weight stored as it is. */
 export type Linear = (x: string, name: string) => string;
 
 /**
- * A float weight as an initializer in the precision it is stored in, or in `as` when that is fp16 (an fp16
+ * A float weight as an initializer in the precision it is stored in, or in `as` when that is fp16 or bf16 (such a
  * model's export: values computed or stored in fp32 are rounded), referencing the source's bytes where they lie
- * when they are in that precision. Returns the value to multiply with: an fp16 weight is widened by a Cast inside
- * the graph (`linear` below), so activations, norms and losses stay fp32 while the weight itself stays
- * fp16 in the file and in the session's memory (design.md "Scale").
+ * when they are in that precision. Returns the value to multiply with: a 16-bit weight is widened by a Cast inside
+ * the graph (`linear` below), so activations, norms and losses stay fp32 while the weight itself stays 16-bit in
+ * the file and in the session's memory (design.md "Scale").
  */
 export function floatWeight(
   g: GraphBuilder,
   name: string,
   w: Weight,
   as: FloatType = 'float32',
-): { value: string; half: boolean } {
-  if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape), half: false };
+): { value: string; narrow?: NarrowFloat } {
+  if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape) };
   const s = w.stored;
-  if (s?.type === 'float16' || as === 'float16') {
-    const same = s?.type === 'float16' ? s : undefined;
+  const narrow = s && s.type !== 'float32' ? s.type : as !== 'float32' ? as : undefined;
+  if (narrow) {
+    const same = s?.type === narrow ? s : undefined;
     const init = g.initializer(
       name,
       w.shape,
-      () => (same ? same.read() : toHalfBytes(w.read())),
-      DataType.FLOAT16,
+      () => (same ? same.read() : toNarrowBytes(w.read(), narrow)),
+      NARROW_TYPES[narrow],
       same?.external,
     );
-    return { value: init, half: true };
+    return { value: init, narrow };
   }
-  return {
-    value: g.initializer(name, w.shape, () => (s ? s.read() : w.read()), DataType.FLOAT, s?.external),
-    half: false,
-  };
+  return { value: g.initializer(name, w.shape, () => (s ? s.read() : w.read()), DataType.FLOAT, s?.external) };
 }
 
+export const NARROW_TYPES: Record<NarrowFloat, DataType> = {
+  float16: DataType.FLOAT16,
+  bfloat16: DataType.BFLOAT16,
+};
+
 /**
- * fp16 → fp32 of `weight` just before its product with `x`. A Cast of an initializer alone depends on nothing, so
+ * fp16 (bf16) → fp32 of `weight` just before its product with `x`. A Cast of an initializer alone depends on nothing, so
  * ONNX Runtime runs every one of them at the start of a run and holds the whole model in fp32 at once (measured);
  * reshaping the weight to a shape computed from `x` (its dims plus 0 · x's batch size: no data is moved) makes the
  * Cast wait for `x`, so one layer's weights are widened at a time.
@@ -84,13 +87,13 @@ export function linear(
   name: string,
   w: Weight,
   as: FloatType = 'float32',
-  compute: FloatType = 'float32',
+  compute: 'float32' | 'float16' = 'float32',
 ): Linear {
   const q = w.quant;
   if (!q) {
-    const { value, half } = floatWeight(g, name, w, as);
-    if (half && compute === 'float16') return (x, n) => halfProduct(g, value, x, n);
-    return (x, n) => g.op('MatMul', [x, half ? widenWhenNeeded(g, value, w.shape, x, n) : value], {}, n);
+    const { value, narrow } = floatWeight(g, name, w, as);
+    if (narrow === 'float16' && compute === 'float16') return (x, n) => halfProduct(g, value, x, n);
+    return (x, n) => g.op('MatMul', [x, narrow ? widenWhenNeeded(g, value, w.shape, x, n) : value], {}, n);
   }
   const blocks = Math.ceil(q.K / q.blockSize);
   const inputs = [

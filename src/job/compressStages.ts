@@ -11,7 +11,7 @@ import { compensatedModules } from '../compress/importance/compensation';
 import { reformDecoder } from '../compress/reform/reformation';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
 import { writeModelFiles } from '../compress/exportModel';
-import type { Decoder } from '../model/decoder';
+import { runnableSource, type Decoder } from '../model/decoder';
 import { summarize } from './inspect';
 import type { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled } from '../util/errors';
@@ -124,7 +124,7 @@ export async function measureStage(
   const stages = r.weightStage
     ? await measureModels(
         [
-          { stage: 'original', decoder: d, file: d.source.format === 'onnx' ? d.source.path : undefined },
+          { stage: 'original', decoder: d, file: runnableSource(d) },
           { stage: `${method} + reformation`, decoder: small, measured: reused(measured.nll.after) },
           {
             stage: `+ ${describeStage(r.weightStage)}`,
@@ -210,11 +210,12 @@ async function timeAgainstOriginal(
   final: Decoder,
   session: SessionOptions,
 ): Promise<Latency[]> {
-  // A llama2.c input has no ONNX file to time: its dense re-emission stands in for it.
-  const dir = d.source.format === 'onnx' ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
+  // A llama2.c input (or a bf16-fed file) has no ONNX file to time here: its dense re-emission stands in for it.
+  const own = runnableSource(d);
+  const dir = own ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-dense-'));
   if (dir) writeModelFiles(d, dir, undefined);
   try {
-    const originalFile = dir ? path.join(dir, 'model.onnx') : d.source.path;
+    const originalFile = dir ? path.join(dir, 'model.onnx') : own!;
     return await measureLatency(
       [
         { file: originalFile, layers: d.layers },

@@ -1,3 +1,4 @@
+import { whyNotRunnable } from '../model/decoder';
 import * as path from 'node:path';
 import { textWindows } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
@@ -47,9 +48,12 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
     windows = textWindows(r.text, m.tokenizer, m.seqLen, r.windows);
     return { text: r.text, ids: windows[0] };
   });
-  const graph = r.graph ?? (d.source.format === 'onnx' ? 'file' : 'ours');
-  if (graph === 'file' && d.source.format !== 'onnx')
-    throw new UserError(`${path.basename(r.model)} is not an ONNX file; evaluate it with our graph`);
+  const notRunnable = whyNotRunnable(d);
+  const graph = r.graph ?? (notRunnable ? 'ours' : 'file');
+  if (graph === 'file' && notRunnable)
+    throw new UserError(
+      `${path.basename(r.model)} cannot be evaluated as it is: ${notRunnable}; evaluate it with our graph (--graph ours)`,
+    );
   const s =
     graph === 'file'
       ? await modelFileSession(d.source.path, d, { provider: r.provider, threads: r.threads })

@@ -1,3 +1,5 @@
+import * as path from 'node:path';
+import { whyNotRunnable } from '../model/decoder';
 import type { ProviderChoice } from '../runtime/session';
 import { decoderSession, modelFileSession } from '../runtime/decoderSession';
 import { generateGreedy } from '../runtime/generate';
@@ -28,7 +30,9 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   checkRequest(r);
   const d = loadRunnableDecoder(model, r.tokenizer);
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
-  if (r.original && d.source.format !== 'onnx') throw new UserError('--original needs an .onnx model');
+  const notRunnable = whyNotRunnable(d);
+  if (r.original && notRunnable)
+    throw new UserError(`--original needs a model file that runs as it is; ${path.basename(model)}: ${notRunnable}`);
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
     ? await modelFileSession(d.source.path, d, session)

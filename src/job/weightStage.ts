@@ -14,7 +14,7 @@ import { applyWeightStage } from '../compress/profile/applyStage';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { PROFILE_SCHEDULE, type ProfileGeneration } from '../compress/profile/search';
 import type { LayerwiseOptions } from '../compress/calibration';
-import type { Decoder } from '../model/decoder';
+import { runnableSource, type Decoder } from '../model/decoder';
 import { patternName } from '../compress/sparsify/pattern';
 import { writeModelFiles } from '../compress/exportModel';
 import { OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
@@ -165,10 +165,9 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     writeModelFiles(result, out.tmp, tok);
     emit({ type: 'stage', stage: 'measure' });
     const evalWindows = measureWindows(r, tok, seqLen, calibIds);
-    const original = d.source.format === 'onnx' ? d.source.path : undefined;
     const [before, after] = await measureModels(
       [
-        { stage: 'original', decoder: d, file: original },
+        { stage: 'original', decoder: d, file: runnableSource(d) },
         { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') },
       ],
       evalWindows,

@@ -1,7 +1,7 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
 import type { QuantizedLinear } from './quantizedLinear';
-import { halfBytesToFloat, toHalfBytes } from '../onnx/tensorData';
+import { narrowBytesToFloat, toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
 import type { FamilyName } from './families';
 import type { Llama3RopeScaling } from './rope';
@@ -51,7 +51,7 @@ export interface LayerShape {
 }
 
 /** Float types a weight can be stored in. */
-export type FloatType = 'float32' | 'float16';
+export type FloatType = 'float32' | NarrowFloat;
 
 /**
  * An unchanged weight's bytes as the source stores them, already in our `[in, out]` layout: graphs use them as
@@ -108,10 +108,23 @@ export interface Decoder {
   finalNorm: Weight;
   /** `[hidden, vocab]`. For tied embeddings without a separate copy, the transposed embedding. */
   lmHead: Weight;
-  source: { path: string; format: 'onnx' | 'llama2c'; adapter: string };
+  source: {
+    path: string;
+    format: 'onnx' | 'llama2c';
+    adapter: string;
+    /** Why onnxruntime-node cannot run the file itself (bf16 inputs and outputs); absent: it can. */
+    notRunnable?: string;
+  };
   /** The precision of the source's linear weights, which an export keeps (float32 when absent). */
   weightType?: FloatType;
 }
+
+/** Why the source file cannot run as it is here (a llama2.c checkpoint, a model fed in bf16); undefined: it can. */
+export const whyNotRunnable = (d: Decoder): string | undefined =>
+  d.source.format !== 'onnx' ? 'it is not an ONNX file' : d.source.notRunnable;
+
+/** The source file, where it runs as it is; otherwise our re-emission of its weights stands in for it. */
+export const runnableSource = (d: Decoder): string | undefined => (whyNotRunnable(d) ? undefined : d.source.path);
 
 export function denseLayerShape(c: DecoderConfig): LayerShape {
   return {
@@ -129,17 +142,17 @@ export function memoryWeight(name: string, shape: number[], data: Float32Array):
 }
 
 /**
- * New values for a weight of a model stored in `type`: an fp16 model's are held (and built into graphs) as fp16,
- * half the memory, and what is measured is what its fp16 export will hold.
+ * New values for a weight of a model stored in `type`: an fp16 (bf16) model's are held (and built into graphs) in
+ * fp16 (bf16), half the memory, and what is measured is what its export will hold.
  */
 export function newWeight(name: string, shape: number[], values: Float32Array, type: FloatType = 'float32'): Weight {
   if (type === 'float32') return memoryWeight(name, shape, values);
-  const bytes = toHalfBytes(values);
+  const bytes = toNarrowBytes(values, type);
   return {
     name,
     shape,
     storedBytesPerElement: 2,
-    read: () => halfBytesToFloat(bytes),
+    read: () => narrowBytesToFloat(bytes, type),
     stored: { type, read: () => bytes },
   };
 }

@@ -3,7 +3,7 @@
 // Adding a family of this kind is an entry here plus whatever option it needs in the config and builder.
 
 import type { DecoderConfig, FloatType } from './decoder';
-import { roundToHalf } from '../onnx/tensorData';
+import { roundTo } from '../onnx/tensorData';
 
 export type FamilyName = 'llama' | 'mistral' | 'qwen2' | 'phi3' | 'gemma';
 
@@ -58,10 +58,10 @@ export const FAMILIES: Record<FamilyName, FamilySpec> = {
     reads:
       'Gemma 1: norms scale by 1 + weight, GeGLU (tanh GELU), embeddings × √hidden, head_dim apart from hidden / heads',
     // transformers: `normalizer = torch.tensor(hidden_size**0.5, dtype=hidden_states.dtype)`, so an fp16 model
-    // multiplies by √hidden rounded to fp16 (45.25 for 2048, not 45.2548).
+    // multiplies by √hidden rounded to fp16 (45.25 for 2048, not 45.2548) and a bf16 one by √hidden in bf16 (45.25).
     graphOptions: (hidden, weightType) => ({
       normWeightOffset: 1,
-      embedScale: weightType === 'float16' ? roundToHalf(Math.sqrt(hidden)) : Math.fround(Math.sqrt(hidden)),
+      embedScale: roundTo(Math.sqrt(hidden), weightType),
     }),
   },
 };

@@ -1,5 +1,6 @@
 import { checkExternalData } from '../onnx/externalData';
 import { storedBytes } from '../onnx/tensorData';
+import { DataType } from '../onnx/proto';
 import { UserError } from '../util/errors';
 import { ADAPTERS, adapterList, probeModel, type ModelProbe } from './adapters';
 import { hasLlamaLayout } from './adapters/optimum';
@@ -48,5 +49,12 @@ export function loadDecoder(file: string): Decoder {
   const d = adapter.read(probe);
   if (o) checkConfigAgainstGraph(d, o.hints());
   checkWeightShapes(d);
+  const graph = o?.file.model.graph;
+  const bf16Io = [...(graph?.input ?? []), ...(graph?.output ?? [])].some(
+    (v) => v.type?.tensorType?.elemType === DataType.BFLOAT16,
+  );
+  // Such a file runs only where bf16 tensors can be fed (CUDA from Python); our graphs over its weights run here.
+  if (bf16Io)
+    d.source.notRunnable = 'its inputs and outputs are bfloat16, which onnxruntime-node can neither feed nor read';
   return d;
 }

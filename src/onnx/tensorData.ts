@@ -94,6 +94,50 @@ export function halfToFloat(h: number): number {
   return s * 2 ** (e - 15) * (1 + f / 1024);
 }
 
+/** float32 → bfloat16 bits: the top 16 bits, rounded to nearest even (NaN stays a quiet NaN). */
+export function floatToBfloat16(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  if ((x & 0x7fffffff) > 0x7f800000) return ((x >>> 16) & 0x8000) | 0x7fc0;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** `v` rounded to the nearest bfloat16 value. */
+export const roundToBfloat16 = (v: number) => {
+  u32[0] = floatToBfloat16(v) << 16;
+  return f32[0];
+};
+
+/** bfloat16 bytes (little-endian) → float32 values: each is the top half of a float32. */
+export function bfloat16BytesToFloat(bytes: Uint8Array, out = new Float32Array(bytes.length / 2)): Float32Array {
+  const halves =
+    bytes.byteOffset % 2 === 0
+      ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2)
+      : new Uint16Array(bytes.slice().buffer);
+  const bits = new Uint32Array(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < halves.length; i++) bits[i] = halves[i] << 16;
+  return out;
+}
+
+/** The 16-bit float types a weight can be stored in besides float32. */
+export type NarrowFloat = 'float16' | 'bfloat16';
+
+/** Float values as the bytes of a `type` tensor. */
+export function toNarrowBytes(v: Float32Array, type: NarrowFloat): Uint8Array {
+  if (type === 'float16') return toHalfBytes(v);
+  const out = new Uint16Array(v.length);
+  for (let i = 0; i < v.length; i++) out[i] = floatToBfloat16(v[i]);
+  return new Uint8Array(out.buffer);
+}
+
+/** The bytes of a `type` tensor as float32 values. */
+export const narrowBytesToFloat = (bytes: Uint8Array, type: NarrowFloat) =>
+  type === 'float16' ? halfBytesToFloat(bytes) : bfloat16BytesToFloat(bytes);
+
+/** `v` rounded to the nearest value of `type` (as a tensor of that dtype would hold it). */
+export const roundTo = (v: number, type: NarrowFloat | 'float32') =>
+  type === 'float16' ? roundToHalf(v) : type === 'bfloat16' ? roundToBfloat16(v) : Math.fround(v);
+
 /**
  * A floating-point tensor as float32, whatever its stored float type (float32, float16, bfloat16, double).
  * Integer (quantized) tensors are refused: weights must be dequantized before compression.
@@ -122,14 +166,10 @@ export function readFloatTensor(t: onnx.ITensorProto, modelDir: string): Float32
       if (raw) halfBytesToFloat(raw.subarray(0, n * 2), out);
       else for (let i = 0; i < n; i++) out[i] = halfToFloat((t.int32Data ?? [])[i]);
       break;
-    case DataType.BFLOAT16: {
-      const f = new DataView(new ArrayBuffer(4));
-      for (let i = 0; i < n; i++) {
-        f.setUint32(0, (view ? view.getUint16(i * 2, true) : (t.int32Data ?? [])[i]) << 16, false);
-        out[i] = f.getFloat32(0, false);
-      }
+    case DataType.BFLOAT16:
+      if (raw) bfloat16BytesToFloat(raw.subarray(0, n * 2), out);
+      else bfloat16BytesToFloat(new Uint8Array(Uint16Array.from(t.int32Data ?? []).buffer), out);
       break;
-    }
     default:
       throw new UserError(
         `tensor ${t.name}: stored as ${dataTypeName[type] ?? type}, not a float type; quantized input weights are not ` +

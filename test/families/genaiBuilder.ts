@@ -12,7 +12,8 @@ import { DataType, onnx } from '../../src/onnx/proto';
 import { writeModelFile } from '../../src/onnx/writeModel';
 import type { Decoder } from '../../src/model/decoder';
 import { GENAI_NAMES, type LinearRole } from '../../src/model/names';
-import { toHalfBytes } from '../../src/onnx/tensorData';
+import { toNarrowBytes } from '../../src/onnx/tensorData';
+import { NARROW_TYPES } from '../../src/graph/linear';
 import { ropeInverseFrequencies } from '../../src/model/rope';
 
 export interface GenaiFixtureOptions {
@@ -73,13 +74,16 @@ const vi = (name: string, elemType: DataType, dims: (number | string)[]): onnx.I
   },
 });
 
-/** Writes `dir/model.onnx` and `dir/genai_config.json` for `d` (fp32 or fp16 as `d.weightType`); returns the model's path. */
+/**
+ * Writes `dir/model.onnx` and `dir/genai_config.json` for `d` (fp32, fp16 or bf16 as `d.weightType`: the builder's
+ * `-p fp32|fp16|bf16`); returns the model's path.
+ */
 export function writeGenaiBuilderFixture(d: Decoder, dir: string, o: GenaiFixtureOptions): string {
   const c = d.config;
-  const fp16 = d.weightType === 'float16';
-  const io = fp16 ? DataType.FLOAT16 : DataType.FLOAT;
+  const type = d.weightType ?? 'float32';
+  const io = type === 'float32' ? DataType.FLOAT : NARROW_TYPES[type];
   // The builder stores every float (weights, norms, caches) in the io dtype.
-  const values = (x: Float32Array) => (fp16 ? toHalfBytes(x) : x);
+  const values = (x: Float32Array) => (type === 'float32' ? x : toNarrowBytes(x, type));
   const b = new GraphBuilder();
   const init = (name: string, dims: number[], x: Float32Array) => b.initializer(name, dims, values(x), io);
   const multi: [string, string[]][] = [];

@@ -1,12 +1,13 @@
-// fp16 end to end (design.md "Scale"): an fp16 copy of the real MHA fixture, written by our own exporter, is read,
-// evaluated, compressed and exported as fp16; unchanged weights in external data are referenced, not copied.
+// fp16 and bf16 end to end (design.md "Scale"): fp16 and bf16 copies of the real MHA fixture, written by our own
+// exporter, are read, evaluated, compressed and exported in their precision; unchanged weights in external data are
+// referenced, not copied.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
-import type { Decoder } from '../../src/model/decoder';
+import type { Decoder, FloatType } from '../../src/model/decoder';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
@@ -17,11 +18,18 @@ import { decoderSession } from '../../src/runtime/decoderSession';
 import { createSession } from '../../src/runtime/session';
 import { arithmeticFor } from '../../src/runtime/halfArithmetic';
 import { perplexity, windowsNll } from '../../src/runtime/perplexity';
-import { floatToHalf, halfToFloat } from '../../src/onnx/tensorData';
+import {
+  bfloat16BytesToFloat,
+  floatToBfloat16,
+  floatToHalf,
+  halfToFloat,
+  roundToBfloat16,
+} from '../../src/onnx/tensorData';
+import { NARROW_TYPES } from '../../src/graph/linear';
 import { cliPath, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 
-/** The MHA fixture written again by our exporter, fp16 or fp32, with its weights in model.onnx_data. */
-function copyOf(weightType: 'float16' | 'float32'): string {
+/** The MHA fixture written again by our exporter in `weightType`, with its weights in model.onnx_data. */
+function copyOf(weightType: FloatType): string {
   const d = loadDecoder(tinyMha.onnx);
   const dir = tempDir(`subnet-search-${weightType}-`);
   writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(tinyMha.onnx, d.config.vocab), {
@@ -54,27 +62,44 @@ test('fp16 ↔ fp32: every half converts to float and back exactly', () => {
   assert.equal(halfToFloat(floatToHalf(70000)), Infinity);
 });
 
-test('an fp16 copy of the MHA model evaluates within 1e-3 of fp32, through its own graph and ours', async () => {
-  const file = copyOf('float16');
-  const init = readOnnxFile(file).model.graph!.initializer!;
-  assert.equal(
-    init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
-    DataType.FLOAT16,
-    'weights stored as fp16',
-  );
-  const d = loadDecoder(file);
-  assert.equal(d.weightType, 'float16');
-  const w = windows();
-  const reference = perplexity(
-    await windowsNll((await createSession(tinyMha.onnx, { provider: 'cpu' })).session, w, { layers: d.layers }),
-  );
-  const own = perplexity(
-    await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }),
-  );
-  const ours = perplexity(await ourNll(d, w));
-  assert.ok(relDiff(own, reference) <= 1e-3, `fp16 file ${own} vs fp32 ${reference}`);
-  assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over fp16 ${ours} vs fp32 ${reference}`);
+test('bf16 ↔ fp32: every bf16 converts to float and back exactly, ties round to even', () => {
+  const bits = new Uint16Array(1);
+  for (let h = 0; h < 65536; h++) {
+    bits[0] = h;
+    const [f] = bfloat16BytesToFloat(new Uint8Array(bits.buffer));
+    if (Number.isNaN(f)) continue;
+    assert.equal(floatToBfloat16(f), h, `bf16 0x${h.toString(16)}`);
+  }
+  assert.equal(floatToBfloat16(1 + 2 ** -8), floatToBfloat16(1), 'a tie rounds to even');
+  assert.equal(floatToBfloat16(1 + 3 * 2 ** -8), floatToBfloat16(1 + 2 ** -6), 'and up to even');
+  assert.equal(roundToBfloat16(Math.sqrt(2048)), 45.25, "Gemma's √hidden in bf16");
 });
+
+for (const type of ['float16', 'bfloat16'] as const)
+  test(`a ${type} copy of the MHA model evaluates within 1e-3 of fp32, through its own graph and ours, and its weights are referenced in place`, async () => {
+    const file = copyOf(type);
+    const init = readOnnxFile(file).model.graph!.initializer!;
+    assert.equal(
+      init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
+      NARROW_TYPES[type],
+      `weights stored as ${type}`,
+    );
+    const d = loadDecoder(file);
+    assert.equal(d.weightType, type);
+    assert.equal(d.layerWeights[0].down.stored?.external?.file, `${file}_data`, 'referenced where they lie');
+    const w = windows();
+    const reference = perplexity(
+      await windowsNll((await createSession(tinyMha.onnx, { provider: 'cpu' })).session, w, { layers: d.layers }),
+    );
+    const own = perplexity(
+      await windowsNll((await createSession(file, { provider: 'cpu' })).session, w, { layers: d.layers }),
+    );
+    const ours = perplexity(await ourNll(d, w));
+    assert.ok(relDiff(own, reference) <= 1e-3, `${type} file ${own} vs fp32 ${reference}`);
+    assert.ok(relDiff(ours, reference) <= 1e-3, `our graph over ${type} ${ours} vs fp32 ${reference}`);
+    // Both widen the same 16-bit weights and multiply in fp32.
+    assert.ok(relDiff(ours, own) <= 1e-6, `our graph ${ours} vs the file ${own}`);
+  });
 
 test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, and it evaluates within 1e-3', async () => {
   const d = loadDecoder(copyOf('float16'));
@@ -140,56 +165,57 @@ test('weights kept inside the .onnx are referenced there too, not copied into th
   assert.ok(relDiff(c.nll, b.nll) <= 1e-6, `linked ${c.nll} vs inline ${b.nll}`);
 });
 
-test('compress of the fp16 model runs end to end and exports fp16 that plain ONNX Runtime loads', async () => {
-  const file = copyOf('float16');
-  const out = path.join(tempDir(), 'out');
-  const json = execFileSync(
-    process.execPath,
-    [
-      cliPath,
-      'compress',
-      file,
-      '--method',
-      'flap',
-      '--ratio',
-      '0.7',
-      '--calib',
-      texts.tinyStoriesValid,
-      '--out',
-      out,
-      '--seq-len',
-      '128',
-      '--calib-windows',
-      '8',
-      '--fitness-windows',
-      '4',
-      '--provider',
-      'cpu',
-      '--json',
-    ],
-    { encoding: 'utf8' },
-  );
-  const report = JSON.parse(json);
-  assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, 'float16');
-  const exported = readOnnxFile(path.join(out, 'model.onnx')).model.graph!.initializer!;
-  assert.equal(
-    exported.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
-    DataType.FLOAT16,
-    'the export keeps fp16',
-  );
-  assert.ok(
-    report.fileBytes.after < 0.8 * report.fileBytes.before,
-    `file ${report.fileBytes.after} vs ${report.fileBytes.before}`,
-  );
-  assert.ok(
-    relDiff(report.ppl.exported, report.ppl.after) <= 1e-3,
-    `exported ${report.ppl.exported} vs masked evaluation ${report.ppl.after}`,
-  );
-  const back = loadDecoder(path.join(out, 'model.onnx'));
-  const nll = await windowsNll(
-    (await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' })).session,
-    windows().slice(0, 2),
-    { layers: back.layers },
-  );
-  assert.ok(Number.isFinite(nll.nll) && nll.tokens > 0);
-});
+for (const type of ['float16', 'bfloat16'] as const)
+  test(`compress of the ${type} model runs end to end and exports ${type} that plain ONNX Runtime loads`, async () => {
+    const file = copyOf(type);
+    const out = path.join(tempDir(), 'out');
+    const json = execFileSync(
+      process.execPath,
+      [
+        cliPath,
+        'compress',
+        file,
+        '--method',
+        'flap',
+        '--ratio',
+        '0.7',
+        '--calib',
+        texts.tinyStoriesValid,
+        '--out',
+        out,
+        '--seq-len',
+        '128',
+        '--calib-windows',
+        '8',
+        '--fitness-windows',
+        '4',
+        '--provider',
+        'cpu',
+        '--json',
+      ],
+      { encoding: 'utf8' },
+    );
+    const report = JSON.parse(json);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, type);
+    const exported = readOnnxFile(path.join(out, 'model.onnx')).model.graph!.initializer!;
+    assert.equal(
+      exported.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
+      NARROW_TYPES[type],
+      `the export keeps ${type}`,
+    );
+    assert.ok(
+      report.fileBytes.after < 0.8 * report.fileBytes.before,
+      `file ${report.fileBytes.after} vs ${report.fileBytes.before}`,
+    );
+    assert.ok(
+      relDiff(report.ppl.exported, report.ppl.after) <= 1e-3,
+      `exported ${report.ppl.exported} vs masked evaluation ${report.ppl.after}`,
+    );
+    const back = loadDecoder(path.join(out, 'model.onnx'));
+    const nll = await windowsNll(
+      (await createSession(path.join(out, 'model.onnx'), { provider: 'cpu' })).session,
+      windows().slice(0, 2),
+      { layers: back.layers },
+    );
+    assert.ok(Number.isFinite(nll.nll) && nll.tokens > 0);
+  });

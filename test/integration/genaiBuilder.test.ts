@@ -9,7 +9,8 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { tempDir } from '../fixtures';
+import { demoText, tempDir } from '../fixtures';
+import { runCli } from '../cli';
 import { randomDecoder, type Shape } from '../../bench/randomModels';
 import { writeGenaiBuilderFixture } from '../families/genaiBuilder';
 import { referenceLogits } from '../families/reference';
@@ -198,6 +199,43 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
 });
 
+test('genai builder bf16 (`-p bf16`: every float bf16, inputs and outputs too): read as bf16 with θ and llama3 scaling from the bf16 caches; our graph computes the float64 reference over the weights read; the file cannot run here, so eval takes our graph and --graph file / generate --original say why; compressed, the export stays bf16', async () => {
+  for (const id of [PACKED, 'Llama 3.2 rotary (llama3 scaling in the caches)'] as const) {
+    const dir = path.join(root, `bf16-${isLlama3(id) ? 'llama3' : 'plain'}`);
+    const file = writeGenaiBuilderFixture({ ...sourceOf(id), weightType: 'bfloat16' }, dir, {
+      ...VARIANTS[id],
+      contextLength: 256,
+    });
+    fs.copyFileSync(fixtureTokenizer(), path.join(dir, 'tokenizer.json'));
+    const d = loadDecoder(file);
+    assert.equal(d.weightType, 'bfloat16');
+    assert.equal(d.config.ropeTheta, isLlama3(id) ? 500000 : 10000);
+    assert.deepEqual(d.config.ropeScaling, isLlama3(id) ? { type: 'llama3', ...LLAMA3 } : undefined);
+    const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
+    const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
+    const [a] = await logits(ours, d, IDS);
+    const reference = referenceLogits(hfConfig(id), weightsByName(d), IDS).flatMap((r) => Array.from(r));
+    assert.ok(maxDiff(a, reference) <= 1e-4, `${id}: ours vs reference ${maxDiff(a, reference)}`);
+    if (isLlama3(id)) continue;
+
+    const why = /its inputs and outputs are bfloat16, which onnxruntime-node can neither feed nor read/;
+    const evalArgs = ['eval', file, '--text', demoText, '--seq-len', '32', '--windows', '2', '--provider', 'cpu'];
+    assert.ok(Number.isFinite(cliJson(evalArgs).ppl), 'eval takes our graph by default');
+    const asIs = runCli([...evalArgs, '--graph', 'file']);
+    assert.equal(asIs.code, 2);
+    assert.match(asIs.stderr, why);
+    const original = runCli(['generate', file, '--prompt', 'Once', '--max-tokens', '2', '--original']);
+    assert.equal(original.code, 2);
+    assert.match(original.stderr, why);
+
+    const out = path.join(root, 'bf16-flap');
+    compressFlap(file, out);
+    assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, 'bfloat16');
+    assert.equal(loadDecoder(path.join(out, 'model.onnx')).weightType, 'bfloat16', 'the export stays bf16');
+    await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
+  }
+});
+
 test('genai builder: compress --method flap and sparsify end to end; the exports load in plain onnxruntime-node', async () => {
   const out = path.join(root, 'flap');
   compressFlap(fixtureFile(PACKED), out);
@@ -227,7 +265,10 @@ test('genai builder: refused with a message: int4 (MatMulNBits), rope scaling ot
   });
   assert.throws(() => loadDecoder(otherType), /model type 'phi3' in genai_config\.json \(read: llama\)/);
   const int4 = variant('int4', (dir) => rewriteModel(dir, (m) => (m.graph!.node![0].opType = 'MatMulNBits')));
-  assert.throws(() => loadDecoder(int4), /int4\/int8 weights \(MatMulNBits\); build it with `-p fp32` or `-p fp16`/);
+  assert.throws(
+    () => loadDecoder(int4),
+    /int4\/int8 weights \(MatMulNBits\); build it with `-p fp32`, `-p fp16` or `-p bf16`/,
+  );
   const scaled = variant('scaled', (dir) =>
     rewriteModel(dir, (m) => {
       const sin = m.graph!.initializer!.find((t) => t.name === 'sin_cache')!;

@@ -195,7 +195,7 @@ export async function bitsProfile(
   const shapes = units.map((u) => d.layerWeights[u.layer][LINEARS[u.index].key].shape);
   const bytes = (i: number, bits: number) => nbitsBytes(shapes[i][0], shapes[i][1], bits, q.blockSize, q.symmetric);
   const linearParams = units.reduce((a, u) => a + u.params, 0);
-  const otherBytes = (d.weightType === 'float16' ? 2 : 4) * (totalCounts(d).params - linearParams);
+  const otherBytes = ((d.weightType ?? 'float32') === 'float32' ? 4 : 2) * (totalCounts(d).params - linearParams);
   const int4File = otherBytes + units.reduce((a, _, i) => a + bytes(i, 4), 0);
   const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({
     kind: p.kind,

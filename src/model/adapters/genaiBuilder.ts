@@ -1,4 +1,4 @@
-// Reader for Llama models written by onnxruntime-genai's model builder (builders/base.py) in fp32 or fp16: weights
+// Reader for Llama models written by onnxruntime-genai's model builder (builders/base.py) in fp32, fp16 or bf16: weights
 // named after their MatMul nodes and stored [in, out] (model/names.ts GENAI_NAMES), q/k/v packed into one
 // `qkv_proj` (split on read) or separate, com.microsoft GroupQueryAttention with the rotary embedding inside it or
 // RotaryEmbedding nodes before it, (Skip)SimplifiedLayerNormalization. The config comes from genai_config.json
@@ -9,7 +9,6 @@
 import * as path from 'node:path';
 import type { OnnxFile } from '../../onnx/modelFile';
 import { readFloatTensor, tensorDims } from '../../onnx/tensorData';
-import { DataType } from '../../onnx/proto';
 import { UserError } from '../../util/errors';
 import type { Decoder, DecoderConfig, LayerWeights, Weight } from '../decoder';
 import { denseLayerShape, weightColumns } from '../decoder';
@@ -17,7 +16,7 @@ import type { ConfigHints } from '../hfConfig';
 import { FAMILIES } from '../families';
 import { FINAL_NORM_NAME, GENAI_NAMES, LINEAR_ROLES, linearName, LM_HEAD_NAME, normName } from '../names';
 import { intAttr, type GraphIndex } from './graphIndex';
-import { tensorWeight } from './onnxWeights';
+import { floatTypeOf, tensorWeight } from './onnxWeights';
 import { builderRope } from './genaiRope';
 
 export const GENAI_ADAPTER = 'onnxruntime-genai builder';
@@ -49,7 +48,10 @@ function refuse(file: string, what: string): never {
 function readOps(index: GraphIndex, fileName: string) {
   const nodes = index.graph.node ?? [];
   if (nodes.some((n) => n.opType === 'MatMulNBits' || n.opType === 'GatherBlockQuantized'))
-    refuse(fileName, 'int4/int8 weights (MatMulNBits); build it with `-p fp32` or `-p fp16` to compress it here');
+    refuse(
+      fileName,
+      'int4/int8 weights (MatMulNBits); build it with `-p fp32`, `-p fp16` or `-p bf16` to compress it here',
+    );
   const attention = nodes.filter((n) => /Attention$/.test(n.opType ?? ''));
   if (!attention.length || attention.some((n) => n.opType !== 'GroupQueryAttention'))
     refuse(
@@ -138,7 +140,7 @@ export function readGenaiBuilder(file: OnnxFile, index: GraphIndex, hints: Confi
       if (qkv.shape[1] !== q + 2 * kv)
         throw new UserError(`layer ${i}: ${packed.name} has ${qkv.shape[1]} outputs, not ${q} + 2 × ${kv} (q, k, v)`);
       const cols = (from: number, n: number) => Array.from({ length: n }, (_, j) => from + j);
-      // Kept at the packed weight's stored precision, so an fp16 model stays fp16 in size and export.
+      // Kept at the packed weight's stored precision, so an fp16 (bf16) model stays 16-bit in size and export.
       const part = (from: number, n: number, role: 'q' | 'k' | 'v') => ({
         ...weightColumns(qkv, cols(from, n), linearName(i, role)),
         storedBytesPerElement: qkv.storedBytesPerElement,
@@ -154,7 +156,7 @@ export function readGenaiBuilder(file: OnnxFile, index: GraphIndex, hints: Confi
   const cosT = need(GENAI_NAMES.cosCache, 'cos cache');
   const cos = readFloatTensor(cosT, file.dir);
   const sin = readFloatTensor(need(GENAI_NAMES.sinCache, 'sin cache'), file.dir);
-  const rope = builderRope(cos, sin, headDim, fileName, cosT.dataType === DataType.FLOAT16);
+  const rope = builderRope(cos, sin, headDim, fileName, floatTypeOf(cosT) ?? 'float32');
   const weightType = layerWeights[0]?.o.stored?.type ?? 'float32';
   const config: DecoderConfig = {
     family: FAMILIES.llama.name,

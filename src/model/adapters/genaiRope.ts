@@ -5,6 +5,7 @@
 // Anything else baked into the caches is refused.
 import { UserError } from '../../util/errors';
 import { ropeInverseFrequencies, type Llama3RopeScaling } from '../rope';
+import type { FloatType } from '../decoder';
 
 /** The frequency of pair `p`, from the latest row whose angle is still below π (atan2 is exact there). */
 function frequency(cos: Float32Array, sin: Float32Array, half: number, p: number): number {
@@ -14,12 +15,22 @@ function frequency(cos: Float32Array, sin: Float32Array, half: number, p: number
   return Math.atan2(sin[t * half + p], cos[t * half + p]) / t;
 }
 
-/** θ from the pairs `ps` (each gives θ = f_p^(−headDim/2p)), geometric mean; rounded as configs state it (10000, 500000). */
+/**
+ * `x` as configs state such values (θ 10000 or 500000, factor 32): to the fewest significant digits (up to 4)
+ * within what the caches' precision can tell.
+ */
+function asConfigsState(x: number, within: number): number {
+  for (let digits = 1; digits <= 4; digits++) {
+    const round = Number(x.toPrecision(digits));
+    if (Math.abs(round / x - 1) < within) return round;
+  }
+  return x;
+}
+
+/** θ from the pairs `ps` (each gives θ = f_p^(−headDim/2p)), geometric mean. */
 function thetaOf(f: number[], ps: number[], headDim: number, roundWithin: number): number {
   const logs = ps.map((p) => (Math.log(f[p]) * -headDim) / (2 * p));
-  const theta = Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length);
-  const round = Number(theta.toPrecision(4));
-  return Math.abs(round / theta - 1) < roundWithin ? round : theta;
+  return asConfigsState(Math.exp(logs.reduce((a, b) => a + b, 0) / logs.length), roundWithin);
 }
 
 const LLAMA3 = { lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 8192 };
@@ -29,19 +40,29 @@ export interface BuilderRope {
   ropeScaling?: Llama3RopeScaling;
 }
 
-/** `fp16`: the caches are stored in fp16 (their angles good to about 1e-3, not 1e-7). */
+/**
+ * How closely frequencies read from caches stored in each precision match, and how close θ must be to a rounded
+ * value to be taken as it: fp16 caches hold angles to about 1e-3, bf16 ones (8 significant bits) to about 8e-3.
+ */
+const TOLERANCES: Record<FloatType, [match: number, roundWithin: number]> = {
+  float32: [1e-3, 1e-4],
+  float16: [1e-2, 2e-3],
+  bfloat16: [5e-2, 1.6e-2],
+};
+
+/** `precision`: the type the caches are stored in. */
 export function builderRope(
   cos: Float32Array,
   sin: Float32Array,
   headDim: number,
   fileName: string,
-  fp16: boolean,
+  precision: FloatType,
 ): BuilderRope {
   const half = headDim / 2;
   if (cos.length !== sin.length || cos.length % half || cos.length < 2 * half || half < 2)
     throw new UserError(`${fileName}: cos_cache / sin_cache are not [context, ${half}] tables`);
   const f = Array.from({ length: half }, (_, p) => frequency(cos, sin, half, p));
-  const [tolerance, roundWithin] = fp16 ? [1e-2, 2e-3] : [1e-3, 1e-4];
+  const [tolerance, roundWithin] = TOLERANCES[precision];
   const matches = (c: BuilderRope) =>
     ropeInverseFrequencies({ ...c, headDim }).every((x, p) => Math.abs(f[p] / x - 1) < tolerance);
   const pairs = Array.from({ length: half - 1 }, (_, j) => j + 1);
@@ -51,7 +72,7 @@ export function builderRope(
   const theta0 = thetaOf(f, [1], headDim, roundWithin);
   const fast = pairs.filter((p) => (2 * Math.PI) / theta0 ** ((-2 * p) / headDim) < 8192 / 4);
   const ropeTheta = thetaOf(f, fast.length ? fast : [1], headDim, roundWithin);
-  const factor = Number((ropeTheta ** ((-2 * (half - 1)) / headDim) / f[half - 1]).toPrecision(3));
+  const factor = asConfigsState(ropeTheta ** ((-2 * (half - 1)) / headDim) / f[half - 1], roundWithin);
   const scaled: BuilderRope = { ropeTheta, ropeScaling: { type: 'llama3', factor, ...LLAMA3 } };
   if (factor > 1 && matches(scaled)) return scaled;
   throw new UserError(

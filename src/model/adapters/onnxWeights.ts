@@ -7,7 +7,7 @@ import { checkedRange, isExternal } from '../../onnx/externalData';
 import { dequantize, type QuantizedLinear } from '../quantizedLinear';
 import { GraphIndex, intAttr, intsAttr } from './graphIndex';
 import { transpose2d } from '../transpose';
-import type { StoredBytes, Weight } from '../decoder';
+import type { FloatType, StoredBytes, Weight } from '../decoder';
 
 /** Fused contrib ops of other exporters (onnxruntime.transformers, the genai builder) this adapter cannot read. */
 export const FUSED_OPS = [
@@ -52,11 +52,21 @@ export function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in
 /**
  * The bytes of a weight that graphs can use as they are, referenced where they lie: in external data, or as raw
  * data inside the `.onnx` itself (a location naming the model file, at the bytes' offset in it). fp32 weights
- * stored some other way have none; fp16 ones keep their precision through a copy. A transposed weight has none:
+ * stored some other way have none; fp16 and bf16 ones keep their precision through a copy. A transposed weight has none:
  * its graph layout differs from the file's.
  */
+const FLOAT_TYPES = new Map<DataType, FloatType>([
+  [DataType.FLOAT, 'float32'],
+  [DataType.FLOAT16, 'float16'],
+  [DataType.BFLOAT16, 'bfloat16'],
+]);
+
+/** The float type a tensor is stored in (undefined: another type, double or integer). */
+export const floatTypeOf = (t: onnx.ITensorProto): FloatType | undefined =>
+  FLOAT_TYPES.get(t.dataType ?? DataType.FLOAT);
+
 function storedBytes(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): StoredBytes | undefined {
-  const type = t.dataType === DataType.FLOAT16 ? 'float16' : t.dataType === DataType.FLOAT ? 'float32' : undefined;
+  const type = floatTypeOf(t);
   const bytes = elementCount(tensorDims(t)) * bytesPerElement(t.dataType!);
   const offset = !isExternal(t) && t.rawData?.length === bytes ? file.offsetOf(t.rawData) : undefined;
   const external = isExternal(t)
