@@ -19,11 +19,13 @@ import { PRESETS } from '../compress/search/evolution';
 import { SPARSIFY_METHODS } from '../compress/sparsify/sparsifyDecoder';
 import { PROFILE_KINDS } from '../compress/profile/profileStage';
 import { jobProgress } from './jobProgress';
+import type { FloatType } from '../model/decoder';
 import { printReport } from './reports';
 import { weightStage, type WeightStageOptions } from './stageCommands';
 import {
   cancelOnInterrupt,
   compensationOption,
+  dtypeOption,
   maskSelectionOption,
   profileOption,
   providerOption,
@@ -217,12 +219,18 @@ export function registerCompressCommands(program: Command): void {
       ruled('profileGenerations'),
     )
     .addOption(maskSelectionOption())
+    .addOption(dtypeOption())
     .option('--json', 'print report.json on stdout at the end')
     .action(
       async (
         model: string,
         o: SearchCliOptions &
-          WeightStageOptions & { method: 'search' | Method; reform: boolean; reformMethod: 'closed-form' | 'admm' },
+          WeightStageOptions & {
+            method: 'search' | Method;
+            reform: boolean;
+            reformMethod: 'closed-form' | 'admm';
+            dtype?: FloatType;
+          },
       ) => {
         const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
         const r = await compressModel({

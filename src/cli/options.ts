@@ -1,6 +1,7 @@
 // Commander options and parsers the commands share, checked by the same rules as the job API (job/options.ts).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { GRANULARITIES } from '../compress/importance/units';
+import type { FloatType } from '../model/decoder';
 import { PRESETS } from '../compress/search/evolution';
 import { MASK_SELECTIONS } from '../compress/sparsify/maskSelection';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from '../job/options';
@@ -36,6 +37,18 @@ export const threadsOption = () =>
   new Option('--threads <n>', "ONNX Runtime intra-op threads (0: ONNX Runtime's default, one per core)")
     .default(DEFAULT_THREADS)
     .argParser(ruled('threads'));
+
+const DTYPES: Record<string, FloatType> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' };
+
+export const dtypeOption = () =>
+  new Option(
+    '--dtype <t>',
+    "the export's float type: fp32, fp16 or bf16 (default: the model's own, so an fp16 model stays fp16)",
+  ).argParser((v) => {
+    const type = DTYPES[v];
+    if (!type) throw new InvalidArgumentError(`Allowed choices are ${Object.keys(DTYPES).join(', ')}.`);
+    return type;
+  });
 
 export const profileOption = (kinds: readonly string[]) =>
   new Option(

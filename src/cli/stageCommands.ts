@@ -2,6 +2,7 @@
 import { PROFILE_SCHEDULE } from '../compress/profile/search';
 import { Command, Option } from 'commander';
 import type { ProviderChoice } from '../runtime/session';
+import type { FloatType } from '../model/decoder';
 import { runWeightStage } from '../job/weightStage';
 import { DEFAULT_BLOCK_SIZE, DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS, DEFAULT_SEED } from '../job/defaults';
 import { SPARSIFY_METHODS, type SparsifyMethod, type WeightStage } from '../compress/sparsify/sparsifyDecoder';
@@ -12,6 +13,7 @@ import { UserError } from '../util/errors';
 import { printWeightStage } from './reports';
 import {
   cancelOnInterrupt,
+  dtypeOption,
   maskSelectionOption,
   profileOption,
   providerOption,
@@ -79,6 +81,7 @@ export function weightStage(o: WeightStageOptions): WeightStage | undefined {
 
 type StageOptions = {
   out: string;
+  dtype?: FloatType;
   calib?: string;
   eval?: string;
   evalWindows: number;
@@ -121,7 +124,8 @@ export function registerStageCommands(program: Command): void {
       .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
       .option('--json', 'print report.json on stdout')
       .addOption(providerOption())
-      .addOption(threadsOption());
+      .addOption(threadsOption())
+      .addOption(dtypeOption());
 
   stageCommand(
     'sparsify',
@@ -157,7 +161,7 @@ export function registerStageCommands(program: Command): void {
 
   stageCommand(
     'quantize',
-    'weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay fp32)',
+    "weight-only int4 / int8 quantization to com.microsoft.MatMulNBits (embeddings and lm_head stay in the model's float type)",
   )
     .addOption(new Option('--bits <b>', 'bits per weight').choices(['4', '8']).makeOptionMandatory())
     .option('--block-size <n>', 'block size along the input dimension', ruled('blockSize'), DEFAULT_BLOCK_SIZE)

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Decoder } from '../model/decoder';
+import type { Decoder, FloatType } from '../model/decoder';
 import { buildDecoderGraph } from '../graph/decoderGraph';
 import { writeModelFile, type WriteOptions } from '../onnx/writeModel';
 import type { TextTokenizer } from '../text/tokenizer';
@@ -12,6 +12,13 @@ export interface ExportedModel {
   dir: string;
   files: string[];
 }
+
+/**
+ * `d` to be exported in `type` (absent: its own precision): its weights are rounded to it on writing, and the
+ * measurements of the export know what it holds.
+ */
+export const exportedAs = (d: Decoder, type: FloatType | undefined): Decoder =>
+  type && type !== (d.weightType ?? 'float32') ? { ...d, weightType: type } : d;
 
 /**
  * Writes a runnable model into `dir`: `model.onnx` (+ `model.onnx_data` when large) with the standard decoder
@@ -35,7 +42,8 @@ export function writeModelFiles(
       2,
     );
   }
-  // An fp16 model stays fp16 on disk: new weight values are rounded to it, unchanged ones copied as they are.
+  // An fp16 (bf16) model stays so on disk, unless exported as another type: new weight values (and stored ones of
+  // another type) are rounded to it, unchanged ones copied as they are.
   const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false, weightType: d.weightType });
   writeModelFile(built.model, built.tensors, path.join(dir, 'model.onnx'), write);
 }

@@ -7,33 +7,34 @@ import { toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 export type Linear = (x: string, name: string) => string;
 
 /**
- * A float weight as an initializer in the precision it is stored in, or in `as` when that is fp16 or bf16 (such a
- * model's export: values computed or stored in fp32 are rounded), referencing the source's bytes where they lie
- * when they are in that precision. Returns the value to multiply with: a 16-bit weight is widened by a Cast inside
- * the graph (`linear` below), so activations, norms and losses stay fp32 while the weight itself stays 16-bit in
- * the file and in the session's memory (design.md "Scale").
+ * A float weight as an initializer in the precision it is stored in, or in `as` where given (an export: values
+ * computed, or stored in another precision, are rounded to it), referencing the source's bytes where they lie when
+ * they are in that precision. Returns the value to multiply with: a 16-bit weight is widened by a Cast inside the
+ * graph (`linear` below), so activations, norms and losses stay fp32 while the weight itself stays 16-bit in the
+ * file and in the session's memory (design.md "Scale").
  */
 export function floatWeight(
   g: GraphBuilder,
   name: string,
   w: Weight,
-  as: FloatType = 'float32',
+  as?: FloatType,
 ): { value: string; narrow?: NarrowFloat } {
   if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape) };
   const s = w.stored;
-  const narrow = s && s.type !== 'float32' ? s.type : as !== 'float32' ? as : undefined;
-  if (narrow) {
-    const same = s?.type === narrow ? s : undefined;
-    const init = g.initializer(
-      name,
-      w.shape,
-      () => (same ? same.read() : toNarrowBytes(w.read(), narrow)),
-      NARROW_TYPES[narrow],
-      same?.external,
-    );
-    return { value: init, narrow };
-  }
-  return { value: g.initializer(name, w.shape, () => (s ? s.read() : w.read()), DataType.FLOAT, s?.external) };
+  const type = as ?? s?.type ?? 'float32';
+  const same = s?.type === type ? s : undefined;
+  if (type === 'float32')
+    return {
+      value: g.initializer(name, w.shape, () => (same ? same.read() : w.read()), DataType.FLOAT, same?.external),
+    };
+  const init = g.initializer(
+    name,
+    w.shape,
+    () => (same ? same.read() : toNarrowBytes(w.read(), type)),
+    NARROW_TYPES[type],
+    same?.external,
+  );
+  return { value: init, narrow: type };
 }
 
 export const NARROW_TYPES: Record<NarrowFloat, DataType> = {
@@ -86,7 +87,7 @@ export function linear(
   g: GraphBuilder,
   name: string,
   w: Weight,
-  as: FloatType = 'float32',
+  as?: FloatType,
   compute: 'float32' | 'float16' = 'float32',
 ): Linear {
   const q = w.quant;

@@ -3,6 +3,7 @@ import type { Method } from '../compress/importance/scores';
 import type { ReformMethod } from '../compress/reform/reformLayer';
 import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import type { ModelJobRequest } from './context';
+import type { FloatType } from '../model/decoder';
 import type { JobListener } from './protocol';
 import type { SearchOptions } from './search';
 
@@ -14,4 +15,6 @@ export interface CompressRequest extends SearchOptions, ModelJobRequest {
   onEvent?: JobListener;
   /** Sparsity and/or quantization after reformation (the two seeds composed). */
   weightStage?: WeightStage;
+  /** The export's float type (default: the model's own). */
+  dtype?: FloatType;
 }

@@ -10,7 +10,7 @@ import { sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { compensatedModules } from '../compress/importance/compensation';
 import { reformDecoder } from '../compress/reform/reformation';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
-import { writeModelFiles } from '../compress/exportModel';
+import { exportedAs, writeModelFiles } from '../compress/exportModel';
 import { runnableSource, type Decoder } from '../model/decoder';
 import { summarize } from './inspect';
 import type { OutputFolder } from '../util/outputFolder';
@@ -86,6 +86,7 @@ export async function exportStage(
   }
   // Reformation's and the weight stage's loops check the signal per layer; the fitting after the last does not.
   throwIfCancelled(r.signal, 'export');
+  final = exportedAs(final, r.dtype);
   writeModelFiles(final, out.tmp, ctx.tokenizer);
   return { small, final, profile, exportedFile: out.file('model.onnx') };
 }

@@ -14,9 +14,9 @@ import { applyWeightStage } from '../compress/profile/applyStage';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { PROFILE_SCHEDULE, type ProfileGeneration } from '../compress/profile/search';
 import type { LayerwiseOptions } from '../compress/calibration';
-import { runnableSource, type Decoder } from '../model/decoder';
+import { runnableSource, type Decoder, type FloatType } from '../model/decoder';
 import { patternName } from '../compress/sparsify/pattern';
-import { writeModelFiles } from '../compress/exportModel';
+import { exportedAs, writeModelFiles } from '../compress/exportModel';
 import { OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
@@ -43,6 +43,8 @@ export interface WeightStageRequest {
   signal?: AbortSignal;
   tokenizer?: string;
   onEvent?: JobListener;
+  /** The export's float type (default: the model's own). */
+  dtype?: FloatType;
 }
 
 /** `report.json` of sparsify / quantize; `--json` prints it. */
@@ -151,7 +153,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
       ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED)
       : [];
     emit({ type: 'stage', stage: describeStage(r.stage) });
-    const { decoder: result, profile } = await weightStagePass(
+    const { decoder: staged, profile } = await weightStagePass(
       d,
       windows,
       r.stage,
@@ -162,6 +164,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     // The stage's loop checks the signal per layer; the work after the last layer does not.
     throwIfCancelled(r.signal, 'export');
     emit({ type: 'stage', stage: 'export' });
+    const result = exportedAs(staged, r.dtype);
     writeModelFiles(result, out.tmp, tok);
     emit({ type: 'stage', stage: 'measure' });
     const evalWindows = measureWindows(r, tok, seqLen, calibIds);

@@ -27,6 +27,7 @@ import {
 } from '../../src/onnx/tensorData';
 import { NARROW_TYPES } from '../../src/graph/linear';
 import { cliPath, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
+import { runCli } from '../cli';
 
 /** The MHA fixture written again by our exporter in `weightType`, with its weights in model.onnx_data. */
 function copyOf(weightType: FloatType): string {
@@ -219,3 +220,41 @@ for (const type of ['float16', 'bfloat16'] as const)
     );
     assert.ok(Number.isFinite(nll.nll) && nll.tokens > 0);
   });
+
+test('--dtype exports another float type: fp32 → fp16 (sparsify), bf16 → fp32 (quantize); others are refused', () => {
+  const typeOf = (dir: string, name: string) =>
+    readOnnxFile(path.join(dir, 'model.onnx')).model.graph!.initializer!.find((t) => t.name === name)?.dataType;
+  const torchDtype = (dir: string) => JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).torch_dtype;
+  const half = path.join(tempDir(), 'half');
+  const sparsified = runCli([
+    'sparsify',
+    tinyMha.onnx,
+    ...['--method', 'magnitude', '--sparsity', '0.5', '--dtype', 'fp16', '--calib', texts.tinyStoriesValid],
+    ...['--seq-len', '128', '--eval-windows', '2', '--provider', 'cpu', '--out', half, '--json'],
+  ]);
+  assert.equal(sparsified.code, 0, sparsified.stderr);
+  assert.equal(torchDtype(half), 'float16');
+  assert.equal(typeOf(half, 'model.layers.0.mlp.down_proj.weight'), DataType.FLOAT16);
+  const report = JSON.parse(sparsified.stdout);
+  assert.ok(report.after.fileBytes < 0.6 * report.before.fileBytes, 'half the bytes');
+  assert.ok(Number.isFinite(report.after.ppl), 'the fp16 export is measured');
+
+  const single = path.join(tempDir(), 'single');
+  const quantized = runCli(['quantize', copyOf('bfloat16'), '--bits', '8', '--dtype', 'fp32', '--out', single]);
+  assert.equal(quantized.code, 0, quantized.stderr);
+  assert.equal(torchDtype(single), 'float32');
+  assert.equal(typeOf(single, 'model.embed_tokens.weight'), DataType.FLOAT, 'the unquantized tensors widened');
+
+  const refused = runCli([
+    'quantize',
+    tinyMha.onnx,
+    '--bits',
+    '8',
+    '--dtype',
+    'fp8',
+    '--out',
+    path.join(tempDir(), 'x'),
+  ]);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /'--dtype <t>' argument 'fp8' is invalid\. Allowed choices are fp32, fp16, bf16\./);
+});
