@@ -101,6 +101,7 @@ function readForm(): CompressForm {
     sparsity: value('sparsity'),
     profile: value('profile'),
     bits: value('bits'),
+    dtype: value('dtype'),
     seed: Number(value('seed')),
   };
 }
@@ -196,6 +197,19 @@ function renderForm(f: CompressForm, c: FormChoices): HTMLElement {
           ['4', 'int4'],
         ],
         f.bits,
+      ),
+    ),
+    field(
+      'Export as',
+      dropdown(
+        'dtype',
+        [
+          ['', "the model's own type"],
+          ['fp16', 'fp16'],
+          ['bf16', 'bf16'],
+          ['fp32', 'fp32'],
+        ],
+        f.dtype,
       ),
     ),
     field('Seed', text('seed', String(f.seed), { type: 'number' })),

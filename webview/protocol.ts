@@ -20,6 +20,8 @@ export interface CompressForm {
   /** How a fractional sparsity is spread over the linears: 'uniform' | 'owl' | 'search'. */
   profile: string;
   bits: string; // '' | '4' | '8'
+  /** The export's float type: '' (the model's own) | 'fp32' | 'fp16' | 'bf16'. */
+  dtype: string;
   seed: number;
 }
 

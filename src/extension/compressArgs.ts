@@ -29,5 +29,6 @@ export function compressArgs(model: string, f: CompressForm, demoText: string): 
   if (f.sparsity && !f.sparsity.includes(':') && f.profile && f.profile !== 'uniform')
     args.push('--profile', f.profile);
   if (f.bits) args.push('--bits', f.bits);
+  if (f.dtype) args.push('--dtype', f.dtype);
   return args;
 }

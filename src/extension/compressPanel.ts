@@ -120,6 +120,7 @@ export class CompressPanel {
               sparsity: '',
               profile: 'uniform',
               bits: '',
+              dtype: '',
               seed: DEFAULT_SEED,
             },
             choices: FORM_CHOICES,

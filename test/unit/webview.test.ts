@@ -89,6 +89,7 @@ test('the form becomes the same compress command the CLI runs', () => {
     sparsity: '2:4',
     profile: 'search',
     bits: '4',
+    dtype: 'fp16',
     seed: 3,
   };
   assert.deepEqual(compressArgs('/m/model.onnx', form, '/ext/sample.txt'), [
@@ -116,10 +117,12 @@ test('the form becomes the same compress command the CLI runs', () => {
     '2:4',
     '--bits',
     '4',
+    '--dtype',
+    'fp16',
   ]);
   assert.deepEqual(
-    compressArgs('/m/model.onnx', { ...form, sparsity: '0.5' }, '/ext/sample.txt').slice(-6),
-    ['--sparsity', '0.5', '--profile', 'search', '--bits', '4'],
+    compressArgs('/m/model.onnx', { ...form, sparsity: '0.5' }, '/ext/sample.txt').slice(-8),
+    ['--sparsity', '0.5', '--profile', 'search', '--bits', '4', '--dtype', 'fp16'],
     'a fraction takes the profile',
   );
 });
