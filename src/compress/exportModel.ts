@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Decoder, FloatType } from '../model/decoder';
+import type { Decoder, FloatType, Weight } from '../model/decoder';
+import { LINEAR_ROLES } from '../model/names';
 import { buildDecoderGraph } from '../graph/decoderGraph';
 import { writeModelFile, type WriteOptions } from '../onnx/writeModel';
 import type { TextTokenizer } from '../text/tokenizer';
@@ -14,11 +15,25 @@ export interface ExportedModel {
 }
 
 /**
- * `d` to be exported in `type` (absent: its own precision): its weights are rounded to it on writing, and the
- * measurements of the export know what it holds.
+ * `d` to be exported in `type` (absent: its own precision): its embeddings, head and float linears are rounded to
+ * it on writing, and its sizes and the measurements of the export count what it holds.
  */
-export const exportedAs = (d: Decoder, type: FloatType | undefined): Decoder =>
-  type && type !== (d.weightType ?? 'float32') ? { ...d, weightType: type } : d;
+export function exportedAs(d: Decoder, type: FloatType | undefined): Decoder {
+  if (!type || type === (d.weightType ?? 'float32')) return d;
+  const bytes = type === 'float32' ? 4 : 2;
+  const as = (w: Weight): Weight => (w.quant ? w : { ...w, storedBytesPerElement: bytes });
+  return {
+    ...d,
+    weightType: type,
+    embed: as(d.embed),
+    lmHead: as(d.lmHead),
+    layerWeights: d.layerWeights.map((lw) => {
+      const out = { ...lw };
+      for (const role of LINEAR_ROLES) out[role] = as(lw[role]);
+      return out;
+    }),
+  };
+}
 
 /**
  * Writes a runnable model into `dir`: `model.onnx` (+ `model.onnx_data` when large) with the standard decoder

@@ -2,6 +2,7 @@ import { DataType } from '../onnx/proto';
 import type { FloatType, Weight } from '../model/decoder';
 import type { GraphBuilder } from './graph';
 import { toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
+import { UserError } from '../util/errors';
 
 /** A linear projection emitter: `x [..., in]` → `[..., out]`, for a weight stored as it is. */
 export type Linear = (x: string, name: string) => string;
@@ -30,11 +31,27 @@ export function floatWeight(
   const init = g.initializer(
     name,
     w.shape,
-    () => (same ? same.read() : toNarrowBytes(w.read(), type)),
+    () => (same ? same.read() : narrowed(name, w.read(), type)),
     NARROW_TYPES[type],
     same?.external,
   );
   return { value: init, narrow: type };
+}
+
+/** fp16's largest finite value is 65504; from 65520 up, values round to infinity. */
+const HALF_OVERFLOW = 65520;
+
+/** `v` as `type` bytes; a value beyond fp16's range (a bf16 or fp32 weight exported as fp16) is refused, not made ±∞. */
+function narrowed(name: string, v: Float32Array, type: NarrowFloat): Uint8Array {
+  if (type === 'float16') {
+    let max = 0;
+    for (let i = 0; i < v.length; i++) max = Math.max(max, Math.abs(v[i]));
+    if (max >= HALF_OVERFLOW)
+      throw new UserError(
+        `${name}: values up to ${max.toPrecision(4)} lie beyond fp16's range (±65504) and would be written as infinities; export as bf16 or fp32 (--dtype bf16 or --dtype fp32)`,
+      );
+  }
+  return toNarrowBytes(v, type);
 }
 
 export const NARROW_TYPES: Record<NarrowFloat, DataType> = {

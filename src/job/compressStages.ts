@@ -21,7 +21,7 @@ import { stagePerplexities } from './stagePerplexity';
 import type { NllSum } from '../runtime/perplexity';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { describeStage, weightStagePass } from './weightStage';
-import { honestNotes, measureModels } from './measureModel';
+import { comparisonNotes, honestNotes, measureModels } from './measureModel';
 import type { ChosenMasks } from './compressMasks';
 import type { CompressRequest } from './compressRequest';
 
@@ -199,7 +199,11 @@ export function compressReport(
     },
     stages,
     ...(profile ? { profile } : {}),
-    notes: [...ctx.warnings, ...(stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : [])],
+    notes: [
+      ...ctx.warnings,
+      ...(stages ? honestNotes(stages[1], stages[2], Boolean(r.weightStage?.sparsity)) : []),
+      ...comparisonNotes(d, final),
+    ],
     seconds: parts.seconds,
   };
 }

@@ -32,7 +32,9 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   const notRunnable = whyNotRunnable(d);
   if (r.original && notRunnable)
-    throw new UserError(`--original needs a model file that runs as it is; ${path.basename(model)}: ${notRunnable}`);
+    throw new UserError(
+      `--original needs a model file that runs as it is; ${path.basename(model)}: ${notRunnable}. Without --original it generates through our graph of its weights`,
+    );
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
     ? await modelFileSession(d.source.path, d, session)

@@ -129,6 +129,21 @@ async function nllThroughFile(
   }
 }
 
+/** What else differs between the original as measured and the export: another float type, a stand-in original. */
+export function comparisonNotes(original: Decoder, exported: Decoder): string[] {
+  const notes: string[] = [];
+  const [from, to] = [original.weightType ?? 'float32', exported.weightType ?? 'float32'];
+  if (from !== to)
+    notes.push(
+      `The export is ${to} (--dtype), the original ${from}: its file size, memory and speed differ by that too, not by the compression alone.`,
+    );
+  if (original.source.notRunnable)
+    notes.push(
+      `The original file cannot run here (${original.source.notRunnable}): its weights, re-emitted by subnet-search with fp32 inputs and outputs, stand in for it in the timings and memory.`,
+    );
+  return notes;
+}
+
 /** Plain words where a stage bought no speed or size (the top complaint about sparsity tools, anchors.md §4). */
 export function honestNotes(
   before: ModelMeasure | ModelMeasureNoText,

@@ -20,7 +20,13 @@ import { exportedAs, writeModelFiles } from '../compress/exportModel';
 import { OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
-import { honestNotes, measureModels, type ModelMeasure, type ModelMeasureNoText } from './measureModel';
+import {
+  comparisonNotes,
+  honestNotes,
+  measureModels,
+  type ModelMeasure,
+  type ModelMeasureNoText,
+} from './measureModel';
 import type { JobListener } from './protocol';
 import { DEFAULT_CALIB_WINDOWS, DEFAULT_EVAL_WINDOWS, DEFAULT_SEED } from './defaults';
 import { checkWeightStageRequest } from './options';
@@ -179,6 +185,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     const notes = [
       ...warnings,
       ...honestNotes(before, after, Boolean(r.stage.sparsity)),
+      ...comparisonNotes(d, result),
       ...(evalWindows ? [] : [UNMEASURED]),
     ];
     const report: WeightStageReport = {

@@ -50,9 +50,9 @@ export function loadDecoder(file: string): Decoder {
   if (o) checkConfigAgainstGraph(d, o.hints());
   checkWeightShapes(d);
   const graph = o?.file.model.graph;
-  const bf16Io = [...(graph?.input ?? []), ...(graph?.output ?? [])].some(
-    (v) => v.type?.tensorType?.elemType === DataType.BFLOAT16,
-  );
+  // Older exporters list the initializers among the inputs too: those are weights, not what is fed.
+  const fed = (graph?.input ?? []).filter((v) => !o!.index.initializers.has(v.name ?? ''));
+  const bf16Io = [...fed, ...(graph?.output ?? [])].some((v) => v.type?.tensorType?.elemType === DataType.BFLOAT16);
   // Such a file runs only where bf16 tensors can be fed (CUDA from Python); our graphs over its weights run here.
   if (bf16Io)
     d.source.notRunnable = 'its inputs and outputs are bfloat16, which onnxruntime-node can neither feed nor read';

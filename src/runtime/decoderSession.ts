@@ -69,13 +69,14 @@ async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptio
   const built = buildDecoderGraph(d, build);
   const sourceDir = sourceDirOf(d);
   const inline = inlineBytes(d, built);
-  const keepsHalfWeights = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
+  const halfTensors = built.tensors.some((t) => t.dataType === DataType.FLOAT16);
+  const keepsNarrowWeights = halfTensors || built.tensors.some((t) => t.dataType === DataType.BFLOAT16);
   if (inline < IN_MEMORY_LIMIT) {
     const referenced = inline < built.tensors.reduce((a, t) => a + estimatedBytes(t), 0);
     return createSession(modelToBuffer(built.model, built.tensors, sourceDir), {
       ...o,
-      keepsHalfWeights,
-      halfTensors: keepsHalfWeights,
+      keepsNarrowWeights,
+      halfTensors,
       externalDataDir: referenced ? sourceDir : undefined,
       describe: d.source.path,
     });
@@ -84,7 +85,7 @@ async function sessionOver(d: Decoder, build: BuildOptions, o: GraphSessionOptio
   try {
     const file = path.join(dir, 'model.onnx');
     writeModelFile(built.model, built.tensors, file, { externalData: 'always' });
-    return await createSession(file, { ...o, keepsHalfWeights, halfTensors: keepsHalfWeights });
+    return await createSession(file, { ...o, keepsNarrowWeights, halfTensors });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

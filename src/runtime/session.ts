@@ -26,11 +26,11 @@ export interface GraphSessionOptions extends SessionOptions {
   /** The folder the buffer's external-data locations are relative to (the source model's folder). */
   externalDataDir?: string;
   /**
-   * The graph widens fp16 weights with Cast nodes: ONNX Runtime's constant folding would replace each weight by an
-   * fp32 copy at load and double its memory, so it is turned off for such graphs (and the optimisation level kept
-   * at `extended`).
+   * The graph widens fp16 (bf16) weights with Cast nodes: ONNX Runtime's constant folding would replace each weight
+   * by an fp32 copy at load and double its memory, so it is turned off for such graphs (and the optimisation level
+   * kept at `extended`).
    */
-  keepsHalfWeights?: boolean;
+  keepsNarrowWeights?: boolean;
   /**
    * Free each intermediate tensor when done with it instead of keeping ONNX Runtime's CPU arena: for graphs run on
    * matrices of changing sizes (linear algebra, one decoder layer at a time), where an arena only ever grows.
@@ -110,10 +110,10 @@ function baseOptions(o: OpenOptions): ort.InferenceSession.SessionOptions {
   const extra: Record<string, Record<string, string>> = {};
   if (o.externalDataDir) extra.session = { model_external_initializers_file_folder_path: o.externalDataDir };
   if (o.probe?.wholly) extra.session = { ...extra.session, disable_cpu_ep_fallback: '1' };
-  if (o.keepsHalfWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
+  if (o.keepsNarrowWeights) extra.optimization = { disable_specified_optimizers: 'ConstantFolding' };
   return {
     // Level `all` folds the Casts even with ConstantFolding disabled (measured: an fp16 model then holds fp32 copies).
-    graphOptimizationLevel: o.keepsHalfWeights ? 'extended' : 'all',
+    graphOptimizationLevel: o.keepsNarrowWeights ? 'extended' : 'all',
     ...(o.threads && o.threads > 0 ? { intraOpNumThreads: o.threads, interOpNumThreads: 1 } : {}),
     logSeverityLevel: sessionLogLevel(o) as 0 | 1 | 2 | 3 | 4,
     ...(o.noArena ? { enableCpuMemArena: false, enableMemPattern: false } : {}),

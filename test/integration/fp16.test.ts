@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
-import type { Decoder, FloatType } from '../../src/model/decoder';
+import { memoryWeight, type Decoder, type FloatType } from '../../src/model/decoder';
 import { loadModelTokenizer } from '../../src/text/tokenizer';
 import { writeModelFiles } from '../../src/compress/exportModel';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
@@ -25,7 +25,8 @@ import {
   halfToFloat,
   roundToBfloat16,
 } from '../../src/onnx/tensorData';
-import { NARROW_TYPES } from '../../src/graph/linear';
+import { floatWeight, NARROW_TYPES } from '../../src/graph/linear';
+import { GraphBuilder } from '../../src/graph/graph';
 import { cliPath, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 import { runCli } from '../cli';
 
@@ -238,6 +239,10 @@ test('--dtype exports another float type: fp32 → fp16 (sparsify), bf16 → fp3
   const report = JSON.parse(sparsified.stdout);
   assert.ok(report.after.fileBytes < 0.6 * report.before.fileBytes, 'half the bytes');
   assert.ok(Number.isFinite(report.after.ppl), 'the fp16 export is measured');
+  assert.ok(
+    report.notes.some((n: string) => n.startsWith('The export is float16 (--dtype), the original float32')),
+    'the report says the type differs too',
+  );
 
   const single = path.join(tempDir(), 'single');
   const quantized = runCli(['quantize', copyOf('bfloat16'), '--bits', '8', '--dtype', 'fp32', '--out', single]);
@@ -257,4 +262,13 @@ test('--dtype exports another float type: fp32 → fp16 (sparsify), bf16 → fp3
   ]);
   assert.notEqual(refused.code, 0);
   assert.match(refused.stderr, /'--dtype <t>' argument 'fp8' is invalid\. Allowed choices are fp32, fp16, bf16\./);
+});
+
+test("a weight beyond fp16's range is refused when exported as fp16, not written as infinities", () => {
+  const g = new GraphBuilder();
+  floatWeight(g, 'w', memoryWeight('w', [1, 2], Float32Array.of(1, 7e4)), 'float16');
+  const values = g.tensors[0].values as () => Uint8Array;
+  assert.throws(values, /^UserError: w: values up to 7\.000e\+4 lie beyond fp16's range \(±65504\).*--dtype bf16/);
+  floatWeight(g, 'b', memoryWeight('b', [1, 2], Float32Array.of(1, 7e4)), 'bfloat16');
+  assert.equal((g.tensors[1].values as () => Uint8Array)().length, 4, 'bf16 holds it');
 });

@@ -157,7 +157,8 @@ export function readGenaiBuilder(file: OnnxFile, index: GraphIndex, hints: Confi
   const cos = readFloatTensor(cosT, file.dir);
   const sin = readFloatTensor(need(GENAI_NAMES.sinCache, 'sin cache'), file.dir);
   const rope = builderRope(cos, sin, headDim, fileName, floatTypeOf(cosT) ?? 'float32');
-  const weightType = layerWeights[0]?.o.stored?.type ?? 'float32';
+  // As the Optimum reader decides it: o_proj's stored type, else the embedding table's (the head's when shared).
+  const weightType = layerWeights[0]?.o.stored?.type ?? floatTypeOf(embedT ?? lmT) ?? 'float32';
   const config: DecoderConfig = {
     family: FAMILIES.llama.name,
     layers,

@@ -24,7 +24,7 @@ import {
   layerPrefix,
   type LinearRole,
 } from '../names';
-import { orientation, quantizedWeight, tensorWeight } from './onnxWeights';
+import { floatTypeOf, orientation, quantizedWeight, tensorWeight } from './onnxWeights';
 import { splitFused } from './fused';
 import { checkConfigAgainstGraph, graphConstants } from './graphConstants';
 import { weightsByScope } from './scopeNames';
@@ -142,8 +142,9 @@ export function readOptimum(
   // config.json's rope_theta / rms_norm_eps, checked against the graph's; where config.json is silent, the graph's.
   const inGraph = graphConstants(index, file.dir, headDim);
   checkConfigAgainstGraph(hints, inGraph, file.path);
-  // o_proj is never split on read, so its stored bytes say the model's precision.
-  const weightType = layerWeights[0]?.o.stored?.type ?? 'float32';
+  // o_proj is never split on read, so its stored bytes say the model's precision; where it has none (quantized,
+  // transposed), the embedding's type does, which no stage of ours quantizes.
+  const weightType = layerWeights[0]?.o.stored?.type ?? floatTypeOf(embedT) ?? 'float32';
   const config: DecoderConfig = {
     family: family.name,
     layers,
