@@ -1,6 +1,7 @@
 // `npm run bench -- linalg`: the measurements behind design choices of the scale work, side by side in one run.
-// (1) ONNX Runtime's com.microsoft.Inverse against our blocked inverse (src/linalg/blockInverse.ts) on damped
-// Gram-like matrices of a 7B-class layer's sizes; (2) an fp16 against an fp32 MatMul on the CPU provider, which
+// (1) inverses of a 7B-class layer's sizes, time and accuracy: ONNX Runtime's com.microsoft.Inverse, the
+// Schur-complement blocks used before (bench/reference/schurInverse.ts) and the Cholesky factor used now, on a
+// diagonally dominant matrix and on a damped calibration-like Gram matrix of fewer positions than channels; (2) an fp16 against an fp32 MatMul on the CPU provider, which
 // decides that our graphs widen fp16 weights and compute in fp32; (3) the linear algebra of one Llama-2-7B linear
 // on the CPU (inputs 4096 and 11008 wide), time and peak memory, in a process of its own (bench/scaleWorker.ts).
 import { GraphBuilder } from '../src/graph/graph';
@@ -8,6 +9,10 @@ import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
 import { createSession, ort } from '../src/runtime/session';
 import { linalgOn } from '../src/linalg/graphs';
+import { meanDiagonal } from '../src/linalg/inverse';
+import { transpose2d } from '../src/model/transpose';
+import { seededRandom } from '../src/util/random';
+import { emitInverse } from './reference/schurInverse';
 import { machine, writeResults } from './lib';
 import { worker } from './scale';
 
@@ -37,22 +42,64 @@ function spd(n: number): Float32Array {
   return a;
 }
 
+/**
+ * A Gram matrix as a calibration gives it: n/2 positions (fewer than channels, as 8 × 128 tokens for a 2048-wide
+ * layer), correlated channels with nonzero means, damped by 1 % of its mean diagonal.
+ */
+async function calibrationGram(n: number): Promise<Float32Array> {
+  const positions = n / 2;
+  const rand = seededRandom(n);
+  const mean = Float32Array.from({ length: n }, () => 2 * (rand() - 0.5));
+  const xt = Float32Array.from({ length: n * positions }, (_, i) => rand() - 0.5 + mean[Math.floor(i / positions)]);
+  for (let j = 1; j < n; j++)
+    for (let p = 0; p < positions; p++) xt[j * positions + p] += 0.5 * xt[(j - 1) * positions + p];
+  const h = await cpu.matmul(xt, transpose2d(xt, n, positions), n, positions, n);
+  const lambda = 0.01 * meanDiagonal(h, n);
+  for (let i = 0; i < n; i++) h[i * n + i] += lambda;
+  return h;
+}
+
+const cpu = linalgOn({ provider: 'cpu' });
+
+/** max |A·X − I|. */
+async function inverseError(a: Float32Array, x: Float32Array, n: number): Promise<number> {
+  const p = await cpu.matmul(a, x, n, n, n);
+  let worst = 0;
+  for (let i = 0; i < n; i++)
+    for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(p[i * n + j] - (i === j ? 1 : 0)));
+  return worst;
+}
+
 export async function benchLinalg(): Promise<void> {
   const inverseRows = [];
   for (const n of [2048, 5632]) {
-    const a = spd(n);
-    const eigen = await session((g) =>
-      g.output(
-        g.op('Inverse', [g.input('A', DataType.FLOAT, [n, n])], {}, 'inv', 'com.microsoft'),
-        'X',
-        DataType.FLOAT,
-        [n, n],
-      ),
-    );
-    const ortInverse = await timed(() => eigen.run({ A: new ort.Tensor('float32', a, [n, n]) }), 1);
-    const blocked = await timed(() => linalgOn({ provider: 'cpu' }).inverseSpd(a, n), 1);
-    inverseRows.push({ n, ortInverse, blocked });
-    console.log(`inverse n=${n}: Inverse ${ortInverse.toFixed(2)} s, blocked ${blocked.toFixed(2)} s`);
+    const inverse = (emit: (g: GraphBuilder, a: string) => string) =>
+      session((g) => g.output(emit(g, g.input('A', DataType.FLOAT, [n, n])), 'X', DataType.FLOAT, [n, n]));
+    const eigen = await inverse((g, a) => g.op('Inverse', [a], {}, 'inv', 'com.microsoft'));
+    const schur = await inverse((g, a) => emitInverse(g, a, n));
+    const ways: [string, (a: Float32Array) => Promise<Float32Array>][] = [
+      [
+        'com.microsoft.Inverse',
+        async (a) => (await eigen.run({ A: new ort.Tensor('float32', a, [n, n]) })).X.data as Float32Array,
+      ],
+      [
+        'Schur-complement blocks (replaced)',
+        async (a) => (await schur.run({ A: new ort.Tensor('float32', a, [n, n]) })).X.data as Float32Array,
+      ],
+      ['Cholesky factor (ours)', (a) => cpu.inverseSpd(a, n)],
+    ];
+    for (const [matrix, a] of [
+      ['diagonally dominant', spd(n)],
+      ['calibration Gram, n/2 positions', await calibrationGram(n)],
+    ] as const)
+      for (const [way, invert] of ways) {
+        const seconds = await timed(() => invert(a), 1);
+        const error = await inverseError(a, await invert(a), n);
+        inverseRows.push({ n, matrix, way, seconds, error });
+        console.log(
+          `inverse n=${n}, ${matrix}, ${way}: ${seconds.toFixed(2)} s, max |A·A⁻¹ − I| ${error.toExponential(1)}`,
+        );
+      }
   }
   const matmulRows = [];
   const [M, K, N] = [1024, 2048, 2048];
@@ -83,13 +130,12 @@ export async function benchLinalg(): Promise<void> {
   });
   linearRows.forEach((r) => console.log(`${r.step}: ${r.seconds.toFixed(1)} s`));
   const md = [
-    `${machine()}, CPU execution provider; medians (one run for the inverses after a warm-up, five for the products).`,
+    `${machine()}, CPU execution provider; medians (one run for the inverses after a warm-up, five for the products). Inverses: time, and the error against the definition.`,
     '',
-    '| n | com.microsoft.Inverse | blocked inverse (MatMuls) | speed-up |',
-    '| ---: | ---: | ---: | ---: |',
+    '| n | matrix | inverse | time | max \\|A·A⁻¹ − I\\| |',
+    '| ---: | --- | --- | ---: | ---: |',
     ...inverseRows.map(
-      (r) =>
-        `| ${r.n} | ${r.ortInverse.toFixed(2)} s | ${r.blocked.toFixed(2)} s | ${(r.ortInverse / r.blocked).toFixed(1)}× |`,
+      (r) => `| ${r.n} | ${r.matrix} | ${r.way} | ${r.seconds.toFixed(2)} s | ${r.error.toExponential(1)} |`,
     ),
     '',
     `| MatMul ${M} × ${K} · ${K} × ${N} | time | GFLOP/s |`,

@@ -1,6 +1,6 @@
 // `npm run bench -- scale`: the engine on models of real shapes with RANDOM weights (bench/randomModels.ts), each
 // measurement in a process of its own for its peak RSS. Here: per-stage time and memory at 2, 4 and 8 layers of
-// TinyLlama's layer shape, a TinyLlama-1.1B-shaped fp16 model compressed end to end, a llama2.c .bin over 2 GiB,
+// TinyLlama's layer shape, TinyLlama-1.1B-shaped fp16 and bf16 models compressed end to end, a llama2.c .bin over 2 GiB,
 // and eval on a 50 MB text. bench/gpu.sh runs the same worker on a GPU machine.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -63,14 +63,21 @@ export async function benchScale(): Promise<void> {
   const total = (i: number) => STAGES.reduce((a, st) => a + depth[i].seconds[st], 0);
   const growthTotal = { from2to4: (total(1) - total(0)) / 2, from4to8: (total(2) - total(1)) / 4 };
 
-  // 2. TinyLlama-1.1B-shaped, fp16: compress with FLAP, and the quick search preset on reduced fitness windows.
-  const tiny = writeRandomModel(SHAPES['tinyllama-1.1b'], 'float16', path.join(dir, 'tinyllama-1.1b-fp16'));
-  const compressRuns = (['flap', 'search'] as const).map((method) => {
-    const out = path.join(dir, `tinyllama-${method}`);
+  // 2. TinyLlama-1.1B-shaped, fp16: compress with FLAP, and the quick search preset on reduced fitness windows;
+  // bf16: compress with FLAP.
+  const tiny = (type: 'float16' | 'bfloat16') =>
+    writeRandomModel(SHAPES['tinyllama-1.1b'], type, path.join(dir, `tinyllama-1.1b-${type}`));
+  const runs = [
+    { method: 'flap', type: 'float16' },
+    { method: 'search', type: 'float16' },
+    { method: 'flap', type: 'bfloat16' },
+  ] as const;
+  const compressRuns = runs.map(({ method, type }) => {
+    const out = path.join(dir, `tinyllama-${type}-${method}`);
     fs.rmSync(out, { recursive: true, force: true });
     fs.rmSync(`${out}.partial`, { recursive: true, force: true });
     const request = {
-      model: tiny,
+      model: tiny(type),
       calib: validText,
       out,
       ratio: 0.8,
@@ -84,9 +91,9 @@ export async function benchScale(): Promise<void> {
     const r = worker({ mode: 'compress', request });
     const exported = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype as string;
     console.log(
-      `tinyllama ${method}: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB, export ${exported}`,
+      `tinyllama ${type} ${method}: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB, export ${exported}`,
     );
-    return { method, request, exportedDtype: exported, ...r };
+    return { method, type, request, exportedDtype: exported, ...r };
   });
 
   // 3. A llama2.c .bin over 2 GiB: convert, inspect, eval.
@@ -161,11 +168,11 @@ export async function benchScale(): Promise<void> {
     '',
     `Added time per layer, 4→8 layers vs 2→4 (target ≤ 1.3): ${STAGES.map((st) => `${st} ${(growth[st].from4to8 / growth[st].from2to4).toFixed(2)}`).join(', ')}; all four stages together ${(growthTotal.from4to8 / growthTotal.from2to4).toFixed(2)}.`,
     '',
-    '| TinyLlama-1.1B shape, fp16 (random weights) | stages (s) | total | peak RSS | weights | export |',
+    '| TinyLlama-1.1B shape (random weights) | stages (s) | total | peak RSS | weights | export |',
     '| --- | --- | ---: | ---: | ---: | --- |',
     ...compressRuns.map(
       (r) =>
-        `| \`compress --method ${r.method}${r.method === 'search' ? ' --preset quick' : ''}\` (seq 128, ${r.request.calibWindows} calibration windows, ${r.request.fitnessWindows} fitness windows) | ${Object.entries(
+        `| ${r.type === 'float16' ? 'fp16' : 'bf16'}: \`compress --method ${r.method}${r.method === 'search' ? ' --preset quick' : ''}\` (seq 128, ${r.request.calibWindows} calibration windows, ${r.request.fitnessWindows} fitness windows) | ${Object.entries(
           r.seconds,
         )
           .map(([k, v]) => `${k} ${v.toFixed(0)}`)

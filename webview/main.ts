@@ -15,6 +15,7 @@ import type { CompressReport } from '../src/job/compressReport';
 import type { ModelSummary } from '../src/job/inspect';
 import type { MasksFile } from '../src/compress/masksFile';
 import type { LayerReformReport } from '../src/compress/reform/reformation';
+import { describeReformError } from '../src/compress/reform/reformError';
 import { attentionCells, mlpCells, profileCells } from './heatmap';
 import { drawHeatmap } from './draw';
 import { paretoChart, progressChart } from './charts';
@@ -319,8 +320,8 @@ function renderReform(): HTMLElement | undefined {
     const row = el('tr');
     row.append(
       el('td', {}, String(r.layer)),
-      el('td', {}, `${r.o.errorBefore.toFixed(4)} → ${r.o.errorAfter.toFixed(4)}`),
-      el('td', {}, `${r.down.errorBefore.toFixed(4)} → ${r.down.errorAfter.toFixed(4)}`),
+      el('td', {}, describeReformError(r.o)),
+      el('td', {}, describeReformError(r.down)),
     );
     t.append(row);
   }

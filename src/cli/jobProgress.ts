@@ -2,6 +2,7 @@
 import type { JobEvent } from '../job/protocol';
 import { sendToParent, underParent } from '../job/ipc';
 import { progressBar } from './progress';
+import { describeReformError } from '../compress/reform/reformError';
 
 /** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
 export function jobProgress(json: boolean | undefined, generations: number) {
@@ -28,7 +29,7 @@ export function jobProgress(json: boolean | undefined, generations: number) {
       }
       if (e.type === 'reform')
         process.stderr.write(
-          `  layer ${e.layer.layer}: o_proj error ${e.layer.o.errorBefore.toFixed(4)} → ${e.layer.o.errorAfter.toFixed(4)}, down_proj ${e.layer.down.errorBefore.toFixed(4)} → ${e.layer.down.errorAfter.toFixed(4)}\n`,
+          `  layer ${e.layer.layer}: o_proj error ${describeReformError(e.layer.o)}, down_proj ${describeReformError(e.layer.down)}\n`,
         );
       if (e.type === 'log') process.stderr.write(`${e.message}\n`);
     },

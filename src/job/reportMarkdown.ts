@@ -1,3 +1,4 @@
+import { describeReformError, type ModuleReformError } from '../compress/reform/reformError';
 import * as path from 'node:path';
 import type { CompressReport } from './compressReport';
 import type { PplSet } from './stagePerplexity';
@@ -44,8 +45,7 @@ export function renderReport(r: CompressReport): string {
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...L.map((l, i) => {
       const e = r.reformation?.layers[i];
-      const err = (x?: { errorBefore: number; errorAfter: number }) =>
-        x ? `${x.errorBefore.toFixed(4)} → ${x.errorAfter.toFixed(4)}` : '—';
+      const err = (x?: ModuleReformError) => (x ? describeReformError(x) : '—');
       return `| ${i} | ${l.heads}/${O[i].heads} | ${l.kvHeads}/${O[i].kvHeads} | ${l.headDim}/${O[i].headDim} | ${l.intermediate}/${O[i].intermediate} | ${l.params} | ${err(e?.o)} | ${err(e?.down)} |`;
     }),
     '',

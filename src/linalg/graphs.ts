@@ -3,16 +3,26 @@ import { DataType } from '../onnx/proto';
 import { GraphBuilder } from '../graph/graph';
 import { modelToBuffer } from '../onnx/writeModel';
 import { createSession, ort, type SessionOptions } from '../runtime/session';
-import { emitInverse, squareInput } from './blockInverse';
+import { inverseUpperFactor } from './inverseCholesky';
+import { transpose2d } from '../model/transpose';
+
+/**
+ * Up to this size a symmetric positive definite matrix is inverted by ONNX Runtime's `com.microsoft.Inverse`
+ * (Eigen's LU); above it, through its Cholesky factor (inverseCholesky.ts, MatMuls with 128-wide JS leaves), in
+ * O(n³) MatMuls like the 2×2 Schur-complement inverse this replaced, whose error grows with the condition of its
+ * blocks: on a damped Gram matrix of fewer positions than channels (calibration on 1016 tokens, n = 2048) that one
+ * gave |H·H⁻¹ − I| up to 11, the factor 2e-4 (`npm run bench -- linalg`).
+ */
+export const INVERSE_LEAF = 1024;
 
 /**
  * The linear algebra of one job, on the job's execution provider and threads: on a GPU the O(n³) MatMuls run
- * there, and the leaf `Inverse` blocks, which WebGPU lacks, go to the CPU provider inside the same session.
+ * there, and an `Inverse` up to INVERSE_LEAF, which WebGPU lacks, goes to the CPU provider inside the same session.
  */
 export interface Linalg {
   /** A · B for `[n, k]` · `[k, m]`. */
   matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array>;
-  /** A⁻¹ for a symmetric positive definite `A [k, k]` (blockInverse.ts: the O(k³) work in MatMuls). */
+  /** A⁻¹ for a symmetric positive definite `A [k, k]`. */
   inverseSpd(a: Float32Array, k: number): Promise<Float32Array>;
   /** A⁻¹ · (B · C + D) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`, `D [k, m]`. */
   solveProduct(
@@ -63,10 +73,19 @@ function cached(
 
 const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('float32', data, dims);
 
+/** The graph input of a square matrix of size `n`. */
+const squareInput = (g: GraphBuilder, name: string, n: number) => g.input(name, DataType.FLOAT, [n, n]);
+
+/** U and Uᵀ with A⁻¹ = UᵀU, in float32 for the MatMuls that apply them. */
+async function inverseFactors(la: Linalg, a: Float32Array, k: number): Promise<[Float32Array, Float32Array]> {
+  const u = Float32Array.from(await inverseUpperFactor(la, a, k));
+  return [u, transpose2d(u, k, k)];
+}
+
 /** The linear algebra on `o`'s provider and threads. */
 export function linalgOn(o: SessionOptions): Linalg {
   const on = { provider: o.provider, threads: o.threads };
-  return {
+  const la: Linalg = {
     async matmul(a, b, n, k, m) {
       const s = await cached(on, 'matmul', '', (g) => {
         g.output(
@@ -79,20 +98,30 @@ export function linalgOn(o: SessionOptions): Linalg {
       return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
     },
     async inverseSpd(a, k) {
+      if (k > INVERSE_LEAF) {
+        const [u, ut] = await inverseFactors(la, a, k);
+        return la.matmul(ut, u, k, k, k);
+      }
       const s = await cached(on, 'inverse', String(k), (g) => {
-        g.output(emitInverse(g, squareInput(g, 'A', k), k), 'X', DataType.FLOAT, [k, k]);
+        g.output(g.op('Inverse', [squareInput(g, 'A', k)], {}, 'inv', 'com.microsoft'), 'X', DataType.FLOAT, [k, k]);
       });
       return (await s.run({ A: tensor(a, [k, k]) })).X.data as Float32Array;
     },
     async solveProduct(a, b, c, d, k, n, m) {
-      const s = await cached(on, 'solveProduct', String(k), (g) => {
-        const inv = emitInverse(g, squareInput(g, 'A', k), k);
-        const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, [k, 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
-        const rhs = g.op('Add', [bc, g.input('D', DataType.FLOAT, [k, 'm'])]);
+      const large = k > INVERSE_LEAF;
+      // Large: B·C + D here, then Uᵀ(U(B·C + D)) with the factor.
+      const s = await cached(on, large ? 'productPlus' : 'solveProduct', large ? '' : String(k), (g) => {
+        const bc = g.op('MatMul', [g.input('B', DataType.FLOAT, ['k', 'n']), g.input('C', DataType.FLOAT, ['n', 'm'])]);
+        const rhs = g.op('Add', [bc, g.input('D', DataType.FLOAT, ['k', 'm'])]);
+        if (large) return g.output(rhs, 'X', DataType.FLOAT, ['k', 'm']);
+        const inv = g.op('Inverse', [squareInput(g, 'A', k)], {}, 'inv', 'com.microsoft');
         g.output(g.op('MatMul', [inv, rhs]), 'X', DataType.FLOAT, [k, 'm']);
       });
-      const feeds = { A: tensor(a, [k, k]), B: tensor(b, [k, n]), C: tensor(c, [n, m]), D: tensor(d, [k, m]) };
-      return (await s.run(feeds)).X.data as Float32Array;
+      const feeds = { B: tensor(b, [k, n]), C: tensor(c, [n, m]), D: tensor(d, [k, m]) };
+      if (!large) return (await s.run({ ...feeds, A: tensor(a, [k, k]) })).X.data as Float32Array;
+      const rhs = (await s.run(feeds)).X.data as Float32Array;
+      const [u, ut] = await inverseFactors(la, a, k);
+      return la.matmul(ut, await la.matmul(u, rhs, k, k, m), k, k, m);
     },
     async quadraticForm(h, d, n, m) {
       const s = await cached(on, 'quadraticForm', '', (g) => {
@@ -103,4 +132,5 @@ export function linalgOn(o: SessionOptions): Linalg {
       return ((await s.run({ H: tensor(h, [n, n]), D: tensor(d, [n, m]) })).E.data as Float32Array)[0];
     },
   };
+  return la;
 }

@@ -59,7 +59,7 @@ interface StageNumbers {
   maskedNll: number;
   reformErrors: number[];
   sparsePerplexity: number;
-  blockedInverseError: number;
+  largeInverseError: number;
 }
 
 /** Where ONNX Runtime placed the nodes of every session: the nodes it lists per provider, and sessions wholly on the CPU. */
@@ -134,15 +134,15 @@ test(
     // SparseGPT's mask choices cascade: on the CPU, a damping 1e-5 larger (relative) moves this perplexity by 1.3 %
     // (14.78 → 14.59); the WebGPU run lands within that.
     assert.ok(relDiff(pg, pc) <= 0.03, `50 % SparseGPT model's perplexity: ${pg} vs ${pc}`);
-    // Inverse blocks up to LEAF_SIZE run on the CPU (WebGPU has no Inverse); a graph of one such block is all CPU.
+    // Inverses up to INVERSE_LEAF run on the CPU (WebGPU has no Inverse); a graph of one such is all CPU.
     const elsewhere = gpu.cpuNodes.filter((n) => !SHAPE_NODE.test(n) && !/^Inverse /.test(n));
     assert.deepEqual(elsewhere, [], 'nodes left on the CPU besides shape arithmetic and Inverse');
     assert.ok(gpu.gpuNodes.filter((n) => /^MatMul /.test(n)).length > 10, 'the decoder products are on the GPU');
-    // A graph wholly on the CPU is the inverse of a matrix no larger than one leaf block: its one Inverse node.
+    // A graph wholly on the CPU is the inverse of a matrix no larger than INVERSE_LEAF: its one Inverse node.
     assert.ok(gpu.wholeCpuSessions.length > 0 && gpu.wholeCpuSessions.every((n) => n === 1), `${gpu.wholeCpuSessions}`);
     assert.ok(
-      gpu.numbers.blockedInverseError <= 1e-3,
-      `blocked inverse: max |H·H⁻¹ − I| ${gpu.numbers.blockedInverseError}`,
+      gpu.numbers.largeInverseError <= 1e-3,
+      `inverse above INVERSE_LEAF: max |H·H⁻¹ − I| ${gpu.numbers.largeInverseError}`,
     );
   },
 );

@@ -7,8 +7,7 @@ import { reformDecoder } from '../../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
 import { sparsifyDecoder } from '../../src/compress/sparsify/sparsifyDecoder';
 import { fullMask } from '../../src/compress/subnet';
-import { linalgOn } from '../../src/linalg/graphs';
-import { LEAF_SIZE } from '../../src/linalg/blockInverse';
+import { INVERSE_LEAF, linalgOn } from '../../src/linalg/graphs';
 import { transpose2d } from '../../src/model/transpose';
 import { seededRandom } from '../../src/util/random';
 import { mapTo } from '../../src/util/mapTo';
@@ -39,8 +38,8 @@ async function main(): Promise<void> {
     { sparsity: { method: 'sparsegpt', pattern: { kind: 'unstructured', sparsity: 0.5 } } },
     o,
   );
-  // The blocked inverse above one leaf block: its products on the provider, the leaf Inverse blocks on the CPU.
-  const n = LEAF_SIZE + 76;
+  // An inverse above INVERSE_LEAF, through the Cholesky factor: its products on the provider, 128-wide leaves in JS.
+  const n = INVERSE_LEAF + 76;
   const rand = seededRandom(n);
   const xt = Float32Array.from({ length: n * 2 * n }, () => rand() - 0.5); // Xᵀ [n, 2n], XᵀX / 2n + 0.01·I
   const cpu = linalgOn({ provider: 'cpu' });
@@ -53,7 +52,7 @@ async function main(): Promise<void> {
   );
   for (let i = 0; i < n; i++) h[i * n + i] += 0.01;
   const product = await cpu.matmul(h, await linalgOn(o).inverseSpd(h, n), n, n, n);
-  const blockedInverseError = product.reduce((m, v, i) => Math.max(m, Math.abs(v - (i % (n + 1) === 0 ? 1 : 0))), 0);
+  const largeInverseError = product.reduce((m, v, i) => Math.max(m, Math.abs(v - (i % (n + 1) === 0 ? 1 : 0))), 0);
   // Compared by perplexity: a mask choice flipped by rounding moves single weights, not the model's quality.
   const s = await decoderSession(sparse, { kvCache: false, head: 'nll', masks: false }, o);
   const sparsePerplexity = perplexity(await windowsNll(s.session, windows));
@@ -62,7 +61,7 @@ async function main(): Promise<void> {
     JSON.stringify({
       scores,
       maskedNll: sums[0].nll,
-      blockedInverseError,
+      largeInverseError,
       reformErrors: reformed.layers.map((l) => l.down.errorAfter),
       sparsePerplexity,
     }),

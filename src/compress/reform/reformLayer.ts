@@ -28,6 +28,8 @@ export interface ReformResult {
    */
   errorBefore: number;
   errorAfter: number;
+  /** The refit came out worse than dropping the rows (a solve that broke down), so the rows are simply dropped. */
+  discarded?: boolean;
 }
 
 function pick(h: Float64Array | Float32Array, n: number, rows: number[], cols: number[]): Float32Array {
@@ -101,6 +103,9 @@ async function admm(
   return mapTo(Float32Array, z, (v, idx) => v / norm[Math.floor(idx / m)]);
 }
 
+/** How much worse (relative output error) a refit may come out by rounding alone before it counts as broken down. */
+const WORSE_BY = 1e-4;
+
 /** The statistics reformation needs of a layer's inputs: H = XᵀX, and for a fitted bias also ΣX and the count. */
 export interface ReformInputs {
   gram: Float64Array;
@@ -143,8 +148,15 @@ export async function reformLayer(
       n,
       m,
     )) / energy;
-  const bias = withBias ? biasFor(w, weight, xbar, n, m) : undefined;
-  return { weight, bias, errorBefore: await err(dropped), errorAfter: await err(weight) };
+  const [errorBefore, errorAfter] = [await err(dropped), await err(weight)];
+  // Exactly solved, the fit is never worse than dropping the rows, where its objective starts (paper-spec §1.6). A
+  // solve that breaks down (a centred Gram that is rounding noise: near-constant inputs, as random-weight models
+  // give) can be far worse, with values beyond fp16's range: then the rows are dropped (with a bias, FLAP's).
+  if (!(errorAfter <= errorBefore + WORSE_BY)) {
+    const bias = withBias ? biasFor(w, dropped, xbar, n, m) : undefined;
+    return { weight: dropped, bias, errorBefore, errorAfter: errorBefore, discarded: true };
+  }
+  return { weight, bias: withBias ? biasFor(w, weight, xbar, n, m) : undefined, errorBefore, errorAfter };
 }
 
 /** b = x̄ᵀ(W − Ŵ): what the refitted rows leave of the layer's mean output. */

@@ -8,13 +8,14 @@ import { calibrationInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
 import { linalgOn } from '../../linalg/graphs';
-import { reformLayer, type ReformOptions, type ReformResult } from './reformLayer';
+import { reformLayer, type ReformInputs, type ReformOptions, type ReformResult } from './reformLayer';
+import type { ModuleReformError } from './reformError';
 import type { CompensationFlags } from '../importance/compensation';
 
 export interface LayerReformReport {
   layer: number;
-  o: { errorBefore: number; errorAfter: number };
-  down: { errorBefore: number; errorAfter: number };
+  o: ModuleReformError;
+  down: ModuleReformError;
   seconds: number;
 }
 
@@ -23,6 +24,9 @@ const full = (m: LayerMask): LayerMask => ({
   pairs: m.pairs.map(() => true),
   mlp: m.mlp.map(() => true),
 });
+
+/** A module with every row kept: its error, none before or after. */
+const UNCHANGED: ModuleReformError = { errorBefore: 0, errorAfter: 0 };
 
 const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !== 0);
 
@@ -75,37 +79,38 @@ export async function reformDecoder(
       // A dropped layer keeps nothing to refit; it still passes its (residual) output on.
       let errors: Pick<LayerReformReport, 'o' | 'down'> | undefined;
       if (!isDropped(mask[l])) {
-        // o_proj: layer l's attention unpruned.
-        const inO = (await pass(full(mask[l]), 'o_in')).stats.o_in!;
-        const o = await reformLayer(
-          la,
-          cur.layerWeights[l].o.read(),
-          inO,
-          s.heads * s.headDim,
-          hidden,
-          keptRows(vectors.attn[l]),
-          opts,
-          bias?.[l].attn,
-        );
-        cur = replace(cur, l, 'o', o);
-        // down_proj: layer l's attention pruned and reformed, its gate/up unpruned.
-        const inD = (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats
-          .down_in!;
-        const down = await reformLayer(
-          la,
-          cur.layerWeights[l].down.read(),
-          inD,
-          s.intermediate,
-          hidden,
-          keptRows(vectors.mlp[l]),
-          opts,
-          bias?.[l].mlp,
-        );
-        cur = replace(cur, l, 'down', down);
-        errors = {
-          o: { errorBefore: o.errorBefore, errorAfter: o.errorAfter },
-          down: { errorBefore: down.errorBefore, errorAfter: down.errorAfter },
+        // A module that keeps every row has nothing to refit (the fit would give W back): no pass, no new weight.
+        const refit = async (key: 'o' | 'down', kept: number[], n: number, inputs: () => Promise<ReformInputs>) => {
+          if (kept.length === n) return UNCHANGED;
+          const r = await reformLayer(
+            la,
+            cur.layerWeights[l][key].read(),
+            await inputs(),
+            n,
+            hidden,
+            kept,
+            opts,
+            bias?.[l][key === 'o' ? 'attn' : 'mlp'],
+          );
+          cur = replace(cur, l, key, r);
+          return { errorBefore: r.errorBefore, errorAfter: r.errorAfter, ...(r.discarded ? { discarded: true } : {}) };
         };
+        // o_proj: layer l's attention unpruned.
+        const o = await refit(
+          'o',
+          keptRows(vectors.attn[l]),
+          s.heads * s.headDim,
+          async () => (await pass(full(mask[l]), 'o_in')).stats.o_in!,
+        );
+        // down_proj: layer l's attention pruned and reformed, its gate/up unpruned.
+        const down = await refit(
+          'down',
+          keptRows(vectors.mlp[l]),
+          s.intermediate,
+          async () =>
+            (await pass({ ...full(mask[l]), heads: mask[l].heads, pairs: mask[l].pairs }, 'down_in')).stats.down_in!,
+        );
+        errors = { o, down };
       }
       if (l < last) {
         const next = (await passLayer(cur, l, input, { ...session, points: [], layerMask: mask[l], keepOutput: true }))

@@ -1,13 +1,11 @@
-// A⁻¹ of a symmetric positive definite matrix (a damped Gram matrix) as MatMuls, by recursive 2×2 blocking with
-// the Schur complement. ONNX Runtime's com.microsoft.Inverse is Eigen's LU (10.3 s for n = 5632 on two cores,
-// 11× the blocked inverse: bench/results/linalg.md) and WebGPU has no Inverse at all: the blocks do ~n³ flops in
-// MatMuls, which every provider runs fast, and leave only leaf blocks to Inverse (the CPU provider takes those
-// when the graph runs on a GPU).
-import { DataType } from '../onnx/proto';
-import type { GraphBuilder } from '../graph/graph';
+// The inverse the linear algebra used before its Cholesky path (src/linalg/graphs.ts INVERSE_LEAF), kept for
+// `npm run bench -- linalg` to show why it was replaced: A⁻¹ of a symmetric positive definite matrix as MatMuls, by
+// recursive 2×2 blocking with the Schur complement. Fast, but X = A⁻¹B grows with the condition of A, and
+// S = D − BᵀX then cancels: on a damped Gram matrix of fewer positions than channels its error reaches whole units.
+import type { GraphBuilder } from '../../src/graph/graph';
 
 /** Blocks up to this size are inverted by Inverse directly (and so is every matrix up to it). */
-export const LEAF_SIZE = 1024;
+const LEAF_SIZE = 1024;
 
 /**
  * Emits `[n, n]` → its inverse into `g`. With M = [[A, B], [Bᵀ, D]]: X = A⁻¹B, S = D − BᵀX, Y = XS⁻¹ and
@@ -33,6 +31,3 @@ export function emitInverse(g: GraphBuilder, m: string, n: number, name = 'inv')
   const bottom = g.op('Concat', [t(negY, 'negy'), si], { axis: 1 }, `${name}_bottom`);
   return g.op('Concat', [top, bottom], { axis: 0 }, `${name}_out`);
 }
-
-/** The graph input of a square matrix of size `n` (its dims are concrete: the blocking depends on them). */
-export const squareInput = (g: GraphBuilder, name: string, n: number) => g.input(name, DataType.FLOAT, [n, n]);
