@@ -74,7 +74,7 @@ if (four)
   step('webgpu: stages on 4 layers', 60, () =>
     worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 120),
   );
-// Where the linear algebra of a 7B linear runs faster: its MatMuls on the GPU (leaf inverses on the CPU), or all of
+// Where the linear algebra of a 7B linear runs faster: its MatMuls on the GPU (128-wide Cholesky leaves in JS), or all of
 // it on the CPU's cores (o_proj / q,k,v,gate,up inputs are 4096 wide, down_proj's 11008).
 for (const provider of ['webgpu', 'cpu'] as const)
   step(`${provider}: linear algebra of one 7B linear`, 60, () =>

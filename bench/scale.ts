@@ -90,6 +90,8 @@ export async function benchScale(): Promise<void> {
     };
     const r = worker({ mode: 'compress', request });
     const exported = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype as string;
+    // A broken export must not pass as a timing (JSON would print its NaN perplexity as null).
+    if (!Number.isFinite(r.ppl)) throw new Error(`tinyllama ${type} ${method}: exported perplexity ${r.ppl}`);
     console.log(
       `tinyllama ${type} ${method}: ${JSON.stringify(r.seconds)}, peak RSS ${gib(r.maxRssBytes)} GiB, export ${exported}`,
     );
@@ -168,8 +170,8 @@ export async function benchScale(): Promise<void> {
     '',
     `Added time per layer, 4→8 layers vs 2→4 (target ≤ 1.3): ${STAGES.map((st) => `${st} ${(growth[st].from4to8 / growth[st].from2to4).toFixed(2)}`).join(', ')}; all four stages together ${(growthTotal.from4to8 / growthTotal.from2to4).toFixed(2)}.`,
     '',
-    '| TinyLlama-1.1B shape (random weights) | stages (s) | total | peak RSS | weights | export |',
-    '| --- | --- | ---: | ---: | ---: | --- |',
+    '| TinyLlama-1.1B shape (random weights) | stages (s) | total | peak RSS | weights | export | perplexity of the export |',
+    '| --- | --- | ---: | ---: | ---: | --- | ---: |',
     ...compressRuns.map(
       (r) =>
         `| ${r.type === 'float16' ? 'fp16' : 'bf16'}: \`compress --method ${r.method}${r.method === 'search' ? ' --preset quick' : ''}\` (seq 128, ${r.request.calibWindows} calibration windows, ${r.request.fitnessWindows} fitness windows) | ${Object.entries(
@@ -178,7 +180,7 @@ export async function benchScale(): Promise<void> {
           .map(([k, v]) => `${k} ${v.toFixed(0)}`)
           .join(
             ', ',
-          )} | ${s(Object.values(r.seconds).reduce((a, b) => a + b, 0))} | ${gib(r.maxRssBytes)} GiB | ${gib(r.weightBytes)} GiB | ${r.exportedDtype}, loads in plain onnxruntime-node |`,
+          )} | ${s(Object.values(r.seconds).reduce((a, b) => a + b, 0))} | ${gib(r.maxRssBytes)} GiB | ${gib(r.weightBytes)} GiB | ${r.exportedDtype}, loads in plain onnxruntime-node | ${r.ppl!.toFixed(0)} |`,
     ),
     '',
     `A llama2.c \`.bin\` of ${gib(binRuns.bytes)} GiB (random weights, 11 layers of 2048/5632, vocabulary 32000): \`convert\` ${s(binRuns.convert.seconds)} (peak RSS ${gib(binRuns.convert.maxRssBytes)} GiB), \`inspect\` of its ONNX ${s(binRuns.inspect.seconds)}, \`eval --windows 2 --seq-len 256\` ${s(binRuns.eval.seconds)} (peak RSS ${gib(binRuns.eval.maxRssBytes)} GiB).`,

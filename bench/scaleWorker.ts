@@ -18,7 +18,7 @@ import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
 import { compressModel } from '../src/job/compress';
 import { linalgOn, type Linalg } from '../src/linalg/graphs';
-import { dampedInverse } from '../src/linalg/inverse';
+import { dampedInverseDiagonal } from '../src/linalg/inverse';
 import { DEFAULT_REFORM, reformLayer } from '../src/compress/reform/reformLayer';
 import { obsFactor, sparsegpt } from '../src/compress/sparsify/sparsegpt';
 import { transpose2d } from '../src/model/transpose';
@@ -50,7 +50,7 @@ export interface FitnessRequest {
 }
 
 /**
- * The linear algebra behind one linear of input size n (and 4096 outputs) on a provider: the damped inverse (OBS
+ * The linear algebra behind one linear of input size n (and 4096 outputs) on a provider: the damped inverse's diagonal (OBS
  * scores), reformation's solve for 80 % of the rows kept, and SparseGPT at 50 % (its factor of H⁻¹, then the
  * pruning with its block updates).
  */
@@ -183,7 +183,7 @@ async function linalg(r: LinalgRequest): Promise<WorkerResult> {
   for (const n of r.sizes) {
     const gram = await randomGram(la, n, rand);
     const w = Float32Array.from({ length: n * out }, () => rand() - 0.5);
-    await timed(`damped inverse n=${n}`, () => dampedInverse(la, gram, n));
+    await timed(`diagonal of the damped inverse (OBS) n=${n}`, () => dampedInverseDiagonal(la, gram, n));
     const keep = Array.from({ length: Math.ceil(0.8 * n) }, (_, i) => i);
     const stats = { gram, sum: new Float64Array(n), count: 2 * n };
     await timed(`reformation n=${n}`, () => reformLayer(la, w, stats, n, out, keep, DEFAULT_REFORM));

@@ -2,7 +2,7 @@
 // Layouts: q/k/v/gate/up are [hidden, out] (a channel is a column), o/down are [in, hidden] (a channel is a row).
 import type { Decoder } from '../../model/decoder';
 import { columnNorms, variance, type LayerStats } from '../../runtime/activationStats';
-import { dampedInverse } from '../../linalg/inverse';
+import { dampedInverseDiagonal } from '../../linalg/inverse';
 import type { Linalg } from '../../linalg/graphs';
 import { attentionUnitCount, unitChannels, type Granularity } from './units';
 import { mapTo } from '../../util/mapTo';
@@ -45,8 +45,7 @@ async function inverseHessianDiagonal(
 ): Promise<Float64Array> {
   const n = st.dim;
   const h = mapTo(Float32Array, st.gram, (v) => (2 * v) / st.count);
-  const inv = await dampedInverse(la, h, n);
-  return Float64Array.from({ length: n }, (_, j) => inv[j * n + j]);
+  return dampedInverseDiagonal(la, h, n);
 }
 
 function standardize(x: Float64Array): Float64Array {
