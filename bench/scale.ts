@@ -159,7 +159,7 @@ export async function benchScale(): Promise<void> {
 
   const weights = (i: number) => depth[i].weightBytes;
   const md = [
-    `RANDOM weights (bench/randomModels.ts; speed and memory do not depend on the values), ${machine()}, CPU execution provider. Stages as \`compress\` runs them: statistics + scores = the layer-by-layer calibration pass with all four importance scores (${SCALE_SETUP.calibWindows} windows × ${SCALE_SETUP.seqLen}); one fitness evaluation = the masked model on ${SCALE_SETUP.fitnessWindows} × ${SCALE_SETUP.seqLen} tokens; reformation of o_proj/down_proj of every layer at ratio ${SCALE_SETUP.ratio} (FLAP masks); export of the sliced model. Each model in a fresh process; peak RSS is the process's.`,
+    `RANDOM weights (bench/randomModels.ts; speed and memory do not depend on the values), ${machine()}, CPU execution provider. Stages as \`compress\` runs them: statistics + scores = the layer-by-layer calibration pass with all four importance scores (${SCALE_SETUP.calibWindows} windows × ${SCALE_SETUP.seqLen}); one fitness evaluation = the masked model on ${SCALE_SETUP.fitnessWindows} × ${SCALE_SETUP.seqLen} tokens; reformation of o_proj/down_proj of every layer keeping 80 % of each layer's heads and MLP channels (the same work per layer; FLAP's global masks keep some modules whole, which reformation skips); export of the sliced model. Each model in a fresh process; peak RSS is the process's.`,
     '',
     '| layers (hidden 2048, MLP 5632, 32/8 heads, fp32) | weights | statistics + scores | one fitness evaluation | reformation | export | peak RSS | peak RSS − weights |',
     '| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

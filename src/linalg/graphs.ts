@@ -4,7 +4,6 @@ import { GraphBuilder } from '../graph/graph';
 import { modelToBuffer } from '../onnx/writeModel';
 import { createSession, ort, type SessionOptions } from '../runtime/session';
 import { inverseUpperFactor } from './inverseCholesky';
-import { transpose2d } from '../model/transpose';
 
 /**
  * Up to this size a symmetric positive definite matrix is inverted by ONNX Runtime's `com.microsoft.Inverse`
@@ -22,6 +21,8 @@ export const INVERSE_LEAF = 1024;
 export interface Linalg {
   /** A · B for `[n, k]` · `[k, m]`. */
   matmul(a: Float32Array, b: Float32Array, n: number, k: number, m: number): Promise<Float32Array>;
+  /** Aᵀ · B for `A [k, n]`, `B [k, m]`, without a transposed copy of A. */
+  matmulTransposedA(a: Float32Array, b: Float32Array, k: number, n: number, m: number): Promise<Float32Array>;
   /** A⁻¹ for a symmetric positive definite `A [k, k]`. */
   inverseSpd(a: Float32Array, k: number): Promise<Float32Array>;
   /** A⁻¹ · (B · C + D) for a symmetric positive definite `A [k, k]`, `B [k, n]`, `C [n, m]`, `D [k, m]`. */
@@ -76,11 +77,9 @@ const tensor = (data: Float32Array, dims: number[]) => new ort.Tensor('float32',
 /** The graph input of a square matrix of size `n`. */
 const squareInput = (g: GraphBuilder, name: string, n: number) => g.input(name, DataType.FLOAT, [n, n]);
 
-/** U and Uᵀ with A⁻¹ = UᵀU, in float32 for the MatMuls that apply them. */
-async function inverseFactors(la: Linalg, a: Float32Array, k: number): Promise<[Float32Array, Float32Array]> {
-  const u = Float32Array.from(await inverseUpperFactor(la, a, k));
-  return [u, transpose2d(u, k, k)];
-}
+/** U with A⁻¹ = UᵀU, in float32 for the MatMuls that apply it. */
+const inverseFactor = async (la: Linalg, a: Float32Array, k: number) =>
+  Float32Array.from(await inverseUpperFactor(la, a, k));
 
 /** The linear algebra on `o`'s provider and threads. */
 export function linalgOn(o: SessionOptions): Linalg {
@@ -97,10 +96,17 @@ export function linalgOn(o: SessionOptions): Linalg {
       });
       return (await s.run({ A: tensor(a, [n, k]), B: tensor(b, [k, m]) })).C.data as Float32Array;
     },
+    async matmulTransposedA(a, b, k, n, m) {
+      const s = await cached(on, 'matmulTransposedA', '', (g) => {
+        const inputs = [g.input('A', DataType.FLOAT, ['k', 'n']), g.input('B', DataType.FLOAT, ['k', 'm'])];
+        g.output(g.op('Gemm', inputs, { transA: 1 }), 'C', DataType.FLOAT, ['n', 'm']);
+      });
+      return (await s.run({ A: tensor(a, [k, n]), B: tensor(b, [k, m]) })).C.data as Float32Array;
+    },
     async inverseSpd(a, k) {
       if (k > INVERSE_LEAF) {
-        const [u, ut] = await inverseFactors(la, a, k);
-        return la.matmul(ut, u, k, k, k);
+        const u = await inverseFactor(la, a, k);
+        return la.matmulTransposedA(u, u, k, k, k);
       }
       const s = await cached(on, 'inverse', String(k), (g) => {
         g.output(g.op('Inverse', [squareInput(g, 'A', k)], {}, 'inv', 'com.microsoft'), 'X', DataType.FLOAT, [k, k]);
@@ -120,8 +126,8 @@ export function linalgOn(o: SessionOptions): Linalg {
       const feeds = { B: tensor(b, [k, n]), C: tensor(c, [n, m]), D: tensor(d, [k, m]) };
       if (!large) return (await s.run({ ...feeds, A: tensor(a, [k, k]) })).X.data as Float32Array;
       const rhs = (await s.run(feeds)).X.data as Float32Array;
-      const [u, ut] = await inverseFactors(la, a, k);
-      return la.matmul(ut, await la.matmul(u, rhs, k, k, m), k, k, m);
+      const u = await inverseFactor(la, a, k);
+      return la.matmulTransposedA(u, await la.matmul(u, rhs, k, k, m), k, k, m);
     },
     async quadraticForm(h, d, n, m) {
       const s = await cached(on, 'quadraticForm', '', (g) => {
