@@ -109,8 +109,8 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
   const nll = await timed('fitness evaluation', () => evaluator.nll(mask, fitness));
   await evaluator.release();
   // Reformation skips a module that keeps every row, which FLAP's global masks leave in varying numbers per depth:
-  // a mask keeping 80 % of every layer's rows gives every layer the same work, so the growth with depth shows.
-  const even = firstChannels(d);
+  // a mask pruning every layer alike gives every layer the same work, so the growth with depth shows.
+  const even = evenMask(d);
   const reformed = await timed('reformation', () => reformDecoder(d, even, calib, DEFAULT_REFORM, session));
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-scale-'));
   try {
@@ -127,6 +127,22 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
     params: totalCounts(d).params,
     ppl: Math.exp(nll.nll / nll.tokens),
   };
+}
+
+/**
+ * The same cut in every layer that slices as GQA needs: of each KV group's query heads the first 80 % (rounded down,
+ * one at least: 3 of 4), and 80 % of the MLP channels.
+ */
+function evenMask(d: Decoder): SubnetMask {
+  return fullMask(d).map((m, l) => {
+    const group = d.layers[l].heads / d.layers[l].kvHeads;
+    const perGroup = Math.max(1, Math.floor(0.8 * group));
+    return {
+      ...m,
+      heads: m.heads.map((_, h) => h % group < perGroup),
+      mlp: m.mlp.map((_, c) => c < Math.ceil(0.8 * m.mlp.length)),
+    };
+  });
 }
 
 /** A mask that keeps the first 80 % of every layer's heads and MLP channels: fitness costs the same for any mask. */
