@@ -130,16 +130,18 @@ async function stages(r: StagesRequest): Promise<WorkerResult> {
 }
 
 /**
- * The same cut in every layer that slices as GQA needs: of each KV group's query heads the first 80 % (rounded down,
- * one at least: 3 of 4), and 80 % of the MLP channels.
+ * The same cut in every layer that slices as GQA needs: of each KV group's query heads the first 80 % (rounded down:
+ * 3 of 4); without groups (MHA), 80 % of the heads; and 80 % of the MLP channels.
  */
 function evenMask(d: Decoder): SubnetMask {
   return fullMask(d).map((m, l) => {
-    const group = d.layers[l].heads / d.layers[l].kvHeads;
-    const perGroup = Math.max(1, Math.floor(0.8 * group));
+    const { heads, kvHeads } = d.layers[l];
+    const group = heads / kvHeads;
+    const keep = (h: number) =>
+      group === 1 ? h < Math.floor(0.8 * heads) : h % group < Math.max(1, Math.floor(0.8 * group));
     return {
       ...m,
-      heads: m.heads.map((_, h) => h % group < perGroup),
+      heads: m.heads.map((_, h) => keep(h)),
       mlp: m.mlp.map((_, c) => c < Math.ceil(0.8 * m.mlp.length)),
     };
   });

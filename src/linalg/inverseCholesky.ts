@@ -5,6 +5,13 @@
 import type { Linalg } from './graphs';
 import { transpose2d } from '../model/transpose';
 
+/** The matrix given is not positive definite (a pivot ≤ 0): callers that can do without the factor catch this. */
+export class NotPositiveDefinite extends Error {
+  constructor(readonly pivot: number) {
+    super(`internal error: matrix not positive definite at pivot ${pivot}`);
+  }
+}
+
 /** Blocks up to this size are factored in JS (float64); 128 was faster than 64 and 256 at n = 288 and 768. */
 const LEAF = 128;
 
@@ -14,7 +21,7 @@ function leafInverseFactor(m: Float32Array | Float64Array, n: number): Float64Ar
   const r = new Float64Array(n * n);
   for (let i = 0; i < n; i++) {
     const d = a[i * n + i];
-    if (!(d > 0)) throw new Error(`matrix not positive definite at ${i}`);
+    if (!(d > 0)) throw new NotPositiveDefinite(i);
     const dii = Math.sqrt(d);
     for (let j = i; j < n; j++) r[i * n + j] = a[i * n + j] / dii;
     for (let j = i + 1; j < n; j++) {

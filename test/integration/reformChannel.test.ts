@@ -5,7 +5,10 @@ import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { runCli } from '../cli';
-import { demoText, stories260K, tempDir } from '../fixtures';
+import { demoText, stories260K, tempDir, tokenWindows } from '../fixtures';
+import { fullMask } from '../../src/compress/subnet';
+import { reformDecoder } from '../../src/compress/reform/reformation';
+import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
 import { loadDecoder } from '../../src/model/recognise';
 import type { CompressReport } from '../../src/job/compressReport';
 import type { MasksFile } from '../../src/compress/masksFile';
@@ -114,4 +117,25 @@ test('compress --granularity channel: the search keeps the ratio and whole rotar
   assert.ok(r.ppl.after < r.ppl.search, `reformation lowers perplexity: ${r.ppl.search} → ${r.ppl.after}`);
   for (const p of [r.pplCalibration])
     assert.ok(close(p.exported, p.after, 1e-4), `exported ${p.exported} vs masked ${p.after}`);
+});
+
+test('reformation skips a module that keeps every row; a flagged one still gets its (zero) compensation bias', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  // Layer 0 drops a quarter of its MLP channels; everything else is kept whole.
+  const mask = fullMask(d).map((m, l) => (l === 0 ? { ...m, mlp: m.mlp.map((_, c) => c % 4 !== 0) } : m));
+  const flags = d.layers.map(() => ({ attn: true, mlp: true }));
+  const windows = tokenWindows(stories260K.onnx, d.config.vocab, demoText, 64, 4);
+  const r = await reformDecoder(d, mask, windows, DEFAULT_REFORM, { provider: 'cpu' }, undefined, flags);
+  assert.equal(r.layers[0].down.allKept, undefined, 'layer 0 down_proj refitted');
+  assert.ok(r.layers[0].down.errorAfter < r.layers[0].down.errorBefore);
+  assert.notDeepEqual(r.decoder.layerWeights[0].down.read(), d.layerWeights[0].down.read());
+  r.layers.forEach((e, l) => {
+    assert.equal(e.o.allKept, true, `layer ${l} o_proj kept whole`);
+    assert.equal(r.decoder.layerWeights[l].o, d.layerWeights[l].o, `layer ${l} o_proj: the same weight, not a copy`);
+    assert.ok(
+      r.decoder.layerWeights[l].oBias?.read().every((v) => v === 0),
+      `layer ${l}: a zero o_proj bias`,
+    );
+    assert.ok(r.decoder.layerWeights[l].downBias, `layer ${l}: a down_proj bias`);
+  });
 });

@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { INVERSE_LEAF, linalgOn } from '../../src/linalg/graphs';
-import { meanDiagonal } from '../../src/linalg/inverse';
+import { damped, dampedInverseDiagonal, meanDiagonal } from '../../src/linalg/inverse';
 import { seededRandom } from '../../src/util/random';
 
 const { inverseSpd, matmul, solveProduct } = linalgOn({ provider: 'cpu' });
@@ -53,3 +53,14 @@ for (const n of [200, INVERSE_LEAF + 300])
       for (let i = 0; i < w.length; i++) worst = Math.max(worst, Math.abs(back[i] - w[i]));
       assert.ok(worst < 1e-2, `max |Ŵ − W| = ${worst} (|W| ≤ 0.5)`);
     });
+
+test(`OBS's diag((H + λI)⁻¹) above INVERSE_LEAF (the factor's column norms) equals the inverse's diagonal`, async () => {
+  const n = INVERSE_LEAF + 300;
+  const h = await dampedGram(n, Math.floor(n / 2), 5, 0);
+  const diagonal = await dampedInverseDiagonal(linalgOn({ provider: 'cpu' }), h, n);
+  const inverse = await inverseSpd(damped(h, n), n);
+  for (let j = 0; j < n; j++) {
+    const want = inverse[j * n + j];
+    assert.ok(Math.abs(diagonal[j] - want) <= 1e-4 * Math.abs(want), `column ${j}: ${diagonal[j]} vs ${want}`);
+  }
+});

@@ -3,7 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { DEFAULT_REFORM, reformLayer, type ReformInputs } from '../../src/compress/reform/reformLayer';
 import { seededRandom } from '../../src/util/random';
-import { linalgOn } from '../../src/linalg/graphs';
+import { linalgOn, type Linalg } from '../../src/linalg/graphs';
+import { NotPositiveDefinite } from '../../src/linalg/inverseCholesky';
 
 const la = linalgOn({ provider: 'cpu' });
 
@@ -88,4 +89,39 @@ test('reformation with a bias fits better than without, and better than FLAP com
     Math.abs(withBias.errorAfter / withBias.errorBefore - eBias / eFlap) < 0.02 * (eBias / eFlap),
     `${withBias.errorAfter / withBias.errorBefore} vs ${eBias / eFlap}`,
   );
+});
+
+test('a refit that breaks down is not kept: the rows are dropped with FLAP’s bias, and the result says so', async () => {
+  const { w, stats, error } = problem(3);
+  const keep = [0, 2, 3, 5, 8, 9, 11];
+  const flap = new Float32Array(m);
+  for (let j = 0; j < n; j++)
+    if (!keep.includes(j)) for (let c = 0; c < m; c++) flap[c] += (stats.sum[j] / N) * w[j * m + c];
+  const dropped = Float32Array.from(w, (v, i) => (keep.includes(Math.floor(i / m)) ? v : 0));
+  // The real linear algebra with its solve made to break down: far off, or failing on a matrix it cannot factor.
+  const broken = [
+    {
+      ...la,
+      solveProduct: async (...a: Parameters<Linalg['solveProduct']>) =>
+        (await la.solveProduct(...a)).map((v) => v * 1e6),
+    },
+    {
+      ...la,
+      solveProduct: async () => {
+        throw new NotPositiveDefinite(3);
+      },
+    },
+  ];
+  for (const [i, b] of broken.entries()) {
+    const r = await reformLayer(b, w, stats, n, m, keep, DEFAULT_REFORM, true);
+    assert.equal(r.discarded, true);
+    assert.deepEqual(r.weight, dropped, 'the kept rows as they are');
+    assert.ok(
+      r.bias!.every((v, c) => Math.abs(v - flap[c]) < 1e-4),
+      `FLAP's bias: ${r.bias} vs ${flap}`,
+    );
+    assert.equal(r.errorAfter, r.errorBefore);
+    assert.ok(i === 0 ? r.refitError! > 1e6 * r.errorBefore : Number.isNaN(r.refitError), `refit ${r.refitError}`);
+    assert.ok(Math.abs(error(r.weight, r.bias) - error(dropped, flap)) < 1e-6 * error(dropped, flap));
+  }
 });

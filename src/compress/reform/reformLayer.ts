@@ -3,6 +3,7 @@
 // Our layout is W [in, out]; H = XᵀX [in, in] over calibration positions, X including the omitted channels.
 import type { Linalg } from '../../linalg/graphs';
 import { meanDiagonal } from '../../linalg/inverse';
+import { NotPositiveDefinite } from '../../linalg/inverseCholesky';
 import { mapTo } from '../../util/mapTo';
 
 export type ReformMethod = 'closed-form' | 'admm';
@@ -30,6 +31,8 @@ export interface ReformResult {
   errorAfter: number;
   /** The refit came out worse than dropping the rows (a solve that broke down), so the rows are simply dropped. */
   discarded?: boolean;
+  /** With `discarded`: the refit's own error (NaN where its solve failed outright). */
+  refitError?: number;
 }
 
 function pick(h: Float64Array | Float32Array, n: number, rows: number[], cols: number[]): Float32Array {
@@ -103,8 +106,8 @@ async function admm(
   return mapTo(Float32Array, z, (v, idx) => v / norm[Math.floor(idx / m)]);
 }
 
-/** How much worse (relative output error) a refit may come out by rounding alone before it counts as broken down. */
-const WORSE_BY = 1e-4;
+/** How much worse than dropping the rows (relative, plus an absolute floor) rounding alone may leave a refit. */
+const WORSE_BY = { relative: 1e-3, absolute: 1e-7 };
 
 /** The statistics reformation needs of a layer's inputs: H = XᵀX, and for a fitted bias also ΣX and the count. */
 export interface ReformInputs {
@@ -133,8 +136,13 @@ export async function reformLayer(
   const h = withBias
     ? mapTo(Float32Array, x.gram, (v, idx) => v - x.count * xbar[Math.floor(idx / n)] * xbar[idx % n])
     : uncentred;
-  const weight =
-    o.method === 'admm' ? await admm(la, w, h, n, m, keep, o) : await closedForm(la, w, h, n, m, keep, o.damp);
+  // A centred Gram (with a bias) can be indefinite where the inputs barely vary: its factor then fails outright.
+  const weight = await (
+    o.method === 'admm' ? admm(la, w, h, n, m, keep, o) : closedForm(la, w, h, n, m, keep, o.damp)
+  ).catch((e: unknown) => {
+    if (e instanceof NotPositiveDefinite) return undefined;
+    throw e;
+  });
   // Made after the solve, whose memory is the layer's peak.
   const kept = new Uint8Array(n);
   for (const r of keep) kept[r] = 1;
@@ -148,13 +156,14 @@ export async function reformLayer(
       n,
       m,
     )) / energy;
-  const [errorBefore, errorAfter] = [await err(dropped), await err(weight)];
-  // Exactly solved, the fit is never worse than dropping the rows, where its objective starts (paper-spec §1.6). A
-  // solve that breaks down (a centred Gram that is rounding noise: near-constant inputs, as random-weight models
-  // give) can be far worse, with values beyond fp16's range: then the rows are dropped (with a bias, FLAP's).
-  if (!(errorAfter <= errorBefore + WORSE_BY)) {
+  const errorBefore = await err(dropped);
+  const errorAfter = weight ? await err(weight) : NaN;
+  // Exactly solved, the closed form is never worse than dropping the rows, where its objective starts (paper-spec
+  // §1.6); ADMM's 30 iterations need not reach it. A refit that comes out worse (a solve that broke down, or ADMM
+  // short of the fit) is not kept: the rows are dropped (with a bias, FLAP's), and the report says so.
+  if (!weight || !(errorAfter <= errorBefore * (1 + WORSE_BY.relative) + WORSE_BY.absolute)) {
     const bias = withBias ? biasFor(w, dropped, xbar, n, m) : undefined;
-    return { weight: dropped, bias, errorBefore, errorAfter: errorBefore, discarded: true };
+    return { weight: dropped, bias, errorBefore, errorAfter: errorBefore, discarded: true, refitError: errorAfter };
   }
   return { weight, bias: withBias ? biasFor(w, weight, xbar, n, m) : undefined, errorBefore, errorAfter };
 }

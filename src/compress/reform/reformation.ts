@@ -8,7 +8,7 @@ import { calibrationInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
 import { linalgOn } from '../../linalg/graphs';
-import { reformLayer, type ReformInputs, type ReformOptions, type ReformResult } from './reformLayer';
+import { reformLayer, type ReformInputs, type ReformOptions } from './reformLayer';
 import type { ModuleReformError } from './reformError';
 import type { CompensationFlags } from '../importance/compensation';
 
@@ -25,26 +25,26 @@ const full = (m: LayerMask): LayerMask => ({
   mlp: m.mlp.map(() => true),
 });
 
-/** A module with every row kept: its error, none before or after. */
-const UNCHANGED: ModuleReformError = { errorBefore: 0, errorAfter: 0 };
+/** A module with every row kept: nothing refitted, no error before or after. */
+const UNCHANGED: ModuleReformError = { errorBefore: 0, errorAfter: 0, allKept: true };
 
 const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !== 0);
 
-/** Layer `l` with its o_proj or down_proj reformed, and the fitted bias added to the layer's own. */
-function replace(d: Decoder, l: number, key: 'o' | 'down', r: ReformResult): Decoder {
+/** Layer `l` with its o_proj or down_proj replaced (when `weight` is given) and `bias` added to the layer's own. */
+function replace(d: Decoder, l: number, key: 'o' | 'down', weight?: Float32Array, bias?: Float32Array): Decoder {
   const biasKey = key === 'o' ? 'oBias' : 'downBias';
   const lw = d.layerWeights[l];
-  const w = newWeight(linearName(l, key), lw[key].shape, r.weight, d.weightType);
+  const w = weight && newWeight(linearName(l, key), lw[key].shape, weight, d.weightType);
   const own = lw[biasKey]?.read();
-  const bias =
-    r.bias &&
+  const b =
+    bias &&
     memoryWeight(
       biasName(l, biasKey),
-      [r.bias.length],
-      Float32Array.from(r.bias, (v, c) => v + (own ? own[c] : 0)),
+      [bias.length],
+      Float32Array.from(bias, (v, c) => v + (own ? own[c] : 0)),
     );
   const layerWeights = d.layerWeights.map((x, i) =>
-    i === l ? { ...x, [key]: w, ...(bias ? { [biasKey]: bias } : {}) } : x,
+    i === l ? { ...x, ...(w ? { [key]: w } : {}), ...(b ? { [biasKey]: b } : {}) } : x,
   );
   return { ...d, layerWeights };
 }
@@ -81,19 +81,20 @@ export async function reformDecoder(
       if (!isDropped(mask[l])) {
         // A module that keeps every row has nothing to refit (the fit would give W back): no pass, no new weight.
         const refit = async (key: 'o' | 'down', kept: number[], n: number, inputs: () => Promise<ReformInputs>) => {
-          if (kept.length === n) return UNCHANGED;
-          const r = await reformLayer(
-            la,
-            cur.layerWeights[l][key].read(),
-            await inputs(),
-            n,
-            hidden,
-            kept,
-            opts,
-            bias?.[l][key === 'o' ? 'attn' : 'mlp'],
-          );
-          cur = replace(cur, l, key, r);
-          return { errorBefore: r.errorBefore, errorAfter: r.errorAfter, ...(r.discarded ? { discarded: true } : {}) };
+          const withBias = bias?.[l][key === 'o' ? 'attn' : 'mlp'];
+          if (kept.length === n) {
+            // A flagged module still gets its (zero) bias tensor, as the masks' parameter count has it.
+            if (withBias) cur = replace(cur, l, key, undefined, new Float32Array(hidden));
+            return UNCHANGED;
+          }
+          const w = cur.layerWeights[l][key].read();
+          const r = await reformLayer(la, w, await inputs(), n, hidden, kept, opts, withBias);
+          cur = replace(cur, l, key, r.weight, r.bias);
+          return {
+            errorBefore: r.errorBefore,
+            errorAfter: r.errorAfter,
+            ...(r.discarded ? { discarded: true, refitError: r.refitError } : {}),
+          };
         };
         // o_proj: layer l's attention unpruned.
         const o = await refit(
