@@ -2,7 +2,10 @@
 import type { JobEvent } from '../job/protocol';
 import { sendToParent, underParent } from '../job/ipc';
 import { progressBar } from './progress';
-import { describeReformError } from '../compress/reform/reformError';
+import { describeReformError, type ModuleReformError } from '../compress/reform/reformError';
+
+/** "error 0.2838 → 0.1556", or "all rows kept". */
+const moduleLine = (e: ModuleReformError) => `${e.allKept ? '' : 'error '}${describeReformError(e)}`;
 
 /** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
 export function jobProgress(json: boolean | undefined, generations: number) {
@@ -29,7 +32,7 @@ export function jobProgress(json: boolean | undefined, generations: number) {
       }
       if (e.type === 'reform')
         process.stderr.write(
-          `  layer ${e.layer.layer}: o_proj error ${describeReformError(e.layer.o)}, down_proj ${describeReformError(e.layer.down)}\n`,
+          `  layer ${e.layer.layer}: o_proj ${moduleLine(e.layer.o)}, down_proj ${moduleLine(e.layer.down)}\n`,
         );
       if (e.type === 'log') process.stderr.write(`${e.message}\n`);
     },
