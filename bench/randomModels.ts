@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Decoder, DecoderConfig, FloatType, LayerWeights, MlpActivation, Weight } from '../src/model/decoder';
-import { denseLayerShape, memoryWeight, newWeight } from '../src/model/decoder';
+import { denseLayerShape, floatBytes, memoryWeight, newWeight } from '../src/model/decoder';
 import { FAMILIES, type FamilyName } from '../src/model/families';
 import type { Llama3RopeScaling } from '../src/model/rope';
 import { narrowBytesToFloat } from '../src/onnx/tensorData';
@@ -150,7 +150,7 @@ function pool(type: FloatType): Uint8Array {
 
 function randomBytes(type: FloatType, elements: number, seed: number): Uint8Array {
   const src = pool(type);
-  const bytes = elements * (type === 'float32' ? 4 : 2);
+  const bytes = elements * floatBytes(type);
   const out = new Uint8Array(bytes);
   let at = (((seed * 2654435761) >>> 0) % (src.length / 4)) * 4;
   for (let done = 0; done < bytes;) {
@@ -173,7 +173,7 @@ function randomWeight(name: string, shape: number[], type: FloatType, seed: numb
     const b = bytes();
     return type === 'float32' ? new Float32Array(b.buffer) : narrowBytesToFloat(b, type);
   };
-  return { name, shape, storedBytesPerElement: type === 'float32' ? 4 : 2, read, stored: { type, read: bytes } };
+  return { name, shape, storedBytesPerElement: floatBytes(type), read, stored: { type, read: bytes } };
 }
 
 export function randomDecoder(s: Shape, type: FloatType): Decoder {

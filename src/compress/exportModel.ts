@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import type { Decoder, FloatType, Weight } from '../model/decoder';
+import { floatBytes, type Decoder, type FloatType, type Weight } from '../model/decoder';
 import { LINEAR_ROLES } from '../model/names';
 import { buildDecoderGraph } from '../graph/decoderGraph';
 import { writeModelFile, type WriteOptions } from '../onnx/writeModel';
@@ -20,8 +20,7 @@ export interface ExportedModel {
  */
 export function exportedAs(d: Decoder, type: FloatType | undefined): Decoder {
   if (!type || type === (d.weightType ?? 'float32')) return d;
-  const bytes = type === 'float32' ? 4 : 2;
-  const as = (w: Weight): Weight => (w.quant ? w : { ...w, storedBytesPerElement: bytes });
+  const as = (w: Weight): Weight => (w.quant ? w : { ...w, storedBytesPerElement: floatBytes(type) });
   return {
     ...d,
     weightType: type,

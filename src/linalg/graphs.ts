@@ -9,8 +9,9 @@ import { inverseUpperFactor } from './inverseCholesky';
  * Up to this size a symmetric positive definite matrix is inverted by ONNX Runtime's `com.microsoft.Inverse`
  * (Eigen's LU); above it, through its Cholesky factor (inverseCholesky.ts, MatMuls with 128-wide JS leaves), in
  * O(n³) MatMuls like the 2×2 Schur-complement inverse this replaced, whose error grows with the condition of its
- * blocks: on a damped Gram matrix of fewer positions than channels (calibration on 1016 tokens, n = 2048) that one
- * gave |H·H⁻¹ − I| up to 11, the factor 2e-4 (`npm run bench -- linalg`).
+ * blocks: on a damped Gram matrix of fewer positions than channels with dominant channel means (as calibration on
+ * 8 × 128 tokens gives a 2048-wide layer) that one gave |H·H⁻¹ − I| up to 290 at n = 2048, the factor 3e-4 (`npm run
+ * bench -- linalg`).
  */
 export const INVERSE_LEAF = 1024;
 

@@ -25,7 +25,8 @@ export function damped(h: ArrayLike<number>, n: number, percdamp = 0.01): Float3
 
 /**
  * diag((H + λI)⁻¹), damped as `damped` says. Above INVERSE_LEAF from the factor U with H⁻¹ = UᵀU, as its columns'
- * squared norms: O(n²) after the factor, where forming UᵀU would take another n³ (13 s of 24 at n = 11008 here).
+ * squared norms: O(n²) after the factor, where forming UᵀU would take another n³ (at n = 11008 here, 24 s with
+ * UᵀU, 10–12 s without: `npm run bench -- linalg` before and after this change).
  */
 export async function dampedInverseDiagonal(
   la: Linalg,

@@ -53,6 +53,9 @@ export interface LayerShape {
 /** Float types a weight can be stored in. */
 export type FloatType = 'float32' | NarrowFloat;
 
+/** Bytes per element of a weight stored in `type` (absent: float32). */
+export const floatBytes = (type: FloatType | undefined) => ((type ?? 'float32') === 'float32' ? 4 : 2);
+
 /**
  * An unchanged weight's bytes as the source stores them, already in our `[in, out]` layout: graphs use them as
  * they are (fp16 stays fp16, design.md "Scale") and reference them in place when they lie in external data.
@@ -151,7 +154,7 @@ export function newWeight(name: string, shape: number[], values: Float32Array, t
   return {
     name,
     shape,
-    storedBytesPerElement: 2,
+    storedBytesPerElement: floatBytes(type),
     read: () => narrowBytesToFloat(bytes, type),
     stored: { type, read: () => bytes },
   };

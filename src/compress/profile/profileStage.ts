@@ -1,7 +1,7 @@
 // A weight stage's per-linear profile (paper-spec §4): OWL's per-layer sparsities, or EvoPress's searched levels
 // (sparsities at an exact average, or int4/int8 bit widths under a file-size budget), ready for sparsifyDecoder.
 import * as fs from 'node:fs';
-import type { Decoder } from '../../model/decoder';
+import { floatBytes, type Decoder } from '../../model/decoder';
 import type { LayerwiseOptions } from '../calibration';
 import { sparsegpt } from '../sparsify/sparsegpt';
 import { linalgOn, type Linalg } from '../../linalg/graphs';
@@ -195,7 +195,7 @@ export async function bitsProfile(
   const shapes = units.map((u) => d.layerWeights[u.layer][LINEARS[u.index].key].shape);
   const bytes = (i: number, bits: number) => nbitsBytes(shapes[i][0], shapes[i][1], bits, q.blockSize, q.symmetric);
   const linearParams = units.reduce((a, u) => a + u.params, 0);
-  const otherBytes = ((d.weightType ?? 'float32') === 'float32' ? 4 : 2) * (totalCounts(d).params - linearParams);
+  const otherBytes = floatBytes(d.weightType) * (totalCounts(d).params - linearParams);
   const int4File = otherBytes + units.reduce((a, _, i) => a + bytes(i, 4), 0);
   const report = (levels: number[][], search?: ProfileReport['search']): ProfileReport => ({
     kind: p.kind,
