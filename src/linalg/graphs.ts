@@ -2,7 +2,7 @@
 import { DataType } from '../onnx/proto';
 import { GraphBuilder } from '../graph/graph';
 import { modelToBuffer } from '../onnx/writeModel';
-import { createSession, ort, type SessionOptions } from '../runtime/session';
+import { createSession, likelyProvider, ort, type SessionOptions } from '../runtime/session';
 import { inverseUpperFactor } from './inverseCholesky';
 
 /**
@@ -14,6 +14,20 @@ import { inverseUpperFactor } from './inverseCholesky';
  * bench -- linalg`).
  */
 export const INVERSE_LEAF = 1024;
+
+/**
+ * Rows of a matrix held where the linear algebra runs, between calls: on WebGPU a GPU buffer, elsewhere host memory
+ * that ONNX Runtime reads in place. SparseGPT's lazy batch updates run on them there, and only the next block's rows
+ * come to the host: not every later row after each block (7.7 GB per 7B down_proj).
+ */
+export interface ResidentRows {
+  /** How many rows are still held. */
+  readonly rows: number;
+  /** Subtracts A·E from every held row (A `[rows, b]`, E `[b, m]`); hands the first `k` to the host, holds the rest. */
+  updateAndTake(a: Float32Array, e: Float32Array, b: number, k: number): Promise<Float32Array>;
+  /** Frees what is still held. */
+  release(): void;
+}
 
 /**
  * The linear algebra of one job, on the job's execution provider and threads: on a GPU the O(n³) MatMuls run
@@ -38,6 +52,8 @@ export interface Linalg {
   ): Promise<Float32Array>;
   /** tr(Dᵀ H D) = Σ D ⊙ (H D): the output error energy of a weight change D `[n, m]` on inputs with Gram H `[n, n]`. */
   quadraticForm(h: Float32Array, d: Float32Array, n: number, m: number): Promise<number>;
+  /** Holds the rows of `w [rows, m]` where the linear algebra runs (`ResidentRows`). */
+  residentRows(w: Float32Array, rows: number, m: number): ResidentRows;
 }
 
 /**
@@ -51,6 +67,7 @@ function cached(
   kind: string,
   size: string,
   build: (g: GraphBuilder) => void,
+  deviceOutputs?: string[],
 ): Promise<ort.InferenceSession> {
   const key = `${o.provider ?? 'auto'}|${o.threads ?? 0}|${kind}`;
   const held = sessions.get(key);
@@ -63,7 +80,8 @@ function cached(
   const session = (async () => {
     const g = new GraphBuilder();
     build(g);
-    const options = { provider: o.provider, threads: o.threads, noArena: true, describe: `linear algebra (${kind})` };
+    const describe = `linear algebra (${kind})`;
+    const options = { provider: o.provider, threads: o.threads, noArena: true, describe, deviceOutputs };
     return (await createSession(modelToBuffer(g.model(kind, kind), g.tensors), options)).session;
   })();
   sessions.set(key, { size, session });
@@ -137,6 +155,63 @@ export function linalgOn(o: SessionOptions): Linalg {
         g.output(g.op('ReduceSum', [g.op('Mul', [dIn, hd])], { keepdims: 0 }), 'E', DataType.FLOAT, []);
       });
       return ((await s.run({ H: tensor(h, [n, n]), D: tensor(d, [n, m]) })).E.data as Float32Array)[0];
+    },
+    residentRows(w, rows, m) {
+      // On WebGPU the held rows stay in a GPU buffer: the graph splits the updated rows into those handed over and
+      // the rest. Elsewhere the updated rows come back whole and the rest is a view of them, as a Slice would copy
+      // them once more (`npm run bench -- linalg` times this update against the former product + JS subtraction).
+      const onDevice = likelyProvider(on.provider) === 'webgpu';
+      let held: ort.Tensor | undefined = tensor(w, [rows, m]);
+      let left = rows;
+      const release = () => {
+        if (held?.location === 'gpu-buffer') held.dispose();
+        held = undefined;
+      };
+      const updated = (g: GraphBuilder) =>
+        g.op(
+          'Gemm',
+          [
+            g.input('A', DataType.FLOAT, ['r', 'b']),
+            g.input('E', DataType.FLOAT, ['b', 'm']),
+            g.input('W', DataType.FLOAT, ['r', 'm']),
+          ],
+          { alpha: { float: -1 }, beta: { float: 1 } },
+        );
+      return {
+        get rows() {
+          return left;
+        },
+        async updateAndTake(a, e, b, k) {
+          if (!held || k > left) throw new Error(`internal error: ${k} rows asked of ${left} held`);
+          const feeds = { W: held, A: tensor(a, [left, b]), E: tensor(e, [b, m]) };
+          left -= k;
+          if (!onDevice) {
+            const s = await cached(on, 'updateRows', '', (g) => g.output(updated(g), 'X', DataType.FLOAT, ['r', 'm']));
+            const all = (await s.run(feeds)).X.data as Float32Array;
+            held = left > 0 ? tensor(all.subarray(k * m), [left, m]) : undefined;
+            // A copy: a view would keep this whole output alive for as long as the rows handed over.
+            return all.slice(0, k * m);
+          }
+          const s = await cached(
+            on,
+            'updateAndTake',
+            '',
+            (g) => {
+              const [x, count, axis] = [updated(g), g.input('K', DataType.INT64, [1]), g.ints([0])];
+              g.output(g.op('Slice', [x, g.ints([0]), count, axis]), 'Taken', DataType.FLOAT, ['k', 'm']);
+              // Slice ends are clamped to the size: 2⁵³ means "to the end".
+              g.output(g.op('Slice', [x, count, g.ints([2 ** 53]), axis]), 'Rest', DataType.FLOAT, ['t', 'm']);
+            },
+            ['Rest'],
+          );
+          const out = await s.run({ ...feeds, K: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
+          release();
+          if (left > 0) held = out.Rest;
+          else if (out.Rest.location === 'gpu-buffer') out.Rest.dispose();
+          return out.Taken.data as Float32Array;
+        },
+        release,
+      };
     },
   };
   return la;

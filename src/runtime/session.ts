@@ -36,6 +36,11 @@ export interface GraphSessionOptions extends SessionOptions {
    * matrices of changing sizes (linear algebra, one decoder layer at a time), where an arena only ever grows.
    */
   noArena?: boolean;
+  /**
+   * Outputs left on the device when the session runs on WebGPU (GPU buffers, which later runs take as inputs
+   * without a copy through the host); on other providers they come to the host like every output.
+   */
+  deviceOutputs?: string[];
   /** What a model given as a buffer was built from, for errors (a path names itself). */
   describe?: string;
   /**
@@ -135,7 +140,14 @@ async function open(
   const previousLevel = ort.env.logLevel;
   try {
     if (quiet) ort.env.logLevel = 'fatal';
-    const opts = { ...baseOptions(o), executionProviders: [provider] };
+    const onDevice = provider === 'webgpu' && o.deviceOutputs?.length;
+    const opts = {
+      ...baseOptions(o),
+      executionProviders: [provider],
+      ...(onDevice
+        ? { preferredOutputLocation: Object.fromEntries(o.deviceOutputs!.map((n) => [n, 'gpu-buffer' as const])) }
+        : {}),
+    };
     return typeof model === 'string'
       ? await ort.InferenceSession.create(model, opts)
       : await ort.InferenceSession.create(model, opts);

@@ -60,6 +60,7 @@ interface StageNumbers {
   reformErrors: number[];
   sparsePerplexity: number;
   largeInverseError: number;
+  heldRows: number[];
 }
 
 /** Where ONNX Runtime placed the nodes of every session: the nodes it lists per provider, and sessions wholly on the CPU. */
@@ -134,6 +135,13 @@ test(
     // SparseGPT's mask choices cascade: on the CPU, a damping 1e-5 larger (relative) moves this perplexity by 1.3 %
     // (14.78 → 14.59); the WebGPU run lands within that.
     assert.ok(relDiff(pg, pc) <= 0.03, `50 % SparseGPT model's perplexity: ${pg} vs ${pc}`);
+    const [hg, hc] = [gpu.numbers.heldRows, cpu.heldRows];
+    assert.ok(relMax(hg, hc) <= 1e-4, `SparseGPT with held rows: ${relMax(hg, hc)}`);
+    assert.deepEqual(
+      hg.map((v) => v === 0),
+      hc.map((v) => v === 0),
+      'SparseGPT with held rows: the same weights pruned',
+    );
     // Inverses up to INVERSE_LEAF run on the CPU (WebGPU has no Inverse); a graph of one such is all CPU.
     const elsewhere = gpu.cpuNodes.filter((n) => !SHAPE_NODE.test(n) && !/^Inverse /.test(n));
     assert.deepEqual(elsewhere, [], 'nodes left on the CPU besides shape arithmetic and Inverse');

@@ -1,9 +1,13 @@
 // SparseGPT's pieces against their definitions: the mask selection's exact counts, the factor of H⁻¹ without an
-// inverse, and the profile space's level switches keeping the total.
+// inverse, the whole kernel (sub-blocks, deferred and held-row updates) against its column-by-column loop, and the
+// profile space's level switches keeping the total.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { kthSmallest, selectBlockMask } from '../../src/compress/sparsify/maskSelection';
 import { inverseUpperFactor } from '../../src/linalg/inverseCholesky';
+import { obsFactor, sparsegpt, type ObsFactor } from '../../src/compress/sparsify/sparsegpt';
+import type { SparsityPattern } from '../../src/compress/sparsify/pattern';
+import { gptqQuantizer } from '../../src/compress/quantize/nbits';
 import { linalgOn } from '../../src/linalg/graphs';
 import { mutateProfile, profileSpace, sparsityLevels } from '../../src/compress/profile/space';
 import { Rng, seededRandom } from '../../src/util/random';
@@ -59,6 +63,83 @@ test('inverseUpperFactor (blocked above its leaf): UᵀU · H = I within 1e-3, U
   for (let i = 0; i < n; i++)
     for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(product[i * n + j] - (i === j ? 1 : 0)));
   assert.ok(worst < 1e-3, `max |UᵀU·H − I| = ${worst}`);
+});
+
+/**
+ * SparseGPT as paper-spec §4 states it, one input at a time: each block's mask from its weights at the block's start
+ * (N:M from the group's at the group's start), and every later input updated right after each input, in float64.
+ */
+function columnByColumn(
+  w: Float32Array,
+  K: number,
+  N: number,
+  f: ObsFactor,
+  p: SparsityPattern | undefined,
+  quant?: ReturnType<typeof gptqQuantizer>,
+): Float32Array {
+  const W = Array.from({ length: K }, (_, i) =>
+    Float64Array.from(f.dead[i] ? new Float32Array(N) : w.subarray(i * N, (i + 1) * N)),
+  );
+  const d = (i: number) => f.u[i * K + i];
+  for (let i1 = 0; i1 < K; i1 += 128) {
+    const i2 = Math.min(i1 + 128, K);
+    const scores = new Float64Array((i2 - i1) * N);
+    for (let i = i1; i < i2; i++) for (let c = 0; c < N; c++) scores[(i - i1) * N + c] = W[i][c] ** 2 / d(i) ** 2;
+    const pruned =
+      p?.kind === 'unstructured'
+        ? selectBlockMask(scores, i2 - i1, N, p.sparsity, 'block')
+        : new Uint8Array(scores.length);
+    for (let i = i1; i < i2; i++) {
+      if (p?.kind === 'nm' && (i - i1) % p.m === 0)
+        for (let c = 0; c < N; c++) {
+          const group = [...Array(p.m).keys()].sort(
+            (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
+          );
+          for (let t = 0; t < p.n; t++) pruned[(i - i1 + group[t]) * N + c] = 1;
+        }
+      quant?.startGroup?.(
+        i,
+        W.slice(i).map((r) => Float32Array.from(r)),
+      );
+      const q = W[i].map((v, c) => (pruned[(i - i1) * N + c] ? 0 : quant ? quant.quantize(i, c, v) : v));
+      const e = W[i].map((v, c) => (v - q[c]) / d(i));
+      W[i] = q;
+      for (let j = i + 1; j < K; j++) for (let c = 0; c < N; c++) W[j][c] -= e[c] * f.u[i * K + j];
+    }
+  }
+  const out = new Float32Array(K * N);
+  W.forEach((r, i) => out.set(r, i * N));
+  return out;
+}
+
+test('sparsegpt equals its column-by-column loop: unstructured, 2:4 and GPTQ with 256-input groups, a dead input', async () => {
+  // 600 inputs: five blocks, so that the later rows are held (linalg residentRows) and come over block by block, and
+  // a 256-input quantization group reaches past the block being processed.
+  const [K, N, P] = [600, 24, 800];
+  const rand = seededRandom(11);
+  const x = Float32Array.from({ length: P * K }, (_, i) => (i % K === 7 ? 0 : rand() - 0.2));
+  const gram = Float64Array.from(await la.matmulTransposedA(x, x, P, K, K));
+  const w = Float32Array.from({ length: K * N }, () => rand() - 0.5);
+  const f = await obsFactor(la, gram, P, K);
+  assert.equal(f.dead[7], 1);
+  const nbits = { bits: 4 as const, blockSize: 256, symmetric: false };
+  const cases: [string, SparsityPattern | undefined, boolean][] = [
+    ['unstructured 50 %', { kind: 'unstructured', sparsity: 0.5 }, false],
+    ['2:4', { kind: 'nm', n: 2, m: 4 }, false],
+    ['GPTQ int4, groups of 256', undefined, true],
+  ];
+  for (const [name, p, quantized] of cases) {
+    const ours = await sparsegpt(la, w, K, N, f, p, quantized ? { quant: gptqQuantizer(K, N, nbits) } : {});
+    const loop = columnByColumn(w, K, N, f, p, quantized ? gptqQuantizer(K, N, nbits) : undefined);
+    const worst = ours.reduce((m, v, i) => Math.max(m, Math.abs(v - loop[i])), 0);
+    assert.ok(worst < 1e-4, `${name}: max |Δ| = ${worst}`);
+    assert.deepEqual(
+      ours.map((v) => (v === 0 ? 1 : 0)),
+      loop.map((v) => (v === 0 ? 1 : 0)),
+      `${name}: the same weights pruned`,
+    );
+    for (let c = 0; c < N; c++) assert.equal(ours[7 * N + c], 0, "the dead input's weights are zero");
+  }
 });
 
 test('profile space: sparsity levels contain the target; level switches keep the parameter-weighted total exactly', () => {

@@ -6,6 +6,7 @@ import { denseCalibration } from '../../src/compress/calibration';
 import { reformDecoder } from '../../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
 import { sparsifyDecoder } from '../../src/compress/sparsify/sparsifyDecoder';
+import { obsFactor, sparsegpt } from '../../src/compress/sparsify/sparsegpt';
 import { fullMask } from '../../src/compress/subnet';
 import { INVERSE_LEAF, linalgOn } from '../../src/linalg/graphs';
 import { transpose2d } from '../../src/model/transpose';
@@ -53,6 +54,13 @@ async function main(): Promise<void> {
   for (let i = 0; i < n; i++) h[i * n + i] += 0.01;
   const product = await cpu.matmul(h, await linalgOn(o).inverseSpd(h, n), n, n, n);
   const largeInverseError = product.reduce((m, v, i) => Math.max(m, Math.abs(v - (i % (n + 1) === 0 ? 1 : 0))), 0);
+  // SparseGPT on a 600-input layer (five blocks): the rows after the current block held on the provider between
+  // blocks (linalg residentRows), with the CPU's factor, so that only the updates differ.
+  const [K, N] = [600, 24];
+  const x = Float32Array.from({ length: 2 * K * K }, () => rand() - 0.2);
+  const factor = await obsFactor(cpu, Float64Array.from(await cpu.matmulTransposedA(x, x, 2 * K, K, K)), 2 * K, K);
+  const w = Float32Array.from({ length: K * N }, () => rand() - 0.5);
+  const heldRows = await sparsegpt(linalgOn(o), w, K, N, factor, { kind: 'unstructured', sparsity: 0.5 });
   // Compared by perplexity: a mask choice flipped by rounding moves single weights, not the model's quality.
   const s = await decoderSession(sparse, { kvCache: false, head: 'nll', masks: false }, o);
   const sparsePerplexity = perplexity(await windowsNll(s.session, windows));
@@ -64,6 +72,7 @@ async function main(): Promise<void> {
       largeInverseError,
       reformErrors: reformed.layers.map((l) => l.down.errorAfter),
       sparsePerplexity,
+      heldRows: Array.from(heldRows),
     }),
   );
 }

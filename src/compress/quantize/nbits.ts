@@ -110,6 +110,7 @@ export function gptqQuantizer(
 ): ColumnQuantizer & { pack(w: Float32Array): QuantizedLinear } {
   const g = new Grid(K, N, o);
   return {
+    groupRows: o.blockSize,
     startGroup(i, rows) {
       if (i % o.blockSize !== 0) return;
       const b = i / o.blockSize;

@@ -18,7 +18,9 @@ import { mapTo } from '../../util/mapTo';
 const SUB_BLOCK = 16;
 
 export interface ColumnQuantizer {
-  /** Called when the loop reaches input `i` (group starts), with the current weights of the group's inputs. */
+  /** How many inputs from `i` on `startGroup` reads. */
+  groupRows?: number;
+  /** Called when the loop reaches input `i` (group starts), with the current weights of the inputs from `i` on. */
   startGroup?(i: number, rows: Float32Array[]): void;
   /** The quantized value of weight (input i, output c). */
   quantize(i: number, c: number, v: number): number;
@@ -73,9 +75,19 @@ export interface SparseGptOptions {
   selection?: MaskSelection;
 }
 
+/** `U[from, to]ᵀ`, `[t2 − t1, f2 − f1]`: the factor's rows `from`, columns `to`, transposed for the update product. */
+function factorBlockTransposed(u: Float64Array, inDim: number, from: [number, number], to: [number, number]) {
+  const [f1, f2] = from;
+  const [t1, t2] = to;
+  const b = f2 - f1;
+  const ut = new Float32Array((t2 - t1) * b);
+  for (let j = 0; j < t2 - t1; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u[(f1 + k) * inDim + t1 + j];
+  return ut;
+}
+
 /**
- * Subtracts `U[from, to]ᵀ · err[from]` from the rows `to` of W: the deferred OBS updates, as one product. `err` holds
- * the block's error rows `[block, outDim]` from input `errBase` on.
+ * Subtracts `U[from, to]ᵀ · err[from]` from the host rows `to` of W: the deferred OBS updates, as one product.
+ * `err` holds the block's error rows `[block, outDim]` from input `errBase` on.
  */
 async function applyDeferred(
   la: Linalg,
@@ -90,12 +102,9 @@ async function applyDeferred(
 ): Promise<void> {
   const [f1, f2] = from;
   const [t1, t2] = to;
-  const b = f2 - f1;
-  const rest = t2 - t1;
-  const ut = new Float32Array(rest * b);
-  for (let j = 0; j < rest; j++) for (let k = 0; k < b; k++) ut[j * b + k] = u[(f1 + k) * inDim + t1 + j];
-  const delta = await la.matmul(ut, err.subarray((f1 - errBase) * outDim, (f2 - errBase) * outDim), rest, b, outDim);
-  for (let j = 0; j < rest; j++) {
+  const errRows = err.subarray((f1 - errBase) * outDim, (f2 - errBase) * outDim);
+  const delta = await la.matmul(factorBlockTransposed(u, inDim, from, to), errRows, t2 - t1, f2 - f1, outDim);
+  for (let j = 0; j < t2 - t1; j++) {
     const row = W[t1 + j];
     for (let c = 0, o = j * outDim; c < outDim; c++) row[c] -= delta[o + c];
   }
@@ -130,54 +139,77 @@ export async function sparsegpt(
 ): Promise<Float32Array> {
   const { u, dead } = f;
   const quant = o.quant;
-  const W = Array.from({ length: inDim }, (_, i) =>
-    dead[i] ? new Float32Array(outDim) : w.slice(i * outDim, (i + 1) * outDim),
-  );
   const d = (i: number) => u[i * inDim + i];
   // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
   const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
+  // The host holds the inputs from the current block's start on, as many as the block or a quantization group
+  // needs; the later ones are held where the linear algebra runs, and come over a block at a time, updated.
+  const ahead = Math.max(BLOCK, quant?.groupRows ?? 0);
+  // Copies of the inputs' weights, dead ones zeroed: the first `ahead` on the host, the rest held.
+  const rowsFrom = (i1: number, i2: number) => {
+    const rows = w.slice(i1 * outDim, i2 * outDim);
+    for (let i = i1; i < i2; i++) if (dead[i]) rows.fill(0, (i - i1) * outDim, (i - i1 + 1) * outDim);
+    return rows;
+  };
+  const W: Float32Array[] = [];
+  const take = (rows: Float32Array, count: number) => {
+    for (let r = 0; r < count; r++) W.push(rows.subarray(r * outDim, (r + 1) * outDim));
+  };
+  take(rowsFrom(0, Math.min(ahead, inDim)), Math.min(ahead, inDim));
+  const later = inDim > ahead ? la.residentRows(rowsFrom(ahead, inDim), inDim - ahead, outDim) : undefined;
 
-  for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
-    const i2 = Math.min(i1 + BLOCK, inDim);
-    const err = new Float32Array((i2 - i1) * outDim);
-    const pruned =
-      p?.kind === 'unstructured'
-        ? selectBlockMask(blockScores(W, d, i1, i2, outDim), i2 - i1, outDim, p.sparsity, o.selection ?? 'block')
-        : new Uint8Array((i2 - i1) * outDim);
-    for (let s1 = i1; s1 < i2; s1 += sub) {
-      const s2 = Math.min(s1 + sub, i2);
-      for (let i = s1; i < s2; i++) {
-        const r = i - i1;
-        if (p?.kind === 'nm' && r % p.m === 0) {
-          // N:M on the current, already updated weights of inputs i..i+M.
-          for (let c = 0; c < outDim; c++) {
-            const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort(
-              (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
-            );
-            if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
+  try {
+    for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
+      const i2 = Math.min(i1 + BLOCK, inDim);
+      const err = new Float32Array((i2 - i1) * outDim);
+      const pruned =
+        p?.kind === 'unstructured'
+          ? selectBlockMask(blockScores(W, d, i1, i2, outDim), i2 - i1, outDim, p.sparsity, o.selection ?? 'block')
+          : new Uint8Array((i2 - i1) * outDim);
+      for (let s1 = i1; s1 < i2; s1 += sub) {
+        const s2 = Math.min(s1 + sub, i2);
+        for (let i = s1; i < s2; i++) {
+          const r = i - i1;
+          if (p?.kind === 'nm' && r % p.m === 0) {
+            // N:M on the current, already updated weights of inputs i..i+M.
+            for (let c = 0; c < outDim; c++) {
+              const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort(
+                (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
+              );
+              if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
+            }
+          }
+          if (quant?.startGroup) quant.startGroup(i, W.slice(i));
+          const di = d(i);
+          const row = W[i];
+          const e = err.subarray(r * outDim, (r + 1) * outDim);
+          for (let c = 0, m = r * outDim; c < outDim; c++) {
+            const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
+            e[c] = (row[c] - q) / di;
+            row[c] = q;
+          }
+          // OBS update of the sub-block's remaining inputs.
+          for (let j = i + 1; j < s2; j++) {
+            const fij = u[i * inDim + j];
+            if (fij === 0) continue;
+            const next = W[j];
+            for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
           }
         }
-        if (quant?.startGroup) quant.startGroup(i, W.slice(i, inDim));
-        const di = d(i);
-        const row = W[i];
-        const e = err.subarray(r * outDim, (r + 1) * outDim);
-        for (let c = 0, m = r * outDim; c < outDim; c++) {
-          const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
-          e[c] = (row[c] - q) / di;
-          row[c] = q;
-        }
-        // OBS update of the sub-block's remaining inputs.
-        for (let j = i + 1; j < s2; j++) {
-          const fij = u[i * inDim + j];
-          if (fij === 0) continue;
-          const next = W[j];
-          for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
-        }
+        if (s2 < i2) await applyDeferred(la, W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
       }
-      if (s2 < i2) await applyDeferred(la, W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
+      // Lazy batch update of every later input, W[i2:] -= U[i1:i2, i2:]ᵀ · Err: of those on the host here, of the
+      // held ones where they are, and the next block's inputs come over.
+      const onHost = W.length;
+      if (i2 < onHost) await applyDeferred(la, W, u, inDim, outDim, err, [i1, i2], [i2, onHost], i1);
+      if (later?.rows) {
+        const ut = factorBlockTransposed(u, inDim, [i1, i2], [onHost, inDim]);
+        const count = Math.min(BLOCK, later.rows);
+        take(await later.updateAndTake(ut, err, i2 - i1, count), count);
+      }
     }
-    // Lazy batch update of every later input: W[i2:] -= U[i1:i2, i2:]ᵀ · Err.
-    if (i2 < inDim) await applyDeferred(la, W, u, inDim, outDim, err, [i1, i2], [i2, inDim], i1);
+  } finally {
+    later?.release();
   }
   const out = new Float32Array(inDim * outDim);
   W.forEach((row, i) => out.set(row, i * outDim));
