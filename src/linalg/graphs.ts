@@ -184,10 +184,10 @@ export function linalgOn(o: SessionOptions): Linalg {
         async updateAndTake(a, e, b, k) {
           if (!held || k > left) throw new Error(`internal error: ${k} rows asked of ${left} held`);
           const feeds = { W: held, A: tensor(a, [left, b]), E: tensor(e, [b, m]) };
-          left -= k;
           if (!onDevice) {
             const s = await cached(on, 'updateRows', '', (g) => g.output(updated(g), 'X', DataType.FLOAT, ['r', 'm']));
             const all = (await s.run(feeds)).X.data as Float32Array;
+            left -= k;
             held = left > 0 ? tensor(all.subarray(k * m), [left, m]) : undefined;
             // A copy: a view would keep this whole output alive for as long as the rows handed over.
             return all.slice(0, k * m);
@@ -206,6 +206,7 @@ export function linalgOn(o: SessionOptions): Linalg {
           );
           const out = await s.run({ ...feeds, K: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
           release();
+          left -= k;
           if (left > 0) held = out.Rest;
           else if (out.Rest.location === 'gpu-buffer') out.Rest.dispose();
           return out.Taken.data as Float32Array;
