@@ -3,9 +3,8 @@
 // Schur-complement blocks used before (bench/reference/schurInverse.ts) and the Cholesky factor used now, on a
 // diagonally dominant matrix and on a damped calibration-like Gram matrix of fewer positions than channels; (2) an fp16 against an fp32 MatMul on the CPU provider, which
 // decides that our graphs widen fp16 weights and compute in fp32; (3) the linear algebra of one Llama-2-7B linear
-// on the CPU (inputs 4096 and 11008 wide), time and peak memory, in a process of its own (bench/scaleWorker.ts);
-// (4) one of SparseGPT's lazy batch updates of a 7B down_proj, as a product and a subtraction in JS (before) and as
-// the held rows' one Gemm (linalg residentRows).
+// on the CPU (inputs 4096 and 11008 wide), time and peak memory, in a process of its own (bench/scaleWorker.ts),
+// SparseGPT both with its held rows and with every later row on the host as before (bench/reference/hostRows.ts).
 import { GraphBuilder } from '../src/graph/graph';
 import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
@@ -125,30 +124,6 @@ export async function benchLinalg(): Promise<void> {
     matmulRows.push({ type, seconds, gflops: (2 * M * K * N) / seconds / 1e9 });
     console.log(`MatMul ${type}: ${seconds.toFixed(3)} s`);
   }
-  // A 7B down_proj's block update at its mean size: the 5504 inputs after the block, 4096 outputs.
-  const [rest, block, outputs] = [5504, 128, 4096];
-  const rand = seededRandom(rest);
-  const held = Float32Array.from({ length: rest * outputs }, () => rand() - 0.5);
-  const [ut, err] = [rest * block, block * outputs].map((n) => Float32Array.from({ length: n }, () => rand() - 0.5));
-  const hostRows = held.slice(); // the rows the JS subtraction writes into, as the kernel did
-  const updateRows = [];
-  for (const [way, update] of [
-    [
-      'product, then the subtraction in JS (before)',
-      async () => {
-        const delta = await cpu.matmul(ut, err, rest, block, outputs);
-        for (let i = 0; i < hostRows.length; i++) hostRows[i] -= delta[i];
-      },
-    ],
-    [
-      'one Gemm on the held rows (ours)',
-      () => cpu.residentRows(held, rest, outputs).updateAndTake(ut, err, block, block),
-    ],
-  ] as const) {
-    const seconds = await timed(update, 5);
-    updateRows.push({ way, seconds });
-    console.log(`block update, ${way}: ${(seconds * 1000).toFixed(0)} ms`);
-  }
   // Llama-2-7B: q/k/v/o/gate/up read 4096-wide inputs, down_proj 11008-wide ones; a process per width.
   const linearRows = [4096, 11008].flatMap((n) => {
     const r = worker({ mode: 'linalg', provider: 'cpu', sizes: [n] });
@@ -175,16 +150,6 @@ export async function benchLinalg(): Promise<void> {
     ...linearRows.map(
       (r) => `| ${r.step} | ${r.seconds.toFixed(1)} s | ${(r.peakRssBytes / 2 ** 30).toFixed(2)} GiB |`,
     ),
-    '',
-    `One SparseGPT block update of a 7B down_proj at its mean size (W[${rest} × ${outputs}] − U·E, ${block} inputs per block; medians of five):`,
-    '',
-    '| way | time |',
-    '| --- | ---: |',
-    ...updateRows.map((r) => `| ${r.way} | ${(r.seconds * 1000).toFixed(0)} ms |`),
   ].join('\n');
-  writeResults(
-    'linalg',
-    { machine: machine(), inverse: inverseRows, matmul: matmulRows, linear7b: linearRows, blockUpdate: updateRows },
-    md,
-  );
+  writeResults('linalg', { machine: machine(), inverse: inverseRows, matmul: matmulRows, linear7b: linearRows }, md);
 }

@@ -18,6 +18,7 @@ import { writeModelFiles } from '../src/compress/exportModel';
 import { totalCounts } from '../src/model/params';
 import { compressModel } from '../src/job/compress';
 import { linalgOn, type Linalg } from '../src/linalg/graphs';
+import { withHostRows } from './reference/hostRows';
 import { dampedInverseDiagonal } from '../src/linalg/inverse';
 import { DEFAULT_REFORM, reformLayer } from '../src/compress/reform/reformLayer';
 import { obsFactor, sparsegpt } from '../src/compress/sparsify/sparsegpt';
@@ -211,6 +212,9 @@ async function linalg(r: LinalgRequest): Promise<WorkerResult> {
     const factor = await timed(`SparseGPT factor n=${n}`, () => obsFactor(la, stats.gram, stats.count, n));
     await timed(`SparseGPT 50 % n=${n}`, () =>
       sparsegpt(la, w, n, out, factor, { kind: 'unstructured', sparsity: 0.5 }),
+    );
+    await timed(`SparseGPT 50 % n=${n}, later rows on the host (before)`, () =>
+      sparsegpt(withHostRows(la), w, n, out, factor, { kind: 'unstructured', sparsity: 0.5 }),
     );
   }
   return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: r.provider, weightBytes: 0, params: 0 };

@@ -52,7 +52,7 @@ export interface Linalg {
   ): Promise<Float32Array>;
   /** tr(Dᵀ H D) = Σ D ⊙ (H D): the output error energy of a weight change D `[n, m]` on inputs with Gram H `[n, n]`. */
   quadraticForm(h: Float32Array, d: Float32Array, n: number, m: number): Promise<number>;
-  /** Holds the rows of `w [rows, m]` where the linear algebra runs (`ResidentRows`). */
+  /** Holds the rows of `w [rows, m]` where the linear algebra runs (`ResidentRows`); on the CPU `w` is updated in place. */
   residentRows(w: Float32Array, rows: number, m: number): ResidentRows;
 }
 
@@ -157,9 +157,11 @@ export function linalgOn(o: SessionOptions): Linalg {
       return ((await s.run({ H: tensor(h, [n, n]), D: tensor(d, [n, m]) })).E.data as Float32Array)[0];
     },
     residentRows(w, rows, m) {
-      // On WebGPU the held rows stay in a GPU buffer: the graph splits the updated rows into those handed over and
-      // the rest. Elsewhere the updated rows come back whole and the rest is a view of them, as a Slice would copy
-      // them once more (`npm run bench -- linalg` times this update against the former product + JS subtraction).
+      // On the CPU the update is written over the rows themselves (the output bound to the input's memory: Gemm
+      // copies W into its output before the product adds to it, so that copy is onto itself), and the rows left are
+      // a view: no buffer per block (`npm run bench -- linalg` times this against the former product + JS
+      // subtraction). On WebGPU they stay in a GPU buffer, which the host cannot read: the graph splits the update
+      // into the rows handed over and the rest, which stays; the last take comes back whole.
       const onDevice = likelyProvider(on.provider) === 'webgpu';
       let held: ort.Tensor | undefined = tensor(w, [rows, m]);
       let left = rows;
@@ -177,6 +179,7 @@ export function linalgOn(o: SessionOptions): Linalg {
           ],
           { alpha: { float: -1 }, beta: { float: 1 } },
         );
+      const whole = () => cached(on, 'updateRows', '', (g) => g.output(updated(g), 'X', DataType.FLOAT, ['r', 'm']));
       return {
         get rows() {
           return left;
@@ -185,12 +188,18 @@ export function linalgOn(o: SessionOptions): Linalg {
           if (!held || k > left) throw new Error(`internal error: ${k} rows asked of ${left} held`);
           const feeds = { W: held, A: tensor(a, [left, b]), E: tensor(e, [b, m]) };
           if (!onDevice) {
-            const s = await cached(on, 'updateRows', '', (g) => g.output(updated(g), 'X', DataType.FLOAT, ['r', 'm']));
-            const all = (await s.run(feeds)).X.data as Float32Array;
+            await (await whole()).run(feeds, { X: held });
+            const rowsNow = held.data as Float32Array;
             left -= k;
-            held = left > 0 ? tensor(all.subarray(k * m), [left, m]) : undefined;
-            // A copy: a view would keep this whole output alive for as long as the rows handed over.
-            return all.slice(0, k * m);
+            held = left > 0 ? tensor(rowsNow.subarray(k * m), [left, m]) : undefined;
+            return rowsNow.slice(0, k * m);
+          }
+          if (k === left) {
+            // No empty GPU buffer for the rest: zero-size WebGPU outputs are where ONNX Runtime has had bugs.
+            const all = (await (await whole()).run(feeds)).X.data as Float32Array;
+            release();
+            left = 0;
+            return all;
           }
           const s = await cached(
             on,
@@ -207,8 +216,7 @@ export function linalgOn(o: SessionOptions): Linalg {
           const out = await s.run({ ...feeds, K: new ort.Tensor('int64', BigInt64Array.of(BigInt(k)), [1]) });
           release();
           left -= k;
-          if (left > 0) held = out.Rest;
-          else if (out.Rest.location === 'gpu-buffer') out.Rest.dispose();
+          held = out.Rest;
           return out.Taken.data as Float32Array;
         },
         release,

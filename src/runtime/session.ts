@@ -140,12 +140,12 @@ async function open(
   const previousLevel = ort.env.logLevel;
   try {
     if (quiet) ort.env.logLevel = 'fatal';
-    const onDevice = provider === 'webgpu' && o.deviceOutputs?.length;
+    const onDevice = provider === 'webgpu' ? (o.deviceOutputs ?? []) : [];
     const opts = {
       ...baseOptions(o),
       executionProviders: [provider],
-      ...(onDevice
-        ? { preferredOutputLocation: Object.fromEntries(o.deviceOutputs!.map((n) => [n, 'gpu-buffer' as const])) }
+      ...(onDevice.length
+        ? { preferredOutputLocation: Object.fromEntries(onDevice.map((n) => [n, 'gpu-buffer' as const])) }
         : {}),
     };
     return typeof model === 'string'

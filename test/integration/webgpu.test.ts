@@ -135,6 +135,8 @@ test(
     // SparseGPT's mask choices cascade: on the CPU, a damping 1e-5 larger (relative) moves this perplexity by 1.3 %
     // (14.78 → 14.59); the WebGPU run lands within that.
     assert.ok(relDiff(pg, pc) <= 0.03, `50 % SparseGPT model's perplexity: ${pg} vs ${pc}`);
+    // One layer from one factor: its masks flip only where rounding meets a threshold, which it does not here (the
+    // adapter is deterministic); a flip would show as a cascade, as the perplexity above allows for.
     const [hg, hc] = [gpu.numbers.heldRows, cpu.heldRows];
     assert.ok(relMax(hg, hc) <= 1e-4, `SparseGPT with held rows: ${relMax(hg, hc)}`);
     assert.deepEqual(

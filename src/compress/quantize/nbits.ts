@@ -110,16 +110,17 @@ export function gptqQuantizer(
 ): ColumnQuantizer & { pack(w: Float32Array): QuantizedLinear } {
   const g = new Grid(K, N, o);
   return {
-    groupRows: o.blockSize,
-    startGroup(i, rows) {
-      if (i % o.blockSize !== 0) return;
-      const b = i / o.blockSize;
-      for (let n = 0; n < N; n++)
-        g.set(
-          b,
-          n,
-          rows.slice(0, o.blockSize).map((r) => r[n]),
-        );
+    groups: {
+      rows: o.blockSize,
+      start(i, rows) {
+        const b = i / o.blockSize;
+        for (let n = 0; n < N; n++)
+          g.set(
+            b,
+            n,
+            rows.map((r) => r[n]),
+          );
+      },
     },
     quantize(i, n, v) {
       const gr = g.at(i, n);

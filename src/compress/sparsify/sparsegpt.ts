@@ -18,10 +18,11 @@ import { mapTo } from '../../util/mapTo';
 const SUB_BLOCK = 16;
 
 export interface ColumnQuantizer {
-  /** How many inputs from `i` on `startGroup` reads. */
-  groupRows?: number;
-  /** Called when the loop reaches input `i` (group starts), with the current weights of the inputs from `i` on. */
-  startGroup?(i: number, rows: Float32Array[]): void;
+  /**
+   * Quantization groups of `rows` inputs: `start` is called when the loop reaches a group's first input `i`, with
+   * the current weights of the group's inputs.
+   */
+  groups?: { rows: number; start(i: number, rows: Float32Array[]): void };
   /** The quantized value of weight (input i, output c). */
   quantize(i: number, c: number, v: number): number;
 }
@@ -142,9 +143,10 @@ export async function sparsegpt(
   const d = (i: number) => u[i * inDim + i];
   // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
   const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
-  // The host holds the inputs from the current block's start on, as many as the block or a quantization group
-  // needs; the later ones are held where the linear algebra runs, and come over a block at a time, updated.
-  const ahead = Math.max(BLOCK, quant?.groupRows ?? 0);
+  // The host holds the finished inputs and, from the current block's start on, as many as the block or a
+  // quantization group reads; the later ones are held where the linear algebra runs and come over a block at a
+  // time, updated.
+  const ahead = Math.max(BLOCK, quant?.groups?.rows ?? 0);
   // Copies of the inputs' weights, dead ones zeroed: the first `ahead` on the host, the rest held.
   const rowsFrom = (i1: number, i2: number) => {
     const rows = w.slice(i1 * outDim, i2 * outDim);
@@ -156,7 +158,7 @@ export async function sparsegpt(
     for (let r = 0; r < count; r++) W.push(rows.subarray(r * outDim, (r + 1) * outDim));
   };
   take(rowsFrom(0, Math.min(ahead, inDim)), Math.min(ahead, inDim));
-  const later = inDim > ahead ? la.residentRows(rowsFrom(ahead, inDim), inDim - ahead, outDim) : undefined;
+  const heldRows = inDim > ahead ? la.residentRows(rowsFrom(ahead, inDim), inDim - ahead, outDim) : undefined;
 
   try {
     for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
@@ -179,7 +181,12 @@ export async function sparsegpt(
               if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
             }
           }
-          if (quant?.startGroup) quant.startGroup(i, W.slice(i));
+          if (quant?.groups && i % quant.groups.rows === 0) {
+            const end = Math.min(i + quant.groups.rows, inDim);
+            if (W.length < end)
+              throw new Error(`internal error: the group at input ${i} reads up to ${end}; ${W.length} on the host`);
+            quant.groups.start(i, W.slice(i, end));
+          }
           const di = d(i);
           const row = W[i];
           const e = err.subarray(r * outDim, (r + 1) * outDim);
@@ -202,14 +209,14 @@ export async function sparsegpt(
       // held ones where they are, and the next block's inputs come over.
       const onHost = W.length;
       if (i2 < onHost) await applyDeferred(la, W, u, inDim, outDim, err, [i1, i2], [i2, onHost], i1);
-      if (later?.rows) {
+      if (heldRows?.rows) {
         const ut = factorBlockTransposed(u, inDim, [i1, i2], [onHost, inDim]);
-        const count = Math.min(BLOCK, later.rows);
-        take(await later.updateAndTake(ut, err, i2 - i1, count), count);
+        const count = Math.min(BLOCK, heldRows.rows);
+        take(await heldRows.updateAndTake(ut, err, i2 - i1, count), count);
       }
     }
   } finally {
-    later?.release();
+    heldRows?.release();
   }
   const out = new Float32Array(inDim * outDim);
   W.forEach((row, i) => out.set(row, i * outDim));
