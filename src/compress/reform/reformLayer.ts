@@ -156,7 +156,14 @@ export async function reformLayer(
       n,
       m,
     )) / energy;
-  const errorBefore = await err(dropped);
+  // Dropping the rows R changes the output by X_R·W_R alone, so its error needs only H's block of R: at 80 % kept a
+  // twenty-fifth of the product the full form takes (a third of a 7B down_proj's reformation time before).
+  const removed = keep.length < n ? [...kept.keys()].filter((r) => !kept[r]) : [];
+  const removedRows = new Float32Array(removed.length * m);
+  removed.forEach((r, i) => removedRows.set(w.subarray(r * m, (r + 1) * m), i * m));
+  const errorBefore = removed.length
+    ? (await la.quadraticForm(pick(h, n, removed, removed), removedRows, removed.length, m)) / energy
+    : 0;
   const errorAfter = weight ? await err(weight) : NaN;
   // Exactly solved, the closed form is never worse than dropping the rows, where its objective starts (paper-spec
   // §1.6); ADMM's 30 iterations need not reach it. A refit that comes out worse (a solve that broke down, or ADMM
