@@ -40,7 +40,10 @@ function main(): void {
         ? typeof s.result === 'string'
           ? 'written'
           : Object.entries((s.result as WorkerResult).seconds)
-              .map(([k, t]) => `${k} ${t.toFixed(1)} s`)
+              .map(([k, t]) => {
+                const error = (s.result as WorkerResult).errors?.[k];
+                return `${k} ${t.toFixed(1)} s${error === undefined ? '' : ` (max \\|A·X − I\\| ${error.toExponential(1)})`}`;
+              })
               .join(', ')
         : s.error!.split('\n')[0].slice(0, 160);
       return `| ${name} | ${s.ok ? 'done' : 'not finished'} | ${s.seconds.toFixed(0)} s | ${what} |`;

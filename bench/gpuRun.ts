@@ -75,10 +75,14 @@ if (four)
     worker({ mode: 'stages', model: four, text, provider: 'webgpu', ...setup }, 120),
   );
 // Where the linear algebra of a 7B linear runs faster: its MatMuls on the GPU (128-wide Cholesky leaves in JS), or all of
-// it on the CPU's cores (o_proj / q,k,v,gate,up inputs are 4096 wide, down_proj's 11008).
+// it on the CPU's cores (o_proj / q,k,v,gate,up inputs are 4096 wide, down_proj's 11008). On the GPU also the inverse
+// by Newton–Schulz, all MatMuls, against the factor (on the CPU its 4 n³ flops per iteration are out of the question).
 for (const provider of ['webgpu', 'cpu'] as const)
   step(`${provider}: linear algebra of one 7B linear`, 60, () =>
-    worker({ mode: 'linalg', provider, sizes: [seven.hidden, seven.intermediate] }, 40),
+    worker(
+      { mode: 'linalg', provider, sizes: [seven.hidden, seven.intermediate], inverses: provider === 'webgpu' },
+      40,
+    ),
   );
 if (four)
   step('cpu: stages on 4 layers', 40, () =>

@@ -1,7 +1,9 @@
 // `npm run bench -- linalg`: the measurements behind design choices of the scale work, side by side in one run.
 // (1) inverses of a 7B-class layer's sizes, time and accuracy: ONNX Runtime's com.microsoft.Inverse, the
-// Schur-complement blocks used before (bench/reference/schurInverse.ts) and the Cholesky factor used now, on a
-// diagonally dominant matrix and on a damped calibration-like Gram matrix of fewer positions than channels; (2) an fp16 against an fp32 MatMul on the CPU provider, which
+// Schur-complement blocks used before (bench/reference/schurInverse.ts), the Cholesky factor used now and, at the
+// smaller size, Newton–Schulz in MatMuls (bench/reference/newtonSchulz.ts: 4 n³ flops per iteration, too slow on
+// this CPU at the larger one), on a diagonally dominant matrix and on a damped calibration-like Gram
+// matrix of fewer positions than channels; (2) an fp16 against an fp32 MatMul on the CPU provider, which
 // decides that our graphs widen fp16 weights and compute in fp32; (3) the linear algebra of one Llama-2-7B linear
 // on the CPU (inputs 4096 and 11008 wide), time and peak memory, in a process of its own (bench/scaleWorker.ts),
 // SparseGPT both with its held rows and with every later row on the host as before (bench/reference/hostRows.ts).
@@ -10,10 +12,9 @@ import { DataType } from '../src/onnx/proto';
 import { modelToBuffer } from '../src/onnx/writeModel';
 import { createSession, ort } from '../src/runtime/session';
 import { linalgOn } from '../src/linalg/graphs';
-import { meanDiagonal } from '../src/linalg/inverse';
-import { transpose2d } from '../src/model/transpose';
-import { seededRandom } from '../src/util/random';
 import { emitInverse } from './reference/schurInverse';
+import { NS_ITERATIONS, newtonSchulzSession } from './reference/newtonSchulz';
+import { calibrationGram, inverseError, spd } from './grams';
 import { machine, writeResults } from './lib';
 import { worker } from './scale';
 
@@ -35,41 +36,7 @@ async function timed(f: () => Promise<unknown>, reps = 3): Promise<number> {
   return t.sort((a, b) => a - b)[Math.floor(reps / 2)];
 }
 
-/** A symmetric positive definite matrix with a dominant diagonal (what a damped Gram matrix looks like to a solver). */
-function spd(n: number): Float32Array {
-  const a = new Float32Array(n * n);
-  for (let i = 0; i < n; i++)
-    for (let j = i; j < n; j++) a[i * n + j] = a[j * n + i] = i === j ? 2 + (i % 7) : 0.001 * Math.sin(i * 31 + j);
-  return a;
-}
-
-/**
- * A Gram matrix as a calibration gives it: n/2 positions (fewer than channels, as 8 × 128 tokens for a 2048-wide
- * layer), correlated channels with nonzero means, damped by 1 % of its mean diagonal.
- */
-async function calibrationGram(n: number): Promise<Float32Array> {
-  const positions = n / 2;
-  const rand = seededRandom(n);
-  const mean = Float32Array.from({ length: n }, () => 2 * (rand() - 0.5));
-  const xt = Float32Array.from({ length: n * positions }, (_, i) => rand() - 0.5 + mean[Math.floor(i / positions)]);
-  for (let j = 1; j < n; j++)
-    for (let p = 0; p < positions; p++) xt[j * positions + p] += 0.5 * xt[(j - 1) * positions + p];
-  const h = await cpu.matmul(xt, transpose2d(xt, n, positions), n, positions, n);
-  const lambda = 0.01 * meanDiagonal(h, n);
-  for (let i = 0; i < n; i++) h[i * n + i] += lambda;
-  return h;
-}
-
 const cpu = linalgOn({ provider: 'cpu' });
-
-/** max |A·X − I|. */
-async function inverseError(a: Float32Array, x: Float32Array, n: number): Promise<number> {
-  const p = await cpu.matmul(a, x, n, n, n);
-  let worst = 0;
-  for (let i = 0; i < n; i++)
-    for (let j = 0; j < n; j++) worst = Math.max(worst, Math.abs(p[i * n + j] - (i === j ? 1 : 0)));
-  return worst;
-}
 
 export async function benchLinalg(): Promise<void> {
   const inverseRows = [];
@@ -89,13 +56,18 @@ export async function benchLinalg(): Promise<void> {
       ],
       ['Cholesky factor (ours)', (a) => cpu.inverseSpd(a, n)],
     ];
+    if (n <= 2048)
+      ways.push([
+        `Newton–Schulz, ${NS_ITERATIONS} iterations`,
+        await newtonSchulzSession({ provider: 'cpu' }, n, NS_ITERATIONS),
+      ]);
     for (const [matrix, a] of [
       ['diagonally dominant', spd(n)],
-      ['calibration Gram, n/2 positions', await calibrationGram(n)],
+      ['calibration Gram, n/2 positions', await calibrationGram(cpu, n)],
     ] as const)
       for (const [way, invert] of ways) {
         const seconds = await timed(() => invert(a), 1);
-        const error = await inverseError(a, await invert(a), n);
+        const error = await inverseError(cpu, a, await invert(a), n);
         inverseRows.push({ n, matrix, way, seconds, error });
         console.log(
           `inverse n=${n}, ${matrix}, ${way}: ${seconds.toFixed(2)} s, max |A·A⁻¹ − I| ${error.toExponential(1)}`,

@@ -19,6 +19,8 @@ import { totalCounts } from '../src/model/params';
 import { compressModel } from '../src/job/compress';
 import { linalgOn, type Linalg } from '../src/linalg/graphs';
 import { withHostRows } from './reference/hostRows';
+import { NS_ITERATIONS, newtonSchulzSession } from './reference/newtonSchulz';
+import { calibrationGram, inverseError } from './grams';
 import { dampedInverseDiagonal } from '../src/linalg/inverse';
 import { DEFAULT_REFORM, reformLayer } from '../src/compress/reform/reformLayer';
 import { obsFactor, sparsegpt } from '../src/compress/sparsify/sparsegpt';
@@ -59,6 +61,12 @@ export interface LinalgRequest {
   mode: 'linalg';
   provider: ProviderChoice;
   sizes: number[];
+  /**
+   * Also invert a calibration-like Gram matrix (bench/grams.ts) per size, through the engine's Cholesky factor and
+   * by Newton–Schulz in MatMuls (bench/reference/newtonSchulz.ts), timed once each with their errors: which is the
+   * faster on a GPU, and whether Newton–Schulz is accurate enough there.
+   */
+  inverses?: boolean;
 }
 
 export interface CompressRun {
@@ -75,6 +83,8 @@ export interface WorkerResult {
   weightBytes: number;
   params: number;
   ppl?: number;
+  /** Errors of the steps that have one (the inverses: max |A·X − I|). */
+  errors?: Record<string, number>;
 }
 
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
@@ -202,7 +212,16 @@ async function linalg(r: LinalgRequest): Promise<WorkerResult> {
   const la = linalgOn({ provider: r.provider });
   const rand = seededRandom(0);
   const out = 4096;
+  const errors: Record<string, number> = {};
   for (const n of r.sizes) {
+    if (r.inverses) {
+      const h = await calibrationGram(la, n);
+      const viaFactor = await timed(`inverse, Cholesky factor n=${n}`, () => la.inverseSpd(h, n));
+      errors[`inverse, Cholesky factor n=${n}`] = await inverseError(la, h, viaFactor, n);
+      const newtonSchulz = await newtonSchulzSession({ provider: r.provider }, n, NS_ITERATIONS);
+      const name = `inverse, Newton–Schulz ${NS_ITERATIONS} iterations n=${n}`;
+      errors[name] = await inverseError(la, h, await timed(name, () => newtonSchulz(h)), n);
+    }
     const gram = await randomGram(la, n, rand);
     const w = Float32Array.from({ length: n * out }, () => rand() - 0.5);
     await timed(`diagonal of the damped inverse (OBS) n=${n}`, () => dampedInverseDiagonal(la, gram, n));
@@ -217,7 +236,7 @@ async function linalg(r: LinalgRequest): Promise<WorkerResult> {
       sparsegpt(withHostRows(la), w, n, out, factor, { kind: 'unstructured', sparsity: 0.5 }),
     );
   }
-  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: r.provider, weightBytes: 0, params: 0 };
+  return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: r.provider, weightBytes: 0, params: 0, errors };
 }
 
 async function compress(c: CompressRun): Promise<WorkerResult> {
