@@ -50,10 +50,16 @@ export const dtypeOption = () =>
     return type;
   });
 
+const PROFILE_HELP: Record<string, string> = {
+  uniform: 'uniform (the default)',
+  owl: 'owl (outlier-weighted per layer)',
+  search: 'search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)',
+};
+/** `--profile` with the kinds a command offers, and help for those only. */
 export const profileOption = (kinds: readonly string[]) =>
   new Option(
     '--profile <p>',
-    'how levels are spread over the linears: uniform (the default); owl (outlier-weighted per layer); search (EvoPress-style per linear, same total; with --bits 4 alone: int4/int8 mixed under int4 size + 10 %)',
+    `how levels are spread over the linears: ${kinds.map((k) => PROFILE_HELP[k] ?? k).join('; ')}`,
   ).choices([...kinds]);
 export const maskSelectionOption = () =>
   new Option(

@@ -1,8 +1,35 @@
 import { SingleBar, Presets } from 'cli-progress';
 
-/** A terminal progress bar on stderr (stdout stays clean for results); silent when stderr is not a terminal. */
+/** When stderr is not a terminal (a log file, CI), a progress line at most this often instead of a bar. */
+const LOG_EVERY_MS = 30_000;
+
+const minutesAndSeconds = (ms: number) => {
+  const s = Math.round(ms / 1000);
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+};
+
+/**
+ * A terminal progress bar on stderr (stdout stays clean for results). Into a file, a plain line every 30 s instead,
+ * so that a long stage written to a log is told from a hang.
+ */
 export function progressBar(unit: string): { update(done: number, total: number): void; stop(): void } {
-  if (!process.stderr.isTTY) return { update: () => {}, stop: () => {} };
+  if (!process.stderr.isTTY) {
+    let start: number | undefined;
+    let logged = 0;
+    return {
+      update(done, total) {
+        const now = performance.now();
+        start ??= now;
+        if (now - Math.max(start, logged) < LOG_EVERY_MS || done === 0) return;
+        logged = now;
+        const eta = ((now - start) / done) * (total - done);
+        process.stderr.write(
+          `  ${done}/${total} ${unit}, ${minutesAndSeconds(now - start)} elapsed, eta ${minutesAndSeconds(eta)}\n`,
+        );
+      },
+      stop: () => {},
+    };
+  }
   const bar = new SingleBar(
     {
       format: `{bar} {value}/{total} ${unit} | {duration_formatted} elapsed, eta {eta_formatted}`,

@@ -35,11 +35,21 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
     throw new UserError(
       `--original needs a model file that runs as it is; ${path.basename(model)}: ${notRunnable}. Without --original it generates through our graph of its weights`,
     );
+  const context = d.config.maxPositions;
+  const prompt = tok.encode(r.prompt, { bos: true });
+  // Past its context a model's positions are ones it never saw: what `eval --seq-len` refuses too.
+  if (r.maxTokens > context)
+    throw new UserError(
+      `--max-tokens ${r.maxTokens} is more than the model's context of ${context} tokens (the prompt included); use at most ${context}`,
+    );
+  if (prompt.length >= r.maxTokens)
+    throw new UserError(
+      `the prompt is ${prompt.length} tokens, which leaves none to generate within --max-tokens ${r.maxTokens} (the prompt included)`,
+    );
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
     ? await modelFileSession(d.source.path, d, session)
     : await decoderSession(d, { kvCache: true, head: 'logits', masks: false }, session);
-  const prompt = tok.encode(r.prompt, { bos: true });
   const t0 = performance.now();
   // llama2.c convention: a generated BOS ends the story.
   const ids = await generateGreedy(s.session, d.layers, prompt, {

@@ -28,15 +28,15 @@ export interface ModelMeasure {
 /** A model measured without any text (`quantize` by round-to-nearest runs without one): no perplexity, 0 tokens. */
 export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
 
+const linearsOf = (d: Decoder) => d.layerWeights.flatMap((lw) => [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]);
+
 function zeroFraction(d: Decoder): number {
   let zeros = 0;
   let total = 0;
-  for (const lw of d.layerWeights) {
-    for (const w of [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]) {
-      const v = w.read();
-      total += v.length;
-      for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
-    }
+  for (const w of linearsOf(d)) {
+    const v = w.read();
+    total += v.length;
+    for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
   }
   return zeros / total;
 }
@@ -136,6 +136,18 @@ export function comparisonNotes(original: Decoder, exported: Decoder): string[] 
   if (from !== to)
     notes.push(
       `The export is ${to} (--dtype), the original ${from}: its file size, memory and speed differ by that too, not by the compression alone.`,
+    );
+  // A quantized input is worked on dequantized: without --bits the export is dense (and may be larger), with it the
+  // values are rounded a second time.
+  const bits = linearsOf(original).find((w) => w.quant)?.quant?.bits;
+  const exportedBits = linearsOf(exported).find((w) => w.quant)?.quant?.bits;
+  if (bits && !exportedBits)
+    notes.push(
+      `The original's linear weights are int${bits} (MatMulNBits) and the export's are ${to}: they were worked on dequantized, so the file can be larger than the original's; add --bits ${bits} to quantize the export again.`,
+    );
+  if (bits && exportedBits)
+    notes.push(
+      `The original was already int${bits}: its dequantized weights were quantized again to int${exportedBits}, adding a second rounding to the first.`,
     );
   if (original.source.notRunnable)
     notes.push(

@@ -23,7 +23,12 @@ export interface OnnxFile {
 export function readOnnxFile(file: string): OnnxFile {
   const abs = path.resolve(file);
   if (!fs.existsSync(abs)) throw new UserError(`${file}: file not found`);
-  if (!fs.statSync(abs).isFile()) throw new UserError(`${file}: not a file`);
+  if (!fs.statSync(abs).isFile()) {
+    const inside = path.join(file, 'model.onnx');
+    throw new UserError(
+      fs.existsSync(inside) ? `${file}: a folder; give the model file in it, ${inside}` : `${file}: not a file`,
+    );
+  }
   const read = fs.readFileSync(abs);
   // A plain Uint8Array view, not the Buffer: protobufjs then hands out bytes fields (raw tensor data) as Uint8Array
   // views and never takes its Buffer code path (Buffer.prototype.slice, whose `.slice()` on such a view does not

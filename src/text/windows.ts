@@ -198,7 +198,9 @@ export function sampledPoolTokens(seqLen: number, count: number): number {
  */
 export function sampledWindows(ids: number[], seqLen: number, count: number, seed: number): number[][] {
   if (ids.length < seqLen + 1)
-    throw new UserError(`the calibration text has ${ids.length} tokens, fewer than one window of ${seqLen}`);
+    throw new UserError(
+      `the calibration text has ${ids.length} tokens, fewer than one window of ${seqLen}; use more text or a smaller --seq-len`,
+    );
   const pool = Math.min(ids.length, sampledPoolTokens(seqLen, count));
   const rand = seededRandom(seed);
   return Array.from({ length: count }, () => {

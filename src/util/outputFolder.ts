@@ -62,9 +62,8 @@ function refuseNonEmpty(final: string): void {
       `output folder ${final} is a symbolic link (to ${target}); give the path of a new folder, e.g. one inside the link's target`,
     );
   if (fs.existsSync(final) && (!fs.statSync(final).isDirectory() || fs.readdirSync(final).length > 0)) {
-    throw new UserError(
-      `output folder ${final} already exists and is not empty; choose a new folder (nothing is overwritten)`,
-    );
+    const what = fs.statSync(final).isDirectory() ? 'already exists and is not empty' : 'is an existing file';
+    throw new UserError(`output folder ${final} ${what}; choose a new folder (nothing is overwritten)`);
   }
 }
 
@@ -87,6 +86,9 @@ export class OutputFolder {
   ) {
     refuseNonEmpty(final);
     this.tmp = `${final.replace(/[\\/]+$/, '')}.partial`;
+    // A mistyped --out with --resume would otherwise start afresh while the user believes it resumed.
+    if (opts.resume && !fs.existsSync(this.tmp))
+      throw new UserError(`--resume: no checkpoint in ${this.tmp} (no such folder); start without --resume`);
     this.marker = newMarker();
     try {
       this.claim(Boolean(opts.resume));
