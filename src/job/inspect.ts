@@ -40,6 +40,22 @@ export interface ModelSummary {
     bytes: number;
   }[];
   totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
+  /** How the linear layers' weights are stored: `fp32`, `fp16`, `bf16`, or `int4` / `int8` / `int4/int8` (MatMulNBits). */
+  linearWeights: string;
+}
+
+const FLOAT_NAMES = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' } as const;
+
+function linearWeights(d: Decoder): string {
+  const bits = new Set<number>();
+  for (const lw of d.layerWeights)
+    for (const w of [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]) if (w.quant) bits.add(w.quant.bits);
+  if (bits.size)
+    return [...bits]
+      .sort()
+      .map((b) => `int${b}`)
+      .join('/');
+  return FLOAT_NAMES[d.weightType ?? 'float32'];
 }
 
 export function summarize(d: Decoder): ModelSummary {
@@ -67,5 +83,6 @@ export function summarize(d: Decoder): ModelSummary {
       ...totalCounts(d),
       kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0),
     },
+    linearWeights: linearWeights(d),
   };
 }

@@ -67,7 +67,7 @@ test('a model folder points at its model.onnx; an existing file as --out is call
   assert.equal(fs.readFileSync(file, 'utf8'), 'mine');
 });
 
-test('an int4 model quantized again, or compressed without --bits, says so in its report', () => {
+test('an int4 model quantized again, or compressed without --bits, says so in its report; inspect names its storage and the pruned widths', () => {
   const dir = tempDir();
   const int4 = path.join(dir, 'int4');
   assert.equal(runCli(['quantize', stories260K.onnx, '--bits', '4', '--out', int4]).code, 0);
@@ -82,6 +82,7 @@ test('an int4 model quantized again, or compressed without --bits, says so in it
     notes('int8').join('\n'),
   );
   const flap = path.join(dir, 'flap');
+  assert.match(runCli(['inspect', path.join(int4, 'model.onnx')]).stdout, /on disk, linear weights int4\)/);
   const r = runCli([
     'compress',
     path.join(int4, 'model.onnx'),
@@ -102,4 +103,6 @@ test('an int4 model quantized again, or compressed without --bits, says so in it
     ),
     notes('flap').join('\n'),
   );
+  // FLAP's global masks leave the layers' widths unequal: the header gives their ranges.
+  assert.match(runCli(['inspect', path.join(flap, 'model.onnx')]).stdout, /\d+–\d+ .*\(per layer below\)/);
 });
