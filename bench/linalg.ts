@@ -59,7 +59,7 @@ export async function benchLinalg(): Promise<void> {
     if (n <= 2048)
       ways.push([
         `Newton–Schulz, ${NS_ITERATIONS} iterations`,
-        await newtonSchulzSession({ provider: 'cpu' }, n, NS_ITERATIONS),
+        (await newtonSchulzSession({ provider: 'cpu' }, n, NS_ITERATIONS)).invert,
       ]);
     for (const [matrix, a] of [
       ['diagonally dominant', spd(n)],

@@ -89,20 +89,21 @@ export interface WorkerResult {
 
 const peakRss = () => process.resourceUsage().maxRSS * 1024;
 
-/** Times named stages into `seconds` and `peakRssAfter`, printing a line per stage. */
+/** Times named stages into `seconds` and `peakRssAfter` (and `errors`, where a stage has one), a line per stage. */
 function stageTimer() {
   const seconds: Record<string, number> = {};
   const peakRssAfter: Record<string, number> = {};
+  const errors: Record<string, number> = {};
   const timed = async <T>(name: string, f: () => Promise<T> | T): Promise<T> => {
     const t0 = performance.now();
     const v = await f();
     seconds[name] = (performance.now() - t0) / 1000;
     peakRssAfter[name] = peakRss();
     // A line per stage, so a run cut short by its deadline still tells what it finished.
-    process.stdout.write(`${JSON.stringify({ partial: { seconds, peakRssAfter } })}\n`);
+    process.stdout.write(`${JSON.stringify({ partial: { seconds, peakRssAfter, errors } })}\n`);
     return v;
   };
-  return { seconds, peakRssAfter, timed };
+  return { seconds, peakRssAfter, errors, timed };
 }
 
 async function stages(r: StagesRequest): Promise<WorkerResult> {
@@ -208,20 +209,11 @@ async function randomGram(la: Linalg, n: number, rand: () => number): Promise<Fl
 }
 
 async function linalg(r: LinalgRequest): Promise<WorkerResult> {
-  const { seconds, peakRssAfter, timed } = stageTimer();
+  const { seconds, peakRssAfter, errors, timed } = stageTimer();
   const la = linalgOn({ provider: r.provider });
   const rand = seededRandom(0);
   const out = 4096;
-  const errors: Record<string, number> = {};
   for (const n of r.sizes) {
-    if (r.inverses) {
-      const h = await calibrationGram(la, n);
-      const viaFactor = await timed(`inverse, Cholesky factor n=${n}`, () => la.inverseSpd(h, n));
-      errors[`inverse, Cholesky factor n=${n}`] = await inverseError(la, h, viaFactor, n);
-      const newtonSchulz = await newtonSchulzSession({ provider: r.provider }, n, NS_ITERATIONS);
-      const name = `inverse, Newton–Schulz ${NS_ITERATIONS} iterations n=${n}`;
-      errors[name] = await inverseError(la, h, await timed(name, () => newtonSchulz(h)), n);
-    }
     const gram = await randomGram(la, n, rand);
     const w = Float32Array.from({ length: n * out }, () => rand() - 0.5);
     await timed(`diagonal of the damped inverse (OBS) n=${n}`, () => dampedInverseDiagonal(la, gram, n));
@@ -235,6 +227,21 @@ async function linalg(r: LinalgRequest): Promise<WorkerResult> {
     await timed(`SparseGPT 50 % n=${n}, later rows on the host (before)`, () =>
       sparsegpt(withHostRows(la), w, n, out, factor, { kind: 'unstructured', sparsity: 0.5 }),
     );
+  }
+  // After the engine's steps: their peak memory then compares with a run without these, and a run cut short here
+  // keeps them.
+  for (const n of r.inverses ? r.sizes : []) {
+    const h = await calibrationGram(la, n);
+    const viaFactor = `inverse, Cholesky factor n=${n}`;
+    errors[viaFactor] = await inverseError(la, h, await timed(viaFactor, () => la.inverseSpd(h, n)), n);
+    const newtonSchulz = await newtonSchulzSession({ provider: r.provider }, n, NS_ITERATIONS);
+    const viaNewtonSchulz = `inverse, Newton–Schulz ${NS_ITERATIONS} iterations n=${n}`;
+    try {
+      const x = await timed(viaNewtonSchulz, () => newtonSchulz.invert(h));
+      errors[viaNewtonSchulz] = await inverseError(la, h, x, n);
+    } finally {
+      await newtonSchulz.release();
+    }
   }
   return { seconds, peakRssAfter, maxRssBytes: peakRss(), provider: r.provider, weightBytes: 0, params: 0, errors };
 }

@@ -23,7 +23,7 @@ export async function newtonSchulzSession(o: SessionOptions, n: number, iteratio
   g.output(x, 'X', DataType.FLOAT, [n, n]);
   const describe = `Newton–Schulz inverse (${iterations} iterations)`;
   const { session } = await createSession(modelToBuffer(g.model('ns', 'ns'), g.tensors), { ...o, describe });
-  return async (m: Float32Array): Promise<Float32Array> => {
+  const invert = async (m: Float32Array): Promise<Float32Array> => {
     let rowSum = 0;
     for (let i = 0; i < n; i++) {
       let s = 0;
@@ -35,4 +35,5 @@ export async function newtonSchulzSession(o: SessionOptions, n: number, iteratio
     const feeds = { A: new ort.Tensor('float32', m, [n, n]), X0: new ort.Tensor('float32', x0, [n, n]) };
     return (await session.run(feeds)).X.data as Float32Array;
   };
+  return { invert, release: () => session.release() };
 }

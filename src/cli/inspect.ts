@@ -21,19 +21,21 @@ function familyOptions(c: ModelSummary['config']): string[] {
 }
 
 /** A per-layer value as one number where every layer has it, or its range (a pruned model's layers differ). */
-function acrossLayers(s: ModelSummary, key: 'heads' | 'kvHeads' | 'intermediate'): string {
+function acrossLayers(s: ModelSummary, key: 'heads' | 'kvHeads' | 'intermediate'): { text: string; varies: boolean } {
   const values = s.layers.map((l) => l[key]);
   const [lo, hi] = [Math.min(...values), Math.max(...values)];
-  return values.length === 0 || lo === hi ? String(values[0] ?? s.config[key]) : `${lo}–${hi}`;
+  return values.length && lo !== hi
+    ? { text: `${lo}–${hi}`, varies: true }
+    : { text: String(values[0] ?? s.config[key]), varies: false };
 }
 
 export function printSummary(s: ModelSummary): string {
   const c = s.config;
-  const [heads, kvHeads, mlp] = [acrossLayers(s, 'heads'), acrossLayers(s, 'kvHeads'), acrossLayers(s, 'intermediate')];
-  const varies = [heads, kvHeads, mlp].some((v) => v.includes('–'));
+  const [heads, kvHeads, mlp] = (['heads', 'kvHeads', 'intermediate'] as const).map((k) => acrossLayers(s, k));
+  const varies = heads.varies || kvHeads.varies || mlp.varies;
   const head = [
     `${path.basename(s.file)}  (${s.adapter}, ${formatBytes(s.fileBytes)} on disk, linear weights ${s.linearWeights})`,
-    `  ${c.layers} layers, hidden ${c.hidden}, ${heads} heads / ${kvHeads} KV heads × ${c.headDim}, MLP ${mlp}${varies ? ' (per layer below)' : ''}, vocab ${c.vocab}`,
+    `  ${c.layers} layers, hidden ${c.hidden}, ${heads.text} heads / ${kvHeads.text} KV heads × ${c.headDim}, MLP ${mlp.text}${varies ? ' (per layer below)' : ''}, vocab ${c.vocab}`,
     `  RoPE θ ${c.ropeTheta}, RMSNorm ε ${c.normEps}, context ${c.maxPositions}, tied embeddings: ${c.tiedEmbeddings ? 'yes' : 'no'}`,
     ...familyOptions(c),
     '',

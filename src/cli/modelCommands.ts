@@ -51,7 +51,11 @@ export function registerModelCommands(program: Command): void {
     .description('greedy generation with the KV cache, through our re-emitted graph (or the original with --original)')
     .argument('<model>', 'model.onnx or .bin')
     .option('--prompt <text>', 'prompt text (default: start from BOS)', '')
-    .option('--max-tokens <n>', 'total tokens including the prompt', ruled('maxTokens'), 256)
+    .option(
+      '--max-tokens <n>',
+      'total tokens including the prompt (default: 256, at most the context)',
+      ruled('maxTokens'),
+    )
     .option('--original', 'run the original .onnx as it is instead of the re-emitted graph')
     .option('--tokenizer <file>', 'tokenizer.json or llama2.c tokenizer .bin')
     .addOption(providerOption())
@@ -59,7 +63,7 @@ export function registerModelCommands(program: Command): void {
     .action(
       async (
         model: string,
-        o: { prompt: string; maxTokens: number; original?: boolean; tokenizer?: string; provider: ProviderChoice },
+        o: { prompt: string; maxTokens?: number; original?: boolean; tokenizer?: string; provider: ProviderChoice },
       ) => {
         const r = await generateText(model, o);
         process.stdout.write(`${r.text}\n`);

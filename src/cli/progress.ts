@@ -14,17 +14,18 @@ const minutesAndSeconds = (ms: number) => {
  */
 export function progressBar(unit: string): { update(done: number, total: number): void; stop(): void } {
   if (!process.stderr.isTTY) {
-    let start: number | undefined;
+    // Timed from the first update: the units done before it (often the first) are not in the rate.
+    let first: { at: number; done: number } | undefined;
     let logged = 0;
     return {
       update(done, total) {
         const now = performance.now();
-        start ??= now;
-        if (now - Math.max(start, logged) < LOG_EVERY_MS || done === 0) return;
+        first ??= { at: now, done };
+        if (now - Math.max(first.at, logged) < LOG_EVERY_MS || done <= first.done) return;
         logged = now;
-        const eta = ((now - start) / done) * (total - done);
+        const eta = ((now - first.at) / (done - first.done)) * Math.max(0, total - done);
         process.stderr.write(
-          `  ${done}/${total} ${unit}, ${minutesAndSeconds(now - start)} elapsed, eta ${minutesAndSeconds(eta)}\n`,
+          `  ${done}/${total} ${unit}, ${minutesAndSeconds(now - first.at)} elapsed, eta ${minutesAndSeconds(eta)}\n`,
         );
       },
       stop: () => {},

@@ -8,9 +8,12 @@ import { UserError } from '../util/errors';
 import { checkRequest } from './options';
 import { loadRunnableDecoder } from './context';
 
+const DEFAULT_MAX_TOKENS = 256;
+
 export interface GenerateRequest {
   prompt: string;
-  maxTokens: number;
+  /** Tokens in all, the prompt included (default: 256, or the model's context where that is shorter). */
+  maxTokens?: number;
   provider: ProviderChoice;
   threads?: number;
   original?: boolean;
@@ -36,15 +39,16 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
       `--original needs a model file that runs as it is; ${path.basename(model)}: ${notRunnable}. Without --original it generates through our graph of its weights`,
     );
   const context = d.config.maxPositions;
+  const maxTokens = r.maxTokens ?? Math.min(DEFAULT_MAX_TOKENS, context);
   const prompt = tok.encode(r.prompt, { bos: true });
   // Past its context a model's positions are ones it never saw: what `eval --seq-len` refuses too.
-  if (r.maxTokens > context)
+  if (maxTokens > context)
     throw new UserError(
-      `--max-tokens ${r.maxTokens} is more than the model's context of ${context} tokens (the prompt included); use at most ${context}`,
+      `--max-tokens ${maxTokens} is more than the model's context of ${context} tokens (the prompt included); use at most ${context}`,
     );
-  if (prompt.length >= r.maxTokens)
+  if (prompt.length >= maxTokens)
     throw new UserError(
-      `the prompt is ${prompt.length} tokens, which leaves none to generate within --max-tokens ${r.maxTokens} (the prompt included)`,
+      `the prompt is ${prompt.length} tokens, which leaves none to generate within --max-tokens ${maxTokens} (the prompt included)`,
     );
   const session = { provider: r.provider, threads: r.threads };
   const s = r.original
@@ -53,7 +57,7 @@ export async function generateText(model: string, r: GenerateRequest): Promise<G
   const t0 = performance.now();
   // llama2.c convention: a generated BOS ends the story.
   const ids = await generateGreedy(s.session, d.layers, prompt, {
-    maxTokens: r.maxTokens,
+    maxTokens,
     stopIds: [d.config.bosTokenId, d.config.eosTokenId],
   });
   const seconds = (performance.now() - t0) / 1000;

@@ -1,4 +1,4 @@
-import type { Decoder, DecoderConfig } from '../model/decoder';
+import { quantizedBits, type Decoder, type DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
 import { modelFileBytes } from '../onnx/modelFile';
 
@@ -47,15 +47,8 @@ export interface ModelSummary {
 const FLOAT_NAMES = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' } as const;
 
 function linearWeights(d: Decoder): string {
-  const bits = new Set<number>();
-  for (const lw of d.layerWeights)
-    for (const w of [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]) if (w.quant) bits.add(w.quant.bits);
-  if (bits.size)
-    return [...bits]
-      .sort()
-      .map((b) => `int${b}`)
-      .join('/');
-  return FLOAT_NAMES[d.weightType ?? 'float32'];
+  const bits = quantizedBits(d);
+  return bits.length ? bits.map((b) => `int${b}`).join('/') : FLOAT_NAMES[d.weightType ?? 'float32'];
 }
 
 export function summarize(d: Decoder): ModelSummary {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Decoder } from '../model/decoder';
+import { linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
@@ -28,12 +28,10 @@ export interface ModelMeasure {
 /** A model measured without any text (`quantize` by round-to-nearest runs without one): no perplexity, 0 tokens. */
 export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
 
-const linearsOf = (d: Decoder) => d.layerWeights.flatMap((lw) => [lw.q, lw.k, lw.v, lw.o, lw.gate, lw.up, lw.down]);
-
 function zeroFraction(d: Decoder): number {
   let zeros = 0;
   let total = 0;
-  for (const w of linearsOf(d)) {
+  for (const w of linearWeightsOf(d)) {
     const v = w.read();
     total += v.length;
     for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
@@ -139,15 +137,15 @@ export function comparisonNotes(original: Decoder, exported: Decoder): string[] 
     );
   // A quantized input is worked on dequantized: without --bits the export is dense (and may be larger), with it the
   // values are rounded a second time.
-  const bits = linearsOf(original).find((w) => w.quant)?.quant?.bits;
-  const exportedBits = linearsOf(exported).find((w) => w.quant)?.quant?.bits;
-  if (bits && !exportedBits)
+  const [bits, exportedBits] = [quantizedBits(original), quantizedBits(exported)];
+  const ints = (b: number[]) => b.map((n) => `int${n}`).join('/');
+  if (bits.length && !exportedBits.length)
     notes.push(
-      `The original's linear weights are int${bits} (MatMulNBits) and the export's are ${to}: they were worked on dequantized, so the file can be larger than the original's; add --bits ${bits} to quantize the export again.`,
+      `The original's linear weights are ${ints(bits)} (MatMulNBits) and the export's are ${to}: they were worked on dequantized, so the file can be larger than the original's; add --bits ${bits[0]} to quantize the export again.`,
     );
-  if (bits && exportedBits)
+  if (bits.length && exportedBits.length)
     notes.push(
-      `The original was already int${bits}: its dequantized weights were quantized again to int${exportedBits}, adding a second rounding to the first.`,
+      `The original was already ${ints(bits)}: its dequantized weights were quantized again to ${ints(exportedBits)}, adding a second rounding to the first.`,
     );
   if (original.source.notRunnable)
     notes.push(

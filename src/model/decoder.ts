@@ -1,6 +1,7 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
 import type { QuantizedLinear } from './quantizedLinear';
+import { LINEAR_ROLES } from './names';
 import { narrowBytesToFloat, toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
 import type { FamilyName } from './families';
@@ -179,3 +180,10 @@ export function weightColumns(w: Weight, cols: number[], name: string): Weight {
 export function computedWeight(name: string, shape: number[], read: () => Float32Array): Weight {
   return { name, shape, storedBytesPerElement: 4, read };
 }
+
+/** Every layer's seven linear weights, layer by layer. */
+export const linearWeightsOf = (d: Decoder): Weight[] => d.layerWeights.flatMap((lw) => LINEAR_ROLES.map((r) => lw[r]));
+
+/** The bit widths of a decoder's MatMulNBits linears, ascending; empty where none is quantized. */
+export const quantizedBits = (d: Decoder): number[] =>
+  [...new Set(linearWeightsOf(d).flatMap((w) => (w.quant ? [w.quant.bits] : [])))].sort((a, b) => a - b);

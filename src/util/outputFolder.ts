@@ -88,7 +88,7 @@ export class OutputFolder {
     this.tmp = `${final.replace(/[\\/]+$/, '')}.partial`;
     // A mistyped --out with --resume would otherwise start afresh while the user believes it resumed.
     if (opts.resume && !fs.existsSync(this.tmp))
-      throw new UserError(`--resume: no checkpoint in ${this.tmp} (no such folder); start without --resume`);
+      throw new UserError(`--resume: no checkpoint in ${this.tmp}; start without --resume`);
     this.marker = newMarker();
     try {
       this.claim(Boolean(opts.resume));

@@ -48,7 +48,7 @@ test('--resume without an interrupted job is refused, and leaves no .partial fol
     '--resume',
   ]);
   assert.equal(r.code, 2, r.stderr);
-  assert.match(r.stderr, /--resume: no checkpoint in .*typo\.partial \(no such folder\); start without --resume/);
+  assert.match(r.stderr, /--resume: no checkpoint in .*typo\.partial; start without --resume/);
   assert.ok(!fs.existsSync(`${out}.partial`) && !fs.existsSync(out));
 });
 

@@ -143,32 +143,31 @@ export async function reformLayer(
     if (e instanceof NotPositiveDefinite) return undefined;
     throw e;
   });
-  // Made after the solve, whose memory is the layer's peak.
-  const kept = new Uint8Array(n);
-  for (const r of keep) kept[r] = 1;
-  const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
   // With an intercept the residual's mean is absorbed by the bias, so errors are measured on centred inputs.
   const energy = await la.quadraticForm(uncentred, w, n, m);
-  const err = async (v: Float32Array) =>
-    (await la.quadraticForm(
-      h,
-      mapTo(Float32Array, v, (u, idx) => u - w[idx]),
-      n,
-      m,
-    )) / energy;
   // Dropping the rows R changes the output by X_R·W_R alone, so its error needs only H's block of R: at 80 % kept a
-  // twenty-fifth of the product the full form takes (a third of a 7B down_proj's reformation time before).
-  const removed = keep.length < n ? [...kept.keys()].filter((r) => !kept[r]) : [];
+  // twenty-fifth of the product the full form takes.
+  const kept = new Uint8Array(n);
+  for (const r of keep) kept[r] = 1;
+  const removed = [...kept.keys()].filter((r) => !kept[r]);
   const removedRows = new Float32Array(removed.length * m);
   removed.forEach((r, i) => removedRows.set(w.subarray(r * m, (r + 1) * m), i * m));
   const errorBefore = removed.length
     ? (await la.quadraticForm(pick(h, n, removed, removed), removedRows, removed.length, m)) / energy
     : 0;
-  const errorAfter = weight ? await err(weight) : NaN;
+  const errorAfter = weight
+    ? (await la.quadraticForm(
+        h,
+        mapTo(Float32Array, weight, (u, idx) => u - w[idx]),
+        n,
+        m,
+      )) / energy
+    : NaN;
   // Exactly solved, the closed form is never worse than dropping the rows, where its objective starts (paper-spec
   // §1.6); ADMM's 30 iterations need not reach it. A refit that comes out worse (a solve that broke down, or ADMM
   // short of the fit) is not kept: the rows are dropped (with a bias, FLAP's), and the report says so.
   if (!weight || !(errorAfter <= errorBefore * (1 + WORSE_BY.relative) + WORSE_BY.absolute)) {
+    const dropped = mapTo(Float32Array, w, (v, idx) => (kept[Math.floor(idx / m)] ? v : 0));
     const bias = withBias ? biasFor(w, dropped, xbar, n, m) : undefined;
     return { weight: dropped, bias, errorBefore, errorAfter: errorBefore, discarded: true, refitError: errorAfter };
   }
