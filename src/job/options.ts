@@ -101,10 +101,12 @@ export function parseSparsity(text: string): SparsityPattern {
 }
 
 function patternProblem(p: SparsityPattern): string | undefined {
-  if (p.kind === 'unstructured')
-    return p.sparsity > 0 && p.sparsity < 1
-      ? undefined
-      : 'expected a fraction of zeros strictly between 0 and 1 (0.5), or N:M (2:4)';
+  if (p.kind === 'unstructured') {
+    if (p.sparsity > 0 && p.sparsity < 1) return undefined;
+    // A percentage is the likely slip: say which fraction it would be.
+    const percent = p.sparsity > 1 && p.sparsity < 100 ? `; for ${p.sparsity} %, give ${p.sparsity / 100}` : '';
+    return `expected a fraction of zeros strictly between 0 and 1 (0.5), or N:M (2:4)${percent}`;
+  }
   if (!(Number.isInteger(p.n) && Number.isInteger(p.m) && p.n >= 1 && p.n < p.m))
     return 'N:M needs 1 ≤ N < M (N zeros in every M weights), such as 2:4';
   if (p.m > MAX_NM_GROUP)

@@ -76,6 +76,7 @@ test('--sparsity: a fraction in (0, 1), or N:M with 1 ≤ N < M ≤ 64', () => {
   refused(() => parseSparsity('0:4'), /1 ≤ N < M/);
   for (const s of ['1.5', '0', 'abc', ''])
     refused(() => parseSparsity(s), /fraction of zeros strictly between 0 and 1/);
+  refused(() => parseSparsity('50'), /\(2:4\); for 50 %, give 0\.5$/);
 });
 
 test('--population over a preset: the shares add up to exactly the population asked for, as before for the tested sizes', () => {
