@@ -54,34 +54,52 @@ const block = (
   return out;
 };
 
-/** With M = [[A, B], [Bᵀ, C]]: R₁₂ = R_A⁻ᵀB, S = C − R₁₂ᵀR₁₂ = R_SᵀR_S, (R⁻¹)₁₂ = −R_A⁻¹ R₁₂ R_S⁻¹. */
-async function inverseFactor(la: Linalg, m: Float32Array | Float64Array, n: number): Promise<Float64Array> {
-  if (n <= LEAF) return leafInverseFactor(m, n);
+/** A float32 copy of the `rows × cols` block of `out` (row stride `stride`) that starts at `at`. */
+function region(out: Float64Array, stride: number, at: number, rows: number, cols: number): Float32Array {
+  const r = new Float32Array(rows * cols);
+  for (let i = 0; i < rows; i++) r.set(out.subarray(at + i * stride, at + i * stride + cols), i * cols);
+  return r;
+}
+
+/**
+ * Writes R⁻¹ (upper; M = RᵀR) into `out` from offset `at`, rows `stride` apart, leaving the zeros below it as they
+ * are: each level writes its blocks where the whole factor keeps them, with no n × n float64 of its own to copy from.
+ * With M = [[A, B], [Bᵀ, C]]: R₁₂ = R_A⁻ᵀB, S = C − R₁₂ᵀR₁₂ = R_SᵀR_S, (R⁻¹)₁₂ = −R_A⁻¹ R₁₂ R_S⁻¹.
+ */
+async function inverseFactorInto(
+  la: Linalg,
+  m: Float32Array | Float64Array,
+  n: number,
+  out: Float64Array,
+  stride: number,
+  at: number,
+): Promise<void> {
+  if (n <= LEAF) {
+    const r = leafInverseFactor(m, n);
+    for (let i = 0; i < n; i++) out.set(r.subarray(i * n, (i + 1) * n), at + i * stride);
+    return;
+  }
   const p = Math.ceil(n / 2 / 64) * 64;
   const q = n - p;
-  const top = await inverseFactor(la, block(m, n, 0, p, 0, p), p);
-  const topF32 = Float32Array.from(top);
+  await inverseFactorInto(la, block(m, n, 0, p, 0, p), p, out, stride, at);
+  const topF32 = region(out, stride, at, p, p);
   const r12 = await la.matmul(transpose2d(topF32, p, p), block(m, n, 0, p, p, n), p, p, q);
   const product = await la.matmul(transpose2d(r12, p, q), r12, q, p, q);
   const s = new Float64Array(q * q);
   for (let i = 0; i < q; i++) for (let j = 0; j < q; j++) s[i * q + j] = m[(p + i) * n + p + j] - product[i * q + j];
-  const bottom = await inverseFactor(la, s, q);
-  const inv12 = await la.matmul(await la.matmul(topF32, r12, p, p, q), Float32Array.from(bottom), p, q, q);
-  const rinv = new Float64Array(n * n);
-  for (let i = 0; i < p; i++) {
-    rinv.set(top.subarray(i * p, (i + 1) * p), i * n);
-    for (let j = 0; j < q; j++) rinv[i * n + p + j] = -inv12[i * q + j];
-  }
-  for (let i = 0; i < q; i++) rinv.set(bottom.subarray(i * q, (i + 1) * q), (p + i) * n + p);
-  return rinv;
+  const bottomAt = at + p * stride + p;
+  await inverseFactorInto(la, s, q, out, stride, bottomAt);
+  const inv12 = await la.matmul(await la.matmul(topF32, r12, p, p, q), region(out, stride, bottomAt, q, q), p, q, q);
+  for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) out[at + i * stride + p + j] = -inv12[i * q + j];
 }
 
 /** U, upper triangular, with H⁻¹ = UᵀU, for a symmetric positive definite `h [n, n]`. */
 export async function inverseUpperFactor(la: Linalg, h: Float32Array, n: number): Promise<Float64Array> {
-  // float32 like `h`: the same values as a float64 copy, in half the memory (0.5 GB for a 7B down_proj).
-  const reversed = new Float32Array(n * n);
-  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) reversed[i * n + j] = h[(n - 1 - i) * n + (n - 1 - j)];
-  const u = await inverseFactor(la, reversed, n);
+  // float32 like `h`: the same values as a float64 copy, in half the memory (0.5 GB for a 7B down_proj). PHP's
+  // element (i, j) is h's (n−1−i, n−1−j), which is the whole row-major array reversed: natively, twice as fast.
+  const reversed = h.slice().reverse();
+  const u = new Float64Array(n * n);
+  await inverseFactorInto(la, reversed, n, u, n, 0);
   // U[i][j] = (R⁻ᵀ)[n−1−i][n−1−j] = R⁻¹[n−1−j][n−1−i]: R⁻¹ mirrored about its anti-diagonal, in place.
   for (let i = 0; i < n; i++) {
     for (let j = i; j < n; j++) {
