@@ -1,7 +1,7 @@
 // Commander options and parsers the commands share, checked by the same rules as the job API (job/options.ts).
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { GRANULARITIES } from '../compress/importance/units';
-import type { FloatType } from '../model/decoder';
+import { FLOAT_NAMES, type FloatType } from '../model/decoder';
 import { PRESETS } from '../compress/search/evolution';
 import { MASK_SELECTIONS } from '../compress/sparsify/maskSelection';
 import { parseRuleValue, parseSparsity, scheduleOverrides, type RuleName } from '../job/options';
@@ -38,7 +38,7 @@ export const threadsOption = () =>
     .default(DEFAULT_THREADS)
     .argParser(ruled('threads'));
 
-const DTYPES: Record<string, FloatType> = { fp32: 'float32', fp16: 'float16', bf16: 'bfloat16' };
+const DTYPES = Object.fromEntries(Object.entries(FLOAT_NAMES).map(([type, name]) => [name, type as FloatType]));
 
 export const dtypeOption = () =>
   new Option(

@@ -1,4 +1,4 @@
-import { quantizedBits, type Decoder, type DecoderConfig } from '../model/decoder';
+import { FLOAT_NAMES, intNames, quantizedBits, type Decoder, type DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
 import { modelFileBytes } from '../onnx/modelFile';
 
@@ -44,11 +44,9 @@ export interface ModelSummary {
   linearWeights: string;
 }
 
-const FLOAT_NAMES = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' } as const;
-
 function linearWeights(d: Decoder): string {
   const bits = quantizedBits(d);
-  return bits.length ? bits.map((b) => `int${b}`).join('/') : FLOAT_NAMES[d.weightType ?? 'float32'];
+  return bits.length ? intNames(bits) : FLOAT_NAMES[d.weightType ?? 'float32'];
 }
 
 export function summarize(d: Decoder): ModelSummary {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
+import { intNames, linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
@@ -138,14 +138,13 @@ export function comparisonNotes(original: Decoder, exported: Decoder): string[] 
   // A quantized input is worked on dequantized: without --bits the export is dense (and may be larger), with it the
   // values are rounded a second time.
   const [bits, exportedBits] = [quantizedBits(original), quantizedBits(exported)];
-  const ints = (b: number[]) => b.map((n) => `int${n}`).join('/');
   if (bits.length && !exportedBits.length)
     notes.push(
-      `The original's linear weights are ${ints(bits)} (MatMulNBits) and the export's are ${to}: they were worked on dequantized, so the file can be larger than the original's; add --bits ${bits[0]} to quantize the export again.`,
+      `The original's linear weights are ${intNames(bits)} (MatMulNBits) and the export's are ${to}: they were worked on dequantized, so the file can be larger than the original's; add --bits ${bits[0]} to quantize the export again.`,
     );
   if (bits.length && exportedBits.length)
     notes.push(
-      `The original was already ${ints(bits)}: its dequantized weights were quantized again to ${ints(exportedBits)}, adding a second rounding to the first.`,
+      `The original was already ${intNames(bits)}: its dequantized weights were quantized again to ${intNames(exportedBits)}, adding a second rounding to the first.`,
     );
   if (original.source.notRunnable)
     notes.push(

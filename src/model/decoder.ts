@@ -57,6 +57,9 @@ export type FloatType = 'float32' | NarrowFloat;
 /** Bytes per element of a weight stored in `type` (absent: float32). */
 export const floatBytes = (type: FloatType | undefined) => ((type ?? 'float32') === 'float32' ? 4 : 2);
 
+/** Each float type's short name, as `--dtype` and `inspect` spell it. */
+export const FLOAT_NAMES: Record<FloatType, string> = { float32: 'fp32', float16: 'fp16', bfloat16: 'bf16' };
+
 /**
  * An unchanged weight's bytes as the source stores them, already in our `[in, out]` layout: graphs use them as
  * they are (fp16 stays fp16, design.md "Scale") and reference them in place when they lie in external data.
@@ -183,6 +186,9 @@ export function computedWeight(name: string, shape: number[], read: () => Float3
 
 /** Every layer's seven linear weights, layer by layer. */
 export const linearWeightsOf = (d: Decoder): Weight[] => d.layerWeights.flatMap((lw) => LINEAR_ROLES.map((r) => lw[r]));
+
+/** "int4", "int4/int8": bit widths as reports name them. */
+export const intNames = (bits: number[]) => bits.map((b) => `int${b}`).join('/');
 
 /** The bit widths of a decoder's MatMulNBits linears, ascending; empty where none is quantized. */
 export const quantizedBits = (d: Decoder): number[] =>

@@ -128,6 +128,70 @@ function blockScores(
   return scores;
 }
 
+/**
+ * Prunes (and quantizes) the inputs i1..i2 of W, one at a time, with their OBS updates inside the block (per
+ * sub-block in JS, deferred to one product for the rest of the block). Returns the block's error rows, which the
+ * caller applies to the later inputs.
+ */
+async function pruneBlock(
+  la: Linalg,
+  W: Float32Array[],
+  f: ObsFactor,
+  outDim: number,
+  p: SparsityPattern | undefined,
+  o: SparseGptOptions,
+  [i1, i2]: [number, number],
+): Promise<Float32Array> {
+  const { u, inDim } = f;
+  const quant = o.quant;
+  const d = (i: number) => u[i * inDim + i];
+  // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
+  const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
+  const err = new Float32Array((i2 - i1) * outDim);
+  const pruned =
+    p?.kind === 'unstructured'
+      ? selectBlockMask(blockScores(W, d, i1, i2, outDim), i2 - i1, outDim, p.sparsity, o.selection ?? 'block')
+      : new Uint8Array((i2 - i1) * outDim);
+  for (let s1 = i1; s1 < i2; s1 += sub) {
+    const s2 = Math.min(s1 + sub, i2);
+    for (let i = s1; i < s2; i++) {
+      const r = i - i1;
+      if (p?.kind === 'nm' && r % p.m === 0) {
+        // N:M on the current, already updated weights of inputs i..i+M.
+        for (let c = 0; c < outDim; c++) {
+          const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort(
+            (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
+          );
+          if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
+        }
+      }
+      if (quant?.groups && i % quant.groups.rows === 0) {
+        const end = Math.min(i + quant.groups.rows, inDim);
+        if (W.length < end)
+          throw new Error(`internal error: the group at input ${i} reads up to ${end}; ${W.length} on the host`);
+        quant.groups.start(i, W.slice(i, end));
+      }
+      const di = d(i);
+      const row = W[i];
+      const e = err.subarray(r * outDim, (r + 1) * outDim);
+      for (let c = 0, m = r * outDim; c < outDim; c++) {
+        const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
+        e[c] = (row[c] - q) / di;
+        row[c] = q;
+      }
+      // OBS update of the sub-block's remaining inputs.
+      for (let j = i + 1; j < s2; j++) {
+        const fij = u[i * inDim + j];
+        if (fij === 0) continue;
+        const next = W[j];
+        for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
+      }
+    }
+    if (s2 < i2) await applyDeferred(la, W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
+  }
+  return err;
+}
+
 /** Prunes (and optionally quantizes) W `[in, out]` with the factor of its inputs. Returns new weights, same layout. */
 export async function sparsegpt(
   la: Linalg,
@@ -139,14 +203,10 @@ export async function sparsegpt(
   o: SparseGptOptions = {},
 ): Promise<Float32Array> {
   const { u, dead } = f;
-  const quant = o.quant;
-  const d = (i: number) => u[i * inDim + i];
-  // N:M groups must not straddle a sub-block (their mask reads current weights); otherwise no sub-blocks.
-  const sub = p?.kind === 'nm' && SUB_BLOCK % p.m !== 0 ? BLOCK : SUB_BLOCK;
   // The host holds the finished inputs and, from the current block's start on, as many as the block or a
   // quantization group reads; the later ones are held where the linear algebra runs and come over a block at a
   // time, updated.
-  const ahead = Math.max(BLOCK, quant?.groups?.rows ?? 0);
+  const ahead = Math.max(BLOCK, o.quant?.groups?.rows ?? 0);
   // Copies of the inputs' weights, dead ones zeroed: the first `ahead` on the host, the rest held.
   const rowsFrom = (i1: number, i2: number) => {
     const rows = w.slice(i1 * outDim, i2 * outDim);
@@ -159,52 +219,10 @@ export async function sparsegpt(
   };
   take(rowsFrom(0, Math.min(ahead, inDim)), Math.min(ahead, inDim));
   const heldRows = inDim > ahead ? la.residentRows(rowsFrom(ahead, inDim), inDim - ahead, outDim) : undefined;
-
   try {
     for (let i1 = 0; i1 < inDim; i1 += BLOCK) {
       const i2 = Math.min(i1 + BLOCK, inDim);
-      const err = new Float32Array((i2 - i1) * outDim);
-      const pruned =
-        p?.kind === 'unstructured'
-          ? selectBlockMask(blockScores(W, d, i1, i2, outDim), i2 - i1, outDim, p.sparsity, o.selection ?? 'block')
-          : new Uint8Array((i2 - i1) * outDim);
-      for (let s1 = i1; s1 < i2; s1 += sub) {
-        const s2 = Math.min(s1 + sub, i2);
-        for (let i = s1; i < s2; i++) {
-          const r = i - i1;
-          if (p?.kind === 'nm' && r % p.m === 0) {
-            // N:M on the current, already updated weights of inputs i..i+M.
-            for (let c = 0; c < outDim; c++) {
-              const group = Array.from({ length: Math.min(p.m, i2 - i) }, (_, k) => k).sort(
-                (a, b) => (W[i + a][c] / d(i + a)) ** 2 - (W[i + b][c] / d(i + b)) ** 2 || a - b,
-              );
-              if (group.length === p.m) for (let t = 0; t < p.n; t++) pruned[(r + group[t]) * outDim + c] = 1;
-            }
-          }
-          if (quant?.groups && i % quant.groups.rows === 0) {
-            const end = Math.min(i + quant.groups.rows, inDim);
-            if (W.length < end)
-              throw new Error(`internal error: the group at input ${i} reads up to ${end}; ${W.length} on the host`);
-            quant.groups.start(i, W.slice(i, end));
-          }
-          const di = d(i);
-          const row = W[i];
-          const e = err.subarray(r * outDim, (r + 1) * outDim);
-          for (let c = 0, m = r * outDim; c < outDim; c++) {
-            const q = pruned[m + c] ? 0 : quant ? quant.quantize(i, c, row[c]) : row[c];
-            e[c] = (row[c] - q) / di;
-            row[c] = q;
-          }
-          // OBS update of the sub-block's remaining inputs.
-          for (let j = i + 1; j < s2; j++) {
-            const fij = u[i * inDim + j];
-            if (fij === 0) continue;
-            const next = W[j];
-            for (let c = 0; c < outDim; c++) next[c] -= e[c] * fij;
-          }
-        }
-        if (s2 < i2) await applyDeferred(la, W, u, inDim, outDim, err, [s1, s2], [s2, i2], i1);
-      }
+      const err = await pruneBlock(la, W, f, outDim, p, o, [i1, i2]);
       // Lazy batch update of every later input, W[i2:] -= U[i1:i2, i2:]ᵀ · Err: of those on the host here, of the
       // held ones where they are, and the next block's inputs come over.
       const onHost = W.length;
