@@ -127,15 +127,16 @@ export function registerCompressCommands(program: Command): void {
           provider: ProviderChoice;
         },
       ) => {
+        const progress = jobProgress(o.json);
         const r = await pruneModel({
           ...o,
           model,
           evalText: o.eval,
           biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
           signal: cancelOnInterrupt(),
-          onStage: o.json ? undefined : (s) => process.stderr.write(`${s}…\n`),
-          onLog: (m) => process.stderr.write(`${m}\n`),
+          onEvent: progress.onEvent,
         });
+        progress.stop();
         console.log(
           o.json
             ? JSON.stringify(r, null, 2)

@@ -7,8 +7,11 @@ import { describeReformError, type ModuleReformError } from '../compress/reform/
 /** "error 0.2838 → 0.1556", or "all rows kept". */
 const moduleLine = (e: ModuleReformError) => `${e.allKept ? '' : 'error '}${describeReformError(e)}`;
 
-/** Stage lines and a progress bar on stderr for a job's events (nothing with --json). */
-export function jobProgress(json: boolean | undefined, generations: number) {
+/**
+ * Stage lines and a progress bar on stderr for a job's events (nothing with --json). `generations`: the search's,
+ * for its candidates' bar (jobs without a search emit no candidates).
+ */
+export function jobProgress(json: boolean | undefined, generations = 0) {
   // One bar at a time, for the candidates of the search or the steps (layers, batches) of another stage.
   let bar: { key: string; bar: ReturnType<typeof progressBar> } | undefined;
   const barFor = (key: string, unit: string) => {

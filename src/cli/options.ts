@@ -71,10 +71,14 @@ export const maskSelectionOption = () =>
 export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number; population?: number }) =>
   scheduleOverrides(PRESETS[o.preset], o);
 
-/** Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. */
+/**
+ * Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. `kill`, `timeout` and a
+ * closed terminal (SIGTERM, SIGHUP) cancel the same way, so the job's scratch files (a profile search's database
+ * is many times the model) are removed rather than left behind; the same signal again ends the process at once.
+ */
 export function cancelOnInterrupt(): AbortSignal {
   const controller = new AbortController();
-  process.once('SIGINT', () => controller.abort());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => controller.abort());
   return controller.signal;
 }
 

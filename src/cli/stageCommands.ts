@@ -11,6 +11,7 @@ import type { MaskSelection } from '../compress/sparsify/maskSelection';
 import { PROFILE_KINDS, type ProfileKind } from '../compress/profile/profileStage';
 import { UserError } from '../util/errors';
 import { printWeightStage } from './reports';
+import { jobProgress } from './jobProgress';
 import {
   cancelOnInterrupt,
   dtypeOption,
@@ -95,16 +96,16 @@ type StageOptions = {
 
 async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
   if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
+  const progress = jobProgress(o.json);
   const r = await runWeightStage({
     ...o,
     model,
     stage,
     evalText: o.eval,
     signal: cancelOnInterrupt(),
-    onEvent: (e) =>
-      (e.type === 'log' || (!o.json && e.type === 'stage')) &&
-      process.stderr.write(`${e.type === 'log' ? e.message : `${e.stage}…`}\n`),
+    onEvent: progress.onEvent,
   });
+  progress.stop();
   console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
 }
 

@@ -16,6 +16,7 @@ import { OutputFolder } from '../util/outputFolder';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import { openContext, type JobContext, type ModelJobRequest } from './context';
+import type { JobListener } from './protocol';
 import { ruleProblem } from './options';
 
 export interface BaselineOptions {
@@ -89,9 +90,8 @@ export async function baselineMask(ctx: JobContext, o: BaselineOptions): Promise
 
 /** `evalText` defaults to the calibration text. */
 export interface PruneRequest extends BaselineOptions, ModelJobRequest {
-  onStage?: (stage: string) => void;
-  /** Warnings and notes along the way (a CRLF text). */
-  onLog?: (message: string) => void;
+  /** Stages, per-layer progress, and warnings along the way (a CRLF text). */
+  onEvent?: JobListener;
 }
 
 /** What `prune --json` prints. */
@@ -114,16 +114,13 @@ export interface PruneResult {
 
 export async function pruneModel(r: PruneRequest): Promise<PruneResult> {
   const t0 = performance.now();
-  const ctx = await openContext({
-    ...r,
-    onEvent: (e) => (e.type === 'stage' ? r.onStage?.(e.stage) : e.type === 'log' && r.onLog?.(e.message)),
-  });
+  const ctx = await openContext(r);
   checkRatio(ctx.decoder, r.ratio, r.granularity ?? DEFAULT_GRANULARITY);
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     const b = await baselineMask(ctx, r);
     throwIfCancelled(r.signal, 'the masked perplexity');
-    r.onStage?.('masked perplexity');
+    ctx.emit({ type: 'stage', stage: 'masked perplexity' });
     const evalText = r.evalText ?? r.calib;
     const windows = r.evalText
       ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows)

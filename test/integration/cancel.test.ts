@@ -96,3 +96,29 @@ test('Ctrl-C during `compress --method flap` exits 130 with "cancelled" and writ
   assert.doesNotMatch(stderr, /internal error/);
   assert.ok(!fs.existsSync(out));
 });
+
+test('SIGTERM while `sparsify --profile search` builds its database: exit 130, neither the output nor the database is left', async () => {
+  const out = path.join(tempDir(), 'p');
+  const database = path.join(`${out}.partial`, 'profile-database');
+  const args = ['--sparsity', '0.5', '--profile', 'search', '--calib', demoText, '--seq-len', '128'];
+  const child = spawn(
+    process.execPath,
+    [cliPath, 'sparsify', stories260K.onnx, ...args, '--calib-windows', '8', '--provider', 'cpu', '--out', out],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+  // `kill` and `timeout` send SIGTERM: the job must clean up as on Ctrl-C, not die with its scratch files on disk.
+  let sent = false;
+  const poll = setInterval(() => {
+    if (!sent && fs.existsSync(database) && fs.readdirSync(database).length > 0) sent = child.kill('SIGTERM');
+  }, 20);
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  clearInterval(poll);
+  assert.ok(sent, `the database was never seen: ${stderr}`);
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /subnet-search: cancelled/);
+  assert.doesNotMatch(stderr, /internal error/);
+  assert.ok(!fs.existsSync(out), 'no output folder');
+  assert.ok(!fs.existsSync(`${out}.partial`), 'no partial folder, database included');
+});

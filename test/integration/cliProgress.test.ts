@@ -1,0 +1,44 @@
+// Every job command reports per-layer progress: the CLI's bar (or log line), and the extension through IPC, are fed
+// by the same events; here they are read as the extension reads them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import * as path from 'node:path';
+import type { JobEvent } from '../../src/job/protocol';
+import type { ChildMessage } from '../../src/job/ipc';
+import { cliPath, demoText, stories260K, tempDir } from '../fixtures';
+
+/** The CLI run as the extension host runs it (IPC on): its job events. */
+async function eventsOf(args: string[]): Promise<JobEvent[]> {
+  const child = spawn(process.execPath, [cliPath, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    env: { ...process.env, SUBNET_SEARCH_IPC: '1' },
+  });
+  const events: JobEvent[] = [];
+  let stderr = '';
+  child.stderr!.on('data', (b: Buffer) => (stderr += b.toString()));
+  child.on('message', (m: ChildMessage) => m.kind === 'event' && events.push(m.event));
+  const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, stderr);
+  return events;
+}
+
+const COMMON = ['--calib', demoText, '--seq-len', '128', '--calib-windows', '8', '--provider', 'cpu'];
+
+for (const [name, args] of [
+  ['sparsify', ['sparsify', stories260K.onnx, '--sparsity', '0.5', ...COMMON, '--eval-windows', '4']],
+  ['quantize --gptq', ['quantize', stories260K.onnx, '--bits', '4', '--gptq', ...COMMON, '--eval-windows', '4']],
+  ['prune', ['prune', stories260K.onnx, '--method', 'wanda-sp', '--ratio', '0.8', ...COMMON, '--eval-windows', '4']],
+] as const) {
+  test(`${name} reports its stages and per-layer progress to the end`, async () => {
+    const events = await eventsOf([...args, '--out', path.join(tempDir(), 'o')]);
+    assert.ok(
+      events.some((e) => e.type === 'stage'),
+      'stage events',
+    );
+    const layers = events.filter((e) => e.type === 'progress' && e.unit === 'layers');
+    assert.ok(layers.length > 0, `per-layer progress: ${JSON.stringify(events)}`);
+    const last = layers.at(-1) as Extract<JobEvent, { type: 'progress' }>;
+    assert.equal(last.done, last.total, 'the last layer is reported');
+  });
+}
