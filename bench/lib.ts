@@ -1,5 +1,6 @@
 // Shared pieces of the benchmarks: fixture data split into calibration and held-out parts, result files, and
 // the README tables between `<!-- bench:NAME -->` markers.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -76,4 +77,21 @@ export function writeResults(name: string, json: unknown, markdown: string): voi
   console.log(
     `bench ${name}: wrote bench/results/${name}.json and .md${re.test(text) ? ', README table updated' : ''}`,
   );
+}
+
+/** Wall time and peak RSS of a CLI command (GNU time's %M); `stdout` alone for `--json`, `out` with stderr. */
+export function timedCli(args: string[]): { seconds: number; maxRssBytes: number; stdout: string; out: string } {
+  const t0 = performance.now();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.join(root, 'dist', 'cli.js'), ...args], {
+    encoding: 'utf8',
+    maxBuffer: 1 << 26,
+  });
+  if (r.status !== 0) throw new Error(`subnet-search ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
+  const lines = r.stderr.trim().split('\n');
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    maxRssBytes: Number(lines.at(-1)) * 1024,
+    stdout: r.stdout,
+    out: `${r.stdout}${lines.slice(0, -1).join('\n')}`,
+  };
 }

@@ -8,6 +8,7 @@ import { benchExportSpeed } from './exportSpeed';
 import { benchScale } from './scale';
 import { benchLinalg } from './linalg';
 import { benchProfile } from './profile';
+import { benchProfileScale } from './profileScale';
 import { benchSparsegptReference } from './sparsegptReference';
 import { benchAdversarial } from './adversarial';
 
@@ -23,6 +24,7 @@ const ALL: Record<string, () => Promise<void>> = {
   scale: benchScale,
   linalg: benchLinalg,
   profile: benchProfile,
+  'profile-scale': benchProfileScale,
   'sparsegpt-reference': benchSparsegptReference,
   adversarial: benchAdversarial,
 };

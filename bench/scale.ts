@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { machine, root, validText, workDir, writeResults, fixtures } from './lib';
+import { machine, root, timedCli, validText, workDir, writeResults, fixtures } from './lib';
 import { SHAPES, scaleShape, writeRandomModel } from './randomModels';
 import { writeRandomLlama2c } from './randomLlama2c';
 import type { CompressRun, LinalgRequest, StagesRequest, WorkerResult } from './scaleWorker';
@@ -23,22 +23,6 @@ export function worker(request: StagesRequest | CompressRun | LinalgRequest): Wo
   );
   if (r.status !== 0) throw new Error(`scale worker failed (${r.status}): ${r.stderr.slice(-2000)}`);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as WorkerResult;
-}
-
-/** Wall time and peak RSS of a CLI command (GNU time's %M), for the .bin and long-text checks. */
-function timedCli(args: string[]): { seconds: number; maxRssBytes: number; out: string } {
-  const t0 = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', process.execPath, path.join(root, 'dist', 'cli.js'), ...args], {
-    encoding: 'utf8',
-    maxBuffer: 1 << 26,
-  });
-  if (r.status !== 0) throw new Error(`subnet-search ${args.join(' ')} failed: ${r.stderr.slice(-2000)}`);
-  const lines = r.stderr.trim().split('\n');
-  return {
-    seconds: (performance.now() - t0) / 1000,
-    maxRssBytes: Number(lines.at(-1)) * 1024,
-    out: `${r.stdout}${lines.slice(0, -1).join('\n')}`,
-  };
 }
 
 const gib = (b: number) => (b / GiB).toFixed(2);

@@ -4,6 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadModelTokenizer } from '../src/text/tokenizer';
 import { textWindows } from '../src/text/windows';
+import { loadDecoder } from '../src/model/recognise';
+import type { FloatType } from '../src/model/decoder';
+import { writeModelFiles } from '../src/compress/exportModel';
 
 export const repoRoot = path.resolve(__dirname, '..');
 export const fixturesDir = process.env.SUBNET_SEARCH_FIXTURES ?? path.resolve(repoRoot, '..', 'shared', 'fixtures');
@@ -69,4 +72,12 @@ export function tokenWindows(model: string, vocab: number, text: string, seqLen:
     windowCache.set(key, cached);
   }
   return cached.slice(0, n);
+}
+
+/** A fixture model written again by our exporter in `weightType`, with its weights in model.onnx_data. */
+export function copyAs(model: string, weightType: FloatType): string {
+  const d = loadDecoder(model);
+  const dir = tempDir(`subnet-search-${weightType}-`);
+  writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(model, d.config.vocab), { externalData: 'always' });
+  return path.join(dir, 'model.onnx');
 }

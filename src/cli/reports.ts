@@ -1,9 +1,22 @@
 // The plain-text summaries the CLI prints at the end of `compress`, `sparsify` and `quantize`.
 import * as path from 'node:path';
 import type { CompressReport } from '../job/compressReport';
+import type { ProfileReport } from '../compress/profile/profileStage';
 import type { WeightStageReport } from '../job/weightStage';
 import { pplText } from '../job/measureModel';
 import { describeRuns } from '../runtime/latency';
+import { formatBytes } from './format';
+
+/** "profile: search, sparsity 0.2–0.8 per linear (average 0.5000); fitness perplexity … → …; database …". */
+function profileLine(p: ProfileReport): string {
+  const levels = p.levels.flat();
+  const level = (v: number) => String(+v.toFixed(3));
+  const s = p.search;
+  const search = s
+    ? `; fitness perplexity ${s.startPpl.toFixed(3)} → ${s.ppl.toFixed(3)} in ${s.evaluations} evaluations over ${s.generations.length} generations; database ${formatBytes(s.database.bytes)} on disk (removed), built in ${s.database.seconds.toFixed(0)} s`
+    : '';
+  return `profile: ${p.kind}, ${p.of} ${level(Math.min(...levels))}–${level(Math.max(...levels))} per ${p.kind === 'owl' ? 'layer' : 'linear'} (average ${p.average.toFixed(4)})${search}`;
+}
 
 export function printWeightStage(r: WeightStageReport): string {
   const row = (m: WeightStageReport['before']) =>
@@ -11,6 +24,7 @@ export function printWeightStage(r: WeightStageReport): string {
   return [
     row(r.before),
     row(r.after),
+    ...(r.profile ? [profileLine(r.profile)] : []),
     `decode speeds: ${describeRuns(r.after.latency)}`,
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
@@ -27,6 +41,7 @@ export function printReport(r: CompressReport): string {
       (m) =>
         `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`,
     ),
+    ...(r.profile ? [profileLine(r.profile)] : []),
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,

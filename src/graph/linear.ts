@@ -20,6 +20,7 @@ export function floatWeight(
   w: Weight,
   as?: FloatType,
 ): { value: string; narrow?: NarrowFloat } {
+  if (w.fed === 'float16') return { value: g.input(name, DataType.FLOAT16, w.shape), narrow: 'float16' };
   if (w.fed) return { value: g.input(name, DataType.FLOAT, w.shape) };
   const s = w.stored;
   const type = as ?? s?.type ?? 'float32';

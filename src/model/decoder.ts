@@ -84,10 +84,10 @@ export interface Weight {
   /** The source's own bytes of an unchanged weight (absent once a stage computes new values). */
   stored?: StoredBytes;
   /**
-   * A graph input of this name (float32) instead of an initializer: the weight is fed on every run, so one session
-   * measures many versions of it (a sparsity profile search swaps pruned linears this way).
+   * A graph input of this name and type instead of an initializer: the weight is fed on every run, so one session
+   * measures many versions of it (a profile search swaps pruned linears this way); fp16 is widened in the graph.
    */
-  fed?: boolean;
+  fed?: 'float32' | 'float16';
 }
 
 export interface LayerWeights {

@@ -7,9 +7,7 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadDecoder } from '../../src/model/recognise';
-import { memoryWeight, type Decoder, type FloatType } from '../../src/model/decoder';
-import { loadModelTokenizer } from '../../src/text/tokenizer';
-import { writeModelFiles } from '../../src/compress/exportModel';
+import { memoryWeight, type Decoder } from '../../src/model/decoder';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { readOnnxFile } from '../../src/onnx/modelFile';
@@ -27,18 +25,8 @@ import {
 } from '../../src/onnx/tensorData';
 import { floatWeight, NARROW_TYPES } from '../../src/graph/linear';
 import { GraphBuilder } from '../../src/graph/graph';
-import { cliPath, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
+import { cliPath, copyAs, relDiff, tempDir, texts, tinyMha, tokenWindows } from '../fixtures';
 import { runCli } from '../cli';
-
-/** The MHA fixture written again by our exporter in `weightType`, with its weights in model.onnx_data. */
-function copyOf(weightType: FloatType): string {
-  const d = loadDecoder(tinyMha.onnx);
-  const dir = tempDir(`subnet-search-${weightType}-`);
-  writeModelFiles({ ...d, weightType }, dir, loadModelTokenizer(tinyMha.onnx, d.config.vocab), {
-    externalData: 'always',
-  });
-  return path.join(dir, 'model.onnx');
-}
 
 const windows = () => tokenWindows(tinyMha.onnx, 512, texts.tinyStoriesValid, 128, 12);
 
@@ -79,7 +67,7 @@ test('bf16 ↔ fp32: every bf16 converts to float and back exactly, ties round t
 
 for (const type of ['float16', 'bfloat16'] as const)
   test(`a ${type} copy of the MHA model evaluates within 1e-3 of fp32, through its own graph and ours, and its weights are referenced in place`, async () => {
-    const file = copyOf(type);
+    const file = copyAs(tinyMha.onnx, type);
     const init = readOnnxFile(file).model.graph!.initializer!;
     assert.equal(
       init.find((t) => t.name === 'model.layers.0.mlp.down_proj.weight')?.dataType,
@@ -104,7 +92,7 @@ for (const type of ['float16', 'bfloat16'] as const)
   });
 
 test('fp16 arithmetic: layer products take fp16 operands, the head stays fp32, and it evaluates within 1e-3', async () => {
-  const d = loadDecoder(copyOf('float16'));
+  const d = loadDecoder(copyAs(tinyMha.onnx, 'float16'));
   const build = { ...DENSE, compute: 'float16' } as const;
   const nodes = buildDecoderGraph(d, build).model.graph!.node!;
   const producer = (value: string) => nodes.find((n) => n.output?.includes(value));
@@ -140,7 +128,7 @@ async function referencedAgainstInline(d: Decoder, dir: string) {
 }
 
 test('unchanged weights in external data are referenced where they lie, with the same result as inline', async () => {
-  const file = copyOf('float32');
+  const file = copyAs(tinyMha.onnx, 'float32');
   const {
     referenced,
     inline,
@@ -169,7 +157,7 @@ test('weights kept inside the .onnx are referenced there too, not copied into th
 
 for (const type of ['float16', 'bfloat16'] as const)
   test(`compress of the ${type} model runs end to end and exports ${type} that plain ONNX Runtime loads`, async () => {
-    const file = copyOf(type);
+    const file = copyAs(tinyMha.onnx, type);
     const out = path.join(tempDir(), 'out');
     const json = execFileSync(
       process.execPath,
@@ -245,7 +233,16 @@ test('--dtype exports another float type: fp32 → fp16 (sparsify), bf16 → fp3
   );
 
   const single = path.join(tempDir(), 'single');
-  const quantized = runCli(['quantize', copyOf('bfloat16'), '--bits', '8', '--dtype', 'fp32', '--out', single]);
+  const quantized = runCli([
+    'quantize',
+    copyAs(tinyMha.onnx, 'bfloat16'),
+    '--bits',
+    '8',
+    '--dtype',
+    'fp32',
+    '--out',
+    single,
+  ]);
   assert.equal(quantized.code, 0, quantized.stderr);
   assert.equal(torchDtype(single), 'float32');
   assert.equal(typeOf(single, 'model.embed_tokens.weight'), DataType.FLOAT, 'the unquantized tensors widened');

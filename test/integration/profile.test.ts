@@ -46,6 +46,10 @@ test('sparsify --profile search: per-linear levels that average 0.5 exactly, fou
   );
   assert.ok(Math.abs(r.after.zeroFraction - 0.5) < 0.01, `zeros ${r.after.zeroFraction}`);
   assert.ok(!fs.existsSync(path.join(out, 'profile-database')), 'the database is removed');
+  // 13 levels 0.2–0.8 of fp32 linears, packed: Σ(1 − level) · 4 bytes + 13 bitmask bits per weight, 53 % of 13 · 4.
+  const linears = r.profile.levels.length * (2 * 64 * 64 + 2 * 64 * 32 + 3 * 64 * 172); // q, o; k, v (4 KV heads); MLP
+  const ratio = r.profile.search.database.bytes / (13 * 4 * linears);
+  assert.ok(Math.abs(ratio - (6.5 * 4 + 13 / 8) / 52) < 0.01, `database ${r.profile.search.database.bytes} B`);
 });
 
 test('sparsify --profile owl: one level per layer, averaging the target', () => {

@@ -1,7 +1,9 @@
 // EvoPress's database (paper-spec §4): every unit compressed at every level once, on the dense model's inputs, so
 // that a candidate profile is assembled from stored weights instead of being compressed again. The weights live in
-// files under the job's own scratch folder; the most recently used stay in memory up to a byte limit.
+// files under the job's own scratch folder (levelCodec.ts: the model's float type, pruned levels packed); the most
+// recently used stay in memory, as fed, up to a byte limit sized to hold a whole profile where memory allows.
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import type { Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
@@ -11,6 +13,7 @@ import { linearName } from '../../model/names';
 import { LINEARS, type LinearSite } from '../sparsify/layerwiseWeights';
 import type { ProfileSpace } from './space';
 import { checkFreeSpace } from '../../util/freeSpace';
+import { decodeLevel, encodeLevel, levelBytes, levelFormat, type FeedValues, type LevelFormat } from './levelCodec';
 
 /** The values of one unit compressed at one level, from that unit's dense weights and its layer's statistics. */
 export type LevelTransform = (
@@ -22,18 +25,34 @@ export type LevelTransform = (
   signal?: AbortSignal,
 ) => Promise<Float32Array[]>;
 
+/**
+ * The cache's default limit: one profile's units as fed, plus a quarter for the offspring's switched units, so that
+ * assembling candidate after candidate reads only what changed; least-recently-used eviction would otherwise read the
+ * whole profile from disk for every candidate. At most half of the memory free now, and never under 2 GiB.
+ */
+function defaultMemoryLimit(profileBytes: number): number {
+  return Math.max(2 ** 31, Math.min(1.25 * profileBytes, os.freemem() / 2));
+}
+
 export class LevelDatabase {
-  private readonly cache = new Map<string, Float32Array>();
+  private readonly cache = new Map<string, FeedValues>();
   private cachedBytes = 0;
+  /** Per `unit.level`: whether its file is packed. */
+  private readonly packed = new Map<string, boolean>();
+  /** Bytes of its files on disk. */
+  bytes = 0;
 
   private constructor(
     private readonly dir: string,
+    readonly format: LevelFormat,
+    private readonly sizes: number[],
     private readonly memoryLimit: number,
   ) {}
 
   /**
    * Builds the database in `dir` (created; the caller owns and removes it): one dense layer-by-layer pass, and per
-   * unit all levels at once (SparseGPT's factor is shared by them).
+   * unit all levels at once (SparseGPT's factor is shared by them). `density(level)` is the fraction of a level's
+   * values that are not zero (1 for bit widths), for the disk check.
    */
   static async build(
     d: Decoder,
@@ -41,20 +60,31 @@ export class LevelDatabase {
     sp: ProfileSpace,
     transform: LevelTransform,
     dir: string,
-    o: LayerwiseOptions & { memoryLimit?: number; /** What to use when the disk is short. */ instead: string },
+    o: LayerwiseOptions & {
+      memoryLimit?: number;
+      /** What to use when the disk is short. */
+      instead: string;
+      density: (level: number) => number;
+    },
   ): Promise<LevelDatabase> {
     fs.mkdirSync(dir, { recursive: true });
-    const bytes = sp.units.reduce((a, u) => {
-      const shape = d.layerWeights[u.layer][LINEARS[u.index].key].shape;
-      return a + shape[0] * shape[1] * 4 * sp.levels.length;
-    }, 0);
+    const format = levelFormat(d.weightType);
+    const sizes = sp.units.map((u) => {
+      const [K, N] = d.layerWeights[u.layer][LINEARS[u.index].key].shape;
+      return K * N;
+    });
+    const bytes = sizes.reduce(
+      (a, n) => a + sp.levels.reduce((b, l) => b + levelBytes(n, o.density(l), format.stored), 0),
+      0,
+    );
     checkFreeSpace(
       dir,
       bytes,
-      `the profile search's database (every linear at ${sp.levels.length} levels, fp32)`,
+      `the profile search's database (every linear at ${sp.levels.length} levels)`,
       `free space there, or use ${o.instead}`,
     );
-    const db = new LevelDatabase(dir, o.memoryLimit ?? 2 ** 31);
+    const profileBytes = sizes.reduce((a, n) => a + n * (format.fed === 'float16' ? 2 : 4), 0);
+    const db = new LevelDatabase(dir, format, sizes, o.memoryLimit ?? defaultMemoryLimit(profileBytes));
     await denseLayerwise(d, windows, CAPTURE_POINTS, o, async (l, stats) => {
       for (const [unit, u] of sp.units.entries()) {
         if (u.layer !== l) continue;
@@ -76,15 +106,18 @@ export class LevelDatabase {
   }
 
   private file(unit: number, level: number): string {
-    return path.join(this.dir, `${unit}.${level}.f32`);
+    return path.join(this.dir, `${unit}.${level}.level`);
   }
 
   private put(unit: number, level: number, values: Float32Array): void {
-    fs.writeFileSync(this.file(unit, level), values);
-    this.remember(`${unit}.${level}`, values);
+    const { bytes, packed } = encodeLevel(values, this.format.stored);
+    fs.writeFileSync(this.file(unit, level), bytes);
+    this.bytes += bytes.byteLength;
+    this.packed.set(`${unit}.${level}`, packed);
+    this.remember(`${unit}.${level}`, decodeLevel(bytes, this.sizes[unit], packed, this.format));
   }
 
-  private remember(key: string, values: Float32Array): void {
+  private remember(key: string, values: FeedValues): void {
     if (values.byteLength > this.memoryLimit) return;
     this.cache.set(key, values);
     this.cachedBytes += values.byteLength;
@@ -95,7 +128,8 @@ export class LevelDatabase {
     }
   }
 
-  get(unit: number, level: number): Float32Array {
+  /** Unit `unit` at level index `level`, as the fitness session is fed it (`format.fed`). */
+  get(unit: number, level: number): FeedValues {
     const key = `${unit}.${level}`;
     const held = this.cache.get(key);
     if (held) {
@@ -103,8 +137,12 @@ export class LevelDatabase {
       this.cache.set(key, held);
       return held;
     }
-    const bytes = fs.readFileSync(this.file(unit, level));
-    const values = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    const values = decodeLevel(
+      fs.readFileSync(this.file(unit, level)),
+      this.sizes[unit],
+      this.packed.get(key)!,
+      this.format,
+    );
     this.remember(key, values);
     return values;
   }

@@ -41,8 +41,8 @@ export class ProfileFitness extends WindowedFitness<Profile> {
         fed[key] = {
           name: unitName(l, u.index),
           shape: lw[key].shape,
-          storedBytesPerElement: 4,
-          fed: true,
+          storedBytesPerElement: db.format.fed === 'float16' ? 2 : 4,
+          fed: db.format.fed,
           read: () => lw[key].read(),
         };
       }
@@ -64,7 +64,8 @@ export class ProfileFitness extends WindowedFitness<Profile> {
   protected measure(p: Profile, windows: number[][]): Promise<NllSum> {
     const feeds: Record<string, ort.Tensor> = {};
     this.sp.units.forEach(
-      (u, i) => (feeds[unitName(u.layer, u.index)] = new ort.Tensor('float32', this.db.get(i, p[i]), this.shapes[i])),
+      (u, i) =>
+        (feeds[unitName(u.layer, u.index)] = new ort.Tensor(this.db.format.fed, this.db.get(i, p[i]), this.shapes[i])),
     );
     return windowsNll(this.session, windows, { vocab: this.vocab, extraFeeds: feeds });
   }

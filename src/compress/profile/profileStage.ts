@@ -49,7 +49,16 @@ export interface ProfileReport {
   levels: number[][];
   /** Σ params · level / Σ params over the linears. */
   average: number;
-  search?: { startPpl: number; ppl: number; evaluations: number; generations: ProfileGeneration[] };
+  search?: {
+    startPpl: number;
+    ppl: number;
+    evaluations: number;
+    generations: ProfileGeneration[];
+    /** The database: its bytes on disk (removed after the search) and the seconds it took to build. */
+    database: { bytes: number; seconds: number };
+    /** The search's own seconds, after the database. */
+    seconds: number;
+  };
 }
 
 const unitsOf = (d: Decoder) =>
@@ -117,12 +126,15 @@ async function searched(
   start: () => Profile,
   transform: LevelTransform,
   p: ProfileOptions,
-  o: LayerwiseOptions & { instead: string },
+  o: LayerwiseOptions & { instead: string; density: (level: number) => number },
 ): Promise<{ profile: Profile; search: ProfileReport['search'] }> {
   try {
+    const t0 = performance.now();
     const db = await LevelDatabase.build(d, windows, sp, transform, p.scratch, o);
+    const database = { bytes: db.bytes, seconds: (performance.now() - t0) / 1000 };
     const fitnessWindows = windows.slice(0, p.fitnessWindows ?? windows.length);
     const fitness = await ProfileFitness.open(d, sp, db, fitnessWindows, DEFAULT_HALVING, o);
+    const t1 = performance.now();
     try {
       const r = await searchProfile(sp, start(), fitness, p.schedule ?? PROFILE_SCHEDULE, p.seed ?? 0, {
         signal: o.signal,
@@ -130,7 +142,14 @@ async function searched(
       });
       return {
         profile: r.profile,
-        search: { startPpl: r.startPpl, ppl: r.ppl, evaluations: fitness.evaluations, generations: r.history },
+        search: {
+          startPpl: r.startPpl,
+          ppl: r.ppl,
+          evaluations: fitness.evaluations,
+          generations: r.history,
+          database,
+          seconds: (performance.now() - t1) / 1000,
+        },
       };
     } finally {
       await fitness.release();
@@ -169,6 +188,7 @@ export async function sparsityProfile(
   const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage, linalgOn(o)), p, {
     ...o,
     instead: '--profile owl, which needs no database',
+    density: (level) => 1 - level,
   });
   return report(toLevels(d, sp, r.profile), r.search);
 }
@@ -227,6 +247,7 @@ export async function bitsProfile(
   const r = await searched(d, windows, sp, start, quantizeAtLevels(stage, damage, linalgOn(o)), p, {
     ...o,
     instead: '--profile uniform (int4 everywhere), which needs no database',
+    density: () => 1,
   });
   return report(toLevels(d, sp, r.profile), r.search);
 }
