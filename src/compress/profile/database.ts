@@ -27,11 +27,12 @@ export type LevelTransform = (
 
 /**
  * The cache's default limit: one profile's units as fed, plus a quarter for the offspring's switched units, so that
- * assembling candidate after candidate reads only what changed; least-recently-used eviction would otherwise read the
- * whole profile from disk for every candidate. At most half of the memory free now, and never under 2 GiB.
+ * assembling candidate after candidate reads only what changed (a candidate's units always take one profile's
+ * bytes); least-recently-used eviction in less would read the whole profile from disk for every candidate. At most
+ * half of the memory free now.
  */
 function defaultMemoryLimit(profileBytes: number): number {
-  return Math.max(2 ** 31, Math.min(1.25 * profileBytes, os.freemem() / 2));
+  return Math.min(1.25 * profileBytes, os.freemem() / 2);
 }
 
 export class LevelDatabase {

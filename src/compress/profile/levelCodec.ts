@@ -2,6 +2,8 @@
 // type (an fp16 model's database is half an fp32 one's), and a pruned level as a bitmask of its non-zeros and their
 // values only (at 50 % sparsity, 56 % of the dense fp16 bytes). Feeds go to the fitness session in fp16 for an fp16
 // model (widened in the graph like every stored weight), else in fp32 (onnxruntime-node has no bf16 tensors).
+// Rounding to the model's type is what its export will hold; for a bit-width level (dequantized int4/int8 values) it
+// is far below the quantization's own error.
 import type { FloatType } from '../../model/decoder';
 import { toNarrowBytes } from '../../onnx/tensorData';
 
