@@ -8,13 +8,14 @@ import { machine, timedCli, validText, workDir, writeResults } from './lib';
 import { SHAPES, writeRandomModel, type Shape } from './randomModels';
 import { levelBytes } from '../src/compress/profile/levelCodec';
 import { sparsityLevels } from '../src/compress/profile/space';
+import { SPARSITY_MAX, SPARSITY_SPAN, SPARSITY_STEP } from '../src/compress/profile/profileStage';
 import type { WeightStageReport } from '../src/job/weightStage';
 import type { FloatType } from '../src/model/decoder';
 
 const GENERATIONS = 4;
 const SETUP = ['--seq-len', '256', '--calib-windows', '16', '--eval-windows', '4', '--provider', 'cpu'];
-/** The search's levels at 50 %: what profileStage.ts uses (± 6 steps of 0.05). */
-const LEVELS = sparsityLevels(0.5, 0.05, 6, 0.95);
+/** The search's levels at 50 %, as profileStage.ts makes them. */
+const LEVELS = sparsityLevels(0.5, SPARSITY_STEP, SPARSITY_SPAN, SPARSITY_MAX);
 
 /** Parameters of a shape's seven linears, all layers. */
 function linearParams(s: Shape): number {

@@ -18,12 +18,11 @@ import { GRANULARITIES, type Granularity } from '../compress/importance/units';
 import { PRESETS } from '../compress/search/evolution';
 import { SPARSIFY_METHODS } from '../compress/sparsify/sparsifyDecoder';
 import { PROFILE_KINDS } from '../compress/profile/profileStage';
-import { jobProgress } from './jobProgress';
+import { withJobIo } from './jobProgress';
 import type { FloatType } from '../model/decoder';
 import { printReport } from './reports';
 import { weightStage, type WeightStageOptions } from './stageCommands';
 import {
-  cancelOnInterrupt,
   compensationOption,
   dtypeOption,
   maskSelectionOption,
@@ -127,16 +126,15 @@ export function registerCompressCommands(program: Command): void {
           provider: ProviderChoice;
         },
       ) => {
-        const progress = jobProgress(o.json);
-        const r = await pruneModel({
-          ...o,
-          model,
-          evalText: o.eval,
-          biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
-          signal: cancelOnInterrupt(),
-          onEvent: progress.onEvent,
-        });
-        progress.stop();
+        const r = await withJobIo(o.json, 0, (io) =>
+          pruneModel({
+            ...o,
+            model,
+            evalText: o.eval,
+            biasCompensation: o.method === 'flap' ? o.biasCompensation : undefined,
+            ...io,
+          }),
+        );
         console.log(
           o.json
             ? JSON.stringify(r, null, 2)
@@ -155,17 +153,16 @@ export function registerCompressCommands(program: Command): void {
   )
     .option('--json', 'print one JSON object on stdout')
     .action(async (model: string, o: SearchCliOptions) => {
-      const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-      const r = await searchModel({
-        ...o,
-        biasCompensation: compensationOption(o),
-        model,
-        evalText: o.eval,
-        schedule: schedule(o),
-        signal: cancelOnInterrupt(),
-        onEvent: progress.onEvent,
-      });
-      progress.stop();
+      const r = await withJobIo(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1, (io) =>
+        searchModel({
+          ...o,
+          biasCompensation: compensationOption(o),
+          model,
+          evalText: o.eval,
+          schedule: schedule(o),
+          ...io,
+        }),
+      );
       if (o.json) return console.log(JSON.stringify({ ...r, evaluated: undefined, history: r.history }, null, 2));
       console.log(
         `best sub-network keeps ${r.params} of ${r.totalParams} parameters (ratio ${r.ratio.toFixed(4)}): fitness perplexity ${r.fitness.best.toFixed(4)} (OBS init ${r.fitness.init.toFixed(4)}, best importance seed ${r.fitness.bestSeed.toFixed(4)})`,
@@ -233,18 +230,17 @@ export function registerCompressCommands(program: Command): void {
             dtype?: FloatType;
           },
       ) => {
-        const progress = jobProgress(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1);
-        const r = await compressModel({
-          ...o,
-          biasCompensation: compensationOption(o),
-          model,
-          evalText: o.eval,
-          schedule: schedule(o),
-          weightStage: weightStage(o),
-          signal: cancelOnInterrupt(),
-          onEvent: progress.onEvent,
-        });
-        progress.stop();
+        const r = await withJobIo(o.json, (o.generations ?? PRESETS[o.preset].generations) + 1, (io) =>
+          compressModel({
+            ...o,
+            biasCompensation: compensationOption(o),
+            model,
+            evalText: o.eval,
+            schedule: schedule(o),
+            weightStage: weightStage(o),
+            ...io,
+          }),
+        );
         if (underParent()) return sendToParent({ kind: 'result', result: r });
         console.log(o.json ? JSON.stringify(r, null, 2) : printReport(r));
       },

@@ -1,17 +1,18 @@
 // A job's typed events on the terminal: stage lines and one progress bar on stderr, or relayed to the extension host.
-import type { JobEvent } from '../job/protocol';
+import type { JobEvent, JobListener } from '../job/protocol';
 import { sendToParent, underParent } from '../job/ipc';
 import { progressBar } from './progress';
+import { cancelOnInterrupt } from './options';
 import { describeReformError, type ModuleReformError } from '../compress/reform/reformError';
 
 /** "error 0.2838 → 0.1556", or "all rows kept". */
 const moduleLine = (e: ModuleReformError) => `${e.allKept ? '' : 'error '}${describeReformError(e)}`;
 
 /**
- * Stage lines and a progress bar on stderr for a job's events (nothing with --json). `generations`: the search's,
+ * Stage lines and a progress bar on stderr for a job's events (with --json, warnings only). `generations`: the search's,
  * for its candidates' bar (jobs without a search emit no candidates).
  */
-export function jobProgress(json: boolean | undefined, generations = 0) {
+function jobProgress(json: boolean | undefined, generations: number) {
   // One bar at a time, for the candidates of the search or the steps (layers, batches) of another stage.
   let bar: { key: string; bar: ReturnType<typeof progressBar> } | undefined;
   const barFor = (key: string, unit: string) => {
@@ -24,6 +25,8 @@ export function jobProgress(json: boolean | undefined, generations = 0) {
   return {
     onEvent: (e: JobEvent) => {
       if (underParent()) return sendToParent({ kind: 'event', event: e });
+      // Warnings go to stderr with --json too: stdout stays the report, and not every report repeats them.
+      if (e.type === 'log') return process.stderr.write(`${e.message}\n`);
       if (json) return;
       if (e.type === 'candidate')
         barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
@@ -37,8 +40,27 @@ export function jobProgress(json: boolean | undefined, generations = 0) {
         process.stderr.write(
           `  layer ${e.layer.layer}: o_proj ${moduleLine(e.layer.o)}, down_proj ${moduleLine(e.layer.down)}\n`,
         );
-      if (e.type === 'log') process.stderr.write(`${e.message}\n`);
     },
     stop: () => bar?.bar.stop(),
   };
+}
+
+/**
+ * Runs a job with its cancel (Ctrl-C, SIGTERM) and its progress on stderr, both taken down however it ends: a
+ * terminal bar left running keeps the process alive (its redraw timer) with the cursor hidden, and a signal handler
+ * left behind would swallow the next Ctrl-C (the demo generates after its job).
+ */
+export async function withJobIo<T>(
+  json: boolean | undefined,
+  generations: number,
+  job: (io: { signal: AbortSignal; onEvent: JobListener }) => Promise<T>,
+): Promise<T> {
+  const cancel = cancelOnInterrupt();
+  const progress = jobProgress(json, generations);
+  try {
+    return await job({ signal: cancel.signal, onEvent: progress.onEvent });
+  } finally {
+    progress.stop();
+    cancel.dispose();
+  }
 }

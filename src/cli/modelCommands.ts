@@ -15,9 +15,9 @@ import { PRESETS } from '../compress/search/evolution';
 import { printSummary } from './inspect';
 import { demoModel, demoText } from './demoAssets';
 import { progressBar } from './progress';
-import { jobProgress } from './jobProgress';
+import { withJobIo } from './jobProgress';
 import { printReport } from './reports';
-import { cancelOnInterrupt, providerOption, ruled, threadsOption } from './options';
+import { providerOption, ruled, threadsOption } from './options';
 
 export function registerModelCommands(program: Command): void {
   program
@@ -127,20 +127,19 @@ export function registerDemo(program: Command): void {
       console.log(
         `\nCompressing to 0.8 of its parameters (quick search preset) with ${path.relative(process.cwd(), demoText())} as calibration text…`,
       );
-      const progress = jobProgress(false, PRESETS.quick.generations + 1);
-      const r = await compressModel({
-        model,
-        ratio: 0.8,
-        calib: demoText(),
-        out,
-        preset: 'quick',
-        seqLen: 256,
-        calibWindows: 32,
-        provider: 'auto',
-        signal: cancelOnInterrupt(),
-        onEvent: progress.onEvent,
-      });
-      progress.stop();
+      const r = await withJobIo(false, PRESETS.quick.generations + 1, (io) =>
+        compressModel({
+          model,
+          ratio: 0.8,
+          calib: demoText(),
+          out,
+          preset: 'quick',
+          seqLen: 256,
+          calibWindows: 32,
+          provider: 'auto',
+          ...io,
+        }),
+      );
       console.log(`\n${printReport(r)}`);
       const g = await generateText(path.join(out, 'model.onnx'), {
         prompt: 'Once upon a time',

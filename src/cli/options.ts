@@ -72,14 +72,21 @@ export const schedule = (o: { preset: keyof typeof PRESETS; generations?: number
   scheduleOverrides(PRESETS[o.preset], o);
 
 /**
- * Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. `kill`, `timeout` and a
- * closed terminal (SIGTERM, SIGHUP) cancel the same way, so the job's scratch files (a profile search's database
- * is many times the model) are removed rather than left behind; the same signal again ends the process at once.
+ * Ctrl-C cancels within one candidate, layer or batch; a checkpoint stays for --resume. `kill` and `timeout`
+ * (SIGTERM) cancel the same way, so the job's scratch files (a profile search's database is many times the model)
+ * are removed rather than left behind. The first signal takes both handlers down, so a second one ends the process
+ * at once; SIGHUP is left alone, so that a job under `nohup` survives a closed terminal.
  */
-export function cancelOnInterrupt(): AbortSignal {
+export function cancelOnInterrupt(): { signal: AbortSignal; dispose: () => void } {
   const controller = new AbortController();
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => controller.abort());
-  return controller.signal;
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  const dispose = () => signals.forEach((s) => process.off(s, cancel));
+  const cancel = () => {
+    dispose();
+    controller.abort();
+  };
+  signals.forEach((s) => process.on(s, cancel));
+  return { signal: controller.signal, dispose };
 }
 
 /** `--no-bias-compensation` turns it off; otherwise each method's default (on for search and FLAP). */

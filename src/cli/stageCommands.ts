@@ -11,9 +11,8 @@ import type { MaskSelection } from '../compress/sparsify/maskSelection';
 import { PROFILE_KINDS, type ProfileKind } from '../compress/profile/profileStage';
 import { UserError } from '../util/errors';
 import { printWeightStage } from './reports';
-import { jobProgress } from './jobProgress';
+import { withJobIo } from './jobProgress';
 import {
-  cancelOnInterrupt,
   dtypeOption,
   maskSelectionOption,
   profileOption,
@@ -96,16 +95,7 @@ type StageOptions = {
 
 async function stageAction(model: string, o: StageOptions, stage: WeightStage | undefined) {
   if (!stage) throw new UserError('nothing to do: give --sparsity and/or --bits');
-  const progress = jobProgress(o.json);
-  const r = await runWeightStage({
-    ...o,
-    model,
-    stage,
-    evalText: o.eval,
-    signal: cancelOnInterrupt(),
-    onEvent: progress.onEvent,
-  });
-  progress.stop();
+  const r = await withJobIo(o.json, 0, (io) => runWeightStage({ ...o, model, stage, evalText: o.eval, ...io }));
   console.log(o.json ? JSON.stringify(r, null, 2) : printWeightStage(r));
 }
 

@@ -1,12 +1,14 @@
 // Every job command reports per-layer progress: the CLI's bar (or log line), and the extension through IPC, are fed
-// by the same events; here they are read as the extension reads them.
+// by the same events; here they are read as the extension reads them. With --json, warnings still reach stderr.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { JobEvent } from '../../src/job/protocol';
 import type { ChildMessage } from '../../src/job/ipc';
 import { cliPath, demoText, stories260K, tempDir } from '../fixtures';
+import { runCli } from '../cli';
 
 /** The CLI run as the extension host runs it (IPC on): its job events. */
 async function eventsOf(args: string[]): Promise<JobEvent[]> {
@@ -42,3 +44,18 @@ for (const [name, args] of [
     assert.equal(last.done, last.total, 'the last layer is reported');
   });
 }
+
+test('--json: stdout is the report alone, and a warning of the input (CRLF text) still reaches stderr', () => {
+  const crlf = path.join(tempDir(), 'crlf.txt');
+  fs.writeFileSync(crlf, fs.readFileSync(demoText, 'utf8').replace(/\n/g, '\r\n'));
+  for (const args of [
+    ['sparsify', stories260K.onnx, '--sparsity', '0.5'],
+    ['prune', stories260K.onnx, '--method', 'wanda-sp', '--ratio', '0.8'],
+  ]) {
+    const calib = ['--calib', crlf, '--seq-len', '128', '--calib-windows', '8', '--eval-windows', '4'];
+    const r = runCli([...args, ...calib, '--provider', 'cpu', '--json', '--out', path.join(tempDir(), 'o')]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(JSON.parse(r.stdout), 'stdout parses as one JSON report');
+    assert.match(r.stderr, /warning: --calib .*crlf\.txt has Windows \(CRLF\) line ends/, `${args[0]}: ${r.stderr}`);
+  }
+});

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { Decoder } from '../../model/decoder';
+import { floatBytes, type Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
 import { CAPTURE_POINTS } from '../../graph/decoderGraph';
 import { denseLayerwise, type LayerwiseOptions } from '../calibration';
@@ -29,7 +29,7 @@ export type LevelTransform = (
  * The cache's default limit: one profile's units as fed, plus a quarter for the offspring's switched units, so that
  * assembling candidate after candidate reads only what changed (a candidate's units always take one profile's
  * bytes); least-recently-used eviction in less would read the whole profile from disk for every candidate. At most
- * half of the memory free now.
+ * half of the memory free before the build (the fitness session, opened after it, needs its share).
  */
 function defaultMemoryLimit(profileBytes: number): number {
   return Math.min(1.25 * profileBytes, os.freemem() / 2);
@@ -38,8 +38,6 @@ function defaultMemoryLimit(profileBytes: number): number {
 export class LevelDatabase {
   private readonly cache = new Map<string, FeedValues>();
   private cachedBytes = 0;
-  /** Per `unit.level`: whether its file is packed. */
-  private readonly packed = new Map<string, boolean>();
   /** Bytes of its files on disk. */
   bytes = 0;
 
@@ -84,7 +82,7 @@ export class LevelDatabase {
       `the profile search's database (every linear at ${sp.levels.length} levels)`,
       `free space there, or use ${o.instead}`,
     );
-    const profileBytes = sizes.reduce((a, n) => a + n * (format.fed === 'float16' ? 2 : 4), 0);
+    const profileBytes = sizes.reduce((a, n) => a + n * floatBytes(format.fed), 0);
     const db = new LevelDatabase(dir, format, sizes, o.memoryLimit ?? defaultMemoryLimit(profileBytes));
     await denseLayerwise(d, windows, CAPTURE_POINTS, o, async (l, stats) => {
       for (const [unit, u] of sp.units.entries()) {
@@ -110,12 +108,11 @@ export class LevelDatabase {
     return path.join(this.dir, `${unit}.${level}.level`);
   }
 
+  /** Written only: cached during the build, the last layers' levels would push out the start profile's. */
   private put(unit: number, level: number, values: Float32Array): void {
-    const { bytes, packed } = encodeLevel(values, this.format.stored);
+    const bytes = encodeLevel(values, this.format.stored);
     fs.writeFileSync(this.file(unit, level), bytes);
     this.bytes += bytes.byteLength;
-    this.packed.set(`${unit}.${level}`, packed);
-    this.remember(`${unit}.${level}`, decodeLevel(bytes, this.sizes[unit], packed, this.format));
   }
 
   private remember(key: string, values: FeedValues): void {
@@ -138,12 +135,7 @@ export class LevelDatabase {
       this.cache.set(key, held);
       return held;
     }
-    const values = decodeLevel(
-      fs.readFileSync(this.file(unit, level)),
-      this.sizes[unit],
-      this.packed.get(key)!,
-      this.format,
-    );
+    const values = decodeLevel(fs.readFileSync(this.file(unit, level)), this.sizes[unit], this.format);
     this.remember(key, values);
     return values;
   }

@@ -1,6 +1,6 @@
 // Fitness of a profile (paper-spec §4): the mean NLL of the model assembled from the database on calibration
 // windows, in one session whose unit linears are graph inputs, with the subnet search's early rejection.
-import type { Decoder, LayerWeights } from '../../model/decoder';
+import { floatBytes, type Decoder, type LayerWeights } from '../../model/decoder';
 import { decoderSession } from '../../runtime/decoderSession';
 import { ort, type SessionOptions } from '../../runtime/session';
 import { windowsNll, type NllSum } from '../../runtime/perplexity';
@@ -41,7 +41,7 @@ export class ProfileFitness extends WindowedFitness<Profile> {
         fed[key] = {
           name: unitName(l, u.index),
           shape: lw[key].shape,
-          storedBytesPerElement: db.format.fed === 'float16' ? 2 : 4,
+          storedBytesPerElement: floatBytes(db.format.fed),
           fed: db.format.fed,
           read: () => lw[key].read(),
         };

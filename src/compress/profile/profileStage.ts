@@ -24,8 +24,9 @@ export const PROFILE_KINDS = ['uniform', 'owl', 'search'] as const satisfies rea
 export type ProfileKind = (typeof PROFILE_KINDS)[number];
 
 /** Sparsity levels of the search: the target ± 6 steps of 5 points, within [0, 0.95]. */
-const SPARSITY_STEP = 0.05;
-const SPARSITY_SPAN = 6;
+export const SPARSITY_STEP = 0.05;
+export const SPARSITY_SPAN = 6;
+export const SPARSITY_MAX = 0.95;
 /** Mixed precision: int4 and int8 under the file size of uniform int4 plus this fraction. */
 export const BITS_BUDGET = 0.1;
 
@@ -183,7 +184,7 @@ export async function sparsityProfile(
     const perLayer = await owlLevels(d, windows, target, o);
     return report(perLayer.map((s) => LINEARS.map(() => s)));
   }
-  const sp = profileSpace(units, sparsityLevels(target, SPARSITY_STEP, SPARSITY_SPAN, 0.95));
+  const sp = profileSpace(units, sparsityLevels(target, SPARSITY_STEP, SPARSITY_SPAN, SPARSITY_MAX));
   const uniform = units.map(() => sp.levels.indexOf(target));
   const r = await searched(d, windows, sp, () => uniform, pruneAtLevels(stage, linalgOn(o)), p, {
     ...o,
