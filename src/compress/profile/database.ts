@@ -38,8 +38,7 @@ function defaultMemoryLimit(profileBytes: number): number {
 export class LevelDatabase {
   private readonly cache = new Map<string, FeedValues>();
   private cachedBytes = 0;
-  /** Bytes of its files on disk. */
-  bytes = 0;
+  private written = 0;
 
   private constructor(
     private readonly dir: string,
@@ -112,7 +111,7 @@ export class LevelDatabase {
   private put(unit: number, level: number, values: Float32Array): void {
     const bytes = encodeLevel(values, this.format.stored);
     fs.writeFileSync(this.file(unit, level), bytes);
-    this.bytes += bytes.byteLength;
+    this.written += bytes.byteLength;
   }
 
   private remember(key: string, values: FeedValues): void {
@@ -124,6 +123,11 @@ export class LevelDatabase {
       this.cache.delete(k);
       this.cachedBytes -= v.byteLength;
     }
+  }
+
+  /** Bytes of its files on disk. */
+  get bytes(): number {
+    return this.written;
   }
 
   /** Unit `unit` at level index `level`, as the fitness session is fed it (`format.fed`). */
