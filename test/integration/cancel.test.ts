@@ -1,7 +1,7 @@
 // Cancelling after the search (reformation, export, measurement, or a whole baseline compress) stops the job.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { compressModel } from '../../src/job/compress';
@@ -122,3 +122,36 @@ test('SIGTERM while `sparsify --profile search` builds its database: exit 130, n
   assert.ok(!fs.existsSync(out), 'no output folder');
   assert.ok(!fs.existsSync(`${out}.partial`), 'no partial folder, database included');
 });
+
+const hasScript = spawnSync('script', ['--version']).status === 0;
+
+test(
+  'under a terminal, with a progress bar on screen, SIGTERM still ends the job: exit 130, nothing left',
+  { skip: !hasScript && 'no `script` (util-linux / bsdutils) to run the CLI under a pseudo-terminal' },
+  async () => {
+    const out = path.join(tempDir(), 't');
+    const args = ['sparsify', stories260K.onnx, '--sparsity', '0.5', '--profile', 'search'];
+    const rest = ['--profile-generations', '2000', '--calib', demoText, '--seq-len', '128', '--calib-windows', '8'];
+    const quoted = [process.execPath, cliPath, ...args, ...rest, '--provider', 'cpu', '--out', out]
+      .map((a) => `'${a.replace(/'/g, `'\\''`)}'`)
+      .join(' ');
+    // A terminal bar redraws on a timer that keeps Node alive: the job must take it down when cancelled.
+    const child = spawn('script', ['-qfec', quoted, '/dev/null'], { stdio: 'ignore' });
+    const marker = path.join(`${out}.partial`, '.subnet-search-job.json');
+    const database = path.join(`${out}.partial`, 'profile-database');
+    let pid: number | undefined;
+    const poll = setInterval(() => {
+      if (pid === undefined && fs.existsSync(database) && fs.readdirSync(database).length > 0) {
+        pid = JSON.parse(fs.readFileSync(marker, 'utf8')).pid as number;
+        setTimeout(() => process.kill(pid!, 'SIGTERM'), 1000); // into the search's generations, bar drawn
+      }
+    }, 20);
+    const hung = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+    clearInterval(poll);
+    clearTimeout(hung);
+    assert.ok(pid, 'the job was never seen building its database');
+    assert.equal(code, 130, 'script returns the job’s exit code; SIGKILL after 60 s means the job hung');
+    assert.ok(!fs.existsSync(out) && !fs.existsSync(`${out}.partial`), 'nothing left');
+  },
+);
