@@ -54,6 +54,6 @@ export function printSummary(s: ModelSummary): string {
     ...head,
     table(['layer', 'heads', 'kv heads', 'head dim', 'MLP', 'params', 'bytes'], rows),
     '',
-    `  total includes embeddings, final norm and lm_head; KV cache ${formatBytes(s.totals.kvCacheBytesPerToken)} per token (fp32)`,
+    `  total includes embeddings, final norm and lm_head; KV cache ${formatBytes(s.totals.kvCacheBytesPerToken)} per token (${s.totals.kvCacheType})`,
   ].join('\n');
 }

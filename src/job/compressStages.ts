@@ -165,7 +165,8 @@ export function compressReport(
   const { original: lo, compressed: lc } = latency;
   const originalSummary = summarize(d);
   const compressed = {
-    ...summarize({ ...final, source: { ...final.source, path: exportedFile } }),
+    // The export is our graph: its KV cache is fp32 whatever the original's was.
+    ...summarize({ ...final, source: { ...final.source, path: exportedFile, kvCache: undefined } }),
     file: path.join(path.resolve(r.out), 'model.onnx'),
   };
   return {

@@ -1,4 +1,4 @@
-import { FLOAT_NAMES, intNames, quantizedBits, type Decoder, type DecoderConfig } from '../model/decoder';
+import { floatBytes, FLOAT_NAMES, intNames, quantizedBits, type Decoder, type DecoderConfig } from '../model/decoder';
 import { layerCounts, totalCounts } from '../model/params';
 import { modelFileBytes } from '../onnx/modelFile';
 
@@ -39,7 +39,8 @@ export interface ModelSummary {
     params: number;
     bytes: number;
   }[];
-  totals: { params: number; bytes: number; kvCacheBytesPerToken: number };
+  /** `kvCacheType`: the file's KV-cache inputs' float type (`fp32`, `fp16`, `bf16`), which the bytes per token count. */
+  totals: { params: number; bytes: number; kvCacheBytesPerToken: number; kvCacheType: string };
   /** How the linear layers' weights are stored: `fp32`, `fp16`, `bf16`, or `int4` / `int8` / `int4/int8` (MatMulNBits). */
   linearWeights: string;
 }
@@ -69,10 +70,11 @@ export function summarize(d: Decoder): ModelSummary {
       intermediate: s.intermediate,
       ...per[i],
     })),
-    // K and V, fp32, every layer: what one more token of context costs in memory.
+    // K and V, every layer, in the file's KV-cache type: what one more token of context costs in memory.
     totals: {
       ...totalCounts(d),
-      kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * 4, 0),
+      kvCacheBytesPerToken: d.layers.reduce((a, s) => a + 2 * s.kvHeads * s.headDim * floatBytes(d.source.kvCache), 0),
+      kvCacheType: FLOAT_NAMES[d.source.kvCache ?? 'float32'],
     },
     linearWeights: linearWeights(d),
   };

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { intNames, linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
+import { FLOAT_NAMES, intNames, linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
 import { writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
@@ -145,6 +145,11 @@ export function comparisonNotes(original: Decoder, exported: Decoder): string[] 
   if (bits.length && exportedBits.length)
     notes.push(
       `The original was already ${intNames(bits)}: its dequantized weights were quantized again to ${intNames(exportedBits)}, adding a second rounding to the first.`,
+    );
+  const kv = original.source.kvCache;
+  if (kv)
+    notes.push(
+      `The original's KV cache is ${FLOAT_NAMES[kv]}; the export's is fp32 (its graph keeps every activation in fp32), so at the same KV heads each token of context takes twice the memory, and at long contexts the export's decode memory can exceed the original's.`,
     );
   if (original.source.notRunnable)
     notes.push(

@@ -121,6 +121,11 @@ export interface Decoder {
     adapter: string;
     /** Why onnxruntime-node cannot run the file itself (bf16 inputs and outputs); absent: it can. */
     notRunnable?: string;
+    /**
+     * The float type of the file's KV-cache inputs, a decoder file's only float inputs: an fp16 export's cache is
+     * fp16. Absent: none declared (llama2.c), or our own graphs', which are fp32 like all their activations.
+     */
+    kvCache?: FloatType;
   };
   /** The precision of the source's linear weights, which an export keeps (float32 when absent). */
   weightType?: FloatType;

@@ -56,5 +56,10 @@ export function loadDecoder(file: string): Decoder {
   // Such a file runs only where bf16 tensors can be fed (CUDA from Python); our graphs over its weights run here.
   if (bf16Io)
     d.source.notRunnable = 'its inputs and outputs are bfloat16, which onnxruntime-node can neither feed nor read';
+  const kvCache = fed
+    .map((v) => v.type?.tensorType?.elemType)
+    .find((t) => t === DataType.FLOAT || t === DataType.FLOAT16 || t === DataType.BFLOAT16);
+  if (kvCache !== undefined && kvCache !== DataType.FLOAT)
+    d.source.kvCache = kvCache === DataType.FLOAT16 ? 'float16' : 'bfloat16';
   return d;
 }

@@ -16,6 +16,7 @@ import { writeGenaiBuilderFixture } from '../families/genaiBuilder';
 import { referenceLogits } from '../families/reference';
 import { fixtureTokenizer } from '../families/fixtures';
 import { loadDecoder } from '../../src/model/recognise';
+import { summarize } from '../../src/job/inspect';
 import { buildDecoderGraph } from '../../src/graph/decoderGraph';
 import { modelToBuffer } from '../../src/onnx/writeModel';
 import { createSession } from '../../src/runtime/session';
@@ -180,6 +181,13 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   const d = loadDecoder(file);
   assert.equal(d.weightType, 'float16');
   assert.deepEqual([d.config.ropeTheta, d.config.normEps], [10000, 1e-6]);
+  // Its KV cache is fp16: inspect counts 2 bytes per value, and says so.
+  const totals = summarize(d).totals;
+  assert.equal(totals.kvCacheType, 'fp16');
+  assert.equal(
+    totals.kvCacheBytesPerToken,
+    d.layers.reduce((a, l) => a + 2 * l.kvHeads * l.headDim * 2, 0),
+  );
   const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false });
   const ours = (await createSession(modelToBuffer(built.model, built.tensors), { provider: 'cpu' })).session;
   const [a] = await logits(ours, d, IDS);
@@ -193,7 +201,17 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
 
   fs.copyFileSync(fixtureTokenizer(), path.join(root, 'fp16', 'tokenizer.json'));
   const out = path.join(root, 'fp16-flap');
-  compressFlap(file, out);
+  const report = compressFlap(file, out);
+  // The export's cache is fp32 (our graphs' activations): counted so, and said in plain words.
+  const exportedKv = loadDecoder(path.join(out, 'model.onnx')).layers.reduce(
+    (a, l) => a + 2 * l.kvHeads * l.headDim * 4,
+    0,
+  );
+  assert.deepEqual(report.kvCacheBytesPerToken, { before: totals.kvCacheBytesPerToken, after: exportedKv });
+  assert.ok(
+    report.notes.some((n: string) => /KV cache is fp16; the export's is fp32/.test(n)),
+    report.notes.join('\n'),
+  );
   const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
   assert.equal(config.torch_dtype, 'float16', "the export keeps the weights' precision");
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
