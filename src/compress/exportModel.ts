@@ -34,6 +34,10 @@ export function exportedAs(d: Decoder, type: FloatType | undefined): Decoder {
   };
 }
 
+/** The KV cache type of `d`'s export: fp16 for an fp16 export (half the memory per token), else fp32. */
+export const exportedKvCache = (d: Decoder): 'float32' | 'float16' =>
+  d.weightType === 'float16' ? 'float16' : 'float32';
+
 /**
  * Writes a runnable model into `dir`: `model.onnx` (+ `model.onnx_data` when large) with the standard decoder
  * I/O and KV cache, `config.json`, `generation_config.json`, `genai_config.json` and the tokenizer files.
@@ -58,7 +62,13 @@ export function writeModelFiles(
   }
   // An fp16 (bf16) model stays so on disk, unless exported as another type: new weight values (and stored ones of
   // another type) are rounded to it, unchanged ones copied as they are.
-  const built = buildDecoderGraph(d, { kvCache: true, head: 'logits', masks: false, weightType: d.weightType });
+  const built = buildDecoderGraph(d, {
+    kvCache: true,
+    kvCacheType: exportedKvCache(d),
+    head: 'logits',
+    masks: false,
+    weightType: d.weightType,
+  });
   writeModelFile(built.model, built.tensors, path.join(dir, 'model.onnx'), write);
 }
 

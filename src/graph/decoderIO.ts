@@ -5,6 +5,12 @@ import type { FloatType } from '../model/decoder';
 export interface BuildOptions {
   /** `past_key_values.{i}.key|value` inputs and `present.{i}.key|value` outputs, plus `attention_mask`. */
   kvCache: boolean;
+  /**
+   * The KV cache's type (default float32). An fp16 export's is fp16, as in Optimum's and the genai builder's fp16
+   * files: half the memory per token of context. Attention widens the past and computes in fp32; the present is
+   * rounded to fp16 on its way out.
+   */
+  kvCacheType?: 'float32' | 'float16';
   /** `logits` [B, S, V], or `nll` [B, S]: −log p(labels) per position, so the vocab never leaves the runtime. */
   head: 'logits' | 'nll';
   /** Per-layer mask inputs `mask.{i}.attn` [H·d] and `mask.{i}.mlp` [I] (the masked evaluation graph). */

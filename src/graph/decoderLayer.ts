@@ -49,12 +49,19 @@ export function emitLayer(e: Emit, i: number, h: string): string {
   const w = d.layerWeights[i];
   const rope = layerRope(e, s.ropePairs);
   const qkv = s.heads * s.headDim;
-  const past = opts.kvCache
-    ? {
-        key: g.input(IO.pastKey(i), DataType.FLOAT, [B, s.kvHeads, 'past_sequence_length', s.headDim]),
-        value: g.input(IO.pastValue(i), DataType.FLOAT, [B, s.kvHeads, 'past_sequence_length', s.headDim]),
-      }
-    : undefined;
+  const kvType = opts.kvCacheType === 'float16' ? DataType.FLOAT16 : DataType.FLOAT;
+  const pastInput = (name: string) => {
+    const v = g.input(name, kvType, [B, s.kvHeads, 'past_sequence_length', s.headDim]);
+    return kvType === DataType.FLOAT ? v : g.op('Cast', [v], { to: DataType.FLOAT }, `${name}_f32`);
+  };
+  const presentOutput = (v: string, name: string) =>
+    g.output(kvType === DataType.FLOAT ? v : g.op('Cast', [v], { to: kvType }, `${name}_narrow`), name, kvType, [
+      B,
+      s.kvHeads,
+      'total_sequence_length',
+      s.headDim,
+    ]);
+  const past = opts.kvCache ? { key: pastInput(IO.pastKey(i)), value: pastInput(IO.pastValue(i)) } : undefined;
   const attnMask = opts.masks ? g.input(IO.attnMask(i), DataType.FLOAT, [qkv]) : undefined;
   const mlpMask = opts.masks ? g.input(IO.mlpMask(i), DataType.FLOAT, [s.intermediate]) : undefined;
   const comp =
@@ -102,8 +109,8 @@ export function emitLayer(e: Emit, i: number, h: string): string {
     `l${i}_attn`,
   );
   if (opts.kvCache) {
-    g.output(att.present.key, IO.presentKey(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
-    g.output(att.present.value, IO.presentValue(i), DataType.FLOAT, [B, s.kvHeads, 'total_sequence_length', s.headDim]);
+    presentOutput(att.present.key, IO.presentKey(i));
+    presentOutput(att.present.value, IO.presentValue(i));
   }
   h = g.op('Add', [h, compensated(att.out, o, attnMask, comp?.o, linearModule(i, 'o'))], {}, `l${i}_attn_residual`);
   const x2 = norm(h, 'postNorm', 'post_norm');

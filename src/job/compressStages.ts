@@ -10,7 +10,7 @@ import { sliceDecoder, type SubnetMask } from '../compress/subnet';
 import { compensatedModules } from '../compress/importance/compensation';
 import { reformDecoder } from '../compress/reform/reformation';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
-import { exportedAs, writeModelFiles } from '../compress/exportModel';
+import { exportedAs, exportedKvCache, writeModelFiles } from '../compress/exportModel';
 import { runnableSource, type Decoder } from '../model/decoder';
 import { summarize } from './inspect';
 import type { OutputFolder } from '../util/outputFolder';
@@ -165,8 +165,7 @@ export function compressReport(
   const { original: lo, compressed: lc } = latency;
   const originalSummary = summarize(d);
   const compressed = {
-    // The export is our graph: its KV cache is fp32 whatever the original's was.
-    ...summarize({ ...final, source: { ...final.source, path: exportedFile, kvCache: undefined } }),
+    ...summarize({ ...final, source: { ...final.source, path: exportedFile, kvCache: exportedKvCache(final) } }),
     file: path.join(path.resolve(r.out), 'model.onnx'),
   };
   return {

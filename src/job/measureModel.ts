@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { FLOAT_NAMES, intNames, linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
-import { writeModelFiles } from '../compress/exportModel';
+import { floatBytes, FLOAT_NAMES, intNames, linearWeightsOf, quantizedBits, type Decoder } from '../model/decoder';
+import { exportedKvCache, writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
 import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
@@ -146,10 +146,11 @@ export function comparisonNotes(original: Decoder, exported: Decoder): string[] 
     notes.push(
       `The original was already ${intNames(bits)}: its dequantized weights were quantized again to ${intNames(exportedBits)}, adding a second rounding to the first.`,
     );
-  const kv = original.source.kvCache;
-  if (kv)
+  // An fp16 export's cache is fp16; any other's is fp32, like all our graphs' activations.
+  const [kvFrom, kvTo] = [original.source.kvCache ?? 'float32', exportedKvCache(exported)];
+  if (kvFrom !== kvTo)
     notes.push(
-      `The original's KV cache is ${FLOAT_NAMES[kv]}; the export's is fp32 (its graph keeps every activation in fp32), so at the same KV heads each token of context takes twice the memory, and at long contexts the export's decode memory can exceed the original's.`,
+      `The original's KV cache is ${FLOAT_NAMES[kvFrom]}, the export's ${FLOAT_NAMES[kvTo]}: at the same KV heads each token of context takes ${floatBytes(kvTo) > floatBytes(kvFrom) ? 'twice' : 'half'} the memory.`,
     );
   if (original.source.notRunnable)
     notes.push(

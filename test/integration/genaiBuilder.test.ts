@@ -202,16 +202,24 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   fs.copyFileSync(fixtureTokenizer(), path.join(root, 'fp16', 'tokenizer.json'));
   const out = path.join(root, 'fp16-flap');
   const report = compressFlap(file, out);
-  // The export's cache is fp32 (our graphs' activations): counted so, and said in plain words.
-  const exportedKv = loadDecoder(path.join(out, 'model.onnx')).layers.reduce(
-    (a, l) => a + 2 * l.kvHeads * l.headDim * 4,
-    0,
-  );
-  assert.deepEqual(report.kvCacheBytesPerToken, { before: totals.kvCacheBytesPerToken, after: exportedKv });
-  assert.ok(
-    report.notes.some((n: string) => /KV cache is fp16; the export's is fp32/.test(n)),
-    report.notes.join('\n'),
-  );
+  // The fp16 export's cache is fp16 too: the same bytes per token at the same KV heads, and no note about it.
+  const exported = summarize(loadDecoder(path.join(out, 'model.onnx'))).totals;
+  assert.equal(exported.kvCacheType, 'fp16');
+  assert.deepEqual(report.kvCacheBytesPerToken, {
+    before: totals.kvCacheBytesPerToken,
+    after: exported.kvCacheBytesPerToken,
+  });
+  assert.ok(!report.notes.some((n: string) => /KV cache/.test(n)), report.notes.join('\n'));
+  // Decoding through the fp16 cache follows the whole-sequence pass up to fp16's rounding of the cached keys/values.
+  const exportedFile = path.join(out, 'model.onnx');
+  const de = loadDecoder(exportedFile);
+  const session = await ort.InferenceSession.create(exportedFile);
+  const [whole] = await logits(session, de, IDS);
+  const [, ...steps] = await logits(session, de, IDS, 16);
+  steps.forEach((step, i) => {
+    const at = whole.subarray((16 + i) * de.config.vocab, (17 + i) * de.config.vocab);
+    assert.ok(maxDiff(step, at) <= 1e-2, `cached step ${i}: ${maxDiff(step, at)}`);
+  });
   const config = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
   assert.equal(config.torch_dtype, 'float16', "the export keeps the weights' precision");
   await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
@@ -254,6 +262,12 @@ test('genai builder bf16 (`-p bf16`: every float bf16, inputs and outputs too): 
     );
     assert.equal(JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8')).torch_dtype, 'bfloat16');
     assert.equal(loadDecoder(path.join(out, 'model.onnx')).weightType, 'bfloat16', 'the export stays bf16');
+    // Its cache is fp32 (no bf16 tensors in onnxruntime-node), the original's bf16: counted so, and said.
+    assert.equal(summarize(loadDecoder(path.join(out, 'model.onnx'))).totals.kvCacheType, 'fp32');
+    assert.ok(
+      report.notes.some((n: string) => /KV cache is bf16, the export's fp32: .* twice the memory/.test(n)),
+      report.notes.join('\n'),
+    );
     await assertLoadsInPlainOrt(path.join(out, 'model.onnx'));
   }
 });
