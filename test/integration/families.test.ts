@@ -85,8 +85,11 @@ for (const fx of FAMILY_FIXTURES) {
     const file = await ort.InferenceSession.create(fixtureFile(fx));
     for (const prefill of [IDS.length, 16]) {
       const [a, b] = [await logits(ours, d, IDS, prefill), await logits(file, d, IDS, prefill)];
+      // A file with an fp16 cache (as fp16 exports have) rounds the cached keys and values: its cached steps
+      // differ from our fp32-cache re-emission by that rounding (about 1e-4 here).
+      const tolerance = d.source.kvCache === 'float16' && prefill < IDS.length ? 1e-3 : 1e-4;
       a.forEach((step, i) =>
-        assert.ok(maxDiff(step, b[i]) <= 1e-4, `prefill ${prefill}, step ${i}: ${maxDiff(step, b[i])}`),
+        assert.ok(maxDiff(step, b[i]) <= tolerance, `prefill ${prefill}, step ${i}: ${maxDiff(step, b[i])}`),
       );
     }
   });
