@@ -123,7 +123,7 @@ export interface Decoder {
     notRunnable?: string;
     /**
      * The float type of the file's KV-cache inputs, a decoder file's only float inputs: an fp16 export's cache is
-     * fp16. Absent: none declared (llama2.c), or our own graphs', which are fp32 like all their activations.
+     * fp16 (Optimum's, the genai builder's, ours). Absent: fp32, or no cache declared (llama2.c).
      */
     kvCache?: FloatType;
   };
