@@ -10,6 +10,7 @@ import { newWeight, type Decoder, type FloatType } from '../../src/model/decoder
 import { LevelDatabase, type LevelTransform } from '../../src/compress/profile/database';
 import { ProfileFitness } from '../../src/compress/profile/evaluator';
 import { profileSpace } from '../../src/compress/profile/space';
+import { unitsOf } from '../../src/compress/profile/profileStage';
 import { LINEARS } from '../../src/compress/sparsify/layerwiseWeights';
 import { pruneByScore } from '../../src/compress/sparsify/wanda';
 import { DEFAULT_HALVING } from '../../src/compress/search/fitness';
@@ -26,9 +27,7 @@ for (const type of ['float32', 'float16', 'bfloat16'] as FloatType[])
     const d = loadDecoder(copyAs(stories260K.onnx, type));
     assert.equal(d.weightType ?? 'float32', type);
     const windows = tokenWindows(stories260K.onnx, 512, texts.tinyStoriesValid, 128, 4);
-    const units = d.layerWeights.flatMap((lw, layer) =>
-      LINEARS.map(({ key }, index) => ({ layer, index, params: lw[key].shape[0] * lw[key].shape[1] })),
-    );
+    const units = unitsOf(d);
     const sp = profileSpace(units, [0, 0.5, 0.7]);
     const dir = path.join(tempDir(), 'db');
     const o = { provider: 'cpu' as const };

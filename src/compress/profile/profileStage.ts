@@ -62,7 +62,8 @@ export interface ProfileReport {
   };
 }
 
-const unitsOf = (d: Decoder) =>
+/** Every linear of every layer as a profile unit, with its parameter count. */
+export const unitsOf = (d: Decoder) =>
   d.layerWeights.flatMap((lw, layer) =>
     LINEARS.map(({ key }, index) => ({ layer, index, params: lw[key].shape[0] * lw[key].shape[1] })),
   );
