@@ -4,7 +4,7 @@
 import type { Decoder, LayerWeights, Weight } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
 import {
-  calibrationInputs,
+  layerInputs,
   mean,
   runPass,
   type LayerInputs,
@@ -79,7 +79,7 @@ export async function denseLayerwise<T>(
   o: LayerwiseOptions,
   perLayer: (l: number, stats: LayerStats) => Promise<T> | T,
 ): Promise<T[]> {
-  let input: LayerInputs = calibrationInputs(windows);
+  let input: LayerInputs = layerInputs(d, windows);
   const results: T[] = [];
   o.onLayer?.(0, d.layers.length);
   try {

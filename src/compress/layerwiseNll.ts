@@ -4,7 +4,7 @@
 import type { Decoder } from '../model/decoder';
 import { decoderSession } from '../runtime/decoderSession';
 import { calibrationInputs, runPass, type LayerInputs } from '../runtime/activationStats';
-import { batchFor, type NllSum } from '../runtime/perplexity';
+import { batchFor, batchShape, type NllSum } from '../runtime/perplexity';
 import { likelyProvider, type ort } from '../runtime/session';
 import type { LayerwiseOptions } from './calibration';
 
@@ -20,7 +20,7 @@ export async function layerwiseNll(
     return { nll: { nll: 0, tokens: 0, seconds: 0, perWindow: [] }, provider: likelyProvider(o.provider) };
   const t0 = performance.now();
   const layers = d.layers.length;
-  let input: LayerInputs = calibrationInputs(windows, batchFor(windows[0].length, d.config.vocab));
+  let input: LayerInputs = calibrationInputs(windows, batchFor(windows[0].length, batchShape(d)));
   let provider = '';
   try {
     // Layer `layers` is the head: final norm, lm_head and the loss.

@@ -2,7 +2,7 @@ import type { Decoder } from '../model/decoder';
 import { IO, type BuildOptions } from '../graph/decoderGraph';
 import { decoderSession, fitsInMemory } from '../runtime/decoderSession';
 import { likelyProvider, ort } from '../runtime/session';
-import { windowsNll, type NllSum } from '../runtime/perplexity';
+import { batchShape, windowsNll, type NllSum } from '../runtime/perplexity';
 import { maskVectors, type SubnetMask } from './subnet';
 import type { CompensationFlags, CompensationMeans } from './importance/compensation';
 import type { LayerwiseOptions } from './calibration';
@@ -101,7 +101,7 @@ export class MaskedEvaluator {
 
   async nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
     const feeds = maskFeeds(this.decoder, mask, this.means, compensate);
-    if (this.session) return windowsNll(this.session, windows, { vocab: this.decoder.config.vocab, extraFeeds: feeds });
+    if (this.session) return windowsNll(this.session, windows, { shape: batchShape(this.decoder), extraFeeds: feeds });
     const r = await layerwiseNll(this.decoder, windows, maskedGraph(this.means), feeds, this.options);
     this.ranOn = r.provider;
     return r.nll;

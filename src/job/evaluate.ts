@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import { textWindows } from '../text/windows';
 import type { ProviderChoice } from '../runtime/session';
 import { decoderSession, modelFileSession } from '../runtime/decoderSession';
-import { perplexity, windowsNll } from '../runtime/perplexity';
+import { batchShape, perplexity, windowsNll } from '../runtime/perplexity';
 import { UserError } from '../util/errors';
 import { openModel } from './context';
 
@@ -64,7 +64,7 @@ export async function evaluateModel(r: EvalRequest): Promise<EvalResult> {
         );
   const sum = await windowsNll(s.session, windows, {
     layers: d.layers,
-    vocab: d.config.vocab,
+    shape: batchShape(d),
     batch: r.batch,
     onBatch: (n) => r.onProgress?.(n, windows.length),
   });

@@ -5,7 +5,7 @@ import { floatBytes, FLOAT_NAMES, intNames, linearWeightsOf, quantizedBits, type
 import { exportedKvCache, writeModelFiles } from '../compress/exportModel';
 import type { SessionOptions } from '../runtime/session';
 import { modelFileSession } from '../runtime/decoderSession';
-import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
+import { batchShape, perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
@@ -119,7 +119,7 @@ async function nllThroughFile(
 ): Promise<{ nll: NllSum | undefined; provider: string }> {
   const s = await modelFileSession(file, d, session);
   try {
-    const nll = windows ? await windowsNll(s.session, windows, { layers: d.layers, vocab: d.config.vocab }) : undefined;
+    const nll = windows ? await windowsNll(s.session, windows, { layers: d.layers, shape: batchShape(d) }) : undefined;
     return { nll, provider: s.provider };
   } finally {
     // Each holds a model's weights: one at a time.

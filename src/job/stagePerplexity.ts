@@ -5,7 +5,7 @@ import { MaskedEvaluator } from '../compress/maskedEvaluator';
 import { fullMask, type SubnetMask } from '../compress/subnet';
 import { modelFileSession } from '../runtime/decoderSession';
 import type { LayerwiseOptions } from '../compress/calibration';
-import { perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
+import { batchShape, perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 
 export interface PplSet {
   before: number;
@@ -74,7 +74,7 @@ export async function stagePerplexities(
     const s = await modelFileSession(m.exportedFile, m.exported, session);
     provider = s.provider;
     return {
-      nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, vocab: m.exported.config.vocab }),
+      nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, shape: batchShape(m.exported) }),
       release: () => s.session.release(),
     };
   }, sets);

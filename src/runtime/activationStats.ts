@@ -3,7 +3,8 @@ import { ort } from './session';
 import { CAPTURE_POINTS, IO, type CapturePoint } from '../graph/decoderGraph';
 import { int64 } from './kvCache';
 import { mapTo } from '../util/mapTo';
-import { windowSums } from './perplexity';
+import { batchFor, mostHeads, windowSums } from './perplexity';
+import type { LayerShape } from '../model/decoder';
 
 /** Accumulated statistics of one activation: Gram matrix, sum, and the number of positions. */
 export interface ActivationStats {
@@ -38,6 +39,10 @@ export interface LayerInputs {
 }
 
 export const calibrationInputs = (windows: number[][], batch = 4): LayerInputs => ({ windows, batch });
+
+/** `windows` for a layer-by-layer pass of `d`: at most 4 a batch, fewer where their attention scores exceed the budget. */
+export const layerInputs = (d: { layers: readonly LayerShape[] }, windows: number[][]): LayerInputs =>
+  calibrationInputs(windows, batchFor(windows[0]?.length ?? 1, { heads: mostHeads(d.layers) }, 4));
 
 /** The capture points `session` outputs for layer `l`. */
 const capturedPoints = (session: ort.InferenceSession, l: number) =>

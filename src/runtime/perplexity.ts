@@ -13,15 +13,31 @@ export interface NllSum {
 
 export const perplexity = (s: NllSum) => Math.exp(s.nll / s.tokens);
 
-/**
- * Bytes of fp32 logits one batch may produce (a 32k vocabulary at 512 tokens is 64 MiB a window): the logits and
- * their log-softmax dominate a large model's activation memory, and smaller batches lose no speed at that size.
- */
-const LOGITS_BUDGET = 1 << 26;
+/** What bounds a batch's activations: the vocabulary and the most query heads of any layer. */
+export interface BatchShape {
+  vocab?: number;
+  heads?: number;
+}
 
-/** Windows per batch: up to 8, fewer where the logits of 8 would exceed the budget. */
-export const batchFor = (tokens: number, vocab: number | undefined) =>
-  vocab ? Math.max(1, Math.min(8, Math.floor(LOGITS_BUDGET / (tokens * vocab * 4)))) : 8;
+export const mostHeads = (layers: readonly LayerShape[]) => layers.reduce((most, s) => Math.max(most, s.heads), 0);
+
+export const batchShape = (d: { config: { vocab: number }; layers: readonly LayerShape[] }): BatchShape => ({
+  vocab: d.config.vocab,
+  heads: mostHeads(d.layers),
+});
+
+/**
+ * Bytes one batch's largest activation may take: fp32 logits `[B, S, vocab]` (and their log-softmax) or attention
+ * scores `[B, heads, S, S]` dominate a large model's activation memory (a 32k vocabulary's logits at 512 tokens are
+ * 64 MiB a window, a 7B layer's scores at 2048 tokens 512 MiB), and smaller batches lose no speed at that size.
+ */
+const ACTIVATION_BUDGET = 1 << 26;
+
+/** Windows of `tokens` per batch: up to `most`, fewer where one batch's logits or scores would exceed the budget. */
+export function batchFor(tokens: number, shape: BatchShape, most = 8): number {
+  const perWindow = 4 * tokens * Math.max(shape.vocab ?? 0, (shape.heads ?? 0) * tokens);
+  return perWindow > 0 ? Math.max(1, Math.min(most, Math.floor(ACTIVATION_BUDGET / perWindow))) : most;
+}
 
 /** Per-position values `[B, S]` summed per row. */
 export function windowSums(values: Float32Array, S: number): number[] {
@@ -44,13 +60,14 @@ export async function windowsNll(
   windows: number[][],
   o: {
     batch?: number;
-    vocab?: number;
+    /** Bounds the default batch (`batchFor`). */
+    shape?: BatchShape;
     extraFeeds?: Record<string, ort.Tensor>;
     layers?: LayerShape[];
     onBatch?: (done: number) => void;
   } = {},
 ): Promise<NllSum> {
-  const batch = o.batch ?? batchFor(windows[0]?.length ?? 1, o.vocab);
+  const batch = o.batch ?? batchFor(windows[0]?.length ?? 1, o.shape ?? {});
   const ours = session.outputNames.includes(IO.nll);
   const t0 = performance.now();
   const perWindow: number[] = [];

@@ -3,7 +3,7 @@
 import { floatBytes, type Decoder, type LayerWeights } from '../../model/decoder';
 import { decoderSession } from '../../runtime/decoderSession';
 import { ort, type SessionOptions } from '../../runtime/session';
-import { windowsNll, type NllSum } from '../../runtime/perplexity';
+import { batchShape, windowsNll, type BatchShape, type NllSum } from '../../runtime/perplexity';
 import { linearName } from '../../model/names';
 import { LINEARS } from '../sparsify/layerwiseWeights';
 import { WindowedFitness, type HalvingOptions } from '../search/fitness';
@@ -19,7 +19,7 @@ export class ProfileFitness extends WindowedFitness<Profile> {
     private readonly sp: ProfileSpace,
     private readonly shapes: number[][],
     private readonly db: LevelDatabase,
-    private readonly vocab: number,
+    private readonly shape: BatchShape,
     windows: number[][],
     halving: HalvingOptions,
   ) {
@@ -50,7 +50,7 @@ export class ProfileFitness extends WindowedFitness<Profile> {
     });
     const s = await decoderSession({ ...d, layerWeights }, { kvCache: false, head: 'nll', masks: false }, o);
     const shapes = sp.units.map((u) => d.layerWeights[u.layer][LINEARS[u.index].key].shape);
-    return new ProfileFitness(s.session, sp, shapes, db, d.config.vocab, windows, halving);
+    return new ProfileFitness(s.session, sp, shapes, db, batchShape(d), windows, halving);
   }
 
   release(): Promise<void> {
@@ -67,6 +67,6 @@ export class ProfileFitness extends WindowedFitness<Profile> {
       (u, i) =>
         (feeds[unitName(u.layer, u.index)] = new ort.Tensor(this.db.format.fed, this.db.get(i, p[i]), this.shapes[i])),
     );
-    return windowsNll(this.session, windows, { vocab: this.vocab, extraFeeds: feeds });
+    return windowsNll(this.session, windows, { shape: this.shape, extraFeeds: feeds });
   }
 }

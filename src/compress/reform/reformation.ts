@@ -4,7 +4,7 @@
 import type { Decoder } from '../../model/decoder';
 import { memoryWeight, newWeight } from '../../model/decoder';
 import { biasName, linearName } from '../../model/names';
-import { calibrationInputs } from '../../runtime/activationStats';
+import { layerInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
 import { passLayer, type LayerwiseOptions } from '../calibration';
 import { linalgOn } from '../../linalg/graphs';
@@ -68,7 +68,7 @@ export async function reformDecoder(
   const hidden = d.config.hidden;
   const vectors = maskVectors(d, mask);
   // The inputs of layer l: the calibration windows through layers 0..l−1, already pruned and reformed.
-  let input = calibrationInputs(windows);
+  let input = layerInputs(d, windows);
   const last = d.layers.length - 1;
   try {
     for (let l = 0; l <= last; l++) {

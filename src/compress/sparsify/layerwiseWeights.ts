@@ -1,7 +1,7 @@
 // The sequential scheme of SparseGPT and GPTQ (paper-spec §4): every layer's seven linears are replaced, layer by
 // layer, each layer calibrated on the hidden states that the already replaced layers produce.
 import type { Decoder, LayerWeights, Weight } from '../../model/decoder';
-import { calibrationInputs, type LayerStats } from '../../runtime/activationStats';
+import { layerInputs, type LayerStats } from '../../runtime/activationStats';
 import { CAPTURE_POINTS, type CapturePoint } from '../../graph/decoderGraph';
 import { passLayer, type LayerwiseOptions } from '../calibration';
 import { LINEAR_ROLES, linearName, type LinearRole } from '../../model/names';
@@ -43,7 +43,7 @@ export async function transformLinears(
 ): Promise<Decoder> {
   let cur = d;
   // The inputs of layer l: the calibration windows through layers 0..l−1, already replaced.
-  let input = calibrationInputs(windows);
+  let input = layerInputs(d, windows);
   const last = d.layers.length - 1;
   o.onLayer?.(0, d.layers.length);
   try {
