@@ -65,7 +65,7 @@ export function registerModelCommands(program: Command): void {
         model: string,
         o: { prompt: string; maxTokens?: number; original?: boolean; tokenizer?: string; provider: ProviderChoice },
       ) => {
-        const r = await generateText(model, o);
+        const r = await generateText(model, { ...o, onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
         process.stdout.write(`${r.text}\n`);
         process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
       },
@@ -102,9 +102,13 @@ export function registerModelCommands(program: Command): void {
         },
       ) => {
         const bar = o.json ? undefined : progressBar('windows');
-        const r = await evaluateModel({ model, ...o, onProgress: (done, total) => bar?.update(done, total) });
+        const r = await evaluateModel({
+          model,
+          ...o,
+          onProgress: (done, total) => bar?.update(done, total),
+          onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+        });
         bar?.stop();
-        for (const w of r.warnings) process.stderr.write(`warning: ${w}\n`);
         console.log(
           o.json
             ? JSON.stringify(r, null, 2)

@@ -38,6 +38,14 @@ export interface RunningJob<T> {
   cancel(): void;
 }
 
+/** Why a job process ended without a result, where it could not say so itself. */
+export function jobExitMessage(code: number | null, signal: NodeJS.Signals | null): string {
+  // Out of memory, Linux's OOM killer sends SIGKILL: nothing in the process can catch it to say why.
+  if (signal === 'SIGKILL')
+    return 'the job process was killed (SIGKILL), most often by the system when memory runs out: see the warnings in the output channel, close other programs or run on a machine with more memory';
+  return signal ? `the job process was stopped (${signal})` : `the job process exited with code ${code}`;
+}
+
 /**
  * A long job in a child process, never on the extension host's thread: a native crash or an out-of-memory in
  * ONNX Runtime ends the child, not VS Code. Its typed events arrive over IPC.
@@ -60,12 +68,7 @@ export function runCliJob<T>(
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       if (value !== undefined && code === 0) resolve(value);
-      else
-        reject(
-          new Error(
-            error ?? (signal ? `the job process was stopped (${signal})` : `the job process exited with code ${code}`),
-          ),
-        );
+      else reject(new Error(error ?? jobExitMessage(code, signal)));
     });
   });
   return { result, cancel: () => child.kill('SIGINT') };

@@ -179,6 +179,12 @@ export class CompressPanel {
       async (progress, token) => {
         this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
           this.post({ type: 'event', event });
+          // The job's warnings (input checks, memory) would otherwise show only in the report, if the job gets there.
+          if (event.type === 'log') {
+            this.ctx.output.appendLine(event.message);
+            if (event.message.startsWith('warning: '))
+              void vscode.window.showWarningMessage(`Subnet Search: ${event.message.slice('warning: '.length)}`);
+          }
           if (event.type === 'stage') progress.report({ message: event.stage });
           if (event.type === 'progress')
             progress.report({ message: `${event.stage}: ${event.done}/${event.total} ${event.unit}` });

@@ -11,6 +11,7 @@ import { DEFAULT_CALIB_WINDOWS, defaultFitnessWindows } from './defaults';
 import type { LayerwiseOptions } from '../compress/calibration';
 import { checkRequest } from './options';
 import { checkTokenizerFits } from './tokenizerFit';
+import { memoryCheck } from './memoryCheck';
 
 /** What every job over a model and its calibration text is asked. */
 export interface ModelJobRequest {
@@ -95,8 +96,9 @@ export async function openContext(
   } & CalibrationUse,
 ): Promise<JobContext> {
   let calibIds: number[] = [];
+  const emit = r.onEvent ?? (() => {});
   const { decoder, tokenizer, seqLen, warnings } = await openModel(
-    r,
+    { ...r, onWarning: (w) => emit({ type: 'log', message: `warning: ${w}` }) },
     { '--calib': r.calib, '--eval': r.evalText },
     (m) => {
       calibIds = tokenizePrefix(r.calib, m.tokenizer, calibrationTokens(r, m.seqLen));
@@ -104,8 +106,6 @@ export async function openContext(
     },
   );
   const session: LayerwiseOptions = { provider: r.provider, threads: r.threads, signal: r.signal };
-  const emit = r.onEvent ?? (() => {});
-  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
   return {
     decoder,
     tokenizer,
@@ -130,9 +130,11 @@ export interface ModelSetup {
 
 /**
  * The one setup path of every job over a model and its texts: every numeric field of the request under the CLI's
- * rules (before the model is read), the texts checked (`checkTexts`), the model recognised, its tokenizer loaded,
- * the window length checked against the model's context, and the tokenizer tried (`checkTokenizerFits`) on the
- * tokens `probe` gives (it tokenizes what its job needs anyway) before any heavy step.
+ * rules (before the model is read), the texts checked (`checkTexts`), the model recognised and checked against the
+ * memory there is (`memoryCheck`), its tokenizer loaded, the window length checked against the model's context, and
+ * the tokenizer tried (`checkTokenizerFits`) on the tokens `probe` gives (it tokenizes what its job needs anyway)
+ * before any heavy step. Each warning goes to `onWarning` as it is found (the tokenizer's try is the first step that
+ * holds every weight: a job the system stops there has said why it might) and is returned for the reports.
  */
 export async function openModel(
   r: Parameters<typeof checkRequest>[0] & {
@@ -142,13 +144,19 @@ export async function openModel(
     provider: ProviderChoice;
     threads?: number;
     signal?: AbortSignal;
+    onWarning?: (message: string) => void;
   },
   texts: Record<string, string | undefined>,
   probe: (m: ModelSetup) => { text: string; ids: number[] } | undefined,
 ): Promise<ModelSetup> {
   checkRequest(r);
-  const warnings = checkTexts(texts);
-  const decoder = loadRunnableDecoder(r.model, r.tokenizer);
+  const warnings: string[] = [];
+  const warn = (w: string) => {
+    warnings.push(w);
+    r.onWarning?.(w);
+  };
+  checkTexts(texts).forEach(warn);
+  const decoder = loadRunnableDecoder(r.model, r.tokenizer, warn);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions)
@@ -157,21 +165,24 @@ export async function openModel(
   const p = probe(m);
   const fit =
     p && (await checkTokenizerFits(decoder, tokenizer, p.ids, p.text, { provider: r.provider, threads: r.threads }));
-  if (fit) warnings.push(fit);
+  if (fit) warn(fit);
   return m;
 }
 
 /**
  * `file` recognised, for a job that runs it: a llama2.c checkpoint is turned into graphs that hold its weights
  * themselves, and above the in-memory limit every session would write a temporary copy of all of them (design.md
- * "Scale": no copies of the weights), so such a file is converted once by the user instead.
+ * "Scale": no copies of the weights), so such a file is converted once by the user instead. Refused where its
+ * weights cannot be held in memory; `warn` hears where a job may run out of memory (`memoryCheck`).
  */
-export function loadRunnableDecoder(file: string, tokenizer?: string): Decoder {
+export function loadRunnableDecoder(file: string, tokenizer?: string, warn?: (message: string) => void): Decoder {
   const d = loadDecoder(file);
   if (d.source.format === 'llama2c' && !fitsInMemory(d, { kvCache: false, head: 'nll', masks: false }))
     throw new UserError(
       `${file} holds over 1 GiB of weights in llama2.c format, which every ONNX Runtime session would copy; convert it once with \`subnet-search convert ${file} --out DIR${tokenizer ? ` --tokenizer ${tokenizer}` : ''}\` and run on DIR/model.onnx`,
     );
+  const memory = memoryCheck(d);
+  if (memory) warn?.(memory);
   return d;
 }
 

@@ -19,6 +19,8 @@ export interface EvalRequest {
   tokenizer?: string;
   batch?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Each input check's warning, as it is found (also in the result's `warnings`). */
+  onWarning?: (message: string) => void;
 }
 
 /** What `eval --json` prints. */

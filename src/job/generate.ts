@@ -18,6 +18,8 @@ export interface GenerateRequest {
   threads?: number;
   original?: boolean;
   tokenizer?: string;
+  /** Where the model may not fit the memory there is (`memoryCheck`), said before it is loaded. */
+  onWarning?: (message: string) => void;
 }
 
 export interface GenerateResult {
@@ -31,7 +33,7 @@ export interface GenerateResult {
 /** Greedy text from a model, through the graph we emit for it (or the user's original file). */
 export async function generateText(model: string, r: GenerateRequest): Promise<GenerateResult> {
   checkRequest(r);
-  const d = loadRunnableDecoder(model, r.tokenizer);
+  const d = loadRunnableDecoder(model, r.tokenizer, r.onWarning);
   const tok = loadModelTokenizer(model, d.config.vocab, r.tokenizer);
   const notRunnable = whyNotRunnable(d);
   if (r.original && notRunnable)

@@ -143,10 +143,11 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     tokenizer: tok,
     seqLen,
     warnings,
-  } = await openModel(r, { '--calib': r.calib, '--eval': r.evalText }, (m) =>
-    probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined,
+  } = await openModel(
+    { ...r, onWarning: (w) => emit({ type: 'log', message: `warning: ${w}` }) },
+    { '--calib': r.calib, '--eval': r.evalText },
+    (m) => (probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined),
   );
-  for (const w of warnings) emit({ type: 'log', message: `warning: ${w}` });
   const out = new OutputFolder(r.out);
   return out.complete(async () => {
     // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.

@@ -1,0 +1,42 @@
+// Out of memory, Linux stops a process without a word ("Killed"): the check below says so before the first heavy step.
+import * as path from 'node:path';
+import type { Decoder } from '../model/decoder';
+import { totalCounts } from '../model/params';
+import { EnvironmentError } from '../util/errors';
+import { memoryRoom, type MemoryRoom } from '../util/freeMemory';
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+
+/**
+ * What a job needs beyond the weights, at the least: one batch's activations (up to 64 MiB a tensor, several alive),
+ * the head's weights widened to fp32, ONNX Runtime and Node themselves. Measured: `eval` of a 2-layer
+ * Llama-2-7B-shaped fp16 model (1.3 GB) peaked 1.5 GB above its weights (README "Large models").
+ */
+export const MEMORY_BEYOND_WEIGHTS = 1.5 * 2 ** 30;
+
+/** Where the room comes from, for the messages. */
+const roomText = (room: MemoryRoom) =>
+  room.cgroupLimit !== undefined
+    ? `${gib(room.bytes)} of memory are available under this process's cgroup limit of ${gib(room.cgroupLimit)}`
+    : `${gib(room.bytes)} of memory ${room.total ? 'are all the machine has' : 'are available'}${room.swapBytes ? ` (and ${gib(room.swapBytes)} of swap)` : ''}`;
+
+/**
+ * Every job holds all of a model's stored weights in one ONNX Runtime session at some point (the tokenizer check,
+ * evaluations, the search's fitness): refused when they alone exceed the memory and swap there are, a warning when
+ * they and what a job needs beyond them exceed the memory (swap would make the job crawl, if it survives).
+ */
+export function memoryCheck(d: Decoder, room: MemoryRoom = memoryRoom()): string | undefined {
+  const weights = totalCounts(d).bytes;
+  const model = path.basename(d.source.path);
+  const remedy =
+    room.cgroupLimit !== undefined
+      ? 'raise the limit (a container: docker run --memory) or run on a machine with more memory'
+      : 'close other programs or run on a machine with more memory';
+  if (weights > room.bytes + room.swapBytes)
+    throw new EnvironmentError(
+      `${model}'s weights take ${gib(weights)}, which every job holds in memory at once, and ${roomText(room)}; ${remedy}`,
+    );
+  if (weights + MEMORY_BEYOND_WEIGHTS > room.bytes)
+    return `${model}'s weights take ${gib(weights)} and a job needs about ${gib(MEMORY_BEYOND_WEIGHTS)} more, but ${roomText(room)}: the system may stop the job when memory runs out (Linux says "Killed"); ${remedy}`;
+  return undefined;
+}
