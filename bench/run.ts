@@ -11,6 +11,7 @@ import { benchProfile } from './profile';
 import { benchProfileScale } from './profileScale';
 import { benchSparsegptReference } from './sparsegptReference';
 import { benchAdversarial } from './adversarial';
+import { benchLayerMemory } from './layerMemory';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -27,6 +28,7 @@ const ALL: Record<string, () => Promise<void>> = {
   'profile-scale': benchProfileScale,
   'sparsegpt-reference': benchSparsegptReference,
   adversarial: benchAdversarial,
+  'layer-memory': benchLayerMemory,
 };
 
 async function main() {

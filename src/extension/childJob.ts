@@ -42,7 +42,7 @@ export interface RunningJob<T> {
 export function jobExitMessage(code: number | null, signal: NodeJS.Signals | null): string {
   // Out of memory, Linux's OOM killer sends SIGKILL: nothing in the process can catch it to say why.
   if (signal === 'SIGKILL')
-    return 'the job process was killed (SIGKILL), most often by the system when memory runs out: see the warnings in the output channel, close other programs or run on a machine with more memory';
+    return 'the job process was killed (SIGKILL), most often by the system when memory runs out: see any warnings in the output channel, close other programs or run on a machine with more memory';
   return signal ? `the job process was stopped (${signal})` : `the job process exited with code ${code}`;
 }
 

@@ -134,7 +134,8 @@ export interface ModelSetup {
  * memory there is (`memoryCheck`), its tokenizer loaded, the window length checked against the model's context, and
  * the tokenizer tried (`checkTokenizerFits`) on the tokens `probe` gives (it tokenizes what its job needs anyway)
  * before any heavy step. Each warning goes to `onWarning` as it is found (the tokenizer's try is the first step that
- * holds every weight: a job the system stops there has said why it might) and is returned for the reports.
+ * holds every weight: a job the system stops there has said why it might) and, but the memory's, is returned for
+ * the reports.
  */
 export async function openModel(
   r: Parameters<typeof checkRequest>[0] & {
@@ -156,7 +157,8 @@ export async function openModel(
     r.onWarning?.(w);
   };
   checkTexts(texts).forEach(warn);
-  const decoder = loadRunnableDecoder(r.model, r.tokenizer, warn);
+  // About the machine, not the model: said, but not among the warnings a report keeps.
+  const decoder = loadRunnableDecoder(r.model, r.tokenizer, r.onWarning);
   const tokenizer = loadModelTokenizer(r.model, decoder.config.vocab, r.tokenizer);
   const seqLen = r.seqLen ?? defaultSeqLen(decoder.config.maxPositions);
   if (seqLen < 2 || seqLen > decoder.config.maxPositions)

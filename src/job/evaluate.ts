@@ -19,7 +19,7 @@ export interface EvalRequest {
   tokenizer?: string;
   batch?: number;
   onProgress?: (done: number, total: number) => void;
-  /** Each input check's warning, as it is found (also in the result's `warnings`). */
+  /** Each check's warning as it is found: the input's (also in the result's `warnings`) and the memory's. */
   onWarning?: (message: string) => void;
 }
 

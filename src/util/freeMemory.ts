@@ -12,7 +12,7 @@ export interface MemoryRoom {
   bytes: number;
   /** Whether `bytes` is all the memory there is rather than what is available now. */
   total?: boolean;
-  /** Free swap the host could page to (slow, but not fatal); 0 under a cgroup limit, which counts it against the job. */
+  /** Free swap the job could page to (slow, but not fatal): the host's, or less where a cgroup limits swap too. */
   swapBytes: number;
   /** The cgroup memory limit that leaves less than the host does (a container, a systemd slice), when there is one. */
   cgroupLimit?: number;
@@ -38,26 +38,50 @@ function field(text: string | undefined, key: string): number | undefined {
   return m ? Number(m[1]) : undefined;
 }
 
+/** A cgroup file holding one number of bytes; "max", an empty or a missing file: undefined. */
+function bytesIn(file: string): number | undefined {
+  const text = read(file)?.trim() ?? '';
+  return /^\d+$/.test(text) ? Number(text) : undefined;
+}
+
+interface CgroupRoom {
+  limit: number;
+  room: number;
+  /** Swap the cgroup still allows, where it limits swap. */
+  swap?: number;
+}
+
 /**
- * What one cgroup folder leaves: its limit, minus what it uses that the kernel could not reclaim (inactive file
- * pages can be: Docker's `usage − inactive_file`). v2 names the files memory.max/current, v1 limit_in_bytes/usage_in_bytes.
+ * What one cgroup folder leaves: its limit, minus what it uses that the kernel could not reclaim first (the page
+ * cache, files read as the model was, but not shared memory, which only swap can take). Its swap, where it limits
+ * that too: v2's memory.swap.max, v1's memsw (memory and swap together) beyond its memory limit.
  */
-function cgroupRoom(dir: string, v2: boolean, hostTotal: number): { limit: number; room: number } | undefined {
-  const limit = Number(read(path.join(dir, v2 ? 'memory.max' : 'memory.limit_in_bytes'))?.trim());
-  const used = Number(read(path.join(dir, v2 ? 'memory.current' : 'memory.usage_in_bytes'))?.trim());
+function cgroupRoom(dir: string, v2: boolean, hostTotal: number): CgroupRoom | undefined {
+  const at = (name: string) => bytesIn(path.join(dir, name));
+  const limit = at(v2 ? 'memory.max' : 'memory.limit_in_bytes');
+  const used = at(v2 ? 'memory.current' : 'memory.usage_in_bytes');
   // "max" (v2) or a page-rounded 2⁶³ (v1): no limit.
-  if (!Number.isFinite(limit) || !Number.isFinite(used) || limit >= hostTotal) return undefined;
+  if (limit === undefined || used === undefined || limit >= hostTotal) return undefined;
   const stat = read(path.join(dir, 'memory.stat'));
-  const reclaimable = field(stat, v2 ? 'inactive_file' : 'total_inactive_file') ?? 0;
-  return { limit, room: Math.max(0, limit - Math.max(0, used - reclaimable)) };
+  const cache = (field(stat, v2 ? 'file' : 'total_cache') ?? 0) - (field(stat, v2 ? 'shmem' : 'total_shmem') ?? 0);
+  const room = Math.max(0, limit - Math.max(0, used - Math.max(0, cache)));
+  const [swapLimit, swapUsed] = v2
+    ? [at('memory.swap.max'), at('memory.swap.current')]
+    : [at('memory.memsw.limit_in_bytes'), at('memory.memsw.usage_in_bytes')].map((b, i) =>
+        b === undefined ? undefined : b - (i === 0 ? limit : used),
+      );
+  const swap = swapLimit !== undefined && swapLimit < hostTotal ? Math.max(0, swapLimit - (swapUsed ?? 0)) : undefined;
+  return { limit, room, swap };
 }
 
 /** The tightest cgroup limit on this process, from its own cgroup up to the root of the hierarchy mounted. */
-function tightestCgroup(files: MemoryFiles, hostTotal: number): { limit: number; room: number } | undefined {
-  let tightest: { limit: number; room: number } | undefined;
+function tightestCgroup(files: MemoryFiles, hostTotal: number): CgroupRoom | undefined {
+  let tightest: CgroupRoom | undefined;
   for (const line of (read(path.join(files.proc, 'self', 'cgroup')) ?? '').split('\n')) {
-    const [, controllers, own] = line.split(':');
-    if (own === undefined) continue;
+    // hierarchy-ID:controllers:path, where the path may hold colons of its own.
+    const [, controllers, ...rest] = line.split(':');
+    if (!rest.length) continue;
+    const own = rest.join(':');
     const v2 = controllers === '';
     if (!v2 && !controllers.split(',').includes('memory')) continue;
     const mount = v2 ? files.cgroup : path.join(files.cgroup, 'memory');
@@ -80,6 +104,6 @@ export function memoryRoom(files: MemoryFiles = { proc: '/proc', cgroup: '/sys/f
   const swap = Number.isFinite(kb('SwapFree')) ? kb('SwapFree') : 0;
   const cg = tightestCgroup(files, Number.isFinite(kb('MemTotal')) ? kb('MemTotal') : os.totalmem());
   return cg && cg.room < host
-    ? { bytes: cg.room, swapBytes: 0, cgroupLimit: cg.limit }
+    ? { bytes: cg.room, swapBytes: Math.min(swap, cg.swap ?? Infinity), cgroupLimit: cg.limit }
     : { bytes: host, swapBytes: swap };
 }
