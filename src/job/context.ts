@@ -134,8 +134,8 @@ export interface ModelSetup {
  * memory there is (`memoryCheck`), its tokenizer loaded, the window length checked against the model's context, and
  * the tokenizer tried (`checkTokenizerFits`) on the tokens `probe` gives (it tokenizes what its job needs anyway)
  * before any heavy step. Each warning goes to `onWarning` as it is found (the tokenizer's try is the first step that
- * holds every weight: a job the system stops there has said why it might) and, but the memory's, is returned for
- * the reports.
+ * holds every weight: a job the system stops there has said why it might), and all but the memory's are returned
+ * for the reports.
  */
 export async function openModel(
   r: Parameters<typeof checkRequest>[0] & {
@@ -175,7 +175,8 @@ export async function openModel(
  * `file` recognised, for a job that runs it: a llama2.c checkpoint is turned into graphs that hold its weights
  * themselves, and above the in-memory limit every session would write a temporary copy of all of them (design.md
  * "Scale": no copies of the weights), so such a file is converted once by the user instead. Refused where its
- * weights cannot be held in memory; `warn` hears where a job may run out of memory (`memoryCheck`).
+ * weights cannot be held in memory (on Linux, unless SUBNET_SEARCH_MEMORY_CHECK=warn); `warn` hears where a job may
+ * run out of memory (`memoryCheck`).
  */
 export function loadRunnableDecoder(file: string, tokenizer?: string, warn?: (message: string) => void): Decoder {
   const d = loadDecoder(file);

@@ -14,7 +14,10 @@ const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
  */
 export const MEMORY_BEYOND_WEIGHTS = 1.5 * 2 ** 30;
 
-/** Set to `warn`, a refusal is a warning instead: the check estimates, and the user may know better. */
+/**
+ * Set to `warn` (any case), a refusal is a warning instead: the check estimates, and the user may know better (a
+ * ZFS ARC or lxcfs leaves MemAvailable low, and so do caches a cgroup does not report as reclaimable).
+ */
 export const MEMORY_CHECK_ENV = 'SUBNET_SEARCH_MEMORY_CHECK';
 
 /** Where the room comes from, for the messages. */
@@ -43,7 +46,7 @@ export function memoryCheck(
     room.cgroupLimit !== undefined
       ? 'raise the limit (a container: docker run --memory) or run on a machine with more memory'
       : 'close other programs or run on a machine with more memory';
-  if (weights > room.bytes + room.swapBytes && !room.total && mode !== 'warn')
+  if (weights > room.bytes + room.swapBytes && !room.total && mode?.toLowerCase() !== 'warn')
     throw new EnvironmentError(
       `${model}'s weights take ${gib(weights)}, which every job holds in memory at once, and ${roomText(room)}; ${remedy} (${MEMORY_CHECK_ENV}=warn runs the job anyway)`,
     );

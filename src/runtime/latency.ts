@@ -1,4 +1,4 @@
-import * as os from 'node:os';
+import { availableMemory } from '../util/freeMemory';
 import type { LayerShape } from '../model/decoder';
 import { IO } from '../graph/decoderGraph';
 import { createSession, type GraphSessionOptions, type SessionOptions } from './session';
@@ -172,7 +172,7 @@ export async function measureLatency(
       `internal error: latency needs decode and reps ≥ 1 and a budget ≥ 0 (${o.decode}, ${o.reps}, ${budgetSeconds})`,
     );
   const bytes = models.reduce((a, m) => a + modelFileBytes(m.file), 0);
-  if (models.length < 2 || bytes <= (o.availableBytes ?? os.freemem()) / 2)
+  if (models.length < 2 || bytes <= (o.availableBytes ?? availableMemory()) / 2)
     return (await measureTogether(models, o)).map((l) => ({ ...l, interleaved: true }));
   const [first, ...rest] = models;
   const [lead] = await measureTogether([first], { ...o, budgetSeconds: budgetSeconds / models.length });

@@ -65,14 +65,28 @@ test('a cgroup v2 limit on a parent of the process cgroup counts; the host wins 
       'proc/meminfo': meminfo(available),
       'proc/self/cgroup': '0::/system.slice/job.service\n',
       'cgroup/system.slice/memory.max': `${6 * GiB}\n`,
-      'cgroup/system.slice/memory.current': `${GiB}\n`,
-      'cgroup/system.slice/memory.stat': 'anon 5\nfile 0\n',
+      'cgroup/system.slice/memory.current': `${2 * GiB}\n`,
+      // Reclaimable kernel slabs (dentries, inodes) are freed before the job is killed.
+      'cgroup/system.slice/memory.stat': `anon 5\nfile 0\nslab_reclaimable ${GiB}\n`,
       'cgroup/system.slice/memory.swap.max': '0\n',
       'cgroup/system.slice/job.service/memory.max': 'max\n',
       'cgroup/system.slice/job.service/memory.current': `${GiB}\n`,
     });
   assert.deepEqual(memoryRoom(tree(30)), { bytes: 5 * GiB, swapBytes: 0, cgroupLimit: 6 * GiB });
   assert.deepEqual(memoryRoom(tree(3)), { bytes: 3 * GiB, swapBytes: 0 });
+});
+
+test('a swap limit on any level counts, even one that limits no memory, and whichever leaves less memory', () => {
+  const files = fakeRoots({
+    'proc/meminfo': meminfo(10, 8),
+    'proc/self/cgroup': '0::/system.slice/job.service\n',
+    'cgroup/system.slice/memory.max': 'max\n',
+    'cgroup/system.slice/memory.current': `${GiB}\n`,
+    'cgroup/system.slice/memory.swap.max': '0\n',
+    'cgroup/system.slice/job.service/memory.max': `${20 * GiB}\n`,
+    'cgroup/system.slice/job.service/memory.current': `${GiB}\n`,
+  });
+  assert.deepEqual(memoryRoom(files), { bytes: 10 * GiB, swapBytes: 0 });
 });
 
 test('a limit file that is empty or "max" is no limit, and a cgroup path may hold colons', () => {
@@ -123,6 +137,7 @@ test('memoryCheck: weights beyond memory and swap are refused before the work, a
     /but 1\.0 GiB of memory are all the machine has: the system may stop the job/,
   );
   assert.match(memoryCheck(d, { bytes: 1 * GiB, swapBytes: 0 }, 'warn') ?? '', /may stop the job/);
+  assert.match(memoryCheck(d, { bytes: 1 * GiB, swapBytes: 0 }, 'WARN') ?? '', /may stop the job/);
   assert.equal(check({ bytes: weights + MEMORY_BEYOND_WEIGHTS, swapBytes: 0 }), undefined);
 });
 

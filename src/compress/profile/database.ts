@@ -3,7 +3,7 @@
 // files under the job's own scratch folder (levelCodec.ts: the model's float type, pruned levels packed); the most
 // recently used stay in memory, as fed, up to a byte limit sized to hold a whole profile where memory allows.
 import * as fs from 'node:fs';
-import * as os from 'node:os';
+import { availableMemory } from '../../util/freeMemory';
 import * as path from 'node:path';
 import { floatBytes, type Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
@@ -32,7 +32,7 @@ export type LevelTransform = (
  * half of the memory free before the build (the fitness session, opened after it, needs its share).
  */
 function defaultMemoryLimit(profileBytes: number): number {
-  return Math.min(1.25 * profileBytes, os.freemem() / 2);
+  return Math.min(1.25 * profileBytes, availableMemory() / 2);
 }
 
 export class LevelDatabase {
