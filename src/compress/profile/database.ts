@@ -3,10 +3,10 @@
 // files under the job's own scratch folder (levelCodec.ts: the model's float type, pruned levels packed); the most
 // recently used stay in memory, as fed, up to a byte limit sized to hold a whole profile where memory allows.
 import * as fs from 'node:fs';
-import { availableMemory } from '../../util/freeMemory';
 import * as path from 'node:path';
 import { floatBytes, type Decoder } from '../../model/decoder';
 import type { LayerStats } from '../../runtime/activationStats';
+import { availableMemory } from '../../util/freeMemory';
 import { CAPTURE_POINTS } from '../../graph/decoderGraph';
 import { denseLayerwise, type LayerwiseOptions } from '../calibration';
 import { linearName } from '../../model/names';
