@@ -20,6 +20,7 @@ import {
   type Sandbox,
 } from './adversarialHarness';
 import { fixtures, machine, writeResults } from './lib';
+import { SHAPES, writeRandomModel } from './randomModels';
 
 type Expect = 'user error' | 'environment error' | 'success' | 'cancel, then resume identical';
 
@@ -170,6 +171,53 @@ function tmpfs(dir: string, options: string): boolean {
 }
 const unmount = (dir: string) => execFileSync('umount', [dir], { stdio: 'ignore' });
 const needsRoot = () => (isRoot() ? undefined : 'needs root to mount a small tmpfs');
+
+/**
+ * A new memory cgroup of `bytes`, swap included (v1 under /sys/fs/cgroup/memory, else v2), with the file a process
+ * joins it through; undefined where none can be made (not root, no memory controller to write).
+ */
+function memoryCgroup(name: string, bytes: number): { dir: string; procs: string } | undefined {
+  for (const [dir, files] of [
+    [`/sys/fs/cgroup/memory/${name}`, ['memory.limit_in_bytes', 'memory.memsw.limit_in_bytes']],
+    [`/sys/fs/cgroup/${name}`, ['memory.max', 'memory.swap.max']],
+  ] as const) {
+    try {
+      fs.mkdirSync(dir);
+    } catch {
+      continue;
+    }
+    try {
+      fs.writeFileSync(path.join(dir, files[0]), String(bytes));
+      // Where swap is accounted, none: the job may not page its way past the limit.
+      if (fs.existsSync(path.join(dir, files[1])))
+        fs.writeFileSync(path.join(dir, files[1]), files[1] === 'memory.swap.max' ? '0' : String(bytes));
+      return { dir, procs: path.join(dir, 'cgroup.procs') };
+    } catch {
+      fs.rmdirSync(dir);
+    }
+  }
+  return undefined;
+}
+
+/**
+ * `args` in a process under a memory cgroup limit of `bytes` (removed after), on a random-weight SmolLM-135M-shaped
+ * fp16 model (bench/randomModels.ts: 0.27 GiB of weights) written into the sandbox.
+ */
+async function underMemoryLimit(sb: Sandbox, bytes: number, args: (model: string) => string[]): Promise<Outcome> {
+  const model = writeRandomModel(SHAPES['smollm-135m'], 'float16', path.join(sb.dir, 'smollm'));
+  const cg = memoryCgroup(`subnet-search-adversarial-${process.pid}`, bytes);
+  if (!cg) throw new Error('no memory cgroup could be made');
+  try {
+    const r = await cli(args(model), undefined, ['sh', '-c', 'echo $$ > "$0" && exec "$@"', cg.procs]);
+    return { runs: [r], problems: halfWritten(sb.out, r, false, true) };
+  } finally {
+    fs.rmdirSync(cg.dir);
+  }
+}
+const needsCgroup = () =>
+  isRoot() && (fs.existsSync('/sys/fs/cgroup/memory') || fs.existsSync('/sys/fs/cgroup/cgroup.controllers'))
+    ? undefined
+    : 'needs root and a memory cgroup hierarchy to write';
 
 /** Runs `args` with `--out` on a fresh tmpfs mounted with `options`, and unmounts it. */
 async function onTmpfs(sb: Sandbox, options: string, args: (out: string) => string[]): Promise<Outcome> {
@@ -541,6 +589,13 @@ export const CASES: Case[] = [
     expect: 'environment error',
     skip: needsRoot,
     run: (sb) => onTmpfs(sb, 'size=512k', (out) => compressArgs(sb, out)),
+  },
+  {
+    group: 'environment',
+    name: 'memory limit (cgroup, 160 MiB) below the weights (0.27 GiB)',
+    expect: 'environment error',
+    skip: needsCgroup,
+    run: (sb) => underMemoryLimit(sb, 160 * 2 ** 20, (model) => compressArgs({ ...sb, model })),
   },
   // Cancel at every stage, then resume
   ...(['calibration statistics', 'search', 'reformation', 'export', 'measure'] as const).map((stage): Case => ({

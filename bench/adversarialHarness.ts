@@ -45,13 +45,19 @@ export interface Run {
 
 /**
  * The CLI with `args`; `onStderr` sees stderr as it grows and may signal the process (a Ctrl-C at a stage).
- * One ONNX Runtime thread: the suite runs on shared 2-core machines.
+ * `prefix`: a command that runs it (one that moves it into a cgroup first). One ONNX Runtime thread: the suite
+ * runs on shared 2-core machines.
  */
-export function cli(args: string[], onStderr?: (text: string, child: ReturnType<typeof spawn>) => void): Promise<Run> {
+export function cli(
+  args: string[],
+  onStderr?: (text: string, child: ReturnType<typeof spawn>) => void,
+  prefix: string[] = [],
+): Promise<Run> {
   const hook = beforeFirstRun;
   beforeFirstRun = undefined;
   hook?.();
-  const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const [command, ...rest] = [...prefix, process.execPath, CLI, ...args];
+  const child = spawn(command, rest, { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (b: Buffer) => (stdout += b.toString()));
