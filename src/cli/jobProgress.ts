@@ -5,6 +5,9 @@ import { progressBar } from './progress';
 import { cancelOnInterrupt } from './options';
 import { describeReformError, type ModuleReformError } from '../compress/reform/reformError';
 
+/** A job's warning on the terminal, as every command writes it. */
+export const warnOnStderr = (message: string) => process.stderr.write(`warning: ${message}\n`);
+
 /** "error 0.2838 → 0.1556", or "all rows kept". */
 const moduleLine = (e: ModuleReformError) => `${e.allKept ? '' : 'error '}${describeReformError(e)}`;
 
@@ -26,6 +29,7 @@ function jobProgress(json: boolean | undefined, generations: number) {
     onEvent: (e: JobEvent) => {
       if (underParent()) return sendToParent({ kind: 'event', event: e });
       // Warnings go to stderr with --json too: stdout stays the report, and not every report repeats them.
+      if (e.type === 'warning') return warnOnStderr(e.message);
       if (e.type === 'log') return process.stderr.write(`${e.message}\n`);
       if (json) return;
       if (e.type === 'candidate')

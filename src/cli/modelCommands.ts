@@ -15,7 +15,7 @@ import { PRESETS } from '../compress/search/evolution';
 import { printSummary } from './inspect';
 import { demoModel, demoText } from './demoAssets';
 import { progressBar } from './progress';
-import { withJobIo } from './jobProgress';
+import { warnOnStderr, withJobIo } from './jobProgress';
 import { printReport } from './reports';
 import { providerOption, ruled, threadsOption } from './options';
 
@@ -65,7 +65,7 @@ export function registerModelCommands(program: Command): void {
         model: string,
         o: { prompt: string; maxTokens?: number; original?: boolean; tokenizer?: string; provider: ProviderChoice },
       ) => {
-        const r = await generateText(model, { ...o, onWarning: (w) => process.stderr.write(`warning: ${w}\n`) });
+        const r = await generateText(model, { ...o, onWarning: warnOnStderr });
         process.stdout.write(`${r.text}\n`);
         process.stderr.write(`${r.tokens} tokens in ${r.seconds.toFixed(2)} s on ${r.provider}\n`);
       },
@@ -106,7 +106,7 @@ export function registerModelCommands(program: Command): void {
           model,
           ...o,
           onProgress: (done, total) => bar?.update(done, total),
-          onWarning: (w) => process.stderr.write(`warning: ${w}\n`),
+          onWarning: warnOnStderr,
         });
         bar?.stop();
         console.log(

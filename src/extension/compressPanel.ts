@@ -180,11 +180,11 @@ export class CompressPanel {
         this.job = runCliJob<CompressReport>(this.ctx.cli, all, this.ctx.output, (event) => {
           this.post({ type: 'event', event });
           // The job's warnings (input checks, memory) would otherwise show only in the report, if the job gets there.
-          if (event.type === 'log') {
-            this.ctx.output.appendLine(event.message);
-            if (event.message.startsWith('warning: '))
-              void vscode.window.showWarningMessage(`Subnet Search: ${event.message.slice('warning: '.length)}`);
+          if (event.type === 'warning') {
+            this.ctx.output.appendLine(`warning: ${event.message}`);
+            void vscode.window.showWarningMessage(`Subnet Search: ${event.message}`);
           }
+          if (event.type === 'log') this.ctx.output.appendLine(event.message);
           if (event.type === 'stage') progress.report({ message: event.stage });
           if (event.type === 'progress')
             progress.report({ message: `${event.stage}: ${event.done}/${event.total} ${event.unit}` });

@@ -98,7 +98,7 @@ export async function openContext(
   let calibIds: number[] = [];
   const emit = r.onEvent ?? (() => {});
   const { decoder, tokenizer, seqLen, warnings } = await openModel(
-    { ...r, onWarning: (w) => emit({ type: 'log', message: `warning: ${w}` }) },
+    { ...r, onWarning: (message) => emit({ type: 'warning', message }) },
     { '--calib': r.calib, '--eval': r.evalText },
     (m) => {
       calibIds = tokenizePrefix(r.calib, m.tokenizer, calibrationTokens(r, m.seqLen));

@@ -4,8 +4,7 @@ import type { Decoder } from '../model/decoder';
 import { totalCounts } from '../model/params';
 import { EnvironmentError } from '../util/errors';
 import { memoryRoom, type MemoryRoom } from '../util/freeMemory';
-
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+import { gib } from '../util/gib';
 
 /**
  * What a job needs beyond the weights, at the least: one batch's activations (up to 64 MiB a tensor, several alive),

@@ -16,6 +16,8 @@ export type JobEvent =
   | { type: 'reform'; layer: LayerReformReport; layers: number }
   /** Progress inside a stage (layers, batches of windows): renderers derive the ETA from it. */
   | { type: 'progress'; stage: string; done: number; total: number; unit: string }
+  /** What the job checked and found doubtful (CRLF text, a tokenizer that may not fit, too little memory). */
+  | { type: 'warning'; message: string }
   | { type: 'log'; message: string };
 
 export type JobListener = (e: JobEvent) => void;

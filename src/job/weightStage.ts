@@ -144,7 +144,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     seqLen,
     warnings,
   } = await openModel(
-    { ...r, onWarning: (w) => emit({ type: 'log', message: `warning: ${w}` }) },
+    { ...r, onWarning: (message) => emit({ type: 'warning', message }) },
     { '--calib': r.calib, '--eval': r.evalText },
     (m) => (probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined),
   );

@@ -4,7 +4,7 @@ import { DataType } from '../onnx/proto';
 import { UserError } from '../util/errors';
 import { ADAPTERS, adapterList, probeModel, type ModelProbe } from './adapters';
 import { hasLlamaLayout } from './adapters/optimum';
-import { unsupportedFusedOps } from './adapters/onnxWeights';
+import { floatTypeOfElement, unsupportedFusedOps } from './adapters/onnxWeights';
 import type { Decoder } from './decoder';
 import { linearName } from './names';
 import { checkConfigAgainstGraph, checkWeightShapes } from './validate';
@@ -56,10 +56,7 @@ export function loadDecoder(file: string): Decoder {
   // Such a file runs only where bf16 tensors can be fed (CUDA from Python); our graphs over its weights run here.
   if (bf16Io)
     d.source.notRunnable = 'its inputs and outputs are bfloat16, which onnxruntime-node can neither feed nor read';
-  const kvCache = fed
-    .map((v) => v.type?.tensorType?.elemType)
-    .find((t) => t === DataType.FLOAT || t === DataType.FLOAT16 || t === DataType.BFLOAT16);
-  if (kvCache !== undefined && kvCache !== DataType.FLOAT)
-    d.source.kvCache = kvCache === DataType.FLOAT16 ? 'float16' : 'bfloat16';
+  const kvCache = fed.map((v) => floatTypeOfElement(v.type?.tensorType?.elemType)).find((t) => t !== undefined);
+  if (kvCache && kvCache !== 'float32') d.source.kvCache = kvCache;
   return d;
 }

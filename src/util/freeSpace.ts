@@ -1,7 +1,6 @@
 import * as fs from 'node:fs';
 import { EnvironmentError } from './errors';
-
-const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+import { gib } from './gib';
 
 /**
  * Refuses, before the work, a write of `bytes` into `dir` that the disk cannot hold: a full disk found mid-way

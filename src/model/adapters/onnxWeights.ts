@@ -49,22 +49,26 @@ export function orientation(index: GraphIndex, name: string): 'in-out' | 'out-in
   return 'unknown';
 }
 
+const FLOAT_TYPES = new Map<number, FloatType>([
+  [DataType.FLOAT, 'float32'],
+  [DataType.FLOAT16, 'float16'],
+  [DataType.BFLOAT16, 'bfloat16'],
+]);
+
+/** The float type of an ONNX element type (undefined: another type, double or integer). */
+export const floatTypeOfElement = (t: number | null | undefined): FloatType | undefined =>
+  t === null || t === undefined ? undefined : FLOAT_TYPES.get(t);
+
+/** The float type a tensor is stored in (undefined: another type, double or integer). */
+export const floatTypeOf = (t: onnx.ITensorProto): FloatType | undefined =>
+  floatTypeOfElement(t.dataType ?? DataType.FLOAT);
+
 /**
  * The bytes of a weight that graphs can use as they are, referenced where they lie: in external data, or as raw
  * data inside the `.onnx` itself (a location naming the model file, at the bytes' offset in it). fp32 weights
  * stored some other way have none; fp16 and bf16 ones keep their precision through a copy. A transposed weight has none:
  * its graph layout differs from the file's.
  */
-const FLOAT_TYPES = new Map<DataType, FloatType>([
-  [DataType.FLOAT, 'float32'],
-  [DataType.FLOAT16, 'float16'],
-  [DataType.BFLOAT16, 'bfloat16'],
-]);
-
-/** The float type a tensor is stored in (undefined: another type, double or integer). */
-export const floatTypeOf = (t: onnx.ITensorProto): FloatType | undefined =>
-  FLOAT_TYPES.get(t.dataType ?? DataType.FLOAT);
-
 function storedBytes(file: OnnxFile, t: onnx.ITensorProto, transposed: boolean): StoredBytes | undefined {
   const type = floatTypeOf(t);
   const bytes = elementCount(tensorDims(t)) * bytesPerElement(t.dataType!);
