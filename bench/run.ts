@@ -12,6 +12,7 @@ import { benchProfileScale } from './profileScale';
 import { benchSparsegptReference } from './sparsegptReference';
 import { benchAdversarial } from './adversarial';
 import { benchLayerMemory } from './layerMemory';
+import { benchScale7b } from './scale7b';
 
 const ALL: Record<string, () => Promise<void>> = {
   'eval-speed': benchEvalSpeed,
@@ -29,6 +30,7 @@ const ALL: Record<string, () => Promise<void>> = {
   'sparsegpt-reference': benchSparsegptReference,
   adversarial: benchAdversarial,
   'layer-memory': benchLayerMemory,
+  'scale-7b': benchScale7b,
 };
 
 async function main() {

@@ -19,6 +19,7 @@ import { describeReformError } from '../src/compress/reform/reformError';
 import { attentionCells, mlpCells, profileCells } from './heatmap';
 import { drawHeatmap } from './draw';
 import { paretoChart, progressChart } from './charts';
+import { tokensPerSecondText } from '../src/util/tokensPerSecond';
 
 provideVSCodeDesignSystem().register(
   vsCodeButton(),
@@ -367,8 +368,8 @@ function renderReport(r: CompressReport): HTMLElement {
     [`perplexity (${r.pplHeldOut ? 'held-out' : 'calibration'})`, r.ppl.before.toFixed(3), r.ppl.exported.toFixed(3)],
     [
       'decode tokens/s',
-      r.latency.original.decodeTokensPerSecond.toFixed(0),
-      r.latency.compressed.decodeTokensPerSecond.toFixed(0),
+      tokensPerSecondText(r.latency.original.decodeTokensPerSecond),
+      tokensPerSecondText(r.latency.compressed.decodeTokensPerSecond),
     ],
     [
       `prefill ${r.latency.original.prefillTokens} tokens`,

@@ -6,6 +6,7 @@ import type { WeightStageReport } from '../job/weightStage';
 import { pplText } from '../job/measureModel';
 import { describeRuns } from '../runtime/latency';
 import { formatBytes } from './format';
+import { tokensPerSecondText } from '../util/tokensPerSecond';
 
 /** "profile: search, sparsity 0.2–0.8 per linear (average 0.5000); fitness perplexity … → …; database …". */
 function profileLine(p: ProfileReport): string {
@@ -20,7 +21,7 @@ function profileLine(p: ProfileReport): string {
 
 export function printWeightStage(r: WeightStageReport): string {
   const row = (m: WeightStageReport['before']) =>
-    `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
+    `${m.stage}: perplexity ${pplText(m.ppl, 4)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, resident ${(m.residentBytes / 2 ** 20).toFixed(1)} MiB, decode ${tokensPerSecondText(m.latency.decodeTokensPerSecond)} tok/s, ${(m.zeroFraction * 100).toFixed(1)}% zero weights`;
   return [
     row(r.before),
     row(r.after),
@@ -36,10 +37,10 @@ export function printReport(r: CompressReport): string {
   return [
     `compressed ${r.params.before} → ${r.params.after} parameters (ratio ${r.ratio.toFixed(4)}), file ${(r.fileBytes.before / 2 ** 20).toFixed(2)} → ${(r.fileBytes.after / 2 ** 20).toFixed(2)} MiB`,
     `perplexity${r.pplHeldOut ? ' (held-out)' : ' (calibration)'}: original ${p.before.toFixed(3)}, ${r.method === 'search' ? 'searched' : r.method} masks ${p.search.toFixed(3)}, reformed ${p.after.toFixed(3)}, exported file ${p.exported.toFixed(3)}`,
-    `decode ${r.latency.original.decodeTokensPerSecond.toFixed(0)} → ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}, ${r.latency.runs}`,
+    `decode ${tokensPerSecondText(r.latency.original.decodeTokensPerSecond)} → ${tokensPerSecondText(r.latency.compressed.decodeTokensPerSecond)} tokens/s (${r.latency.decodeSpeedup.toFixed(2)}×) on ${r.latency.provider}, ${r.latency.runs}`,
     ...(r.stages ?? []).map(
       (m) =>
-        `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${m.latency.decodeTokensPerSecond.toFixed(0)} tok/s`,
+        `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${tokensPerSecondText(m.latency.decodeTokensPerSecond)} tok/s`,
     ),
     ...(r.profile ? [profileLine(r.profile)] : []),
     ...r.notes.map((n) => `note: ${n}`),

@@ -16,6 +16,7 @@ import { IO, type CapturePoint } from '../graph/decoderGraph';
 import { layerMaskVectors, type LayerMask } from './subnet';
 import { scoreLayer, type LayerScores, type Method } from './importance/scores';
 import { linalgOn } from '../linalg/graphs';
+import type { NewWeights } from '../model/newWeights';
 import type { Granularity } from './importance/units';
 import type { CompensationMeans } from './importance/compensation';
 
@@ -25,6 +26,8 @@ export interface LayerwiseOptions extends SessionOptions {
   hiddenMemoryLimit?: number;
   /** Called after each layer with the number done and the total. */
   onLayer?: (done: number, total: number) => void;
+  /** Where stages put the weights they compute (model/newWeights.ts); absent: in memory. */
+  newWeights?: NewWeights;
 }
 
 /**

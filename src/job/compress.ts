@@ -5,7 +5,8 @@ import { defaultFitnessWindows } from './defaults';
 import type { Method } from '../compress/importance/scores';
 import { MASKS_FILE } from '../compress/masksFile';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
-import { OutputFolder } from '../util/outputFolder';
+import { NEW_WEIGHTS, OutputFolder } from '../util/outputFolder';
+import { NewWeights } from '../model/newWeights';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
 import { openContext, type JobContext } from './context';
@@ -49,26 +50,28 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
   // The held-out text is read before any heavy step, so a wrong path fails at once.
   const heldOut = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : undefined;
   const out = new OutputFolder(r.out, { resume: r.resume });
+  const newWeights = new NewWeights(out.file(NEW_WEIGHTS));
+  const job: JobContext = { ...ctx, session: { ...ctx.session, newWeights } };
   try {
-    const honoured = recordArguments(out, compressArguments(ctx, r, method), r.resume);
+    const honoured = recordArguments(out, compressArguments(job, r, method), r.resume);
     if (honoured.length)
-      ctx.emit({
+      job.emit({
         type: 'log',
         message: `resuming with new arguments for the stages after the masks: ${honoured.join(', ')}`,
       });
-    const m = await chooseMasks(ctx, r, method, out);
-    const calib = consecutiveWindows(ctx.calibIds, ctx.seqLen, r.fitnessWindows ?? defaultFitnessWindows(ctx.seqLen));
-    const { reformed, reformation } = await reformStage(ctx, r, m, calib);
-    const { small, final, profile, exportedFile } = await exportStage(ctx, r, reformed, m.mask, calib, out);
+    const m = await chooseMasks(job, r, method, out);
+    const calib = consecutiveWindows(job.calibIds, job.seqLen, r.fitnessWindows ?? defaultFitnessWindows(job.seqLen));
+    const { reformed, reformation } = await reformStage(job, r, m, calib);
+    const { small, final, profile, exportedFile } = await exportStage(job, r, reformed, m.mask, calib, out);
     const measured = await measureStage(
-      ctx,
+      job,
       r,
       method,
       { masked: m.model, reformed, mask: m.mask, small, final, exportedFile },
       calib,
       heldOut,
     );
-    const report = compressReport(ctx, r, method, {
+    const report = compressReport(job, r, method, {
       m,
       reformation,
       final,
@@ -83,9 +86,11 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
     writeJsonAtomic(out.file('report.json'), report, 2);
     writeFileAtomic(out.file('report.md'), renderReport(report));
     for (const f of [SEARCH_CHECKPOINT, SEARCH_SECTION, JOB_ARGUMENTS]) fs.rmSync(out.file(f), { force: true });
+    newWeights.release();
     out.commit();
     return report;
   } catch (e) {
+    newWeights.release();
     // The checkpoint or masks stay under the temporary name for --resume; the output folder itself never holds a
     // half-written model.
     throw out.fail(e, [SEARCH_CHECKPOINT, MASKS_FILE]);

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { CompressReport } from './compressReport';
 import type { PplSet } from './stagePerplexity';
 import { pplText } from './measureModel';
+import { tokensPerSecondText } from '../util/tokensPerSecond';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
 const pct = (a: number, b: number) => `${((a / b) * 100).toFixed(1)}%`;
@@ -28,7 +29,7 @@ export function renderReport(r: CompressReport): string {
     `| file size | ${mib(r.fileBytes.before)} | ${mib(r.fileBytes.after)} | ${pct(r.fileBytes.after, r.fileBytes.before)} |`,
     `| KV cache per token | ${r.kvCacheBytesPerToken.before} B | ${r.kvCacheBytesPerToken.after} B | ${pct(r.kvCacheBytesPerToken.after, r.kvCacheBytesPerToken.before)} |`,
     `| prefill ${r.latency.original.prefillTokens} tokens | ${r.latency.original.prefillMs.toFixed(2)} ms | ${r.latency.compressed.prefillMs.toFixed(2)} ms | ${r.latency.prefillSpeedup.toFixed(2)}× faster |`,
-    `| decode | ${r.latency.original.decodeTokensPerSecond.toFixed(0)} tok/s | ${r.latency.compressed.decodeTokensPerSecond.toFixed(0)} tok/s | ${r.latency.decodeSpeedup.toFixed(2)}× faster |`,
+    `| decode | ${tokensPerSecondText(r.latency.original.decodeTokensPerSecond)} tok/s | ${tokensPerSecondText(r.latency.compressed.decodeTokensPerSecond)} tok/s | ${r.latency.decodeSpeedup.toFixed(2)}× faster |`,
     '',
     `Latency: batch 1, ${r.latency.provider} execution provider, ${r.latency.runs}.`,
     '',
@@ -59,7 +60,7 @@ export function renderReport(r: CompressReport): string {
           '| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
           ...r.stages.map(
             (s) =>
-              `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${pplText(s.ppl, 3)} | ${s.latency.decodeTokensPerSecond.toFixed(0)} |`,
+              `| ${s.stage} | ${s.params} | ${(s.zeroFraction * 100).toFixed(1)}% | ${mib(s.fileBytes)} | ${mib(s.residentBytes)} | ${pplText(s.ppl, 3)} | ${tokensPerSecondText(s.latency.decodeTokensPerSecond)} |`,
           ),
         ]
       : []),

@@ -17,7 +17,8 @@ import type { LayerwiseOptions } from '../compress/calibration';
 import { runnableSource, type Decoder, type FloatType } from '../model/decoder';
 import { patternName } from '../compress/sparsify/pattern';
 import { exportedAs, writeModelFiles } from '../compress/exportModel';
-import { OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
+import { NEW_WEIGHTS, OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
+import { NewWeights } from '../model/newWeights';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import {
@@ -149,59 +150,65 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
     (m) => (probeText ? { text: probeText, ids: tokenizePrefix(probeText, m.tokenizer, PROBE_TOKENS) } : undefined),
   );
   const out = new OutputFolder(r.out);
+  const newWeights = new NewWeights(out.file(NEW_WEIGHTS));
   return out.complete(async () => {
-    // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
-    const calibNeed = Math.max(
-      needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0,
-      r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS),
-    );
-    const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
-    const windows = needsCalibration(r.stage)
-      ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED)
-      : [];
-    emit({ type: 'stage', stage: describeStage(r.stage) });
-    const { decoder: staged, profile } = await weightStagePass(
-      d,
-      windows,
-      r.stage,
-      out.file(PROFILE_DATABASE),
-      { provider: r.provider, threads: r.threads, signal: r.signal },
-      emit,
-    );
-    // The stage's loop checks the signal per layer; the work after the last layer does not.
-    throwIfCancelled(r.signal, 'export');
-    emit({ type: 'stage', stage: 'export' });
-    const result = exportedAs(staged, r.dtype);
-    writeModelFiles(result, out.tmp, tok);
-    emit({ type: 'stage', stage: 'measure' });
-    const evalWindows = measureWindows(r, tok, seqLen, calibIds);
-    const [before, after] = await measureModels(
-      [
-        { stage: 'original', decoder: d, file: runnableSource(d) },
-        { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') },
-      ],
-      evalWindows,
-      { provider: r.provider, threads: r.threads },
-    );
-    const notes = [
-      ...warnings,
-      ...honestNotes(before, after, Boolean(r.stage.sparsity)),
-      ...comparisonNotes(d, result),
-      ...(evalWindows ? [] : [UNMEASURED]),
-    ];
-    const report: WeightStageReport = {
-      out: path.resolve(r.out),
-      model: d.source.path,
-      stage: describeStage(r.stage),
-      before,
-      after,
-      ...(profile ? { profile } : {}),
-      notes,
-      seconds: (performance.now() - t0) / 1000,
-    };
-    throwIfCancelled(r.signal, 'writing the report');
-    out.markModelFinished();
-    writeJsonAtomic(out.file('report.json'), report, 2);
-    return report;
+    try {
+      // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
+      const calibNeed = Math.max(
+        needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0,
+        r.evalText ? 0 : windowTokens(seqLen, r.evalWindows ?? DEFAULT_EVAL_WINDOWS),
+      );
+      const calibIds = r.calib ? tokenizePrefix(r.calib, tok, calibNeed) : [];
+      const windows = needsCalibration(r.stage)
+        ? sampledWindows(calibIds, seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS, r.seed ?? DEFAULT_SEED)
+        : [];
+      emit({ type: 'stage', stage: describeStage(r.stage) });
+      const { decoder: staged, profile } = await weightStagePass(
+        d,
+        windows,
+        r.stage,
+        out.file(PROFILE_DATABASE),
+        { provider: r.provider, threads: r.threads, signal: r.signal, newWeights },
+        emit,
+      );
+      // The stage's loop checks the signal per layer; the work after the last layer does not.
+      throwIfCancelled(r.signal, 'export');
+      emit({ type: 'stage', stage: 'export' });
+      const result = exportedAs(staged, r.dtype);
+      writeModelFiles(result, out.tmp, tok);
+      emit({ type: 'stage', stage: 'measure' });
+      const evalWindows = measureWindows(r, tok, seqLen, calibIds);
+      const [before, after] = await measureModels(
+        [
+          { stage: 'original', decoder: d, file: runnableSource(d) },
+          { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') },
+        ],
+        evalWindows,
+        { provider: r.provider, threads: r.threads },
+      );
+      const notes = [
+        ...warnings,
+        ...honestNotes(before, after, Boolean(r.stage.sparsity)),
+        ...comparisonNotes(d, result),
+        ...(evalWindows ? [] : [UNMEASURED]),
+      ];
+      const report: WeightStageReport = {
+        out: path.resolve(r.out),
+        model: d.source.path,
+        stage: describeStage(r.stage),
+        before,
+        after,
+        ...(profile ? { profile } : {}),
+        notes,
+        seconds: (performance.now() - t0) / 1000,
+      };
+      throwIfCancelled(r.signal, 'writing the report');
+      out.markModelFinished();
+      writeJsonAtomic(out.file('report.json'), report, 2);
+      return report;
+    } finally {
+      // Before the commit: the file is the job's scratch, not part of the model.
+      newWeights.release();
+    }
   });
 }

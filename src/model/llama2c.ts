@@ -4,6 +4,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { UserError } from '../util/errors';
+import { readRange } from '../util/readRange';
 import { transpose2d } from './transpose';
 import type { Decoder, DecoderConfig, LayerWeights, Weight } from './decoder';
 import { denseLayerShape } from './decoder';
@@ -12,8 +13,6 @@ import { EMBED_NAME, FINAL_NORM_NAME, linearName, LM_HEAD_NAME, normName } from 
 export const LLAMA2C_ADAPTER = 'llama2.c checkpoint (legacy v0)';
 
 const HEADER_BYTES = 28;
-/** Bytes per read call: fs.readSync takes at most 2 GiB at once. */
-const READ_CHUNK = 1 << 30;
 
 /**
  * llama2.c rotates interleaved pairs (2i, 2i+1) inside a head; our graphs rotate halves (i, i + d/2), like
@@ -36,28 +35,22 @@ function interleavedToHalves(w: Float32Array, heads: number, headDim: number, in
   return out;
 }
 
-/** Fills `into` from `file` at byte `position` (a plain number: offsets pass 2^31), looping over short reads. */
-function readRange(file: string, into: Uint8Array, position: number): void {
-  const fd = fs.openSync(file, 'r');
-  try {
-    let done = 0;
-    while (done < into.length) {
-      const n = fs.readSync(fd, into, done, Math.min(into.length - done, READ_CHUNK), position + done);
-      if (n <= 0)
-        throw new UserError(
-          `${path.basename(file)}: ended at byte ${position + done} while reading a weight (the file changed or was truncated)`,
-        );
-      done += n;
-    }
-  } finally {
-    fs.closeSync(fd);
-  }
-}
+/** Fills `into` from the checkpoint at byte `position`: a checkpoint that ends first changed or was truncated. */
+const readCheckpoint = (file: string, into: Uint8Array, position: number) =>
+  readRange(
+    file,
+    into,
+    position,
+    (at) =>
+      new UserError(
+        `${path.basename(file)}: ended at byte ${at} while reading a weight (the file changed or was truncated)`,
+      ),
+  );
 
 /** `count` float32 values (little-endian, like llama2.c's own reader) starting at float index `offset` after the header. */
 function readFloats(file: string, offset: number, count: number): Float32Array {
   const out = new Float32Array(count);
-  readRange(file, new Uint8Array(out.buffer), HEADER_BYTES + 4 * offset);
+  readCheckpoint(file, new Uint8Array(out.buffer), HEADER_BYTES + 4 * offset);
   return out;
 }
 
@@ -68,7 +61,7 @@ export function readLlama2c(file: string): Decoder {
   const name = path.basename(file);
   if (size < HEADER_BYTES) throw new UserError(`${name}: too short for a llama2.c checkpoint header (${size} bytes)`);
   const header = Buffer.alloc(HEADER_BYTES);
-  readRange(abs, header, 0);
+  readCheckpoint(abs, header, 0);
   const [dim, hiddenDim, nLayers, nHeads, nKvHeads, vocabSigned, seqLen] = Array.from({ length: 7 }, (_, i) =>
     header.readInt32LE(4 * i),
   );

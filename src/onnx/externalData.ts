@@ -2,6 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from './proto';
 import { UserError } from '../util/errors';
+import { readRange } from '../util/readRange';
 
 export interface ExternalDataRef {
   file: string;
@@ -97,13 +98,15 @@ export function checkedRange(
 export function readExternalBytes(t: onnx.ITensorProto, modelDir: string, expectedBytes: number): Buffer {
   const { file, offset, length } = checkedRange(t, modelDir, expectedBytes);
   const buf = Buffer.alloc(length);
-  const fd = fs.openSync(file, 'r');
-  try {
-    let done = 0;
-    while (done < length) done += fs.readSync(fd, buf, done, length - done, offset + done);
-  } finally {
-    fs.closeSync(fd);
-  }
+  readRange(
+    file,
+    buf,
+    offset,
+    (at) =>
+      new UserError(
+        `tensor ${t.name}: external data file '${path.basename(file)}' ended at byte ${at} while it was read (it changed or was truncated)`,
+      ),
+  );
   return buf;
 }
 

@@ -5,6 +5,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { ort } from './session';
+import { readRange } from '../util/readRange';
 
 /** Hidden states held in memory before later batches go to disk. */
 export const HIDDEN_MEMORY_LIMIT = 2 ** 31;
@@ -43,17 +44,12 @@ export class HiddenStates {
     if (held) return held;
     const { file, dims } = this.spilled.get(b)!;
     const values = new Float32Array(dims.reduce((a, x) => a * x, 1));
-    const fd = fs.openSync(file, 'r');
-    try {
-      const bytes = new Uint8Array(values.buffer);
-      for (let at = 0; at < bytes.length;) {
-        const read = fs.readSync(fd, bytes, at, bytes.length - at, at);
-        if (read === 0) throw new Error(`${file}: hidden states cut short at byte ${at} of ${bytes.length}`);
-        at += read;
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
+    readRange(
+      file,
+      new Uint8Array(values.buffer),
+      0,
+      (at) => new Error(`${file}: hidden states cut short at byte ${at} of ${values.byteLength}`),
+    );
     return new ort.Tensor('float32', values, dims);
   }
 

@@ -18,10 +18,13 @@ export { MARKER } from './folderMarker';
 /** The names jobs write into their folder (and their `.tmp-<pid>` temporaries): the only files ever removed. */
 /** The profile search's database (compress/profile), a folder of its own inside the job's folder. */
 export const PROFILE_DATABASE = 'profile-database';
+/** The weights a job computed beyond what it holds in memory (model/newWeights.ts), removed before the commit. */
+export const NEW_WEIGHTS = 'new-weights.bin';
 
 const JOB_FILES = new Set([
   MARKER,
   PROFILE_DATABASE,
+  NEW_WEIGHTS,
   'job-arguments.json',
   'masks.json',
   'search-checkpoint.json',

@@ -2,7 +2,8 @@
 // come from the already pruned and reformed layers before it; o_proj's inputs are captured with the layer's
 // unpruned q/k/v, then down_proj's inputs with the unpruned gate/up after the reformed attention.
 import type { Decoder } from '../../model/decoder';
-import { memoryWeight, newWeight } from '../../model/decoder';
+import { memoryWeight } from '../../model/decoder';
+import { NewWeights } from '../../model/newWeights';
 import { biasName, linearName } from '../../model/names';
 import { layerInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
@@ -31,10 +32,17 @@ const UNCHANGED: ModuleReformError = { errorBefore: 0, errorAfter: 0, allKept: t
 const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !== 0);
 
 /** Layer `l` with its o_proj or down_proj replaced (when `weight` is given) and `bias` added to the layer's own. */
-function replace(d: Decoder, l: number, key: 'o' | 'down', weight?: Float32Array, bias?: Float32Array): Decoder {
+function replace(
+  d: Decoder,
+  l: number,
+  key: 'o' | 'down',
+  store: NewWeights,
+  weight?: Float32Array,
+  bias?: Float32Array,
+): Decoder {
   const biasKey = key === 'o' ? 'oBias' : 'downBias';
   const lw = d.layerWeights[l];
-  const w = weight && newWeight(linearName(l, key), lw[key].shape, weight, d.weightType);
+  const w = weight && store.weight(linearName(l, key), lw[key].shape, weight, d.weightType);
   const own = lw[biasKey]?.read();
   const b =
     bias &&
@@ -63,6 +71,7 @@ export async function reformDecoder(
   bias?: CompensationFlags,
 ): Promise<{ decoder: Decoder; layers: LayerReformReport[] }> {
   const la = linalgOn(session);
+  const store = session.newWeights ?? new NewWeights();
   let cur = d;
   const reports: LayerReformReport[] = [];
   const hidden = d.config.hidden;
@@ -84,12 +93,12 @@ export async function reformDecoder(
           const withBias = bias?.[l][key === 'o' ? 'attn' : 'mlp'];
           if (kept.length === n) {
             // A flagged module still gets its (zero) bias tensor, as the masks' parameter count has it.
-            if (withBias) cur = replace(cur, l, key, undefined, new Float32Array(hidden));
+            if (withBias) cur = replace(cur, l, key, store, undefined, new Float32Array(hidden));
             return UNCHANGED;
           }
           const w = cur.layerWeights[l][key].read();
           const r = await reformLayer(la, w, await inputs(), n, hidden, kept, opts, withBias);
-          cur = replace(cur, l, key, r.weight, r.bias);
+          cur = replace(cur, l, key, store, r.weight, r.bias);
           return {
             errorBefore: r.errorBefore,
             errorAfter: r.errorAfter,

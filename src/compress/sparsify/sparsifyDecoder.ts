@@ -1,7 +1,7 @@
 // One-shot sparsity and weight-only quantization of every layer's seven linears (paper-spec §4), in the sequential
 // scheme of layerwiseWeights.ts; the sparsity of each linear is uniform or given by a per-linear profile.
-import type { Weight } from '../../model/decoder';
-import { memoryWeight } from '../../model/decoder';
+import type { FloatType, Weight } from '../../model/decoder';
+import { NewWeights } from '../../model/newWeights';
 import { columnNorms, type LayerStats } from '../../runtime/activationStats';
 import type { CapturePoint } from '../../graph/decoderGraph';
 import type { LayerwiseOptions } from '../calibration';
@@ -75,6 +75,7 @@ async function processWeight(
   stats: LayerStats | undefined,
   factor: () => Promise<ObsFactor>,
   stage: WeightStage,
+  store: { weights: NewWeights; type?: FloatType },
 ): Promise<Weight> {
   const [K, N] = w.shape;
   let values = w.read();
@@ -92,20 +93,12 @@ async function processWeight(
     });
     if (prunes && method !== 'sparsegpt')
       values = pruneByScore(values, K, N, pattern!, method === 'wanda' ? columnNorms(st) : undefined);
-    if (quantizer)
-      return {
-        ...memoryWeight(at.name, [K, N], values),
-        storedBytesPerElement: s.quant!.bits / 8,
-        quant: quantizer.pack(values),
-      };
+    if (quantizer) return store.weights.quantized(at.name, [K, N], quantizer.pack(values));
   } else if (prunes) {
     values = pruneByScore(values, K, N, pattern!, method === 'wanda' && st ? columnNorms(st) : undefined);
   }
-  if (s.quant) {
-    const q = quantizeRtn(values, K, N, s.quant);
-    return { ...memoryWeight(at.name, [K, N], q.dequantized), storedBytesPerElement: s.quant.bits / 8, quant: q.quant };
-  }
-  return memoryWeight(at.name, [K, N], values);
+  if (s.quant) return store.weights.quantized(at.name, [K, N], quantizeRtn(values, K, N, s.quant).quant);
+  return store.weights.weight(at.name, [K, N], values, store.type);
 }
 
 export function sparsifyDecoder(
@@ -116,11 +109,13 @@ export function sparsifyDecoder(
 ): Promise<Decoder> {
   const la = linalgOn(o);
   const factor = factorCache(la);
+  // New values in the model's own precision, as its export holds them.
+  const store = { weights: o.newWeights ?? new NewWeights(), type: d.weightType };
   return transformLinears(
     d,
     windows,
     needsCalibration(stage),
-    (w, at, stats) => processWeight(la, w, at, stats, () => factor(stats!, at.point), stage),
+    (w, at, stats) => processWeight(la, w, at, stats, () => factor(stats!, at.point), stage, store),
     o,
   );
 }

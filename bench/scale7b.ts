@@ -1,0 +1,99 @@
+// `npm run bench -- scale-7b`: a whole Llama-2-7B-shaped fp16 model (32 layers, 12.6 GiB, RANDOM weights) through
+// the CLI on this machine: eval, `compress --method flap` and `sparsify --method wanda`, each in a process of its own
+// with its peak RSS, the compress stages timed from the job's own events. Short windows (128 tokens, 8 calibration
+// windows) keep it within about 40 minutes on 2 cores; memory does not depend on them beyond one layer's work.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { machine, timedCli, validText, workDir, writeResults } from './lib';
+import { SHAPES, writeRandomModel } from './randomModels';
+import { worker } from './scale';
+import { totalCounts } from '../src/model/params';
+import { loadDecoder } from '../src/model/recognise';
+import { checkFreeSpace } from '../src/util/freeSpace';
+
+const SETUP = { seqLen: 128, calibWindows: 8, fitnessWindows: 2, evalWindows: 8 };
+const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
+
+export async function benchScale7b(): Promise<void> {
+  const dir = path.join(workDir, 'scale-7b');
+  fs.mkdirSync(dir, { recursive: true });
+  const model = writeRandomModel(SHAPES['llama-2-7b'], 'float16', path.join(dir, 'llama-2-7b-float16'));
+  const weightBytes = totalCounts(loadDecoder(model)).bytes;
+  // One export at a time beside the model: each is removed once measured.
+  checkFreeSpace(dir, 1.2 * weightBytes, 'one export of the 7B at a time', 'free some disk');
+  const seq = ['--seq-len', String(SETUP.seqLen)];
+
+  const evaluation = timedCli(['eval', model, '--text', validText, '--windows', '2', ...seq, '--provider', 'cpu']);
+  console.log(`eval: ${evaluation.seconds.toFixed(0)} s, peak RSS ${gib(evaluation.maxRssBytes)}`);
+
+  const compressOut = path.join(dir, 'compress-flap');
+  fs.rmSync(compressOut, { recursive: true, force: true });
+  const compress = worker({
+    mode: 'compress',
+    request: {
+      model,
+      calib: validText,
+      out: compressOut,
+      ratio: 0.8,
+      provider: 'cpu',
+      seqLen: SETUP.seqLen,
+      calibWindows: SETUP.calibWindows,
+      fitnessWindows: SETUP.fitnessWindows,
+      method: 'flap',
+    },
+  });
+  const compressDtype = JSON.parse(fs.readFileSync(path.join(compressOut, 'config.json'), 'utf8')).torch_dtype;
+  fs.rmSync(compressOut, { recursive: true, force: true });
+  console.log(`compress: ${JSON.stringify(compress.seconds)}, peak RSS ${gib(compress.maxRssBytes)}`);
+
+  const sparsifyOut = path.join(dir, 'sparsify-wanda');
+  fs.rmSync(sparsifyOut, { recursive: true, force: true });
+  const sparsify = timedCli([
+    'sparsify',
+    model,
+    '--method',
+    'wanda',
+    '--sparsity',
+    '0.5',
+    '--calib',
+    validText,
+    ...seq,
+    '--calib-windows',
+    String(SETUP.calibWindows),
+    '--eval-windows',
+    String(SETUP.evalWindows),
+    '--provider',
+    'cpu',
+    '--out',
+    sparsifyOut,
+    '--json',
+  ]);
+  const sparsifyReport = JSON.parse(sparsify.stdout) as { after: { ppl: number; zeroFraction: number } };
+  const sparsifyDtype = JSON.parse(fs.readFileSync(path.join(sparsifyOut, 'config.json'), 'utf8')).torch_dtype;
+  fs.rmSync(sparsifyOut, { recursive: true, force: true });
+  console.log(`sparsify: ${sparsify.seconds.toFixed(0)} s, peak RSS ${gib(sparsify.maxRssBytes)}`);
+
+  const over = (b: number) => gib(b - weightBytes);
+  const md = [
+    `RANDOM weights (bench/randomModels.ts), ${machine()}, CPU execution provider. A whole Llama-2-7B-shaped fp16 model (32 layers, hidden 4096, MLP 11008, 32 heads, vocabulary 32000; weights ${gib(weightBytes)} in one external-data file), ${SETUP.seqLen}-token windows; each command in a process of its own.`,
+    '',
+    '| command | time | stages (s) | peak RSS | peak RSS − weights | export |',
+    '| --- | ---: | --- | ---: | ---: | --- |',
+    `| \`eval --windows 2\` | ${evaluation.seconds.toFixed(0)} s | | ${gib(evaluation.maxRssBytes)} | ${over(evaluation.maxRssBytes)} | |`,
+    `| \`compress --method flap --ratio 0.8\` (${SETUP.calibWindows} calibration windows, ${SETUP.fitnessWindows} for reformation) | ${Object.values(
+      compress.seconds,
+    )
+      .reduce((a, b) => a + b, 0)
+      .toFixed(0)} s | ${Object.entries(compress.seconds)
+      .map(([k, v]) => `${k} ${v.toFixed(0)}`)
+      .join(
+        ', ',
+      )} | ${gib(compress.maxRssBytes)} | ${over(compress.maxRssBytes)} | ${compressDtype}, perplexity ${compress.ppl!.toFixed(0)} |`,
+    `| \`sparsify --method wanda --sparsity 0.5\` (${SETUP.calibWindows} calibration windows, ${SETUP.evalWindows} measured) | ${sparsify.seconds.toFixed(0)} s | | ${gib(sparsify.maxRssBytes)} | ${over(sparsify.maxRssBytes)} | ${sparsifyDtype}, ${(100 * sparsifyReport.after.zeroFraction).toFixed(1)} % zeros, perplexity ${sparsifyReport.after.ppl.toFixed(0)} |`,
+  ].join('\n');
+  writeResults(
+    'scale-7b',
+    { machine: machine(), weights: 'random', setup: SETUP, weightBytes, evaluation, compress, sparsify },
+    md,
+  );
+}
