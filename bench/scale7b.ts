@@ -10,6 +10,8 @@ import { worker } from './scale';
 import { totalCounts } from '../src/model/params';
 import { loadDecoder } from '../src/model/recognise';
 import { checkFreeSpace } from '../src/util/freeSpace';
+import type { WeightStageReport } from '../src/job/weightStage';
+import type { ModelMeasure } from '../src/job/measureModel';
 
 const SETUP = { seqLen: 128, calibWindows: 8, fitnessWindows: 2, evalWindows: 8 };
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -68,7 +70,7 @@ export async function benchScale7b(): Promise<void> {
     sparsifyOut,
     '--json',
   ]);
-  const sparsifyReport = JSON.parse(sparsify.stdout) as { after: { ppl: number; zeroFraction: number } };
+  const sparsifyReport = JSON.parse(sparsify.stdout) as WeightStageReport & { after: ModelMeasure };
   const sparsifyDtype = JSON.parse(fs.readFileSync(path.join(sparsifyOut, 'config.json'), 'utf8')).torch_dtype;
   fs.rmSync(sparsifyOut, { recursive: true, force: true });
   console.log(`sparsify: ${sparsify.seconds.toFixed(0)} s, peak RSS ${gib(sparsify.maxRssBytes)}`);
@@ -89,7 +91,7 @@ export async function benchScale7b(): Promise<void> {
       .join(
         ', ',
       )} | ${gib(compress.maxRssBytes)} | ${over(compress.maxRssBytes)} | ${compressDtype}, perplexity ${compress.ppl!.toFixed(0)} |`,
-    `| \`sparsify --method wanda --sparsity 0.5\` (${SETUP.calibWindows} calibration windows, ${SETUP.evalWindows} measured) | ${sparsify.seconds.toFixed(0)} s | | ${gib(sparsify.maxRssBytes)} | ${over(sparsify.maxRssBytes)} | ${sparsifyDtype}, ${(100 * sparsifyReport.after.zeroFraction).toFixed(1)} % zeros, perplexity ${sparsifyReport.after.ppl.toFixed(0)} |`,
+    `| \`sparsify --method wanda --sparsity 0.5\` (${SETUP.calibWindows} calibration windows, ${SETUP.evalWindows} measured) | ${sparsify.seconds.toFixed(0)} s | ${sparsifyReport.stageTimes.map((t) => `${t.stage} ${t.seconds.toFixed(0)}`).join(', ')} | ${gib(sparsify.maxRssBytes)} | ${over(sparsify.maxRssBytes)} | ${sparsifyDtype}, ${(100 * sparsifyReport.after.zeroFraction).toFixed(1)} % zeros, perplexity ${sparsifyReport.after.ppl.toFixed(0)} |`,
   ].join('\n');
   writeResults(
     'scale-7b',

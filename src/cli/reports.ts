@@ -6,6 +6,7 @@ import type { WeightStageReport } from '../job/weightStage';
 import { pplText } from '../job/measureModel';
 import { describeRuns } from '../runtime/latency';
 import { formatBytes } from './format';
+import { describeTimes } from '../job/stageClock';
 import { tokensPerSecondText } from '../util/tokensPerSecond';
 
 /** "profile: search, sparsity 0.2–0.8 per linear (average 0.5000); fitness perplexity … → …; database …". */
@@ -27,6 +28,7 @@ export function printWeightStage(r: WeightStageReport): string {
     row(r.after),
     ...(r.profile ? [profileLine(r.profile)] : []),
     `decode speeds: ${describeRuns(r.after.latency)}`,
+    `time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all)`,
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
   ].join('\n');
@@ -43,6 +45,7 @@ export function printReport(r: CompressReport): string {
         `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${tokensPerSecondText(m.latency.decodeTokensPerSecond)} tok/s`,
     ),
     ...(r.profile ? [profileLine(r.profile)] : []),
+    ...(r.stageTimes ? [`time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all)`] : []),
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,

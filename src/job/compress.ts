@@ -7,6 +7,7 @@ import { MASKS_FILE } from '../compress/masksFile';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
 import { NEW_WEIGHTS, OutputFolder } from '../util/outputFolder';
 import { NewWeights } from '../model/newWeights';
+import { stageClock } from './stageClock';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
 import { openContext, type JobContext } from './context';
@@ -45,7 +46,8 @@ function compressArguments(ctx: JobContext, r: CompressRequest, method: 'search'
 export async function compressModel(r: CompressRequest): Promise<CompressReport> {
   const t0 = performance.now();
   checkWeightStageRequest(r.weightStage);
-  const ctx = await openContext({ ...r, evalOnCalib: false });
+  const clock = stageClock(r.onEvent);
+  const ctx = await openContext({ ...r, onEvent: clock.emit, evalOnCalib: false });
   const method = r.method ?? 'search';
   // The held-out text is read before any heavy step, so a wrong path fails at once.
   const heldOut = r.evalText ? textWindows(r.evalText, ctx.tokenizer, ctx.seqLen, r.evalWindows) : undefined;
@@ -79,6 +81,7 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
       profile,
       measured,
       seconds: (performance.now() - t0) / 1000,
+      stageTimes: clock.times(),
     });
     // The last await is behind us: a cancel seen here is the last one that can stop the commit.
     throwIfCancelled(r.signal, 'writing the report');

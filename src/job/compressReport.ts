@@ -9,6 +9,7 @@ import type { ModelSummary } from './inspect';
 import type { SearchOutcome } from './searchTypes';
 import type { PplSet } from './stagePerplexity';
 import type { ModelMeasure } from './measureModel';
+import type { StageTime } from './stageClock';
 
 /** `report.json`; `compress --json` prints it. */
 export interface CompressReport {
@@ -48,4 +49,6 @@ export interface CompressReport {
   stages?: ModelMeasure[];
   notes: string[];
   seconds: number;
+  /** Each stage's wall time, in order (absent in reports written before it was kept). */
+  stageTimes?: StageTime[];
 }

@@ -24,6 +24,7 @@ import { describeStage, weightStagePass } from './weightStage';
 import { comparisonNotes, honestNotes, measureModels } from './measureModel';
 import type { ChosenMasks } from './compressMasks';
 import type { CompressRequest } from './compressRequest';
+import type { StageTime } from './stageClock';
 
 /**
  * 2. Reformation of o_proj / down_proj on calibration windows. It starts from the original weights and refits a
@@ -157,6 +158,7 @@ export function compressReport(
     profile?: ProfileReport;
     measured: Awaited<ReturnType<typeof measureStage>>;
     seconds: number;
+    stageTimes: StageTime[];
   },
 ): CompressReport {
   const d = ctx.decoder;
@@ -205,6 +207,7 @@ export function compressReport(
       ...comparisonNotes(d, final),
     ],
     seconds: parts.seconds,
+    stageTimes: parts.stageTimes,
   };
 }
 

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import type { CompressReport } from './compressReport';
 import type { PplSet } from './stagePerplexity';
 import { pplText } from './measureModel';
+import { describeTimes } from './stageClock';
 import { tokensPerSecondText } from '../util/tokensPerSecond';
 
 const mib = (b: number) => `${(b / 2 ** 20).toFixed(2)} MiB`;
@@ -32,6 +33,7 @@ export function renderReport(r: CompressReport): string {
     `| decode | ${tokensPerSecondText(r.latency.original.decodeTokensPerSecond)} tok/s | ${tokensPerSecondText(r.latency.compressed.decodeTokensPerSecond)} tok/s | ${r.latency.decodeSpeedup.toFixed(2)}× faster |`,
     '',
     `Latency: batch 1, ${r.latency.provider} execution provider, ${r.latency.runs}.`,
+    ...(r.stageTimes ? ['', `Time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all).`] : []),
     '',
     '## Perplexity',
     '',

@@ -19,6 +19,7 @@ import { patternName } from '../compress/sparsify/pattern';
 import { exportedAs, writeModelFiles } from '../compress/exportModel';
 import { NEW_WEIGHTS, OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
 import { NewWeights } from '../model/newWeights';
+import { stageClock, type StageTime } from './stageClock';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import {
@@ -66,6 +67,8 @@ export interface WeightStageReport {
   profile?: ProfileReport;
   notes: string[];
   seconds: number;
+  /** Each stage's wall time, in order. */
+  stageTimes: StageTime[];
 }
 
 export function describeStage(s: WeightStage): string {
@@ -134,7 +137,8 @@ function measureWindows(
 
 export async function runWeightStage(r: WeightStageRequest): Promise<WeightStageReport> {
   const t0 = performance.now();
-  const emit = r.onEvent ?? (() => {});
+  const clock = stageClock(r.onEvent);
+  const emit = clock.emit;
   checkWeightStageRequest(r.stage);
   if (needsCalibration(r.stage) && !r.calib)
     throw new UserError(`${describeStage(r.stage)} needs calibration text: pass --calib <file>`);
@@ -201,6 +205,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
         ...(profile ? { profile } : {}),
         notes,
         seconds: (performance.now() - t0) / 1000,
+        stageTimes: clock.times(),
       };
       throwIfCancelled(r.signal, 'writing the report');
       out.markModelFinished();

@@ -41,8 +41,9 @@ export class NewWeights {
       this.heldBytes += bytes.length;
       return newWeight(name, shape, values, type);
     }
-    const at = this.append(bytes);
-    const read = () => this.read(at, bytes.length, name);
+    // The closures below keep only where the bytes lie: one that named `bytes` would keep them all in memory.
+    const [at, length] = [this.append(bytes), bytes.length];
+    const read = () => this.read(at, length, name);
     return {
       name,
       shape,

@@ -88,6 +88,17 @@ test('compress: search → reformation → export writes a smaller model folder 
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /\| parameters \| 292800 \| \d+ \|/);
   assert.deepEqual([report.latency.original.reps, report.latency.original.decodeTokens], [5, 64]);
   assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /median of 5 interleaved runs of 64 decode steps/);
+  // Where the time went, stage by stage, in the order the job ran them.
+  assert.deepEqual(
+    report.stageTimes.map((t: { stage: string }) => t.stage),
+    ['open', 'calibration statistics', 'search', 'reformation', 'export', 'measure'],
+  );
+  const total = report.stageTimes.reduce((a: number, t: { seconds: number }) => a + t.seconds, 0);
+  assert.ok(total > 0 && total <= report.seconds + 1e-6, `stages ${total} s of ${report.seconds} s`);
+  assert.match(
+    fs.readFileSync(path.join(out, 'report.md'), 'utf8'),
+    /\nTime: open \d+ s, calibration statistics \d+ s, search \d+ s, reformation \d+ s, export \d+ s, measure \d+ s \(\d+ s in all\)\.\n/,
+  );
 });
 
 test('latency over its time budget: one counted run of 8 decode steps, and the result says so', async () => {

@@ -50,6 +50,10 @@ for (const method of ['sparsegpt', 'wanda', 'magnitude']) {
         r.notes.some((n: string) => /stored densely/.test(n)),
         'the report says the file is not smaller',
       );
+      assert.deepEqual(
+        r.stageTimes.map((t: { stage: string }) => t.stage),
+        ['open', `${method} ${sparsity === '0.5' ? '50% unstructured' : sparsity}`, 'export', 'measure'],
+      );
     });
   }
 }

@@ -54,6 +54,8 @@ export async function transformLinears(
         : undefined;
       const lw: LayerWeights = { ...cur.layerWeights[l] };
       for (const [index, { key, point }] of LINEARS.entries()) {
+        // Per linear too: SparseGPT of one 7B layer's seven takes most of a minute on a laptop CPU.
+        o.signal?.throwIfAborted();
         lw[key] = await transform(
           cur.layerWeights[l][key],
           { layer: l, index, point, name: linearName(l, key) },
