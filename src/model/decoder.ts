@@ -158,8 +158,13 @@ export function memoryWeight(name: string, shape: number[], data: Float32Array):
  * fp16 (bf16), half the memory, and what is measured is what its export will hold.
  */
 export function newWeight(name: string, shape: number[], values: Float32Array, type: FloatType = 'float32'): Weight {
-  if (type === 'float32') return memoryWeight(name, shape, values);
-  const bytes = toNarrowBytes(values, type);
+  return type === 'float32'
+    ? memoryWeight(name, shape, values)
+    : narrowWeight(name, shape, toNarrowBytes(values, type), type);
+}
+
+/** A weight held as the `type` bytes of its new values (`newWeight` once they are narrowed). */
+export function narrowWeight(name: string, shape: number[], bytes: Uint8Array, type: NarrowFloat): Weight {
   return {
     name,
     shape,

@@ -4,7 +4,7 @@
 // original's session when the job measures it, twice the model in all.
 import * as fs from 'node:fs';
 import { dequantize, type QuantizedLinear } from './quantizedLinear';
-import { floatBytes, newWeight, type FloatType, type Weight } from './decoder';
+import { floatBytes, memoryWeight, narrowWeight, type FloatType, type Weight } from './decoder';
 import { narrowBytesToFloat, toNarrowBytes } from '../onnx/tensorData';
 import { readRangeFd } from '../util/readRange';
 
@@ -22,6 +22,7 @@ process.on('exit', () => {
 
 export class NewWeights {
   private heldBytes = 0;
+  private released = false;
   private fd?: number;
   private end = 0;
 
@@ -39,7 +40,7 @@ export class NewWeights {
         : toNarrowBytes(values, type);
     if (!this.file || this.heldBytes + bytes.length <= this.memoryLimit) {
       this.heldBytes += bytes.length;
-      return newWeight(name, shape, values, type);
+      return type === 'float32' ? memoryWeight(name, shape, values) : narrowWeight(name, shape, bytes, type);
     }
     // The closures below keep only where the bytes lie: one that named `bytes` would keep them all in memory.
     const [at, length] = [this.append(bytes), bytes.length];
@@ -66,17 +67,22 @@ export class NewWeights {
     return this.end;
   }
 
-  /** Closes and removes the file: the weights read from it are no longer read. */
+  /**
+   * Closes and removes the file: the weights read from it are no longer read. Also one this job never opened: a
+   * killed job's, left for --resume, must not be renamed into place with the model.
+   */
   release(): void {
-    if (this.fd === undefined) return;
-    fs.closeSync(this.fd);
-    fs.rmSync(this.file!, { force: true });
-    live.delete(this.file!);
+    this.released = true;
+    if (this.fd !== undefined) fs.closeSync(this.fd);
+    if (this.file) {
+      fs.rmSync(this.file, { force: true });
+      live.delete(this.file);
+    }
     this.fd = undefined;
-    this.end = 0;
   }
 
   private append(bytes: Uint8Array): number {
+    if (this.released) throw new Error(`new weights stored after their file was released`);
     if (this.fd === undefined) {
       this.fd = fs.openSync(this.file!, 'w+');
       live.set(this.file!, this.fd);

@@ -40,6 +40,10 @@ test('new weights past the memory limit go to the file and read back as held one
   assert.equal(fs.existsSync(file), false, 'released: the file is removed');
   assert.throws(() => spilled.read(), /late: read after its job's new weights were released/);
   store.release();
+  // A killed job's file, left in its folder for --resume: released even where this job never wrote one.
+  fs.writeFileSync(file, 'left by a killed job');
+  new NewWeights(file).release();
+  assert.equal(fs.existsSync(file), false, 'a stale file is not renamed into place with the model');
 });
 
 test('a quantized linear holds only its packed form and reads back the values it was quantized to', () => {
