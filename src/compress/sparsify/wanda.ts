@@ -1,36 +1,13 @@
 // Wanda (paper-spec §5): score |W_ij|·‖X_j‖₂, pruned per output (each output's inputs compete), no weight update.
 // Layout [in, out]: output c is a column, input j a row.
 import type { SparsityPattern } from './pattern';
-
-/** The k-th smallest value of `a` (0-based), by quickselect (Hoare partitions); `a` is reordered. */
-function kthSmallest(a: Float64Array, k: number): number {
-  let lo = 0;
-  let hi = a.length - 1;
-  while (hi > lo) {
-    const [x, y, z] = [a[lo], a[(lo + hi) >> 1], a[hi]];
-    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
-    let i = lo;
-    let j = hi;
-    while (i <= j) {
-      while (a[i] < pivot) i++;
-      while (a[j] > pivot) j--;
-      if (i <= j) {
-        [a[i], a[j]] = [a[j], a[i]];
-        i++;
-        j--;
-      }
-    }
-    if (k <= j) hi = j;
-    else if (k >= i) lo = i;
-    else return a[k];
-  }
-  return a[k];
-}
+import { kthSmallest } from './maskSelection';
 
 /**
  * Zeroes the lowest-scoring weights of every output; scores default to magnitude. Ties go to the lower input index,
- * as a stable sort by score would order them. The k lowest are found from the k-th score (quickselect), not by
- * sorting indices with a comparator, which took a minute per 7B layer (200M weights).
+ * as a stable sort by score would order them. The k lowest are found from the k-th score (`kthSmallest`, the
+ * quickselect of SparseGPT's mask selection), not by sorting indices with a comparator, which took a minute per 7B
+ * layer (200M weights).
  */
 export function pruneByScore(
   w: Float32Array,
