@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { ModelSummary } from '../job/inspect';
-import { formatBytes, formatCount, table } from './format';
+import { formatCount, table } from './format';
+import { formatBytes } from '../util/formatBytes';
 
 /** The family's options, when it has any beyond the plain Llama layout. */
 function familyOptions(c: ModelSummary['config']): string[] {

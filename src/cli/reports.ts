@@ -5,7 +5,7 @@ import type { ProfileReport } from '../compress/profile/profileStage';
 import type { WeightStageReport } from '../job/weightStage';
 import { pplText } from '../job/measureModel';
 import { describeRuns } from '../runtime/latency';
-import { formatBytes } from './format';
+import { formatBytes } from '../util/formatBytes';
 import { describeTimes } from '../job/stageClock';
 import { tokensPerSecondText } from '../util/tokensPerSecond';
 

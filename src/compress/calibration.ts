@@ -21,7 +21,6 @@ import type { Granularity } from './importance/units';
 import type { CompensationMeans } from './importance/compensation';
 
 export interface LayerwiseOptions extends SessionOptions {
-  signal?: AbortSignal;
   /** Bytes of hidden states between layers kept in memory; the rest go to disk (runtime/hiddenStates.ts). */
   hiddenMemoryLimit?: number;
   /** Called after each layer with the number done and the total. */

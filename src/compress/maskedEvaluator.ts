@@ -101,7 +101,12 @@ export class MaskedEvaluator {
 
   async nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
     const feeds = maskFeeds(this.decoder, mask, this.means, compensate);
-    if (this.session) return windowsNll(this.session, windows, { shape: batchShape(this.decoder), extraFeeds: feeds });
+    if (this.session)
+      return windowsNll(this.session, windows, {
+        shape: batchShape(this.decoder),
+        extraFeeds: feeds,
+        signal: this.options.signal,
+      });
     const r = await layerwiseNll(this.decoder, windows, maskedGraph(this.means), feeds, this.options);
     this.ranOn = r.provider;
     return r.nll;

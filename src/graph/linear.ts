@@ -3,6 +3,7 @@ import type { FloatType, Weight } from '../model/decoder';
 import type { GraphBuilder } from './graph';
 import { toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 import { UserError } from '../util/errors';
+import { blocksOf } from '../model/quantizedLinear';
 
 /** A linear projection emitter: `x [..., in]` → `[..., out]`, for a weight stored as it is. */
 export type Linear = (x: string, name: string) => string;
@@ -114,12 +115,13 @@ export function linear(
     if (narrow === 'float16' && compute === 'float16') return (x, n) => halfProduct(g, value, x, n);
     return (x, n) => g.op('MatMul', [x, narrow ? widenWhenNeeded(g, value, w.shape, x, n) : value], {}, n);
   }
-  const blocks = Math.ceil(q.K / q.blockSize);
+  const blocks = blocksOf(q.K, q.blockSize);
+  // Read when the graph is written, one array at a time: a 7B's codes are not all held at once.
   const inputs = [
     g.initializer(`${name}.quant`, [q.N, blocks, (q.blockSize * q.bits) / 8], q.packed, DataType.UINT8),
     g.initializer(`${name}.scales`, [q.N * blocks], q.scales),
     ...(q.zeroPoints
-      ? [g.initializer(`${name}.zero_points`, [q.zeroPoints.length], q.zeroPoints, DataType.UINT8)]
+      ? [g.initializer(`${name}.zero_points`, [q.N * Math.ceil((blocks * q.bits) / 8)], q.zeroPoints, DataType.UINT8)]
       : []),
   ];
   return (x, n) =>

@@ -1,13 +1,16 @@
 // `compress`: masks (search, or a baseline) → reformation → physically smaller export → report, in one job.
 import * as fs from 'node:fs';
 import { consecutiveWindows, textWindows } from '../text/windows';
-import { defaultFitnessWindows } from './defaults';
+import { DEFAULT_TOLERANCE, defaultFitnessWindows } from './defaults';
 import type { Method } from '../compress/importance/scores';
 import { MASKS_FILE } from '../compress/masksFile';
 import { DEFAULT_REFORM } from '../compress/reform/reformLayer';
 import { NEW_WEIGHTS, OutputFolder } from '../util/outputFolder';
 import { NewWeights } from '../model/newWeights';
 import { stageClock } from './stageClock';
+import { checkExportSpace } from './exportSpace';
+import { sliceDecoder } from '../compress/subnet';
+import { reformedWeightBytes } from '../compress/reform/reformation';
 import { writeFileAtomic, writeJsonAtomic } from '../util/atomicWrite';
 import { throwIfCancelled } from '../util/errors';
 import { openContext, type JobContext } from './context';
@@ -61,7 +64,20 @@ export async function compressModel(r: CompressRequest): Promise<CompressReport>
         type: 'log',
         message: `resuming with new arguments for the stages after the masks: ${honoured.join(', ')}`,
       });
+    // The search keeps at least ratio − tolerance of the parameters: the export's least size, before hours of work.
+    const exportPlan = { dtype: r.dtype, stage: r.weightStage };
+    checkExportSpace(out.tmp, {
+      ...exportPlan,
+      model: job.decoder,
+      kept: r.ratio - (r.tolerance ?? DEFAULT_TOLERANCE),
+    });
     const m = await chooseMasks(job, r, method, out);
+    // With the masks known (and kept for --resume), the export's size and reformation's weights as they will be.
+    checkExportSpace(out.tmp, {
+      ...exportPlan,
+      model: sliceDecoder(job.decoder, m.mask),
+      reformedBytes: (r.reform ?? true) ? reformedWeightBytes(job.decoder, m.mask) : 0,
+    });
     const calib = consecutiveWindows(job.calibIds, job.seqLen, r.fitnessWindows ?? defaultFitnessWindows(job.seqLen));
     const { reformed, reformation } = await reformStage(job, r, m, calib);
     const { small, final, profile, exportedFile } = await exportStage(job, r, reformed, m.mask, calib, out);

@@ -98,7 +98,7 @@ export async function measureModels(
         params: totalCounts(m.decoder).params,
         zeroFraction: zeroFraction(m.decoder),
         fileBytes: modelFileBytes(files[i]),
-        residentBytes: residentBytes(files[i], m.decoder.layers, provider),
+        residentBytes: await residentBytes(files[i], m.decoder.layers, provider, session.signal),
         ppl: nll ? perplexity(nll) : null,
         tokens: nll?.tokens ?? 0,
         latency: latency[i],
@@ -119,7 +119,9 @@ async function nllThroughFile(
 ): Promise<{ nll: NllSum | undefined; provider: string }> {
   const s = await modelFileSession(file, d, session);
   try {
-    const nll = windows ? await windowsNll(s.session, windows, { layers: d.layers, shape: batchShape(d) }) : undefined;
+    const nll = windows
+      ? await windowsNll(s.session, windows, { layers: d.layers, shape: batchShape(d), signal: session.signal })
+      : undefined;
     return { nll, provider: s.provider };
   } finally {
     // Each holds a model's weights: one at a time.

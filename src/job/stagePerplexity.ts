@@ -74,7 +74,8 @@ export async function stagePerplexities(
     const s = await modelFileSession(m.exportedFile, m.exported, session);
     provider = s.provider;
     return {
-      nll: (w: number[][]) => windowsNll(s.session, w, { layers: m.exported.layers, shape: batchShape(m.exported) }),
+      nll: (w: number[][]) =>
+        windowsNll(s.session, w, { layers: m.exported.layers, shape: batchShape(m.exported), signal: session.signal }),
       release: () => s.session.release(),
     };
   }, sets);

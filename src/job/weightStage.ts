@@ -20,6 +20,7 @@ import { exportedAs, writeModelFiles } from '../compress/exportModel';
 import { NEW_WEIGHTS, OutputFolder, PROFILE_DATABASE } from '../util/outputFolder';
 import { NewWeights } from '../model/newWeights';
 import { stageClock, type StageTime } from './stageClock';
+import { checkExportSpace } from './exportSpace';
 import { throwIfCancelled, UserError } from '../util/errors';
 import { writeJsonAtomic } from '../util/atomicWrite';
 import {
@@ -157,6 +158,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
   const newWeights = new NewWeights(out.file(NEW_WEIGHTS));
   return out.complete(async () => {
     try {
+      checkExportSpace(out.tmp, { model: d, dtype: r.dtype, stage: r.stage });
       // Only the calibration tokens used: the sampled windows' pool, and the measured windows without --eval.
       const calibNeed = Math.max(
         needsCalibration(r.stage) ? sampledPoolTokens(seqLen, r.calibWindows ?? DEFAULT_CALIB_WINDOWS) : 0,
@@ -188,7 +190,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
           { stage: describeStage(r.stage), decoder: result, file: out.file('model.onnx') },
         ],
         evalWindows,
-        { provider: r.provider, threads: r.threads },
+        { provider: r.provider, threads: r.threads, signal: r.signal },
       );
       const notes = [
         ...warnings,

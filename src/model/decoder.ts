@@ -1,6 +1,6 @@
 // The typed description of a recognised decoder: what every other layer of the engine works from.
 // Linear weights are held in the MatMul layout `[in, out]` (ONNX exporters' layout), whatever the source stored.
-import type { QuantizedLinear } from './quantizedLinear';
+import type { QuantizedWeight } from './quantizedLinear';
 import { LINEAR_ROLES } from './names';
 import { narrowBytesToFloat, toNarrowBytes, type NarrowFloat } from '../onnx/tensorData';
 import type { InPlaceBytes } from '../onnx/writeModel';
@@ -80,7 +80,7 @@ export interface Weight {
   /** The float values (dequantized for a quantized weight). */
   read(): Float32Array;
   /** A linear weight stored block-quantized: the graph multiplies with com.microsoft.MatMulNBits. */
-  quant?: QuantizedLinear;
+  quant?: QuantizedWeight;
   /** The source's own bytes of an unchanged weight (absent once a stage computes new values). */
   stored?: StoredBytes;
   /**

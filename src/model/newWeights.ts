@@ -3,7 +3,15 @@
 // (design.md "Scale"). A 7B's sparsified linears are 12.4 GiB in fp16; held in memory they would sit beside the
 // original's session when the job measures it, twice the model in all.
 import * as fs from 'node:fs';
-import { dequantize, type QuantizedLinear } from './quantizedLinear';
+import {
+  dequantize,
+  heldQuantized,
+  quantizedArrays,
+  quantizedLayout,
+  readQuantized,
+  type QuantizedLinear,
+  type QuantizedWeight,
+} from './quantizedLinear';
 import { floatBytes, memoryWeight, narrowWeight, type FloatType, type Weight } from './decoder';
 import { narrowBytesToFloat, toNarrowBytes } from '../onnx/tensorData';
 import { readRangeFd } from '../util/readRange';
@@ -55,11 +63,33 @@ export class NewWeights {
   }
 
   /**
-   * A block-quantized linear: only its packed form is held (an eighth of fp32's bytes at int4), its float values are
-   * dequantized when read (the same values: the packed codes are those values on their grid).
+   * A block-quantized linear: only its packed form is kept (an eighth of fp32's bytes at int4; past the limit, in the
+   * file), its float values are dequantized when read (the same values: the packed codes are those values on their
+   * grid).
    */
   quantized(name: string, shape: number[], quant: QuantizedLinear): Weight {
-    return { name, shape, storedBytesPerElement: quant.bits / 8, read: () => dequantize(quant), quant };
+    const bytes = quantizedArrays(quant).reduce((a, x) => a + x.byteLength, 0);
+    let q: QuantizedWeight;
+    if (this.file && this.heldBytes + bytes > this.memoryLimit) q = this.spilledQuantized(name, quant);
+    else {
+      this.heldBytes += bytes;
+      q = heldQuantized(quant);
+    }
+    return { name, shape, storedBytesPerElement: quant.bits / 8, read: () => dequantize(readQuantized(q)), quant: q };
+  }
+
+  /** `quant`'s arrays appended to the file; as above, the readers keep where each lies, not the arrays. */
+  private spilledQuantized(name: string, quant: QuantizedLinear): QuantizedWeight {
+    const [packed, scales, zeroPoints] = quantizedArrays(quant).map((x) => {
+      const [at, length] = [this.append(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)), x.byteLength];
+      return () => this.read(at, length, name);
+    });
+    return {
+      ...quantizedLayout(quant),
+      packed,
+      scales: () => new Float32Array(scales().buffer),
+      ...(quant.zeroPoints ? { zeroPoints } : {}),
+    };
   }
 
   /** Bytes written to the file so far. */

@@ -21,6 +21,56 @@ export interface QuantizedLinear extends NBitsOptions {
 
 export const blocksOf = (K: number, blockSize: number) => Math.ceil(K / blockSize);
 
+/**
+ * A quantized linear as a weight holds it: its layout at hand, each array read when a graph, the export or a
+ * dequantization asks for it (a graph's initializers read one at a time). A 7B's int4 codes are 3.4 GiB: read from
+ * where they lie (the model file, the job's new-weights file) rather than held.
+ */
+export interface QuantizedWeight extends NBitsOptions, QuantizedParts {
+  K: number;
+  N: number;
+}
+
+/** A quantized linear's arrays, each read when called. */
+export interface QuantizedParts {
+  packed: () => Uint8Array;
+  scales: () => Float32Array;
+  /** Asymmetric only. */
+  zeroPoints?: () => Uint8Array;
+}
+
+/** What a quantized linear is without its arrays. */
+export const quantizedLayout = (q: QuantizedLinear | QuantizedWeight): Omit<QuantizedWeight, keyof QuantizedParts> => ({
+  K: q.K,
+  N: q.N,
+  bits: q.bits,
+  blockSize: q.blockSize,
+  symmetric: q.symmetric,
+});
+
+/** Its arrays, in `QuantizedParts` order. */
+export const quantizedArrays = (q: QuantizedLinear): (Uint8Array | Float32Array)[] => [
+  q.packed,
+  q.scales,
+  ...(q.zeroPoints ? [q.zeroPoints] : []),
+];
+
+/** A quantized linear held in memory, as a weight holds it. */
+export const heldQuantized = (q: QuantizedLinear): QuantizedWeight => ({
+  ...quantizedLayout(q),
+  packed: () => q.packed,
+  scales: () => q.scales,
+  ...(q.zeroPoints ? { zeroPoints: () => q.zeroPoints! } : {}),
+});
+
+/** The arrays of `q`, read. */
+export const readQuantized = (q: QuantizedWeight): QuantizedLinear => ({
+  ...quantizedLayout(q),
+  packed: q.packed(),
+  scales: q.scales(),
+  zeroPoints: q.zeroPoints?.(),
+});
+
 /** The float weights `[K, N]` a MatMulNBits weight stands for. */
 export function dequantize(q: QuantizedLinear): Float32Array {
   const blocks = blocksOf(q.K, q.blockSize);

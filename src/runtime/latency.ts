@@ -47,12 +47,14 @@ type Sessions = Awaited<ReturnType<typeof createSession>>[];
 async function runOnce(
   sessions: Sessions,
   models: { layers: LayerShape[] }[],
-  o: { prompt: number; decode: number; vocab: number; stopAfterMs?: number },
+  o: { prompt: number; decode: number; vocab: number; stopAfterMs?: number; signal?: AbortSignal },
 ): Promise<{ prefill: number; steps: number[] }[]> {
   const token = (i: number) => 3 + ((i * 31) % (o.vocab - 3));
   const times: { prefill: number; steps: number[] }[] = [];
   for (const [k, s] of sessions.entries()) {
     const layers = models[k].layers;
+    // At 7B on a CPU a prefill takes seconds and a step about one: a cancel waits for one of them, not a run.
+    o.signal?.throwIfAborted();
     let t0 = performance.now();
     let out = await s.session.run({
       [IO.inputIds]: int64(
@@ -74,6 +76,7 @@ async function runOnce(
       step < o.decode && (step === 0 || performance.now() - started < (o.stopAfterMs ?? Infinity));
       step++
     ) {
+      o.signal?.throwIfAborted();
       const pos = o.prompt + step;
       t0 = performance.now();
       out = await s.session.run({

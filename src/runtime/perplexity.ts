@@ -65,6 +65,7 @@ export async function windowsNll(
     extraFeeds?: Record<string, ort.Tensor>;
     layers?: LayerShape[];
     onBatch?: (done: number) => void;
+    signal?: AbortSignal;
   } = {},
 ): Promise<NllSum> {
   const batch = o.batch ?? batchFor(windows[0]?.length ?? 1, o.shape ?? {});
@@ -73,6 +74,7 @@ export async function windowsNll(
   const perWindow: number[] = [];
   let tokens = 0;
   for (let w = 0; w < windows.length; w += batch) {
+    o.signal?.throwIfAborted();
     const rows = windows.slice(w, w + batch);
     const B = rows.length;
     const S = rows[0].length - 1;

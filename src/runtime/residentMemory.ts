@@ -1,12 +1,20 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import type { LayerShape } from '../model/decoder';
+import { isAbort } from '../util/errors';
 
 /**
  * How much a fresh Node process's resident memory grows when it creates an ONNX Runtime session for `model` and
  * runs one 32-token step (ONNX Runtime's library is loaded before the baseline is taken). Current RSS, not the
- * peak: Linux carries a parent's peak (ru_maxrss) into a child across exec.
+ * peak: Linux carries a parent's peak (ru_maxrss) into a child across exec. NaN where the process failed (out of
+ * memory, say); a cancel stops it (at 7B it loads the whole model: a minute on a laptop).
  */
-export function residentBytes(model: string, layers: LayerShape[], provider: string): number {
+export async function residentBytes(
+  model: string,
+  layers: LayerShape[],
+  provider: string,
+  signal?: AbortSignal,
+): Promise<number> {
   const ort = require.resolve('onnxruntime-node');
   const script = `
     const ort = require(${JSON.stringify(ort)});
@@ -24,10 +32,19 @@ export function residentBytes(model: string, layers: LayerShape[], provider: str
       }
       console.log(JSON.stringify({ base, after: process.memoryUsage().rss }));
     })();`;
-  const r = spawnSync(process.execPath, ['-e', script, JSON.stringify([model, layers, provider])], {
-    encoding: 'utf8',
-  });
-  const m = JSON.parse(r.stdout.trim().split('\n').pop() || '{}') as { base?: number; after?: number };
+  let stdout = '';
+  try {
+    ({ stdout } = await promisify(execFile)(
+      process.execPath,
+      ['-e', script, JSON.stringify([model, layers, provider])],
+      // WebGPU's Dawn may write pages of warnings to stderr.
+      { signal, maxBuffer: 64 * 2 ** 20 },
+    ));
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    return NaN;
+  }
+  const m = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { base?: number; after?: number };
   if (m.base === undefined || m.after === undefined) return NaN;
   return m.after - m.base;
 }

@@ -19,6 +19,8 @@ export interface SessionOptions {
    * fp32 elsewhere. Only the search's fitness asks for `fastest`; statistics and reported perplexities stay fp32.
    */
   compute?: 'float32' | 'float16' | 'fastest';
+  /** The job's cancel: loops over layers, windows, runs and decode steps check it between ONNX Runtime calls. */
+  signal?: AbortSignal;
 }
 
 /** How the engine opens a model: a file, or a graph we build given as a buffer. */

@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import { EnvironmentError } from './errors';
-import { gib } from './gib';
+import { formatBytes } from './formatBytes';
 
 /**
  * Refuses, before the work, a write of `bytes` into `dir` that the disk cannot hold: a full disk found mid-way
@@ -10,5 +10,7 @@ export function checkFreeSpace(dir: string, bytes: number, what: string, remedy:
   const s = fs.statfsSync(dir);
   const free = s.bavail * s.bsize;
   if (free < bytes)
-    throw new EnvironmentError(`${what} needs ${gib(bytes)} in ${dir}, which has ${gib(free)} free; ${remedy}`);
+    throw new EnvironmentError(
+      `${what} needs ${formatBytes(bytes)} in ${dir}, which has ${formatBytes(free)} free; ${remedy}`,
+    );
 }

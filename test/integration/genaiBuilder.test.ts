@@ -197,7 +197,7 @@ test('genai builder fp16 (every float stored and computed in fp16): read as fp16
   // fp16 keeps 11 bits: logits of about 2 computed in fp16 land within a few thousandths of the fp32 result.
   assert.ok(maxDiff(a, b) <= 1e-2, `ours vs the fp16 file: ${maxDiff(a, b)}`);
   // The reports' resident memory runs the file in a fresh process: its KV cache is fed as fp16 (was NaN).
-  assert.ok(residentBytes(file, d.layers, 'cpu') > 0, 'resident memory of an fp16-cache model is measured');
+  assert.ok((await residentBytes(file, d.layers, 'cpu')) > 0, 'resident memory of an fp16-cache model is measured');
 
   fs.copyFileSync(fixtureTokenizer(), path.join(root, 'fp16', 'tokenizer.json'));
   const out = path.join(root, 'fp16-flap');

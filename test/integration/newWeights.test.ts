@@ -13,7 +13,8 @@ import { reformDecoder } from '../../src/compress/reform/reformation';
 import { DEFAULT_REFORM } from '../../src/compress/reform/reformLayer';
 import { fullMask } from '../../src/compress/subnet';
 import { gptqQuantizer, quantizeRtn } from '../../src/compress/quantize/nbits';
-import { dequantize } from '../../src/model/quantizedLinear';
+import { dequantize, readQuantized } from '../../src/model/quantizedLinear';
+import { writeModelFiles } from '../../src/compress/exportModel';
 import { seededRandom } from '../../src/util/random';
 
 const values = (n: number, seed: number) => {
@@ -46,15 +47,27 @@ test('new weights past the memory limit go to the file and read back as held one
   assert.equal(fs.existsSync(file), false, 'a stale file is not renamed into place with the model');
 });
 
-test('a quantized linear holds only its packed form and reads back the values it was quantized to', () => {
+test('a quantized linear keeps only its packed form, in memory or in the file, and reads back the values it was quantized to', () => {
   const [K, N] = [64, 24];
   const w = values(K * N, 3);
+  const file = path.join(tempDir(), 'new-weights.bin');
+  const spilling = new NewWeights(file, 0);
   for (const o of [
     { bits: 4 as const, blockSize: 32, symmetric: true },
     { bits: 8 as const, blockSize: 16, symmetric: false },
   ]) {
     const rtn = quantizeRtn(w, K, N, o);
     assert.deepEqual(new NewWeights().quantized('q', [K, N], rtn.quant).read(), rtn.dequantized, `RTN int${o.bits}`);
+    const before = spilling.spilledBytes;
+    const spilled = spilling.quantized('q', [K, N], rtn.quant);
+    assert.deepEqual(spilled.read(), rtn.dequantized, `RTN int${o.bits} from the file`);
+    assert.deepEqual(readQuantized(spilled.quant!), rtn.quant, `int${o.bits}: the same codes, scales, zero points`);
+    const arrays = [rtn.quant.packed, rtn.quant.scales, rtn.quant.zeroPoints ?? new Uint8Array(0)];
+    assert.equal(
+      spilling.spilledBytes - before,
+      arrays.reduce((a, x) => a + x.byteLength, 0),
+      'all in the file',
+    );
     // GPTQ's loop sets each block's grid when it reaches it and rounds every value onto it.
     const g = gptqQuantizer(K, N, o);
     const onGrid = new Float32Array(K * N);
@@ -66,6 +79,7 @@ test('a quantized linear holds only its packed form and reads back the values it
     }
     assert.deepEqual(dequantize(g.pack(onGrid)), onGrid, `GPTQ int${o.bits}`);
   }
+  spilling.release();
 });
 
 /** Every linear's values and stored bytes. */
@@ -94,4 +108,21 @@ test('SparseGPT and reformation of an fp16 model: the same weights with every ne
   assert.deepEqual(linears(reformed.decoder), linears(held.decoder));
   inFile.release();
   assert.equal(fs.existsSync(file), false);
+});
+
+test('GPTQ int4 with every packed linear in the file: the export is byte-identical to the one from memory', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  const windows = tokenWindows(stories260K.onnx, d.config.vocab, demoText, 64, 4);
+  const stage = { quant: { bits: 4 as const, blockSize: 32, symmetric: false, gptq: true } };
+  const file = path.join(tempDir(), 'new-weights.bin');
+  const inFile = new NewWeights(file, 0);
+  const exported = async (newWeights?: NewWeights) => {
+    const dir = tempDir();
+    writeModelFiles(await sparsifyDecoder(d, windows, stage, { provider: 'cpu', newWeights }), dir, undefined);
+    return fs.readFileSync(path.join(dir, 'model.onnx'));
+  };
+  const fromFile = await exported(inFile);
+  assert.ok(inFile.spilledBytes > 0);
+  assert.ok(fromFile.equals(await exported()), 'the same model file');
+  inFile.release();
 });

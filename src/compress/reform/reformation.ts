@@ -1,8 +1,7 @@
 // Sequential reformation (paper-spec §1.6, design.md "Numerics"): layer by layer, each layer's calibration inputs
 // come from the already pruned and reformed layers before it; o_proj's inputs are captured with the layer's
 // unpruned q/k/v, then down_proj's inputs with the unpruned gate/up after the reformed attention.
-import type { Decoder } from '../../model/decoder';
-import { memoryWeight } from '../../model/decoder';
+import { floatBytes, memoryWeight, type Decoder, type Weight } from '../../model/decoder';
 import { NewWeights } from '../../model/newWeights';
 import { biasName, linearName } from '../../model/names';
 import { layerInputs } from '../../runtime/activationStats';
@@ -30,6 +29,20 @@ const full = (m: LayerMask): LayerMask => ({
 const UNCHANGED: ModuleReformError = { errorBefore: 0, errorAfter: 0, allKept: true };
 
 const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !== 0);
+
+/**
+ * Bytes of the weights `reformDecoder` computes for `mask`: each o_proj / down_proj that loses rows is refitted in
+ * its full shape, in the model's precision.
+ */
+export function reformedWeightBytes(d: Decoder, mask: SubnetMask): number {
+  const vectors = maskVectors(d, mask);
+  const bytes = (w: Weight) => w.shape.reduce((a, b) => a * b, 1) * floatBytes(d.weightType);
+  return d.layers.reduce((a, _, l) => {
+    if (isDropped(mask[l])) return a;
+    const lw = d.layerWeights[l];
+    return a + (vectors.attn[l].includes(0) ? bytes(lw.o) : 0) + (vectors.mlp[l].includes(0) ? bytes(lw.down) : 0);
+  }, 0);
+}
 
 /** Layer `l` with its o_proj or down_proj replaced (when `weight` is given) and `bias` added to the layer's own. */
 function replace(

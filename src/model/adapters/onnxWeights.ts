@@ -4,7 +4,7 @@ import type { OnnxFile } from '../../onnx/modelFile';
 import { onnx, bytesPerElement, DataType } from '../../onnx/proto';
 import { elementCount, readFloatTensor, readRawBytes, tensorDims } from '../../onnx/tensorData';
 import { checkedRange, isExternal } from '../../onnx/externalData';
-import { dequantize, type QuantizedLinear } from '../quantizedLinear';
+import { dequantize, readQuantized, type QuantizedWeight } from '../quantizedLinear';
 import { GraphIndex, intAttr, intsAttr } from './graphIndex';
 import { transpose2d } from '../transpose';
 import type { FloatType, StoredBytes, Weight } from '../decoder';
@@ -112,17 +112,25 @@ export function quantizedWeight(file: OnnxFile, index: GraphIndex, name: string)
   const codes = index.initializers.get(`${name}.quant`);
   const node = index.usesOf(`${name}.quant`).find((u) => u.node.opType === 'MatMulNBits')?.node;
   if (!codes || !node) return undefined;
-  const raw = (t: onnx.ITensorProto) => new Uint8Array(readRawBytes(t, file.dir));
+  const raw = (t: onnx.ITensorProto) => () => new Uint8Array(readRawBytes(t, file.dir));
   const zp = index.initializers.get(`${name}.zero_points`);
-  const q: QuantizedLinear = {
+  const scales = index.initializers.get(`${name}.scales`)!;
+  // Read from the file when used, as float weights are: a quantized 7B's codes are not all held at once.
+  const q: QuantizedWeight = {
     K: intAttr(node, 'K', 0),
     N: intAttr(node, 'N', 0),
     bits: intAttr(node, 'bits', 4) as 4 | 8,
     blockSize: intAttr(node, 'block_size', 32),
     symmetric: !zp,
     packed: raw(codes),
-    scales: readFloatTensor(index.initializers.get(`${name}.scales`)!, file.dir),
-    zeroPoints: zp ? raw(zp) : undefined,
+    scales: () => readFloatTensor(scales, file.dir),
+    ...(zp ? { zeroPoints: raw(zp) } : {}),
   };
-  return { name, shape: [q.K, q.N], storedBytesPerElement: q.bits / 8, quant: q, read: () => dequantize(q) };
+  return {
+    name,
+    shape: [q.K, q.N],
+    storedBytesPerElement: q.bits / 8,
+    quant: q,
+    read: () => dequantize(readQuantized(q)),
+  };
 }

@@ -1,0 +1,46 @@
+// A full disk found at the export would cost all the work before it (at 7B, most of an hour): the bytes the export
+// and the weights computed on the way will take are checked against the output's disk before the heavy steps.
+import { floatBytes, linearWeightsOf, type Decoder, type FloatType } from '../model/decoder';
+import { NEW_WEIGHTS_MEMORY_LIMIT } from '../model/newWeights';
+import { totalCounts } from '../model/params';
+import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
+import { checkFreeSpace } from '../util/freeSpace';
+
+export interface ExportPlan {
+  /** The model the export is made from: the masks' slice once they are known, else the original. */
+  model: Decoder;
+  /** The fraction of its parameters the export keeps: compress's --ratio before the masks are chosen, else 1. */
+  kept?: number;
+  /** The export's float type (default: the model's own). */
+  dtype?: FloatType;
+  stage?: WeightStage;
+  /** Bytes of the weights reformation computes (model/newWeights.ts holds them beside the export). */
+  reformedBytes?: number;
+}
+
+/**
+ * Bytes the job writes into its output folder: the export (its linears at the weight stage's bits, the rest at
+ * its float type) and the computed weights past what memory holds (`new-weights.bin`, removed only at the end).
+ * Quantization scales and the graph are left out: an estimate from below, so a disk that might do is not refused.
+ */
+export function exportSpaceNeed(p: ExportPlan): number {
+  const kept = p.kept ?? 1;
+  const linear = kept * linearWeightsOf(p.model).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  const all = kept * totalCounts(p.model).params;
+  const floats = floatBytes(p.dtype ?? p.model.weightType);
+  const bits = p.stage?.quant?.bits;
+  const exported = (all - linear) * floats + linear * (bits ? bits / 8 : floats);
+  // The weight stage's linears are new weights: packed when quantized, else in the model's precision.
+  const staged = !p.stage ? 0 : bits ? (linear * bits) / 8 : linear * floatBytes(p.model.weightType);
+  return exported + Math.max(0, (p.reformedBytes ?? 0) + staged - NEW_WEIGHTS_MEMORY_LIMIT);
+}
+
+/** Refuses (an environment error, exit 74) a job whose export `dir`'s disk cannot hold. */
+export function checkExportSpace(dir: string, p: ExportPlan): void {
+  checkFreeSpace(
+    dir,
+    exportSpaceNeed(p),
+    'the export (with the weights computed on the way)',
+    'free some space there, or give an --out on a disk with more room',
+  );
+}

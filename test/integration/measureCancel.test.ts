@@ -1,0 +1,63 @@
+// The measurement at the end of a job honours cancel between ONNX Runtime calls: at 7B on a CPU its latency runs and
+// its resident-memory process each take minutes, which a Ctrl-C must not wait for.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { loadDecoder } from '../../src/model/recognise';
+import { latencySetup, measureLatency } from '../../src/runtime/latency';
+import { residentBytes } from '../../src/runtime/residentMemory';
+import { createSession } from '../../src/runtime/session';
+import { windowsNll } from '../../src/runtime/perplexity';
+import { runWeightStage } from '../../src/job/weightStage';
+import type { JobEvent } from '../../src/job/protocol';
+import { JobCancelledError } from '../../src/util/errors';
+import { demoText, stories260K, tempDir } from '../fixtures';
+
+const isAbortError = (e: unknown) => e instanceof Error && e.name === 'AbortError';
+
+test('latency runs, perplexity batches and the resident-memory process stop at a cancel', async () => {
+  const d = loadDecoder(stories260K.onnx);
+  const cancelled = AbortSignal.abort();
+  await assert.rejects(
+    measureLatency([{ file: stories260K.onnx, layers: d.layers }], {
+      ...latencySetup(d.config.maxPositions),
+      vocab: d.config.vocab,
+      provider: 'cpu',
+      signal: cancelled,
+    }),
+    isAbortError,
+  );
+  const s = await createSession(stories260K.onnx, { provider: 'cpu' });
+  try {
+    await assert.rejects(windowsNll(s.session, [[1, 2, 3]], { layers: d.layers, signal: cancelled }), isAbortError);
+  } finally {
+    await s.session.release();
+  }
+  // Cancelled while its process loads the model: the process is stopped, and the promise says why.
+  const controller = new AbortController();
+  const measuring = residentBytes(stories260K.onnx, d.layers, 'cpu', controller.signal);
+  controller.abort();
+  await assert.rejects(measuring, isAbortError);
+});
+
+test('`sparsify` cancelled as its measurement starts stops inside it (not after it, before the report): no output folder', async () => {
+  const out = path.join(tempDir(), 's');
+  const controller = new AbortController();
+  const job = runWeightStage({
+    model: stories260K.onnx,
+    out,
+    stage: { sparsity: { method: 'magnitude', pattern: { kind: 'unstructured', sparsity: 0.5 } } },
+    calib: demoText,
+    seqLen: 128,
+    evalWindows: 4,
+    provider: 'cpu',
+    signal: controller.signal,
+    onEvent: (e: JobEvent) => e.type === 'stage' && e.stage === 'measure' && controller.abort(),
+  });
+  await assert.rejects(
+    job,
+    (e: unknown) => e instanceof JobCancelledError && /^cancelled; nothing was kept/.test(e.message),
+  );
+  assert.ok(!fs.existsSync(out) && !fs.existsSync(`${out}.partial`));
+});
