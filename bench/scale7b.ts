@@ -76,6 +76,29 @@ export async function benchScale7b(): Promise<void> {
   fs.rmSync(sparsifyOut, { recursive: true, force: true });
   console.log(`sparsify: ${sparsify.seconds.toFixed(0)} s, peak RSS ${gib(sparsify.maxRssBytes)}`);
 
+  // Round-to-nearest int4: its packed linears (3.4 GiB) go to the new-weights file past 1 GiB, like sparsify's.
+  const quantizeOut = path.join(dir, 'quantize-int4');
+  fs.rmSync(quantizeOut, { recursive: true, force: true });
+  const quantize = timedCli([
+    'quantize',
+    model,
+    '--bits',
+    '4',
+    '--calib',
+    validText,
+    ...seq,
+    '--eval-windows',
+    String(SETUP.evalWindows),
+    '--provider',
+    'cpu',
+    '--out',
+    quantizeOut,
+    '--json',
+  ]);
+  const quantizeReport = JSON.parse(quantize.stdout) as WeightStageReport & { after: ModelMeasure };
+  fs.rmSync(quantizeOut, { recursive: true, force: true });
+  console.log(`quantize: ${quantize.seconds.toFixed(0)} s, peak RSS ${gib(quantize.maxRssBytes)}`);
+
   const over = (b: number) => gib(b - weightBytes);
   const md = [
     `RANDOM weights (bench/randomModels.ts), ${machine()}, CPU execution provider. A whole Llama-2-7B-shaped fp16 model (32 layers, hidden 4096, MLP 11008, 32 heads, vocabulary 32000; weights ${gib(weightBytes)} in one external-data file), ${SETUP.seqLen}-token windows; each command in a process of its own.`,
@@ -93,10 +116,11 @@ export async function benchScale7b(): Promise<void> {
         ', ',
       )} | ${gib(compress.maxRssBytes)} | ${over(compress.maxRssBytes)} | ${compressDtype}, perplexity ${compress.ppl!.toFixed(0)} |`,
     `| \`sparsify --method wanda --sparsity 0.5\` (${SETUP.calibWindows} calibration windows, ${SETUP.evalWindows} measured) | ${sparsify.seconds.toFixed(0)} s | ${sparsifyReport.stageTimes.map((t) => `${t.stage} ${t.seconds.toFixed(0)}`).join(', ')} | ${gib(sparsify.maxRssBytes)} | ${over(sparsify.maxRssBytes)} | ${sparsifyDtype}, ${(100 * sparsifyReport.after.zeroFraction).toFixed(1)} % zeros, perplexity ${sparsifyReport.after.ppl.toFixed(0)} |`,
+    `| \`quantize --bits 4\` (round to nearest, block 32; ${SETUP.evalWindows} windows measured) | ${quantize.seconds.toFixed(0)} s | ${quantizeReport.stageTimes.map((t) => `${t.stage} ${t.seconds.toFixed(0)}`).join(', ')} | ${gib(quantize.maxRssBytes)} | ${over(quantize.maxRssBytes)} | int4, file ${gib(quantizeReport.after.fileBytes)}, perplexity ${quantizeReport.after.ppl.toFixed(0)} |`,
   ].join('\n');
   writeResults(
     'scale-7b',
-    { machine: machine(), weights: 'random', setup: SETUP, weightBytes, evaluation, compress, sparsify },
+    { machine: machine(), weights: 'random', setup: SETUP, weightBytes, evaluation, compress, sparsify, quantize },
     md,
   );
 }
