@@ -8,7 +8,10 @@ import { batchFor, batchShape, type NllSum } from '../runtime/perplexity';
 import { likelyProvider, type ort } from '../runtime/session';
 import type { LayerwiseOptions } from './calibration';
 
-/** `feeds` may name every layer's inputs (masks, compensation): each layer's graph is given those it declares. */
+/**
+ * `feeds` may name every layer's inputs (masks, compensation): each layer's graph is given those it declares.
+ * `o.onLayer` counts the layers and the head done.
+ */
 export async function layerwiseNll(
   d: Decoder,
   windows: number[][],
@@ -40,6 +43,7 @@ export async function layerwiseNll(
           hiddenMemoryLimit: o.hiddenMemoryLimit,
         });
         if (pass.perWindowNll) {
+          o.onLayer?.(layers + 1, layers + 1);
           const nll = pass.perWindowNll.reduce((a, x) => a + x, 0);
           const tokens = windows.reduce((a, w) => a + w.length - 1, 0);
           return {
@@ -49,6 +53,7 @@ export async function layerwiseNll(
         }
         input.hidden?.release();
         input = pass.next!;
+        o.onLayer?.(l + 1, layers + 1);
       } finally {
         await s.session.release();
       }

@@ -21,7 +21,14 @@ import { stagePerplexities } from './stagePerplexity';
 import type { NllSum } from '../runtime/perplexity';
 import type { ProfileReport } from '../compress/profile/profileStage';
 import { describeStage, weightStagePass } from './weightStage';
-import { comparisonNotes, honestNotes, measureModels } from './measureModel';
+import {
+  comparisonNotes,
+  honestNotes,
+  latencyProgress,
+  measureModels,
+  measureProgress,
+  type MeasureProgress,
+} from './measureModel';
 import type { ChosenMasks } from './compressMasks';
 import type { CompressRequest } from './compressRequest';
 import type { StageTime } from './stageClock';
@@ -111,10 +118,12 @@ export async function measureStage(
   const d = ctx.decoder;
   const { small, final, exportedFile } = models;
   ctx.emit({ type: 'stage', stage: 'measure' });
+  const onProgress = measureProgress(ctx.emit);
   const measured = await stagePerplexities(
     { original: d, masked: models.masked, reformed: models.reformed, mask: models.mask, exportedFile, exported: final },
     heldOut ? [calib, heldOut] : [calib],
     ctx.session,
+    onProgress,
   );
   const [pplCalibration, heldOutPpl] = measured.sets;
   const pplHeldOut = heldOutPpl && { ...heldOutPpl, text: path.resolve(r.evalText!) };
@@ -137,11 +146,12 @@ export async function measureStage(
         ],
         heldOut ?? calib,
         ctx.session,
+        onProgress,
       )
     : undefined;
   const [original, compressed] = stages
     ? [stages[0].latency, stages[2].latency]
-    : await timeAgainstOriginal(d, exportedFile, final, ctx.session);
+    : await timeAgainstOriginal(d, exportedFile, final, ctx.session, onProgress);
   return { pplCalibration, pplHeldOut, stages, latency: { provider: measured.provider, original, compressed } };
 }
 
@@ -217,6 +227,7 @@ async function timeAgainstOriginal(
   exportedFile: string,
   final: Decoder,
   session: SessionOptions,
+  onProgress: MeasureProgress,
 ): Promise<Latency[]> {
   // A llama2.c input (or a bf16-fed file) has no ONNX file to time here: its dense re-emission stands in for it.
   const own = runnableSource(d);
@@ -234,6 +245,7 @@ async function timeAgainstOriginal(
         ...latencySetup(d.config.maxPositions),
         vocab: d.config.vocab,
         halfTensors: d.weightType === 'float16' || final.weightType === 'float16',
+        onRun: latencyProgress(onProgress, ['original', 'the export']),
       },
     );
   } finally {

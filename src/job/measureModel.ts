@@ -10,6 +10,7 @@ import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
 import { modelFileBytes } from '../onnx/modelFile';
+import type { JobListener } from './protocol';
 
 /** What a model file costs and how well it predicts: the numbers every stage of a report shows. */
 export interface ModelMeasure {
@@ -50,6 +51,20 @@ type MeasuredModel = {
 /** A perplexity for people: `null` (no text to measure on) says so rather than printing NaN. */
 export const pplText = (ppl: number | null, digits: number) => (ppl === null ? 'not measured' : ppl.toFixed(digits));
 
+/** Where a measurement stands, for the progress bar: `what` ("perplexity of original"), `done` of `total` `unit`. */
+export type MeasureProgress = (what: string, done: number, total: number, unit: string) => void;
+
+/** A job's measure stage's progress, a bar per part ("measure: latency"). */
+export const measureProgress =
+  (emit: JobListener): MeasureProgress =>
+  (what, done, total, unit) =>
+    emit({ type: 'progress', stage: `measure: ${what}`, done, total, unit });
+
+/** Latency runs as `MeasureProgress`: one bar for interleaved runs, one per model where they run one after another. */
+export const latencyProgress =
+  (onProgress: MeasureProgress | undefined, stages: string[]) => (done: number, total: number, model?: number) =>
+    onProgress?.(model === undefined ? 'latency' : `latency of ${stages[model]}`, done, total, 'runs');
+
 /**
  * Measures model files side by side: perplexity through each file as it is (on `windows`; none: not measured),
  * latency with interleaved runs on the same provider, resident memory in fresh processes. `files[i]` may be
@@ -59,16 +74,19 @@ export async function measureModels(
   models: MeasuredModel[],
   windows: number[][],
   session: SessionOptions,
+  onProgress?: MeasureProgress,
 ): Promise<ModelMeasure[]>;
 export async function measureModels(
   models: MeasuredModel[],
   windows: number[][] | undefined,
   session: SessionOptions,
+  onProgress?: MeasureProgress,
 ): Promise<(ModelMeasure | ModelMeasureNoText)[]>;
 export async function measureModels(
   models: MeasuredModel[],
   windows: number[][] | undefined,
   session: SessionOptions,
+  onProgress?: MeasureProgress,
 ): Promise<(ModelMeasure | ModelMeasureNoText)[]> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'subnet-search-measure-'));
   try {
@@ -87,24 +105,38 @@ export async function measureModels(
         ...latencySetup(d0.config.maxPositions),
         vocab: d0.config.vocab,
         halfTensors: models.some((m) => m.decoder.weightType === 'float16'),
+        onRun: latencyProgress(
+          onProgress,
+          models.map((m) => m.stage),
+        ),
       },
     );
-    const out: (ModelMeasure | ModelMeasureNoText)[] = [];
+    const nlls: { nll: NllSum | undefined; provider: string }[] = [];
+    for (const [i, m] of models.entries())
+      nlls.push(
+        m.measured ??
+          (await nllThroughFile(files[i], m.decoder, windows, session, (done) =>
+            onProgress?.(`perplexity of ${m.stage}`, done, windows!.length, 'windows'),
+          )),
+      );
+    // One bar for the fresh processes, after the perplexities (each a bar of its own).
+    const resident: number[] = [];
     for (const [i, m] of models.entries()) {
-      const { nll, provider } = m.measured ?? (await nllThroughFile(files[i], m.decoder, windows, session));
-      out.push({
-        stage: m.stage,
-        provider,
-        params: totalCounts(m.decoder).params,
-        zeroFraction: zeroFraction(m.decoder),
-        fileBytes: modelFileBytes(files[i]),
-        residentBytes: await residentBytes(files[i], m.decoder.layers, provider, session.signal),
-        ppl: nll ? perplexity(nll) : null,
-        tokens: nll?.tokens ?? 0,
-        latency: latency[i],
-      });
+      onProgress?.('resident memory', i, models.length, 'models');
+      resident.push(await residentBytes(files[i], m.decoder.layers, nlls[i].provider, session.signal));
     }
-    return out;
+    onProgress?.('resident memory', models.length, models.length, 'models');
+    return models.map((m, i) => ({
+      stage: m.stage,
+      provider: nlls[i].provider,
+      params: totalCounts(m.decoder).params,
+      zeroFraction: zeroFraction(m.decoder),
+      fileBytes: modelFileBytes(files[i]),
+      residentBytes: resident[i],
+      ppl: nlls[i].nll ? perplexity(nlls[i].nll!) : null,
+      tokens: nlls[i].nll?.tokens ?? 0,
+      latency: latency[i],
+    }));
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -116,11 +148,17 @@ async function nllThroughFile(
   d: Decoder,
   windows: number[][] | undefined,
   session: SessionOptions,
+  onBatch: (done: number) => void,
 ): Promise<{ nll: NllSum | undefined; provider: string }> {
   const s = await modelFileSession(file, d, session);
   try {
     const nll = windows
-      ? await windowsNll(s.session, windows, { layers: d.layers, shape: batchShape(d), signal: session.signal })
+      ? await windowsNll(s.session, windows, {
+          layers: d.layers,
+          shape: batchShape(d),
+          signal: session.signal,
+          onBatch,
+        })
       : undefined;
     return { nll, provider: s.provider };
   } finally {

@@ -6,6 +6,7 @@ import { fullMask, type SubnetMask } from '../compress/subnet';
 import { modelFileSession } from '../runtime/decoderSession';
 import type { LayerwiseOptions } from '../compress/calibration';
 import { batchShape, perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
+import type { MeasureProgress } from './measureModel';
 
 export interface PplSet {
   before: number;
@@ -57,25 +58,36 @@ async function through(
   }
 }
 
+/**
+ * `onProgress` counts, per model, the layers of one measured layer by layer (a 7B: minutes each) or the exported
+ * file's batches; a model measured in one graph shows as done when it is.
+ */
 export async function stagePerplexities(
   m: StageModels,
   sets: number[][][],
   session: LayerwiseOptions,
+  onProgress?: MeasureProgress,
 ): Promise<{ sets: PplSet[]; provider: string; nll: { after: NllSum[]; exported: NllSum[] } }> {
-  const masked = (d: Decoder, mask: SubnetMask) => async () => {
-    const e = await MaskedEvaluator.open(d, session, undefined, 'once');
+  const masked = (d: Decoder, mask: SubnetMask, stage: string) => async () => {
+    const onLayer = (done: number, total: number) => onProgress?.(`perplexity of ${stage}`, done, total, 'layers');
+    const e = await MaskedEvaluator.open(d, { ...session, onLayer }, undefined, 'once');
     return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
   };
   let provider = '';
-  const before = await through(masked(m.original, fullMask(m.original)), sets);
-  const search = await through(masked(m.masked, m.mask), sets);
-  const after = m.reformed === m.masked ? search : await through(masked(m.reformed, m.mask), sets);
+  const before = await through(masked(m.original, fullMask(m.original), 'original'), sets);
+  const search = await through(masked(m.masked, m.mask, 'the masks'), sets);
+  const after = m.reformed === m.masked ? search : await through(masked(m.reformed, m.mask, 'reformed'), sets);
   const exported = await through(async () => {
     const s = await modelFileSession(m.exportedFile, m.exported, session);
     provider = s.provider;
     return {
       nll: (w: number[][]) =>
-        windowsNll(s.session, w, { layers: m.exported.layers, shape: batchShape(m.exported), signal: session.signal }),
+        windowsNll(s.session, w, {
+          layers: m.exported.layers,
+          shape: batchShape(m.exported),
+          signal: session.signal,
+          onBatch: (done) => onProgress?.('perplexity of the export', done, w.length, 'windows'),
+        }),
       release: () => s.session.release(),
     };
   }, sets);

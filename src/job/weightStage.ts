@@ -27,6 +27,7 @@ import {
   comparisonNotes,
   honestNotes,
   measureModels,
+  measureProgress,
   type ModelMeasure,
   type ModelMeasureNoText,
 } from './measureModel';
@@ -191,6 +192,7 @@ export async function runWeightStage(r: WeightStageRequest): Promise<WeightStage
         ],
         evalWindows,
         { provider: r.provider, threads: r.threads, signal: r.signal },
+        measureProgress(emit),
       );
       const notes = [
         ...warnings,

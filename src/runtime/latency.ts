@@ -109,6 +109,8 @@ type LatencyOptions = Pick<GraphSessionOptions, keyof SessionOptions | 'halfTens
   budgetSeconds?: number;
   /** Memory the measurement may fill (default: what the OS reports free). */
   availableBytes?: number;
+  /** Runs done (the warm-up counted) of all; `model` where the models are measured one after another. */
+  onRun?: (done: number, total: number, model?: number) => void;
 };
 
 /**
@@ -121,6 +123,7 @@ async function measureTogether(
   models: { file: string; layers: LayerShape[] }[],
   o: LatencyOptions,
   fixed?: { reps: number; decode: number },
+  onRun?: (done: number, total: number) => void,
 ): Promise<Omit<Latency, 'interleaved'>[]> {
   const sessions = await openAll(
     models.map((m) => m.file),
@@ -129,6 +132,7 @@ async function measureTogether(
   try {
     const budget = (o.budgetSeconds ?? Infinity) * 1000;
     const stopAfterMs = fixed ? Infinity : budget / (o.reps + 1) / models.length;
+    onRun?.(0, 1 + (fixed?.reps ?? o.reps));
     // With `fixed`, the warm-up runs the steps that will be counted and no more.
     const warm = await runOnce(sessions, models, { ...o, decode: fixed?.decode ?? o.decode, stopAfterMs });
     const prefillMs = warm.reduce((a, t) => a + t.prefill, 0);
@@ -138,12 +142,14 @@ async function measureTogether(
     const decode = fixed?.decode ?? Math.max(Math.min(o.decode, MIN_DECODE), Math.min(o.decode, fits));
     const prefill: number[][] = models.map(() => []);
     const perToken: number[][] = models.map(() => []);
+    onRun?.(1, 1 + reps);
     for (let rep = 0; rep < reps; rep++) {
       const times = await runOnce(sessions, models, { ...o, decode });
       times.forEach((t, k) => {
         prefill[k].push(t.prefill);
         perToken[k].push(t.steps.reduce((a, x) => a + x, 0) / t.steps.length);
       });
+      onRun?.(rep + 2, 1 + reps);
     }
     return models.map((_, k) => ({
       prefillTokens: o.prompt,
@@ -176,10 +182,17 @@ export async function measureLatency(
     );
   const bytes = models.reduce((a, m) => a + modelFileBytes(m.file), 0);
   if (models.length < 2 || bytes <= (o.availableBytes ?? availableMemory()) / 2)
-    return (await measureTogether(models, o)).map((l) => ({ ...l, interleaved: true }));
+    return (await measureTogether(models, o, undefined, o.onRun)).map((l) => ({ ...l, interleaved: true }));
   const [first, ...rest] = models;
-  const [lead] = await measureTogether([first], { ...o, budgetSeconds: budgetSeconds / models.length });
+  const onRun = (model: number) => (done: number, total: number) => o.onRun?.(done, total, model);
+  const [lead] = await measureTogether(
+    [first],
+    { ...o, budgetSeconds: budgetSeconds / models.length },
+    undefined,
+    onRun(0),
+  );
   const out = [lead];
-  for (const m of rest) out.push(...(await measureTogether([m], o, { reps: lead.reps, decode: lead.decodeTokens })));
+  for (const [i, m] of rest.entries())
+    out.push(...(await measureTogether([m], o, { reps: lead.reps, decode: lead.decodeTokens }, onRun(i + 1))));
   return out.map((l) => ({ ...l, interleaved: false }));
 }

@@ -1,5 +1,5 @@
-// The measurement at the end of a job honours cancel between ONNX Runtime calls: at 7B on a CPU its latency runs and
-// its resident-memory process each take minutes, which a Ctrl-C must not wait for.
+// The measurement at the end of a job: at 7B on a CPU its perplexities, latency runs and resident-memory processes
+// take minutes, which its progress bars show and a Ctrl-C must not wait for.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as fs from 'node:fs';
@@ -60,4 +60,30 @@ test('`sparsify` cancelled as its measurement starts stops inside it (not after 
     (e: unknown) => e instanceof JobCancelledError && /^cancelled; nothing was kept/.test(e.message),
   );
   assert.ok(!fs.existsSync(out) && !fs.existsSync(`${out}.partial`));
+});
+
+test('`quantize` shows the progress of each part of its measurement, each bar ending full', async () => {
+  const progress = new Map<string, { done: number; total: number; unit: string }>();
+  await runWeightStage({
+    model: stories260K.onnx,
+    out: path.join(tempDir(), 'q'),
+    stage: { quant: { bits: 4, blockSize: 32, symmetric: true, gptq: false } },
+    calib: demoText,
+    seqLen: 128,
+    evalWindows: 4,
+    provider: 'cpu',
+    onEvent: (e: JobEvent) => e.type === 'progress' && e.stage.startsWith('measure') && progress.set(e.stage, e),
+  });
+  const stage = 'int4 symmetric block 32 (RTN)';
+  assert.deepEqual(
+    [...progress].map(([name, { done, total, unit }]) => [name, done === total, unit]),
+    [
+      ['measure: latency', true, 'runs'],
+      ['measure: perplexity of original', true, 'windows'],
+      [`measure: perplexity of ${stage}`, true, 'windows'],
+      ['measure: resident memory', true, 'models'],
+    ],
+  );
+  assert.equal(progress.get('measure: perplexity of original')!.total, 4);
+  assert.equal(progress.get('measure: resident memory')!.total, 2);
 });
