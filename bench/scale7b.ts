@@ -76,7 +76,7 @@ export async function benchScale7b(): Promise<void> {
   fs.rmSync(sparsifyOut, { recursive: true, force: true });
   console.log(`sparsify: ${sparsify.seconds.toFixed(0)} s, peak RSS ${gib(sparsify.maxRssBytes)}`);
 
-  // Round-to-nearest int4: its packed linears (3.4 GiB) go to the new-weights file past 1 GiB, like sparsify's.
+  // Round-to-nearest int4: its packed linears (3.8 GiB with their fp32 scales) go to the new-weights file past 1 GiB, like sparsify's.
   const quantizeOut = path.join(dir, 'quantize-int4');
   fs.rmSync(quantizeOut, { recursive: true, force: true });
   const quantize = timedCli([

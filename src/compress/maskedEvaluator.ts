@@ -99,13 +99,20 @@ export class MaskedEvaluator {
     await this.session?.release();
   }
 
-  async nll(mask: SubnetMask, windows: number[][], compensate?: CompensationFlags): Promise<NllSum> {
+  /** `onBatch` counts windows done where the model runs in one graph (layer by layer, `options.onLayer` counts). */
+  async nll(
+    mask: SubnetMask,
+    windows: number[][],
+    compensate?: CompensationFlags,
+    onBatch?: (done: number) => void,
+  ): Promise<NllSum> {
     const feeds = maskFeeds(this.decoder, mask, this.means, compensate);
     if (this.session)
       return windowsNll(this.session, windows, {
         shape: batchShape(this.decoder),
         extraFeeds: feeds,
         signal: this.options.signal,
+        onBatch,
       });
     const r = await layerwiseNll(this.decoder, windows, maskedGraph(this.means), feeds, this.options);
     this.ranOn = r.provider;

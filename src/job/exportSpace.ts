@@ -1,5 +1,8 @@
 // A full disk found at the export would cost all the work before it (at 7B, most of an hour): the bytes the export
 // and the weights computed on the way will take are checked against the output's disk before the heavy steps.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { NEW_WEIGHTS } from '../util/outputFolder';
 import { floatBytes, linearWeightsOf, type Decoder, type FloatType } from '../model/decoder';
 import { NEW_WEIGHTS_MEMORY_LIMIT } from '../model/newWeights';
 import { totalCounts } from '../model/params';
@@ -24,22 +27,33 @@ export interface ExportPlan {
  * Quantization scales and the graph are left out: an estimate from below, so a disk that might do is not refused.
  */
 export function exportSpaceNeed(p: ExportPlan): number {
-  const kept = p.kept ?? 1;
-  const linear = kept * linearWeightsOf(p.model).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
-  const all = kept * totalCounts(p.model).params;
+  const all = totalCounts(p.model).params;
+  const other = all - linearWeightsOf(p.model).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  // Pruning takes parameters from the linears only: embeddings, lm_head and norms stay whole.
+  const linear = Math.max(0, (p.kept ?? 1) * all - other);
   const floats = floatBytes(p.dtype ?? p.model.weightType);
   const bits = p.stage?.quant?.bits;
-  const exported = (all - linear) * floats + linear * (bits ? bits / 8 : floats);
-  // The weight stage's linears are new weights: packed when quantized, else in the model's precision.
-  const staged = !p.stage ? 0 : bits ? (linear * bits) / 8 : linear * floatBytes(p.model.weightType);
+  const exported = other * floats + linear * (bits ? bits / 8 : floats);
+  // The weight stage's linears are new weights: packed when quantized, else in the model's precision (but for a
+  // searched sparsity profile, whose levels may leave a linear as it is).
+  const staged =
+    !p.stage || (p.stage.profile === 'search' && !bits)
+      ? 0
+      : bits
+        ? (linear * bits) / 8
+        : linear * floatBytes(p.model.weightType);
   return exported + Math.max(0, (p.reformedBytes ?? 0) + staged - NEW_WEIGHTS_MEMORY_LIMIT);
 }
 
-/** Refuses (an environment error, exit 74) a job whose export `dir`'s disk cannot hold. */
+/**
+ * Refuses (an environment error, exit 74) a job whose export `dir`'s disk cannot hold. A killed job's
+ * `new-weights.bin` there (kept for --resume) is emptied before this job writes its own: its space counts as free.
+ */
 export function checkExportSpace(dir: string, p: ExportPlan): void {
+  const stale = path.join(dir, NEW_WEIGHTS);
   checkFreeSpace(
     dir,
-    exportSpaceNeed(p),
+    exportSpaceNeed(p) - (fs.existsSync(stale) ? fs.statSync(stale).size : 0),
     'the export (with the weights computed on the way)',
     'free some space there, or give an --out on a disk with more room',
   );

@@ -59,8 +59,8 @@ async function through(
 }
 
 /**
- * `onProgress` counts, per model, the layers of one measured layer by layer (a 7B: minutes each) or the exported
- * file's batches; a model measured in one graph shows as done when it is.
+ * `onProgress` counts, per model, its windows, or its layers where it is measured layer by layer (a 7B: minutes
+ * each).
  */
 export async function stagePerplexities(
   m: StageModels,
@@ -69,9 +69,13 @@ export async function stagePerplexities(
   onProgress?: MeasureProgress,
 ): Promise<{ sets: PplSet[]; provider: string; nll: { after: NllSum[]; exported: NllSum[] } }> {
   const masked = (d: Decoder, mask: SubnetMask, stage: string) => async () => {
-    const onLayer = (done: number, total: number) => onProgress?.(`perplexity of ${stage}`, done, total, 'layers');
+    const what = `perplexity of ${stage}`;
+    const onLayer = (done: number, total: number) => onProgress?.(what, done, total, 'layers');
     const e = await MaskedEvaluator.open(d, { ...session, onLayer }, undefined, 'once');
-    return { nll: (w: number[][]) => e.nll(mask, w), release: () => e.release() };
+    return {
+      nll: (w: number[][]) => e.nll(mask, w, undefined, (done) => onProgress?.(what, done, w.length, 'windows')),
+      release: () => e.release(),
+    };
   };
   let provider = '';
   const before = await through(masked(m.original, fullMask(m.original), 'original'), sets);

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { promisify } from 'node:util';
 import type { LayerShape } from '../model/decoder';
 import { isAbort } from '../util/errors';
@@ -33,15 +34,20 @@ export async function residentBytes(
       console.log(JSON.stringify({ base, after: process.memoryUsage().rss }));
     })();`;
   let stdout = '';
+  const run = promisify(execFile)(
+    process.execPath,
+    ['-e', script, JSON.stringify([model, layers, provider])],
+    // WebGPU's Dawn may write pages of warnings to stderr.
+    { signal, maxBuffer: 64 * 2 ** 20 },
+  );
   try {
-    ({ stdout } = await promisify(execFile)(
-      process.execPath,
-      ['-e', script, JSON.stringify([model, layers, provider])],
-      // WebGPU's Dawn may write pages of warnings to stderr.
-      { signal, maxBuffer: 64 * 2 ** 20 },
-    ));
+    ({ stdout } = await run);
   } catch (e) {
-    if (isAbort(e)) throw e;
+    if (isAbort(e)) {
+      // The signal rejects at once; the process, killed, may still hold the file the caller removes next.
+      if (run.child.exitCode === null && run.child.signalCode === null) await once(run.child, 'close');
+      throw e;
+    }
     return NaN;
   }
   const m = JSON.parse(stdout.trim().split('\n').pop() || '{}') as { base?: number; after?: number };

@@ -10,6 +10,7 @@ import { residentBytes } from '../../src/runtime/residentMemory';
 import { createSession } from '../../src/runtime/session';
 import { windowsNll } from '../../src/runtime/perplexity';
 import { runWeightStage } from '../../src/job/weightStage';
+import { compressModel } from '../../src/job/compress';
 import type { JobEvent } from '../../src/job/protocol';
 import { JobCancelledError } from '../../src/util/errors';
 import { demoText, stories260K, tempDir } from '../fixtures';
@@ -86,4 +87,30 @@ test('`quantize` shows the progress of each part of its measurement, each bar en
   );
   assert.equal(progress.get('measure: perplexity of original')!.total, 4);
   assert.equal(progress.get('measure: resident memory')!.total, 2);
+});
+
+test("`compress` shows the progress of each model's perplexity and of the latency runs", async () => {
+  const progress = new Map<string, { done: number; total: number; unit: string }>();
+  await compressModel({
+    model: stories260K.onnx,
+    method: 'flap',
+    ratio: 0.8,
+    calib: demoText,
+    out: path.join(tempDir(), 'c'),
+    seqLen: 128,
+    fitnessWindows: 4,
+    calibWindows: 4,
+    provider: 'cpu',
+    onEvent: (e: JobEvent) => e.type === 'progress' && e.stage.startsWith('measure') && progress.set(e.stage, e),
+  });
+  assert.deepEqual(
+    [...progress].map(([name, { done, total, unit }]) => [name, done === total, unit]),
+    [
+      ['measure: perplexity of original', true, 'windows'],
+      ['measure: perplexity of the masks', true, 'windows'],
+      ['measure: perplexity of reformed', true, 'windows'],
+      ['measure: perplexity of the export', true, 'windows'],
+      ['measure: latency', true, 'runs'],
+    ],
+  );
 });

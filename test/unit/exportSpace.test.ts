@@ -1,14 +1,18 @@
 // The disk a job's export needs, estimated before the work from the model and the options (stories260K, real weights).
 import { test } from 'node:test';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import assert from 'node:assert/strict';
 import { loadDecoder } from '../../src/model/recognise';
 import { linearWeightsOf } from '../../src/model/decoder';
 import { totalCounts } from '../../src/model/params';
 import { NEW_WEIGHTS_MEMORY_LIMIT } from '../../src/model/newWeights';
-import { exportSpaceNeed } from '../../src/job/exportSpace';
+import { checkExportSpace, exportSpaceNeed } from '../../src/job/exportSpace';
+import { EnvironmentError } from '../../src/util/errors';
+import { NEW_WEIGHTS } from '../../src/util/outputFolder';
 import { fullMask, sliceDecoder } from '../../src/compress/subnet';
 import { reformedWeightBytes } from '../../src/compress/reform/reformation';
-import { stories260K } from '../fixtures';
+import { stories260K, tempDir } from '../fixtures';
 
 const d = loadDecoder(stories260K.onnx);
 const all = totalCounts(d).params;
@@ -46,4 +50,16 @@ test('reformation refits, in full shape, each o_proj and down_proj that loses ro
   const [o, down] = [d.layerWeights[1].o.shape, d.layerWeights[0].down.shape];
   assert.equal(reformedWeightBytes(d, mask), (o[0] * o[1] + down[0] * down[1]) * 4);
   assert.ok(totalCounts(sliceDecoder(d, mask)).params < all);
+});
+
+test("a killed job's new-weights file, emptied before this job writes its own, counts as free space", () => {
+  const dir = tempDir();
+  const s = fs.statfsSync(dir);
+  // More computed weights than the disk has room for, beyond the export itself.
+  const plan = { model: d, reformedBytes: s.bavail * s.bsize + 2 ** 31 };
+  assert.throws(() => checkExportSpace(dir, plan), EnvironmentError);
+  // A sparse file: as large as those weights, taking no room itself.
+  fs.writeFileSync(path.join(dir, NEW_WEIGHTS), '');
+  fs.truncateSync(path.join(dir, NEW_WEIGHTS), plan.reformedBytes);
+  checkExportSpace(dir, plan);
 });
