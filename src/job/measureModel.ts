@@ -9,6 +9,7 @@ import { batchShape, perplexity, windowsNll, type NllSum } from '../runtime/perp
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
 import { totalCounts } from '../model/params';
+import { zeroCount } from '../model/zeroCount';
 import { modelFileBytes } from '../onnx/modelFile';
 import type { JobListener } from './protocol';
 
@@ -30,14 +31,9 @@ export interface ModelMeasure {
 export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
 
 function zeroFraction(d: Decoder): number {
-  let zeros = 0;
-  let total = 0;
-  for (const w of linearWeightsOf(d)) {
-    const v = w.read();
-    total += v.length;
-    for (let i = 0; i < v.length; i++) if (v[i] === 0) zeros++;
-  }
-  return zeros / total;
+  const linears = linearWeightsOf(d);
+  const total = linears.reduce((a, w) => a + w.shape[0] * w.shape[1], 0);
+  return linears.reduce((a, w) => a + zeroCount(w), 0) / total;
 }
 
 type MeasuredModel = {
