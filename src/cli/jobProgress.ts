@@ -18,6 +18,8 @@ const moduleLine = (e: ModuleReformError) => `${e.allKept ? '' : 'error '}${desc
 function jobProgress(json: boolean | undefined, generations: number) {
   // One bar at a time, for the candidates of the search or the steps (layers, batches) of another stage.
   let bar: { key: string; bar: ReturnType<typeof progressBar> } | undefined;
+  // The stage line last written: a bar of a part of it ("measure: latency") is titled with its own name.
+  let stage = '';
   const barFor = (key: string, unit: string) => {
     if (bar?.key !== key) {
       bar?.bar.stop();
@@ -34,10 +36,18 @@ function jobProgress(json: boolean | undefined, generations: number) {
       if (json) return;
       if (e.type === 'candidate')
         barFor('candidates', 'candidates').update(e.generation * e.of + e.decided, generations * e.of);
-      if (e.type === 'progress') barFor(e.stage, e.unit).update(e.done, e.total);
+      if (e.type === 'progress') {
+        if (bar?.key !== e.stage && e.stage !== stage) {
+          bar?.bar.stop();
+          bar = undefined;
+          process.stderr.write(`  ${e.stage}\n`);
+        }
+        barFor(e.stage, e.unit).update(e.done, e.total);
+      }
       if (e.type === 'stage') {
         bar?.bar.stop();
         bar = undefined;
+        stage = e.stage;
         process.stderr.write(`${e.stage}${e.detail ? `: ${e.detail}` : ''}…\n`);
       }
       if (e.type === 'reform')

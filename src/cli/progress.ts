@@ -1,4 +1,4 @@
-import { SingleBar, Presets } from 'cli-progress';
+import { Format, Presets, SingleBar } from 'cli-progress';
 
 /** When stderr is not a terminal (a log file, CI), a progress line at most this often instead of a bar. */
 const LOG_EVERY_MS = 30_000;
@@ -36,6 +36,8 @@ export function progressBar(unit: string): { update(done: number, total: number)
       format: `{bar} {value}/{total} ${unit} | {duration_formatted} elapsed, eta {eta_formatted}`,
       stream: process.stderr,
       hideCursor: true,
+      // Before a unit is done the ETA is unknown ('NULL', 'INF'), which the default format cuts to "LL".
+      formatTime: (t, o, round) => (typeof t === 'number' && Number.isFinite(t) ? Format.TimeFormat(t, o, round) : '?'),
     },
     Presets.shades_classic,
   );
@@ -43,6 +45,8 @@ export function progressBar(unit: string): { update(done: number, total: number)
   return {
     update(done, total) {
       if (!started) bar.start(total, 0);
+      // A total can change once a stage knows it better (the latency runs, after the warm-up).
+      else if (bar.getTotal() !== total) bar.setTotal(total);
       started = true;
       bar.update(done);
     },

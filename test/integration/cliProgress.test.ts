@@ -59,3 +59,16 @@ test('--json: stdout is the report alone, and a warning of the input (CRLF text)
     assert.match(r.stderr, /warning: --calib .*crlf\.txt has Windows \(CRLF\) line ends/, `${args[0]}: ${r.stderr}`);
   }
 });
+
+test('the final measurement names each of its parts on stderr, above its bar (or in a log)', () => {
+  const out = path.join(tempDir(), 'm');
+  const r = runCli(['sparsify', stories260K.onnx, '--sparsity', '0.5', ...COMMON, '--eval-windows', '4', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  const parts = r.stderr.split('\n').filter((l) => l.startsWith('  measure: '));
+  assert.deepEqual(parts, [
+    '  measure: latency',
+    '  measure: perplexity of original',
+    '  measure: perplexity of sparsegpt 50% unstructured',
+    '  measure: resident memory',
+  ]);
+});
