@@ -23,8 +23,8 @@ export const blocksOf = (K: number, blockSize: number) => Math.ceil(K / blockSiz
 
 /**
  * A quantized linear as a weight holds it: its layout at hand, each array read when a graph, the export or a
- * dequantization asks for it (a graph's initializers read one at a time). A 7B's int4 codes and scales are 3.8 GiB: read from
- * where they lie (the model file, the job's new-weights file) rather than held.
+ * dequantization asks for it (a graph's initializers read one at a time). A 7B's int4 codes and scales are 3.8 GiB:
+ * read from where they lie (the model file, the job's new-weights file) rather than held.
  */
 export interface QuantizedWeight extends NBitsOptions, QuantizedParts {
   K: number;

@@ -8,7 +8,7 @@ import { isAbort } from '../util/errors';
  * How much a fresh Node process's resident memory grows when it creates an ONNX Runtime session for `model` and
  * runs one 32-token step (ONNX Runtime's library is loaded before the baseline is taken). Current RSS, not the
  * peak: Linux carries a parent's peak (ru_maxrss) into a child across exec. NaN where the process failed (out of
- * memory, say); a cancel stops it (at 7B it loads the whole model: a minute on a laptop).
+ * memory, say); a cancel stops it (at 7B it loads the whole model).
  */
 export async function residentBytes(
   model: string,
