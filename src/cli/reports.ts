@@ -28,7 +28,7 @@ export function printWeightStage(r: WeightStageReport): string {
     row(r.after),
     ...(r.profile ? [profileLine(r.profile)] : []),
     `decode speeds: ${describeRuns(r.after.latency)}`,
-    `time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all)`,
+    `time: ${describeTimes(r.stageTimes, r.seconds)}`,
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
   ].join('\n');
@@ -45,7 +45,7 @@ export function printReport(r: CompressReport): string {
         `  ${m.stage}: perplexity ${pplText(m.ppl, 3)}, file ${(m.fileBytes / 2 ** 20).toFixed(2)} MiB, decode ${tokensPerSecondText(m.latency.decodeTokensPerSecond)} tok/s`,
     ),
     ...(r.profile ? [profileLine(r.profile)] : []),
-    ...(r.stageTimes ? [`time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all)`] : []),
+    ...(r.stageTimes ? [`time: ${describeTimes(r.stageTimes, r.seconds)}`] : []),
     ...r.notes.map((n) => `note: ${n}`),
     `model: ${path.join(r.out, 'model.onnx')}`,
     `report: ${path.join(r.out, 'report.md')}`,

@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { NEW_WEIGHTS } from '../util/outputFolder';
 import { floatBytes, linearWeightsOf, type Decoder, type FloatType } from '../model/decoder';
 import { NEW_WEIGHTS_MEMORY_LIMIT } from '../model/newWeights';
-import { totalCounts } from '../model/params';
+import { totalCounts, weightSize } from '../model/params';
 import type { WeightStage } from '../compress/sparsify/sparsifyDecoder';
 import { checkFreeSpace } from '../util/freeSpace';
 
@@ -22,26 +22,29 @@ export interface ExportPlan {
 }
 
 /**
+ * Bytes per linear weight the weight stage computes (model/newWeights.ts): packed when quantized, else in the model's
+ * precision; none counted for a searched sparsity profile, whose levels may leave a linear as it is.
+ */
+function stagedBytesPerLinearWeight(p: ExportPlan): number {
+  const bits = p.stage?.quant?.bits;
+  if (!p.stage || (p.stage.profile === 'search' && !bits)) return 0;
+  return bits ? bits / 8 : floatBytes(p.model.weightType);
+}
+
+/**
  * Bytes the job writes into its output folder: the export (its linears at the weight stage's bits, the rest at
  * its float type) and the computed weights past what memory holds (`new-weights.bin`, removed only at the end).
  * Quantization scales and the graph are left out: an estimate from below, so a disk that might do is not refused.
  */
 export function exportSpaceNeed(p: ExportPlan): number {
   const all = totalCounts(p.model).params;
-  const other = all - linearWeightsOf(p.model).reduce((a, w) => a + w.shape.reduce((x, y) => x * y, 1), 0);
+  const other = all - linearWeightsOf(p.model).reduce((a, w) => a + weightSize(w), 0);
   // Pruning takes parameters from the linears only: embeddings, lm_head and norms stay whole.
   const linear = Math.max(0, (p.kept ?? 1) * all - other);
   const floats = floatBytes(p.dtype ?? p.model.weightType);
   const bits = p.stage?.quant?.bits;
   const exported = other * floats + linear * (bits ? bits / 8 : floats);
-  // The weight stage's linears are new weights: packed when quantized, else in the model's precision (but for a
-  // searched sparsity profile, whose levels may leave a linear as it is).
-  const staged =
-    !p.stage || (p.stage.profile === 'search' && !bits)
-      ? 0
-      : bits
-        ? (linear * bits) / 8
-        : linear * floatBytes(p.model.weightType);
+  const staged = linear * stagedBytesPerLinearWeight(p);
   return exported + Math.max(0, (p.reformedBytes ?? 0) + staged - NEW_WEIGHTS_MEMORY_LIMIT);
 }
 

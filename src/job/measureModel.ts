@@ -8,7 +8,7 @@ import { modelFileSession } from '../runtime/decoderSession';
 import { batchShape, perplexity, windowsNll, type NllSum } from '../runtime/perplexity';
 import { latencySetup, measureLatency, type Latency } from '../runtime/latency';
 import { residentBytes } from '../runtime/residentMemory';
-import { totalCounts } from '../model/params';
+import { totalCounts, weightSize } from '../model/params';
 import { zeroCount } from '../model/zeroCount';
 import { modelFileBytes } from '../onnx/modelFile';
 import type { JobListener } from './protocol';
@@ -32,7 +32,7 @@ export type ModelMeasureNoText = Omit<ModelMeasure, 'ppl'> & { ppl: null };
 
 function zeroFraction(d: Decoder): number {
   const linears = linearWeightsOf(d);
-  const total = linears.reduce((a, w) => a + w.shape[0] * w.shape[1], 0);
+  const total = linears.reduce((a, w) => a + weightSize(w), 0);
   return linears.reduce((a, w) => a + zeroCount(w), 0) / total;
 }
 

@@ -33,7 +33,7 @@ export function renderReport(r: CompressReport): string {
     `| decode | ${tokensPerSecondText(r.latency.original.decodeTokensPerSecond)} tok/s | ${tokensPerSecondText(r.latency.compressed.decodeTokensPerSecond)} tok/s | ${r.latency.decodeSpeedup.toFixed(2)}× faster |`,
     '',
     `Latency: batch 1, ${r.latency.provider} execution provider, ${r.latency.runs}.`,
-    ...(r.stageTimes ? ['', `Time: ${describeTimes(r.stageTimes)} (${r.seconds.toFixed(0)} s in all).`] : []),
+    ...(r.stageTimes ? ['', `Time: ${describeTimes(r.stageTimes, r.seconds)}.`] : []),
     '',
     '## Perplexity',
     '',

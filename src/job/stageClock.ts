@@ -28,6 +28,6 @@ export function stageClock(emit: JobListener = () => {}): { emit: JobListener; t
   };
 }
 
-/** "open 4 s, calibration statistics 151 s, …" */
-export const describeTimes = (times: StageTime[]) =>
-  times.map((t) => `${t.stage} ${t.seconds.toFixed(0)} s`).join(', ');
+/** "open 4 s, calibration statistics 151 s, … (160 s in all)" */
+export const describeTimes = (times: StageTime[], seconds: number) =>
+  `${times.map((t) => `${t.stage} ${t.seconds.toFixed(0)} s`).join(', ')} (${seconds.toFixed(0)} s in all)`;

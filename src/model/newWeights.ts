@@ -50,9 +50,7 @@ export class NewWeights {
       this.heldBytes += bytes.length;
       return type === 'float32' ? memoryWeight(name, shape, values) : narrowWeight(name, shape, bytes, type);
     }
-    // The closures below keep only where the bytes lie: one that named `bytes` would keep them all in memory.
-    const [at, length] = [this.append(bytes), bytes.length];
-    const read = () => this.read(at, length, name);
+    const read = this.spill(bytes, name);
     return {
       name,
       shape,
@@ -78,12 +76,11 @@ export class NewWeights {
     return { name, shape, storedBytesPerElement: quant.bits / 8, read: () => dequantize(readQuantized(q)), quant: q };
   }
 
-  /** `quant`'s arrays appended to the file; as above, the readers keep where each lies, not the arrays. */
+  /** `quant`'s arrays appended to the file, each read back on its own. */
   private spilledQuantized(name: string, quant: QuantizedLinear): QuantizedWeight {
-    const [packed, scales, zeroPoints] = quantizedArrays(quant).map((x) => {
-      const [at, length] = [this.append(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)), x.byteLength];
-      return () => this.read(at, length, name);
-    });
+    const [packed, scales, zeroPoints] = quantizedArrays(quant).map((x) =>
+      this.spill(new Uint8Array(x.buffer, x.byteOffset, x.byteLength), name),
+    );
     return {
       ...quantizedLayout(quant),
       packed,
@@ -109,6 +106,15 @@ export class NewWeights {
       live.delete(this.file);
     }
     this.fd = undefined;
+  }
+
+  /**
+   * `bytes` appended to the file, and their reader. The reader keeps only where they lie (a method of its own, so no
+   * closure over the caller's arrays): one that named `bytes` would keep every spilled weight in memory.
+   */
+  private spill(bytes: Uint8Array, name: string): () => Uint8Array {
+    const [at, length] = [this.append(bytes), bytes.length];
+    return () => this.read(at, length, name);
   }
 
   private append(bytes: Uint8Array): number {

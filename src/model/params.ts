@@ -1,7 +1,8 @@
 import type { Decoder, LayerShape, Weight } from './decoder';
 
-const size = (w: Weight | undefined) => (w ? w.shape.reduce((a, b) => a * b, 1) : 0);
-const bytes = (w: Weight | undefined) => (w ? size(w) * w.storedBytesPerElement : 0);
+/** Elements of a weight (0 for an absent optional one). */
+export const weightSize = (w: Weight | undefined) => (w ? w.shape.reduce((a, b) => a * b, 1) : 0);
+const bytes = (w: Weight | undefined) => (w ? weightSize(w) * w.storedBytesPerElement : 0);
 
 export interface LayerCount {
   params: number;
@@ -28,7 +29,7 @@ export function layerParamCount(
 export function layerCounts(d: Decoder): LayerCount[] {
   return d.layerWeights.map((lw) => {
     const ws = Object.values(lw) as Weight[];
-    return { params: ws.reduce((a, w) => a + size(w), 0), bytes: ws.reduce((a, w) => a + bytes(w), 0) };
+    return { params: ws.reduce((a, w) => a + weightSize(w), 0), bytes: ws.reduce((a, w) => a + bytes(w), 0) };
   });
 }
 
@@ -41,7 +42,7 @@ export function totalCounts(d: Decoder): LayerCount {
     ...(d.config.tiedEmbeddings && d.lmHead.name === d.embed.name ? [] : [d.lmHead]),
   ];
   return {
-    params: per.reduce((a, l) => a + l.params, 0) + outer.reduce((a, w) => a + size(w), 0),
+    params: per.reduce((a, l) => a + l.params, 0) + outer.reduce((a, w) => a + weightSize(w), 0),
     bytes: per.reduce((a, l) => a + l.bytes, 0) + outer.reduce((a, w) => a + bytes(w), 0),
   };
 }

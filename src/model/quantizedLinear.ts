@@ -71,11 +71,22 @@ export const readQuantized = (q: QuantizedWeight): QuantizedLinear => ({
   zeroPoints: q.zeroPoints?.(),
 });
 
+/** The zero point of output `n`'s block `b`: stored per block (packed two to a byte at int4), else 2^(bits−1). */
+export function blockZeroPoint(
+  q: Pick<QuantizedLinear, 'K' | 'blockSize' | 'bits'>,
+  zeroPoints: Uint8Array | undefined,
+  n: number,
+  b: number,
+): number {
+  if (!zeroPoints) return 2 ** (q.bits - 1);
+  const z = zeroPoints[n * Math.ceil((blocksOf(q.K, q.blockSize) * q.bits) / 8) + (q.bits === 8 ? b : b >> 1)];
+  return q.bits === 8 ? z : b & 1 ? z >> 4 : z & 15;
+}
+
 /** The float weights `[K, N]` a MatMulNBits weight stands for. */
 export function dequantize(q: QuantizedLinear): Float32Array {
   const blocks = blocksOf(q.K, q.blockSize);
   const blob = (q.blockSize * q.bits) / 8;
-  const per = Math.ceil((blocks * q.bits) / 8);
   const out = new Float32Array(q.K * q.N);
   for (let n = 0; n < q.N; n++) {
     for (let k = 0; k < q.K; k++) {
@@ -83,12 +94,7 @@ export function dequantize(q: QuantizedLinear): Float32Array {
       const within = k % q.blockSize;
       const byte = q.packed[(n * blocks + b) * blob + (q.bits === 8 ? within : within >> 1)];
       const code = q.bits === 8 ? byte : within & 1 ? byte >> 4 : byte & 15;
-      let zp = 2 ** (q.bits - 1);
-      if (q.zeroPoints) {
-        const z = q.zeroPoints[n * per + (q.bits === 8 ? b : b >> 1)];
-        zp = q.bits === 8 ? z : b & 1 ? z >> 4 : z & 15;
-      }
-      out[k * q.N + n] = (code - zp) * q.scales[n * blocks + b];
+      out[k * q.N + n] = (code - blockZeroPoint(q, q.zeroPoints, n, b)) * q.scales[n * blocks + b];
     }
   }
   return out;

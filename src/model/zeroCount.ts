@@ -2,7 +2,7 @@
 // is stored in: widening a 7B's fp16 linears to fp32, or dequantizing its int4 codes, in a JS loop took minutes of
 // the final measurement.
 import type { Weight } from './decoder';
-import { blocksOf, type QuantizedWeight } from './quantizedLinear';
+import { blockZeroPoint, blocksOf, type QuantizedWeight } from './quantizedLinear';
 
 /** Zeros of a 16-bit float (fp16, bf16): every bit but the sign clear. */
 function halfZeros(bytes: Uint8Array): number {
@@ -20,7 +20,6 @@ function quantizedZeros(q: QuantizedWeight): number {
   const [packed, scales, zeroPoints] = [q.packed(), q.scales(), q.zeroPoints?.()];
   const blocks = blocksOf(q.K, q.blockSize);
   const blob = (q.blockSize * q.bits) / 8;
-  const perRow = Math.ceil((blocks * q.bits) / 8);
   const perByte = 8 / q.bits;
   const tables = new Map<number, Uint8Array>();
   const tableFor = (zp: number) => {
@@ -42,11 +41,7 @@ function quantizedZeros(q: QuantizedWeight): number {
         zeros += codes;
         continue;
       }
-      let zp = 2 ** (q.bits - 1);
-      if (zeroPoints) {
-        const z = zeroPoints[n * perRow + (q.bits === 8 ? b : b >> 1)];
-        zp = q.bits === 8 ? z : b & 1 ? z >> 4 : z & 15;
-      }
+      const zp = blockZeroPoint(q, zeroPoints, n, b);
       const table = tableFor(zp);
       const at = (n * blocks + b) * blob;
       const whole = Math.floor(codes / perByte);

@@ -3,6 +3,7 @@
 // unpruned q/k/v, then down_proj's inputs with the unpruned gate/up after the reformed attention.
 import { floatBytes, memoryWeight, type Decoder, type Weight } from '../../model/decoder';
 import { NewWeights } from '../../model/newWeights';
+import { weightSize } from '../../model/params';
 import { biasName, linearName } from '../../model/names';
 import { layerInputs } from '../../runtime/activationStats';
 import { isDropped, maskVectors, type LayerMask, type SubnetMask } from '../subnet';
@@ -36,7 +37,7 @@ const keptRows = (v: Float32Array) => Array.from(v.keys()).filter((i) => v[i] !=
  */
 export function reformedWeightBytes(d: Decoder, mask: SubnetMask): number {
   const vectors = maskVectors(d, mask);
-  const bytes = (w: Weight) => w.shape.reduce((a, b) => a * b, 1) * floatBytes(d.weightType);
+  const bytes = (w: Weight) => weightSize(w) * floatBytes(d.weightType);
   return d.layers.reduce((a, _, l) => {
     if (isDropped(mask[l])) return a;
     const lw = d.layerWeights[l];
